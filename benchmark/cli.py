@@ -1,0 +1,162 @@
+"""argparse front end. Usage errors exit 2 with one clear line; data errors and failed jobs exit 1."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from benchmark.suites import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _csv(kind, conv=str):
+    def parse(text: str):
+        items = [t.strip() for t in text.split(",")]
+        if not text.strip() or any(not t for t in items):
+            raise argparse.ArgumentTypeError(f"{kind}: expected a comma-separated list, got {text!r}")
+        try:
+            return [conv(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind}: cannot parse {text!r}") from None
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="run_benchmark.py", description="SSLBench: cross-domain self-supervised learning benchmark.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a suite (skips jobs already in the store)")
+    r.add_argument("--suite", default="quick", help="shipped suite name (quick, ...) or a .yaml file")
+    r.add_argument("--data-dir", default=None, help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)")
+    r.add_argument("--out", default=None, help="output dir (default: results/<suite>)")
+    r.add_argument("--methods", type=_csv("--methods"), help="comma-separated method names")
+    r.add_argument("--datasets", type=_csv("--datasets"), help="comma-separated dataset names")
+    r.add_argument("--seeds", type=_csv("--seeds", int), help="comma-separated integer seeds")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ls = sub.add_parser("list", help="list methods, datasets or suites")
+    ls.add_argument("what", choices=["methods", "datasets", "suites"])
+
+    rep = sub.add_parser("report", help="regenerate tables from the results store")
+    rep.add_argument("--out", default=None, help="output dir holding store.sqlite (default: results/<suite>)")
+    rep.add_argument("--suite", default="quick", help="suite whose results to report")
+    return p
+
+
+def _out_dir(args, suite_name: str) -> Path:
+    return Path(args.out) if args.out else Path("results") / suite_name
+
+
+def cmd_run(args) -> int:
+    from benchmark._imports import check_datasets_package
+    check_datasets_package()
+    from benchmark.runner import expand, resolve_device, run_jobs
+    from benchmark.store import ResultStore
+    from benchmark.suites import load_suite
+    from benchmark.tables import write_tables
+
+    suite = load_suite(args.suite)
+    if args.seeds is not None and any(s < 0 for s in args.seeds):
+        raise UsageError("--seeds: seeds must be non-negative integers")
+    device = resolve_device(args.device)
+    jobs = expand(suite, args.methods, args.datasets, args.seeds)
+    if args.data_dir and not Path(args.data_dir).is_dir():
+        raise UsageError(f"--data-dir {args.data_dir}: not a directory")
+    out = _out_dir(args, suite.name)
+    store = ResultStore(out / "store.sqlite")
+    print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
+    summary = run_jobs(jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
+                       show_progress=not args.no_progress)
+    written = write_tables(store, out, suite.name, _metric_for(suite))
+    md = out / "label_fraction.md"
+    if md.exists():
+        print(md.read_text())
+    print(f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; "
+          f"tables: {', '.join(str(p) for p in written.values())}", file=sys.stderr)
+    if summary["failed"]:
+        print("failed jobs:", file=sys.stderr)
+        for label, err in summary["failed"]:
+            print(f"  {label}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _metric_for(suite) -> dict[str, str]:
+    from datasets.base import ADAPTERS
+    return {d.name: ("auroc" if ADAPTERS[d.name].task.multilabel else "accuracy")
+            for d in suite.datasets if d.name in ADAPTERS}
+
+
+def cmd_list(args) -> int:
+    from benchmark._imports import check_datasets_package
+    check_datasets_package()
+    if args.what == "methods":
+        from methods.base import METHODS
+        print(f"{'name':<14} {'family':<22} {'specs':<58} paper")
+        for name in sorted(METHODS):
+            d = METHODS[name].describe()
+            print(f"{name:<14} {d['family']:<22} {','.join(d['specs']):<58} {d['paper']}")
+    elif args.what == "datasets":
+        from datasets.base import ADAPTERS
+        print(f"{'name':<18} {'domain':<16} {'spec':<12} {'shape':<16} classes")
+        for name in sorted(ADAPTERS):
+            a = ADAPTERS[name]
+            print(f"{name:<18} {a.domain:<16} {a.spec.kind:<12} {'x'.join(map(str, a.spec.shape)):<16} "
+                  f"{a.task.num_classes}{' (multi-label)' if a.task.multilabel else ''}")
+    else:
+        from benchmark.suites import available_suites, load_suite
+        for name in available_suites():
+            print(f"{name:<12} {load_suite(name).description}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from benchmark.store import ResultStore
+    from benchmark.suites import NAME_RE
+    from benchmark.tables import write_tables
+
+    if not NAME_RE.match(args.suite):
+        raise UsageError(f"--suite {args.suite!r}: expected a lower_snake_case suite name")
+    out = _out_dir(args, args.suite)
+    if not (out / "store.sqlite").exists():
+        raise UsageError(f"no results store at {out / 'store.sqlite'}; run the suite first or pass --out")
+    store = ResultStore(out / "store.sqlite")
+    from benchmark._imports import check_datasets_package
+    check_datasets_package()
+    from benchmark.suites import load_suite
+    try:
+        metric_for = _metric_for(load_suite(args.suite))
+    except UsageError:
+        metric_for = {}
+    written = write_tables(store, out, args.suite, metric_for)
+    if not written:
+        print(f"no finished results for suite {args.suite!r} in {out}", file=sys.stderr)
+        return 1
+    md = out / "label_fraction.md"
+    if md.exists():
+        print(md.read_text())
+    print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    from datasets.base import DataError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return {"run": cmd_run, "list": cmd_list, "report": cmd_report}[args.command](args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except DataError as e:
+        print(f"data error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; finished jobs are in the store, rerun to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,142 @@
+"""The one pretraining loop, for every method and every domain.
+
+Resumable: after each epoch the model, optimiser, RNG states and history are saved atomically; a
+rerun with the same checkpoint path continues from the last complete epoch and ends bit-identical
+to an uninterrupted run on CPU.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from benchmark.io import atomic_torch_save, safe_torch_load
+from datasets.base import Adapter, Split
+from datasets.splitting import name_seed
+from methods.base import Method
+
+
+class TrainingFault(RuntimeError):
+    """Non-finite loss or collapsed representation: the job is marked failed with this reason."""
+
+
+@dataclass
+class PretrainConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    seed: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    max_steps: int | None = None  # stop early (used to give supervised runs a step budget)
+    amp: str = "off"  # off | bf16 | fp16 (fp16 on CUDA only)
+
+
+def rankme(z: torch.Tensor, eps: float = 1e-7) -> float:
+    """Effective rank of embeddings (Garrido et al. 2023): exp of the entropy of normalised singular
+    values. 1 for a collapsed representation, up to min(N, D)."""
+    s = torch.linalg.svdvals(z.float())
+    p = s / (s.sum() + eps) + eps
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+@torch.no_grad()
+def collapse_stats(method: Method, adapter: Adapter, split: Split, index: torch.Tensor,
+                   device) -> dict[str, float]:
+    was_training = method.training
+    method.eval()
+    x = adapter.prepare(adapter.batch(split, index), device)
+    z = method.embed(x).float()
+    method.train(was_training)
+    zn = torch.nn.functional.normalize(z, dim=1)
+    return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z)}
+
+
+def _autocast(cfg: PretrainConfig):
+    if cfg.amp == "off":
+        return torch.autocast(device_type=cfg.device.type, enabled=False)
+    dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+    return torch.autocast(device_type=cfg.device.type, dtype=dtype)
+
+
+def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
+             cfg: PretrainConfig, checkpoint: Path | None = None,
+             on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+    """Train `method` on samples `pool` of `split` (labels passed only when the method uses them).
+    Returns the history: per-epoch mean loss, collapse monitor, wall time."""
+    device = cfg.device
+    method.to(device).train()
+    opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    g_data = torch.Generator().manual_seed(name_seed("data", cfg.seed))
+    g_view = torch.Generator().manual_seed(name_seed("view", cfg.seed))
+    bs = min(cfg.batch_size, len(pool))
+    steps_per_epoch = max(1, len(pool) // bs)  # drop the ragged last batch: BatchNorm needs >1
+    total = steps_per_epoch * cfg.epochs
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16" and device.type == "cuda")
+    history: dict[str, Any] = {"epochs": [], "steps": 0, "wall_s": 0.0}
+    start_epoch = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = safe_torch_load(checkpoint)
+        method.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        g_data.set_state(state["g_data"])
+        g_view.set_state(state["g_view"])
+        torch.set_rng_state(state["torch_rng"])
+        history = state["history"]
+        start_epoch = int(state["epoch"])
+    monitor_idx = pool[:min(len(pool), 512)]
+    view = lambda t: adapter.views(t, g_view)  # noqa: E731
+    labels = split.labels
+    step = history["steps"]
+    for epoch in range(start_epoch, cfg.epochs):
+        if step >= total:
+            break
+        t0 = time.perf_counter()
+        order = pool[torch.randperm(len(pool), generator=g_data)]
+        losses = []
+        for b in range(steps_per_epoch):
+            if step >= total:
+                break
+            idx = order[b * bs:(b + 1) * bs]
+            x = adapter.prepare(adapter.batch(split, idx), device)
+            y = labels[idx].to(device, non_blocking=True) if method.uses_labels else None
+            with _autocast(cfg):
+                loss = method.training_step(x, y, view)
+            if not torch.isfinite(loss):
+                raise TrainingFault(f"non-finite loss {float(loss)} at epoch {epoch} step {step}")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            method.on_step_end(step, total)
+            losses.append(float(loss.detach()))
+        stats = collapse_stats(method, adapter, split, monitor_idx, device)
+        record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)),
+                  "seconds": time.perf_counter() - t0, **stats}
+        history["epochs"].append(record)
+        history["steps"] = step
+        history["wall_s"] = history["wall_s"] + record["seconds"]
+        if checkpoint is not None:
+            atomic_torch_save(checkpoint, {"model": method.state_dict(), "optimizer": opt.state_dict(),
+                                           "g_data": g_data.get_state(), "g_view": g_view.get_state(),
+                                           "torch_rng": torch.get_rng_state(), "history": history,
+                                           "epoch": epoch + 1})
+        if on_epoch:
+            on_epoch(epoch + 1, record)
+    if history["epochs"] and history["epochs"][-1]["embedding_std"] < 1e-4:
+        raise TrainingFault(f"representation collapsed: per-dimension std "
+                            f"{history['epochs'][-1]['embedding_std']:.2e}, rankme "
+                            f"{history['epochs'][-1]['rankme']:.2f}")
+    method.eval()
+    return history
+
+
+def epochs_for_steps(steps: int, pool_size: int, batch_size: int) -> int:
+    return max(1, math.ceil(steps / max(1, pool_size // min(batch_size, pool_size))))

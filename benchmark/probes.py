@@ -1,0 +1,104 @@
+"""Probes on frozen features (DESIGN §3.3). Each takes features/labels of the labelled train subset,
+the val split and the test split, selects what it selects on val only, and scores test once.
+
+- linear: multinomial logistic regression on standardised features (full-batch L-BFGS), L2 strength
+  chosen on val from a fixed grid;
+- kNN: k = 20, cosine similarity, votes weighted by exp(sim / 0.07) (Wu et al. 2018; DINO's protocol).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from benchmark.metrics import classification_metrics
+from benchmark.specs import TaskSpec
+
+L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+@dataclass
+class ProbeResult:
+    metrics: dict[str, float]   # on test
+    selected: dict[str, float]  # what val chose
+    val_score: float
+    test_probs: torch.Tensor | None = None  # kept for OOD scorers (MSP/energy use the linear head)
+    test_logits: torch.Tensor | None = None
+
+
+def _selection_score(probs, labels, task: TaskSpec) -> float:
+    m = classification_metrics(probs, labels, task)
+    return m["auroc"] if task.multilabel else m["accuracy"]
+
+
+def _fit_logreg(x, y, task: TaskSpec, l2: float, max_iter: int = 100) -> torch.nn.Linear:
+    torch.manual_seed(0)
+    head = torch.nn.Linear(x.shape[1], task.num_classes, dtype=x.dtype)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=max_iter, history_size=10,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-6)
+    target = y.to(x.dtype) if task.multilabel else y
+
+    def closure():
+        opt.zero_grad()
+        logits = head(x)
+        loss = (F.binary_cross_entropy_with_logits(logits, target) if task.multilabel
+                else F.cross_entropy(logits, target))
+        loss = loss + 0.5 * l2 * head.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return head
+
+
+def _probs(logits, task):
+    return torch.sigmoid(logits) if task.multilabel else torch.softmax(logits, 1)
+
+
+def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec,
+                 l2_grid=L2_GRID) -> ProbeResult:
+    mean = train_x.mean(0, keepdim=True)
+    std = train_x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)  # one-sample subsets: std nan
+    norm = lambda t: ((t - mean) / std).double()  # noqa: E731 - float64: L-BFGS is stable there
+    tr, va, te = norm(train_x), norm(val_x), norm(test_x)
+    best = None
+    for l2 in l2_grid:
+        head = _fit_logreg(tr, train_y, task, l2)
+        with torch.no_grad():
+            score = _selection_score(_probs(head(va), task), val_y, task)
+        if best is None or score > best[0] + 1e-12:
+            best = (score, l2, head)
+    score, l2, head = best
+    with torch.no_grad():
+        logits = head(te).float()
+    probs = _probs(logits, task)
+    return ProbeResult(classification_metrics(probs, test_y, task), {"l2": l2}, score, probs, logits)
+
+
+def knn_scores(bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature: float = 0.07,
+               chunk: int = 2048) -> torch.Tensor:
+    """Similarity-weighted kNN class scores, normalised to sum to 1 (per label for multi-label)."""
+    bank = F.normalize(bank_x.float(), dim=1)
+    k = min(k, bank.shape[0])
+    onehot = bank_y.float() if task.multilabel else F.one_hot(bank_y, task.num_classes).float()
+    out = []
+    for q in torch.split(F.normalize(query_x.float(), dim=1), chunk):
+        sim, idx = (q @ bank.t()).topk(k, dim=1)
+        w = torch.exp(sim / temperature)
+        votes = (w.unsqueeze(-1) * onehot[idx]).sum(1)
+        out.append(votes / w.sum(1, keepdim=True))
+    return torch.cat(out)
+
+
+def knn_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k: int = 20,
+              temperature: float = 0.07) -> ProbeResult:
+    val_score = _selection_score(knn_scores(train_x, train_y, val_x, task, k, temperature), val_y, task)
+    probs = knn_scores(train_x, train_y, test_x, task, k, temperature)
+    return ProbeResult(classification_metrics(probs, test_y, task), {"k": k, "temperature": temperature},
+                       val_score, probs)
+
+
+PROBES = {"linear": linear_probe, "knn": knn_probe}

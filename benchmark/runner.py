@@ -1,0 +1,297 @@
+"""Expand a suite into jobs and run them: pretrain → embed once → protocols → store → tables.
+
+A job is a serialisable config (method × dataset × seed + everything that changes its result);
+`run_job` is a pure function of it returning result rows, and only the caller writes to the store.
+A job whose config hash is already `done` in the store is skipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+import benchmark
+from benchmark.embeddings import EmbeddingCache, embed_split
+from benchmark.fractions import label_fraction_subset, stratified_subset
+from benchmark.pretrain import PretrainConfig, TrainingFault, epochs_for_steps, pretrain
+from benchmark.protocols import PROTOCOLS
+from benchmark.suites import Suite, UsageError
+from datasets.base import ADAPTERS, Adapter, get_adapter
+from datasets.splitting import name_seed
+from methods.base import Method, get_method_class
+
+
+@dataclass
+class Job:
+    suite: str
+    method: str
+    dataset: str
+    seed: int
+    epochs: int
+    fractions: list[float]
+    probes: list[str]
+    protocols: list[str]
+    method_hparams: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    max_train: int | None = None
+    max_val: int | None = None
+    max_test: int | None = None
+
+    def config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def config_hash(self) -> str:
+        return _hash(self.config())
+
+    def group_hash(self) -> str:
+        cfg = self.config()
+        cfg.pop("seed")
+        return _hash(cfg)
+
+    def label(self) -> str:
+        return f"{self.method} × {self.dataset} × seed {self.seed}"
+
+
+def _hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] | None = None,
+           seeds: list[int] | None = None) -> list[Job]:
+    """The job grid, in a stable order. CLI filters must name members of the suite's grid."""
+    if methods:
+        bad = [m for m in methods if m not in suite.methods and m not in _known_methods()]
+        if bad:
+            raise UsageError(f"--methods: unknown method(s) {bad}; known: {', '.join(_known_methods())}")
+    for m in methods or suite.methods:
+        if m not in _known_methods():
+            raise UsageError(f"suite {suite.source}: unknown method {m!r}; known: {', '.join(_known_methods())}")
+    entries = suite.datasets
+    if datasets:
+        names = [d.name for d in entries]
+        bad = [d for d in datasets if d not in names]
+        if bad:
+            raise UsageError(f"--datasets: {bad} not in suite {suite.name!r} (it has {names})")
+        entries = [d for d in entries if d.name in datasets]
+    for d in entries:
+        if d.name not in ADAPTERS:
+            raise UsageError(f"suite {suite.source}: unknown dataset {d.name!r}; known: {', '.join(sorted(ADAPTERS))}")
+    jobs = []
+    for d in entries:
+        for m in methods or suite.methods:
+            hp = dict(suite.method_hparams.get(m, {}))
+            if suite.batch_size and "batch_size" not in hp:
+                hp["batch_size"] = suite.batch_size
+            known = {**get_method_class(m).base_defaults, **get_method_class(m).defaults}
+            unknown = set(hp) - set(known)
+            if unknown:
+                raise UsageError(f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
+                                 f"{sorted(unknown)}; known: {sorted(known)}")
+            for s in seeds if seeds is not None else suite.seeds:
+                jobs.append(Job(suite=suite.name, method=m, dataset=d.name, seed=s, epochs=suite.epochs,
+                                fractions=suite.fractions, probes=suite.probes, protocols=suite.protocols,
+                                method_hparams=hp, dataset_options=d.options, max_train=d.max_train,
+                                max_val=d.max_val, max_test=d.max_test))
+    return jobs
+
+
+def _known_methods() -> list[str]:
+    from methods.base import METHODS
+    return sorted(METHODS)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise UsageError(f"--device: {name!r} is not a device (auto, cpu, cuda, cuda:N)") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    if dev.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device: {name!r} is not supported (auto, cpu, cuda, cuda:N)")
+    return dev
+
+
+def code_version() -> str:
+    sha = ""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f"{benchmark.__version__}+{sha}" if sha else benchmark.__version__
+
+
+class JobContext:
+    """What protocols see: the adapter, the index pools, the trained model(s) and cached features."""
+
+    def __init__(self, job: Job, adapter: Adapter, device, work_dir: Path, progress=None):
+        self.job = job
+        self.adapter = adapter
+        self.task = adapter.task
+        self.device = device
+        self.work_dir = Path(work_dir)
+        self.cache = EmbeddingCache(self.work_dir / "cache" / "embeddings")
+        self.progress = progress
+        self.splits = adapter.splits()
+        tr, va, te = self.splits["train"], self.splits["val"], self.splits["test"]
+        self.index = {
+            "train": _cap(tr.labels, job.max_train, job.dataset, "train"),
+            "val": _cap(va.labels, job.max_val, job.dataset, "val"),
+            "test": _cap(te.labels, job.max_test, job.dataset, "test"),
+        }
+        self.models: dict[float | None, Method] = {}
+        self.histories: dict[str, Any] = {}
+        self.probe_results: dict[tuple[str, float], Any] = {}
+
+    # -- labels and subsets -----------------------------------------------------------------
+    def labels(self, split: str) -> torch.Tensor:
+        return self.splits[split].labels[self.index[split]]
+
+    def fraction_subset(self, fraction: float) -> torch.Tensor:
+        """Positions within the train pool; depends on (dataset, fraction, seed) only."""
+        return label_fraction_subset(self.labels("train"), fraction, self.job.dataset, self.job.seed)
+
+    # -- models -----------------------------------------------------------------------------
+    def build_method(self) -> Method:
+        cls = get_method_class(self.job.method)
+        torch.manual_seed(name_seed("init", self.job.seed))
+        encoder = self.adapter.default_encoder()
+        return cls(encoder, self.adapter.spec, self.task, **self.job.method_hparams)
+
+    def train_models(self) -> None:
+        cls = get_method_class(self.job.method)
+        ckpt_dir = self.work_dir / "checkpoints"
+        pool = self.index["train"]
+        if cls.uses_labels:
+            # The supervised reference trains per fraction on exactly the probes' labelled subset,
+            # with a step budget no larger than the SSL methods get.
+            ssl_steps = self.job.epochs * max(1, len(pool) // self._batch_size(len(pool)))
+            for f in self.job.fractions:
+                sub = pool[self.fraction_subset(f)]
+                m = self.build_method()
+                bs = min(m.hp["batch_size"], len(sub))
+                steps = min(ssl_steps, max(50, (len(sub) // bs) * m.hp["epochs_over_labels"]))
+                self.models[f] = m
+                self.histories[f"fraction={f:g}"] = self._pretrain(
+                    m, sub, epochs_for_steps(steps, len(sub), bs), steps,
+                    ckpt_dir / f"{self.job.config_hash()}-f{f:g}.pt")
+        else:
+            m = self.build_method()
+            if cls.trains:
+                self.histories["pretrain"] = self._pretrain(m, pool, self.job.epochs, None,
+                                                            ckpt_dir / f"{self.job.config_hash()}.pt")
+            self.models[None] = m
+
+    def _batch_size(self, n: int) -> int:
+        cls = get_method_class(self.job.method)
+        return min(self.job.method_hparams.get("batch_size", cls.base_defaults["batch_size"]), n)
+
+    def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path):
+        cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
+                             weight_decay=m.hp["weight_decay"], seed=self.job.seed, device=self.device,
+                             max_steps=max_steps)
+        hist = pretrain(m, self.adapter, self.splits["train"], pool, cfg, checkpoint=ckpt,
+                        on_epoch=self.progress)
+        return hist
+
+    def model(self, fraction: float | None) -> Method:
+        return self.models[fraction] if fraction in self.models else self.models[None]
+
+    def model_key(self, fraction: float | None) -> str:
+        return self.job.config_hash() + ("" if None in self.models else f"-f{fraction:g}")
+
+    # -- features ---------------------------------------------------------------------------
+    def features(self, split: str, fraction: float | None, corruption: str = "", severity: int = 0,
+                 transform: Callable | None = None) -> torch.Tensor:
+        key = {"model": self.model_key(fraction), "dataset": self.job.dataset, "split": split,
+               "n": len(self.index[split]), "corruption": corruption, "severity": severity}
+        return self.cache.get_or_compute(key, lambda: embed_split(
+            self.model(fraction), self.adapter, self.splits[split], self.index[split], self.device,
+            transform=transform))
+
+    def keep_probe(self, probe: str, fraction: float, result) -> None:
+        self.probe_results[(probe, fraction)] = result
+
+
+def _cap(labels, cap, dataset, split):
+    return stratified_subset(labels, cap, dataset, split) if cap else torch.arange(len(labels))
+
+
+@dataclass
+class JobResult:
+    rows: list[dict]
+    history: dict
+    wall_s: float
+    status: str = "done"
+    error: str | None = None
+
+
+def run_job(job: Job, data_dir, work_dir, device, progress=None) -> JobResult:
+    """Pure function of the job config: train, embed, run its protocols; return result rows."""
+    t0 = time.perf_counter()
+    adapter = get_adapter(job.dataset, data_dir=data_dir, **job.dataset_options)
+    ctx = JobContext(job, adapter, device, Path(work_dir), progress)
+    try:
+        ctx.train_models()
+    except TrainingFault as e:
+        return JobResult([], ctx.histories, time.perf_counter() - t0, "failed", str(e))
+    rows: list[dict] = []
+    for name in job.protocols:
+        rows += PROTOCOLS[name](ctx)
+    return JobResult(rows, ctx.histories, time.perf_counter() - t0)
+
+
+def job_record(job: Job, adapter_cls) -> dict:
+    return {"config_hash": job.config_hash(), "group_hash": job.group_hash(), "suite": job.suite,
+            "method": job.method, "dataset": job.dataset, "domain": adapter_cls.domain,
+            "encoder": "default:" + adapter_cls.spec.kind, "pretrain_budget": f"{job.epochs}ep",
+            "seed": job.seed, "config": job.config()}
+
+
+def set_threads() -> None:
+    n = int(os.environ.get("SSLBENCH_THREADS", os.cpu_count() or 1))
+    torch.set_num_threads(max(1, n))
+
+
+def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True) -> dict:
+    """Run pending jobs in order, recording each in the store as it finishes. Returns a summary."""
+    from tqdm.auto import tqdm
+
+    set_threads()
+    done = store.done_hashes()
+    pending = [j for j in jobs if j.config_hash() not in done]
+    summary = {"total": len(jobs), "skipped": len(jobs) - len(pending), "ran": 0, "failed": []}
+    if summary["skipped"]:
+        log(f"{summary['skipped']} of {len(jobs)} job(s) already in the store; skipping them")
+    cv = code_version()
+    bar = tqdm(pending, desc="jobs", unit="job", disable=not show_progress, leave=True)
+    for job in bar:
+        bar.set_postfix_str(job.label())
+        epoch_bar = tqdm(total=job.epochs, desc=f"  {job.method} epochs", leave=False,
+                         disable=not show_progress)
+        progress = lambda epoch, rec: (epoch_bar.update(1), epoch_bar.set_postfix(loss=f"{rec['loss']:.3f}"))  # noqa: E731
+        try:
+            res = run_job(job, data_dir, work_dir, device, progress)
+        except Exception as e:  # recorded, the suite goes on
+            res = JobResult([], {}, 0.0, "failed", f"{type(e).__name__}: {e}")
+            log(traceback.format_exc())
+        finally:
+            epoch_bar.close()
+        store.record(job_record(job, ADAPTERS[job.dataset]), res.rows, status=res.status, error=res.error,
+                     history=res.history, wall_s=res.wall_s, code_version=cv)
+        summary["ran"] += 1
+        if res.status != "done":
+            summary["failed"].append((job.label(), res.error))
+            log(f"FAILED {job.label()}: {res.error}")
+    return summary

@@ -1,0 +1,112 @@
+"""Results store: one SQLite file in WAL mode. Every result row, its job's config hash, code
+version and status. A job's rows and its `done` status are written in one transaction, so a crash
+leaves either the whole job or nothing; several writers wait on each other (busy timeout)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    config_hash TEXT PRIMARY KEY,
+    group_hash TEXT NOT NULL,      -- the config without its seed: one leaderboard cell
+    suite TEXT NOT NULL, method TEXT NOT NULL, dataset TEXT NOT NULL, domain TEXT NOT NULL,
+    encoder TEXT NOT NULL, pretrain_budget TEXT NOT NULL, seed INTEGER NOT NULL,
+    config_json TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+    code_version TEXT NOT NULL, created_at TEXT NOT NULL, wall_s REAL, history_json TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    config_hash TEXT NOT NULL REFERENCES jobs(config_hash),
+    protocol TEXT NOT NULL, probe TEXT NOT NULL, fraction REAL NOT NULL,
+    corruption TEXT NOT NULL DEFAULT '', severity INTEGER NOT NULL DEFAULT 0,
+    ood_partner TEXT NOT NULL DEFAULT '', metric TEXT NOT NULL, value REAL,
+    PRIMARY KEY (config_hash, protocol, probe, fraction, corruption, severity, ood_partner, metric)
+);
+"""
+RESULT_FIELDS = ("protocol", "probe", "fraction", "corruption", "severity", "ood_partner", "metric", "value")
+JOB_FIELDS = ("config_hash", "group_hash", "suite", "method", "dataset", "domain", "encoder",
+              "pretrain_budget", "seed")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ResultStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=60000")
+        self._retry(lambda c: c.executescript(SCHEMA))
+
+    def close(self):
+        self._conn.close()
+
+    def _retry(self, fn, attempts: int = 20):
+        for i in range(attempts):
+            try:
+                return fn(self._conn)
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or i == attempts - 1:
+                    raise
+                time.sleep(0.05 * (i + 1))
+
+    def status(self, config_hash: str) -> str | None:
+        row = self._conn.execute("SELECT status FROM jobs WHERE config_hash=?", (config_hash,)).fetchone()
+        return row[0] if row else None
+
+    def done_hashes(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT config_hash FROM jobs WHERE status='done'")}
+
+    def record(self, job: dict[str, Any], rows: Iterable[dict[str, Any]], status: str = "done",
+               error: str | None = None, history: Any = None, wall_s: float | None = None,
+               code_version: str = "") -> None:
+        """Replace the job's rows and status atomically (BEGIN IMMEDIATE … COMMIT)."""
+        rows = list(rows)
+
+        def tx(c: sqlite3.Connection):
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute("DELETE FROM results WHERE config_hash=?", (job["config_hash"],))
+                c.execute("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          (*[job[k] for k in JOB_FIELDS], json.dumps(job["config"], sort_keys=True),
+                           status, error, code_version, now_iso(), wall_s,
+                           json.dumps(history) if history is not None else None))
+                c.executemany(
+                    "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(job["config_hash"], r["protocol"], r["probe"], float(r["fraction"]),
+                      r.get("corruption", ""), int(r.get("severity", 0)), r.get("ood_partner", ""),
+                      r["metric"], None if r["value"] is None else float(r["value"])) for r in rows])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+        self._retry(tx)
+
+    def frame(self, suite: str | None = None):
+        """All results of done jobs joined with their job columns, as a pandas DataFrame."""
+        import pandas as pd
+
+        q = ("SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
+             "j.pretrain_budget, j.seed, j.code_version, j.created_at, r.protocol, r.probe, r.fraction, "
+             "r.corruption, r.severity, r.ood_partner, r.metric, r.value "
+             "FROM results r JOIN jobs j USING (config_hash) WHERE j.status='done'")
+        params: tuple = ()
+        if suite:
+            q += " AND j.suite=?"
+            params = (suite,)
+        return pd.read_sql_query(q, self._conn, params=params)
+
+    def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
+        q = "SELECT config_hash, suite, method, dataset, seed, status, error, wall_s FROM jobs"
+        cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]

@@ -1,0 +1,148 @@
+"""Suites: YAML files that expand into a grid of jobs (method × dataset × seed).
+
+Shipped suites live in benchmark/suites/*.yaml; a user's own file works the same way. Every field is
+validated with a message that names the file and field (a UsageError → exit code 2).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "seeds", "fractions",
+               "probes", "protocols", "pretrain"}
+ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test"}
+ALLOWED_PRETRAIN = {"epochs", "batch_size"}
+
+
+class UsageError(Exception):
+    """Bad command line or suite file; the CLI prints the message and exits 2."""
+
+
+@dataclass
+class DatasetEntry:
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    max_train: int | None = None
+    max_val: int | None = None
+    max_test: int | None = None
+
+
+@dataclass
+class Suite:
+    name: str
+    datasets: list[DatasetEntry]
+    methods: list[str]
+    seeds: list[int]
+    fractions: list[float]
+    probes: list[str]
+    protocols: list[str]
+    epochs: int
+    batch_size: int | None = None
+    method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+    source: str = ""
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def _need(cond: bool, where: str, msg: str):
+    if not cond:
+        raise UsageError(f"{where}: {msg}")
+
+
+def _int_list(value, where, field_name, minimum=0) -> list[int]:
+    _need(isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool)
+                                                    and v >= minimum for v in value),
+          where, f"'{field_name}' must be a non-empty list of integers ≥ {minimum}, got {value!r}")
+    return list(value)
+
+
+def parse_suite(data: Any, where: str) -> Suite:
+    from benchmark.probes import PROBES
+    from benchmark.protocols import PROTOCOLS
+
+    _need(isinstance(data, dict), where, f"a suite must be a YAML mapping, got {type(data).__name__}")
+    unknown = set(data) - ALLOWED_TOP
+    _need(not unknown, where, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_TOP)}")
+    name = data.get("name")
+    _need(isinstance(name, str) and bool(NAME_RE.match(name)), where,
+          f"'name' must be lower_snake_case, got {name!r}")
+    ds_raw = data.get("datasets")
+    _need(isinstance(ds_raw, list) and ds_raw, where, "'datasets' must be a non-empty list")
+    datasets = []
+    for i, d in enumerate(ds_raw):
+        if isinstance(d, str):
+            d = {"name": d}
+        _need(isinstance(d, dict), where, f"datasets[{i}] must be a name or a mapping, got {d!r}")
+        unknown = set(d) - ALLOWED_DATASET
+        _need(not unknown, where, f"datasets[{i}]: unknown field(s) {sorted(unknown)}; allowed: "
+                                  f"{sorted(ALLOWED_DATASET)}")
+        _need(isinstance(d.get("name"), str) and bool(NAME_RE.match(d["name"])), where,
+              f"datasets[{i}].name must be lower_snake_case, got {d.get('name')!r}")
+        for cap in ("max_train", "max_val", "max_test"):
+            v = d.get(cap)
+            _need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 10), where,
+                  f"datasets[{i}].{cap} must be an integer ≥ 10, got {v!r}")
+        _need(isinstance(d.get("options", {}), dict), where, f"datasets[{i}].options must be a mapping")
+        datasets.append(DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"),
+                                     d.get("max_val"), d.get("max_test")))
+    methods = data.get("methods")
+    _need(isinstance(methods, list) and methods and all(isinstance(m, str) and NAME_RE.match(m)
+                                                        for m in methods),
+          where, f"'methods' must be a non-empty list of method names, got {methods!r}")
+    seeds = _int_list(data.get("seeds", [0, 1, 2]), where, "seeds")
+    fractions = data.get("fractions", [0.01, 0.1, 1.0])
+    _need(isinstance(fractions, list) and fractions and all(
+        isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in fractions),
+        where, f"'fractions' must be a non-empty list of numbers in (0, 1], got {fractions!r}")
+    probes = data.get("probes", ["linear", "knn"])
+    _need(isinstance(probes, list) and probes and all(p in PROBES for p in probes), where,
+          f"'probes' must be a list from {sorted(PROBES)}, got {probes!r}")
+    protocols = data.get("protocols", ["label_fraction"])
+    _need(isinstance(protocols, list) and protocols and all(p in PROTOCOLS for p in protocols), where,
+          f"'protocols' must be a list from {sorted(PROTOCOLS)}, got {protocols!r}")
+    pre = data.get("pretrain", {})
+    _need(isinstance(pre, dict) and not (set(pre) - ALLOWED_PRETRAIN), where,
+          f"'pretrain' must be a mapping with fields {sorted(ALLOWED_PRETRAIN)}, got {pre!r}")
+    epochs = pre.get("epochs", 10)
+    _need(isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1, where,
+          f"pretrain.epochs must be an integer ≥ 1, got {epochs!r}")
+    bs = pre.get("batch_size")
+    _need(bs is None or (isinstance(bs, int) and not isinstance(bs, bool) and bs >= 2), where,
+          f"pretrain.batch_size must be an integer ≥ 2, got {bs!r}")
+    hps = data.get("method_hparams", {}) or {}
+    _need(isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()), where,
+          "'method_hparams' must map method names to mappings of hyper-parameters")
+    return Suite(name=name, datasets=datasets, methods=list(methods), seeds=seeds,
+                 fractions=[float(f) for f in fractions], probes=list(probes), protocols=list(protocols),
+                 epochs=epochs, batch_size=bs, method_hparams={k: dict(v) for k, v in hps.items()},
+                 description=str(data.get("description", "")), source=where)
+
+
+def load_suite(name_or_path: str) -> Suite:
+    path = Path(name_or_path)
+    if not path.suffix:
+        if not NAME_RE.match(name_or_path):
+            raise UsageError(f"suite {name_or_path!r}: not a shipped suite name ({', '.join(available_suites())}) "
+                             f"nor a .yaml file")
+        path = SUITES_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise UsageError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(available_suites())}, "
+                             f"or pass a path to a .yaml file")
+    elif path.suffix not in (".yaml", ".yml"):
+        raise UsageError(f"suite file {path}: expected a .yaml/.yml file")
+    if not path.exists():
+        raise UsageError(f"suite file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise UsageError(f"suite file {path}: not valid YAML ({str(e).splitlines()[0]})") from e
+    return parse_suite(data, str(path))

@@ -1,0 +1,125 @@
+"""The dataset-adapter interface and its registry.
+
+An adapter turns a dataset's official files into `Split`s and knows its modality: the input spec,
+batched views (augmentations), deterministic corruptions, OOD partners and a default encoder.
+Data flows one way: adapter → views → method → encoder.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import torch
+
+from benchmark.specs import InputSpec, TaskSpec
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class DataError(Exception):
+    """A data file is missing, truncated, corrupt or of the wrong shape. The message names the file,
+    what was expected and how to fix it. The CLI maps it to exit code 1."""
+
+
+@dataclass
+class Split:
+    """One split. `inputs` is a tensor (N, *spec.shape) for tensor specs (uint8 allowed for images,
+    turned into floats by `Adapter.prepare`), or an adapter-defined indexable for graphs.
+    `labels` is int64 (N,) or float (N, L) for multi-label sets."""
+
+    inputs: Any
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+# A corruption maps (prepared float batch, sample indices, severity 1..5) → corrupted batch.
+# It must be deterministic given (sample index, corruption, severity) — DESIGN §3.5.
+Corruption = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+class Adapter:
+    """Base class of every dataset adapter. Subclasses set the class attributes and implement
+    `load_splits`; tensor domains get batching/prepare for free."""
+
+    name: ClassVar[str]
+    domain: ClassVar[str]  # natural_images, medical_2d, medical_3d, audio, ecg, graphs, tabular
+    spec: InputSpec
+    task: TaskSpec
+    # Partner dataset names for OOD detection (DESIGN §3.6).
+    ood_partners: ClassVar[dict[str, list[str]]] = {"near": [], "far": []}
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.options = dict(options)
+        self._splits: dict[str, Split] | None = None
+
+    # ---- data -----------------------------------------------------------------------------
+    def load_splits(self) -> dict[str, Split]:
+        """Return {"train", "val", "test"} splits from the official files."""
+        raise NotImplementedError
+
+    def splits(self) -> dict[str, Split]:
+        if self._splits is None:
+            self._splits = self.load_splits()
+            missing = {"train", "val", "test"} - set(self._splits)
+            if missing:
+                raise DataError(f"{self.name}: adapter returned no {sorted(missing)} split")
+        return self._splits
+
+    def batch(self, split: Split, index: torch.Tensor) -> Any:
+        """The raw inputs of samples `index` (a LongTensor) of `split`."""
+        return split.inputs[index]
+
+    def prepare(self, inputs: Any, device: torch.device) -> Any:
+        """Move a raw batch to `device` as model-ready floats (e.g. uint8 images → [0,1] normalised)."""
+        return inputs.to(device, non_blocking=True).float()
+
+    # ---- modality -------------------------------------------------------------------------
+    def views(self, x: Any, generator: torch.Generator) -> Any:
+        """One random augmented view of a prepared batch, computed batched (no per-sample Python).
+        Randomness must come from `generator` so runs are reproducible."""
+        raise NotImplementedError
+
+    def corruptions(self) -> dict[str, Corruption]:
+        """Corruptions natural to the modality, by name (DESIGN §3.5)."""
+        return {}
+
+    def default_encoder(self) -> torch.nn.Module:
+        """A small encoder for this spec; it must expose `out_dim`."""
+        from benchmark.encoders import encoder_for_spec
+
+        return encoder_for_spec(self.spec)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "domain": self.domain, "spec": self.spec.kind,
+                "shape": list(self.spec.shape), "classes": self.task.num_classes,
+                "multilabel": self.task.multilabel}
+
+
+def default_data_dir() -> Path:
+    """`SSLBENCH_DATA_DIR`, else ~/.cache/sslbench/data (where downloads go)."""
+    env = os.environ.get("SSLBENCH_DATA_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "sslbench" / "data"
+
+
+ADAPTERS: dict[str, type[Adapter]] = {}
+
+
+def register_adapter(cls: type[Adapter]) -> type[Adapter]:
+    if not NAME_RE.match(cls.name):
+        raise ValueError(f"adapter name {cls.name!r} must be lower_snake_case")
+    if cls.name in ADAPTERS and ADAPTERS[cls.name] is not cls:
+        raise ValueError(f"adapter {cls.name!r} registered twice")
+    ADAPTERS[cls.name] = cls
+    return cls
+
+
+def get_adapter(name: str, data_dir=None, **options) -> Adapter:
+    if name not in ADAPTERS:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(ADAPTERS))}")
+    return ADAPTERS[name](data_dir=data_dir, **options)

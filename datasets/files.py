@@ -1,0 +1,49 @@
+"""File integrity and official downloads shared by adapters.
+
+Every file is checked before use: a published checksum where one exists, otherwise shape/count
+checks in the reader. Downloads go only to the adapter's known official URLs, to a temp file that is
+verified and then renamed into place, so a half-downloaded file is never trusted.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from datasets.base import DataError
+
+
+def file_digest(path: Path, algo: str = "md5", decompress: bool = False) -> str:
+    h = hashlib.new(algo)
+    opener = gzip.open if decompress else open
+    try:
+        with opener(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: cannot read ({e}); the file is truncated or corrupt — "
+                        f"delete it and download it again") from e
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, md5: str | None = None) -> Path:
+    """Fetch `url` to `dest` atomically, verifying `md5` before the file appears."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+            shutil.copyfileobj(resp, out)
+        if md5 and file_digest(Path(tmp)) != md5:
+            raise DataError(f"{url}: downloaded file fails its MD5 check (expected {md5})")
+        os.replace(tmp, dest)
+    except OSError as e:
+        raise DataError(f"cannot download {url} to {dest}: {e}. Without internet, put the official "
+                        f"files in a data dir and pass --data-dir or set SSLBENCH_DATA_DIR") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest

@@ -1,0 +1,73 @@
+"""Batched tensor augmentations for image2d batches (N, C, H, W), floats.
+
+Every random parameter is drawn for the whole batch at once from a CPU `torch.Generator` (so runs
+are reproducible on any device) and applied with one `affine_grid`/`grid_sample` call — per-sample
+Python transforms are as slow as the model step on 2 cores (DESIGN §6).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _rand(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
+    return (torch.rand(n, generator=g) * (hi - lo) + lo).to(device)
+
+
+def random_resized_crop_flip(x: torch.Tensor, g: torch.Generator, scale=(0.3, 1.0),
+                             ratio=(3 / 4, 4 / 3), flip: bool = True) -> torch.Tensor:
+    """RandomResizedCrop + horizontal flip as one affine resample per sample."""
+    n = x.shape[0]
+    area = _rand(n, *scale, g, x.device)
+    log_r = _rand(n, math.log(ratio[0]), math.log(ratio[1]), g, x.device)
+    r = torch.exp(log_r)
+    sw = torch.sqrt(area * r).clamp(max=1.0)  # crop width as a fraction of the image
+    sh = torch.sqrt(area / r).clamp(max=1.0)
+    cx = (_rand(n, 0, 1, g, x.device) * 2 - 1) * (1 - sw)  # centre so the crop stays inside
+    cy = (_rand(n, 0, 1, g, x.device) * 2 - 1) * (1 - sh)
+    sign = torch.ones(n, device=x.device)
+    if flip:
+        sign = torch.where(_rand(n, 0, 1, g, x.device) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = sw * sign
+    theta[:, 0, 2] = cx
+    theta[:, 1, 1] = sh
+    theta[:, 1, 2] = cy
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def color_jitter(x: torch.Tensor, g: torch.Generator, brightness=0.4, contrast=0.4,
+                 p: float = 0.8) -> torch.Tensor:
+    """Per-sample brightness and contrast jitter, applied with probability p. Inputs in [0, 1]."""
+    n = x.shape[0]
+    apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(n, 1, 1, 1)
+    b = _rand(n, 1 - brightness, 1 + brightness, g, x.device).view(n, 1, 1, 1)
+    c = _rand(n, 1 - contrast, 1 + contrast, g, x.device).view(n, 1, 1, 1)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    jittered = ((x * b - mean * b) * c + mean * b).clamp(0, 1)
+    return apply * jittered + (1 - apply) * x
+
+
+def random_erase(x: torch.Tensor, g: torch.Generator, p: float = 0.25, max_frac: float = 0.3):
+    """Zero one random rectangle per selected sample (cutout), vectorised with a mask."""
+    n, _, h, w = x.shape
+    apply = _rand(n, 0, 1, g, x.device) < p
+    eh = (_rand(n, 0.1, max_frac, g, x.device) * h).long().clamp(min=1)
+    ew = (_rand(n, 0.1, max_frac, g, x.device) * w).long().clamp(min=1)
+    y0 = (_rand(n, 0, 1, g, x.device) * (h - eh)).long()
+    x0 = (_rand(n, 0, 1, g, x.device) * (w - ew)).long()
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    mask = ((rows >= y0.view(n, 1, 1)) & (rows < (y0 + eh).view(n, 1, 1))
+            & (cols >= x0.view(n, 1, 1)) & (cols < (x0 + ew).view(n, 1, 1)) & apply.view(n, 1, 1))
+    return x.masked_fill(mask.unsqueeze(1), 0.0)
+
+
+def simclr_image_view(x: torch.Tensor, g: torch.Generator, flip: bool = True) -> torch.Tensor:
+    """The default contrastive view for small images: crop+flip, colour jitter, cutout."""
+    x = random_resized_crop_flip(x, g, flip=flip)
+    x = color_jitter(x, g)
+    return random_erase(x, g)

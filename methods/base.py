@@ -1,0 +1,92 @@
+"""The method interface and its registry.
+
+A method is one small file: a `Method` subclass registered by name that builds its heads around the
+encoder it is given, plus a pure loss function tested on its own. The pretraining loop knows nothing
+else about it: it calls `training_step(x, y, view)` where `view(x)` returns a fresh random
+augmentation of the batch (call it as many times as the method needs views), then `on_step_end`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from benchmark.specs import SPEC_KINDS, InputSpec, TaskSpec
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+View = Callable[[Any], Any]
+
+
+class Method(nn.Module):
+    name: ClassVar[str]
+    family: ClassVar[str]  # contrastive, distillation, redundancy_reduction, masked, reference, ...
+    paper: ClassVar[str] = ""
+    uses_labels: ClassVar[bool] = False  # supervised reference / semi-supervised methods
+    trains: ClassVar[bool] = True  # False for random-init
+    supported_specs: ClassVar[tuple[str, ...]] = SPEC_KINDS
+    # Hyper-parameters with their defaults (paper values scaled for small encoders). Loop settings
+    # (lr, weight_decay, batch_size) live here too so a suite can override them per method.
+    defaults: ClassVar[dict[str, Any]] = {}
+    base_defaults: ClassVar[dict[str, Any]] = {"lr": 1e-3, "weight_decay": 1e-6, "batch_size": 256}
+
+    def __init__(self, encoder: nn.Module, spec: InputSpec, task: TaskSpec, **hparams: Any):
+        super().__init__()
+        known = {**self.base_defaults, **self.defaults}
+        unknown = set(hparams) - set(known)
+        if unknown:
+            raise ValueError(f"method {self.name!r}: unknown hyper-parameter(s) {sorted(unknown)}; "
+                             f"known: {sorted(known)}")
+        self.hp = {**known, **hparams}
+        self.encoder = encoder
+        self.spec = spec
+        self.task = task
+
+    def training_step(self, x: Any, y: torch.Tensor | None, view: View) -> torch.Tensor:
+        raise NotImplementedError
+
+    def on_step_end(self, step: int, total_steps: int) -> None:
+        """Called after each optimiser step (EMA teachers, queues, schedules)."""
+
+    @torch.no_grad()
+    def embed(self, x: Any) -> torch.Tensor:
+        """Frozen features used by every probe."""
+        return self.encoder(x)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {"name": cls.name, "family": cls.family, "paper": cls.paper,
+                "uses_labels": cls.uses_labels, "specs": list(cls.supported_specs)}
+
+
+def projection_mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2,
+                   last_bn: bool = False) -> nn.Sequential:
+    """The usual SSL projector: (Linear-BN-ReLU) × (layers-1) then Linear (optionally BN)."""
+    mods: list[nn.Module] = []
+    d = in_dim
+    for _ in range(layers - 1):
+        mods += [nn.Linear(d, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+        d = hidden
+    mods.append(nn.Linear(d, out_dim, bias=not last_bn))
+    if last_bn:
+        mods.append(nn.BatchNorm1d(out_dim, affine=False))
+    return nn.Sequential(*mods)
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    if not NAME_RE.match(getattr(cls, "name", "")):
+        raise ValueError(f"method name {getattr(cls, 'name', None)!r} must be lower_snake_case")
+    if cls.name in METHODS and METHODS[cls.name].__qualname__ != cls.__qualname__:
+        raise ValueError(f"method {cls.name!r} registered twice")
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method_class(name: str) -> type[Method]:
+    if name not in METHODS:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
+    return METHODS[name]

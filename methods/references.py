@@ -1,0 +1,39 @@
+"""Reference rows every table carries (DESIGN §3.9)."""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from methods.base import Method, register_method
+
+
+@register_method
+class RandomInit(Method):
+    """The untrained encoder, probed exactly like the others: the floor SSL has to beat."""
+
+    name = "random_init"
+    family = "reference"
+    paper = "untrained encoder (reference)"
+    trains = False
+
+
+@register_method
+class Supervised(Method):
+    """Encoder + linear head trained with cross-entropy on the labelled subset at the same fraction
+    (on augmented views, as SSL methods see them)."""
+
+    name = "supervised"
+    family = "reference"
+    paper = "supervised training on the labelled fraction (reference)"
+    uses_labels = True
+    defaults = {"epochs_over_labels": 30}
+
+    def __init__(self, encoder, spec, task, **hp):
+        super().__init__(encoder, spec, task, **hp)
+        self.head = nn.Linear(encoder.out_dim, task.num_classes)
+
+    def training_step(self, x, y, view):
+        logits = self.head(self.encoder(view(x)))
+        if self.task.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, y.float())
+        return F.cross_entropy(logits, y)

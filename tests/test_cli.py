@@ -1,0 +1,83 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, str(ROOT / "run_benchmark.py"), *args],
+                          capture_output=True, text=True, cwd=cwd or ROOT)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--suite", "nope"], "unknown suite 'nope'"),
+    (["run", "--methods", "simclr,,x"], "comma-separated"),
+    (["run", "--methods", "not_a_method"], "unknown method"),
+    (["run", "--datasets", "cifar_1000"], "not in suite"),
+    (["run", "--seeds", "0,x"], "--seeds"),
+    (["run", "--device", "tpu"], "--device"),
+    (["list", "things"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+    (["report", "--suite", "../etc"], "lower_snake_case"),
+])
+def test_usage_errors_exit_2_with_one_line(args, needle, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_usage_error_exit_code_through_the_script():
+    r = cli("run", "--suite", "nope")
+    assert r.returncode == 2 and "unknown suite" in r.stderr
+
+
+def test_bad_suite_file_names_file_and_field(tmp_path, capsys):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: s\ndatasets: [fashion_mnist]\nmethods: [simclr]\npretrain: {epochs: 0}\n")
+    assert main(["run", "--suite", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and "pretrain.epochs" in err
+    f.write_text("name: s\ndatasets: [fashion_mnist]\nmethods: [simclr]\nmethod_hparams: {simclr: {tau: 1}}\n")
+    assert main(["run", "--suite", str(f)]) == 2
+    assert "tau" in capsys.readouterr().err
+    f.write_text("name: s\ndatasets: [fashion_mnist\n")
+    assert main(["run", "--suite", str(f)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_help_and_lists(capsys):
+    for args in (["--help"], ["run", "--help"], ["list", "--help"], ["report", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        assert e.value.code == 0
+    capsys.readouterr()
+    assert main(["list", "methods"]) == 0
+    out = capsys.readouterr().out
+    assert "simclr" in out and "Chen et al. 2020" in out
+    main(["list", "datasets"])
+    assert "fashion_mnist" in capsys.readouterr().out
+    main(["list", "suites"])
+    assert "quick" in capsys.readouterr().out
+
+
+def test_hf_datasets_clash_gives_clear_error(tmp_path):
+    # A foreign top-level `datasets` package first on the path: our guard must say so clearly.
+    fake = tmp_path / "datasets"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    code = ("import sys; sys.path.insert(0, %r); sys.path.insert(1, %r)\n"
+            "from benchmark._imports import check_datasets_package\n"
+            "check_datasets_package()\n") % (str(tmp_path), str(ROOT))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0 and "shadows ours" in r.stderr
+    # run_benchmark.py puts its own checkout first, so it still resolves to ours.
+    r = subprocess.run([sys.executable, str(ROOT / "run_benchmark.py"), "list", "datasets"],
+                       capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0 and "fashion_mnist" in r.stdout, r.stderr

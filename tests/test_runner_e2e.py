@@ -1,0 +1,94 @@
+"""End-to-end on real Fashion-MNIST with tiny caps: tables from the store, rerun skips, resume."""
+import csv
+import sqlite3
+
+import pytest
+import torch
+
+from benchmark.pretrain import PretrainConfig, pretrain
+from benchmark.runner import expand, run_jobs
+from benchmark.store import ResultStore
+from benchmark.suites import parse_suite
+from benchmark.tables import LONG_COLUMNS, write_tables
+from datasets.base import get_adapter
+from methods.base import get_method_class
+
+TINY = {
+    "name": "tiny",
+    "datasets": [{"name": "fashion_mnist", "max_train": 600, "max_val": 200, "max_test": 300}],
+    "methods": ["simclr", "random_init", "supervised"],
+    "seeds": [0, 1],
+    "fractions": [0.1, 1.0],
+    "probes": ["linear", "knn"],
+    "pretrain": {"epochs": 1, "batch_size": 64},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(fmnist_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    suite = parse_suite(TINY, "tiny")
+    jobs = expand(suite)
+    store = ResultStore(out / "store.sqlite")
+    summary = run_jobs(jobs, store, out / "data", out, torch.device("cpu"), log=lambda m: None,
+                       show_progress=False)
+    return out, suite, jobs, store, summary
+
+
+def test_run_writes_long_csv_and_markdown(tiny_run):
+    out, suite, jobs, store, summary = tiny_run
+    assert summary["ran"] == 6 and not summary["failed"]
+    write_tables(store, out, "tiny")
+    rows = list(csv.DictReader(open(out / "label_fraction.csv")))
+    assert list(rows[0].keys()) == LONG_COLUMNS
+    # 3 methods × 2 probes × 2 fractions × 3 metrics cells, each aggregated over 2 seeds
+    assert len(rows) == 36 and {r["n_seeds"] for r in rows} == {"2"}
+    assert {r["method"] for r in rows} == {"simclr", "random_init", "supervised"}
+    for r in rows:
+        assert 0 <= float(r["mean"]) <= 1 and float(r["ci95_low"]) <= float(r["mean"]) <= float(r["ci95_high"])
+    md = (out / "label_fraction.md").read_text()
+    assert "| random_init |" in md and "| supervised |" in md and "±" in md
+
+
+def test_rerun_executes_zero_jobs(tiny_run):
+    out, suite, jobs, store, _ = tiny_run
+    before = sqlite3.connect(out / "store.sqlite").execute("select count(*) from results").fetchone()
+    summary = run_jobs(expand(suite), store, out / "data", out, torch.device("cpu"), log=lambda m: None,
+                       show_progress=False)
+    assert summary["ran"] == 0 and summary["skipped"] == 6
+    after = sqlite3.connect(out / "store.sqlite").execute("select count(*) from results").fetchone()
+    assert before == after
+
+
+def test_supervised_and_probes_share_label_subsets(tiny_run):
+    # The same (dataset, fraction, seed) gives the same subset no matter which method asks.
+    from benchmark.runner import JobContext
+    out, suite, jobs, store, _ = tiny_run
+    a = get_adapter("fashion_mnist", data_dir=out / "data")
+    subsets = {}
+    for j in jobs:
+        ctx = JobContext(j, a, torch.device("cpu"), out)
+        subsets.setdefault(j.seed, set()).add(tuple(ctx.fraction_subset(0.1).tolist()))
+    assert all(len(s) == 1 for s in subsets.values())
+    assert subsets[0] != subsets[1]
+
+
+def test_resumed_pretraining_equals_uninterrupted(fmnist_dir, tmp_path):
+    a = get_adapter("fashion_mnist", data_dir=tmp_path)
+    split = a.splits()["train"]
+    pool = torch.arange(256)
+
+    def build():
+        torch.manual_seed(0)
+        return get_method_class("simclr")(a.default_encoder(), a.spec, a.task)
+
+    cfg = dict(batch_size=64, lr=1e-3, weight_decay=1e-6, seed=0)
+    m_full = build()
+    pretrain(m_full, a, split, pool, PretrainConfig(epochs=3, **cfg), tmp_path / "full.pt")
+    m_part = build()
+    pretrain(m_part, a, split, pool, PretrainConfig(epochs=2, **cfg), tmp_path / "part.pt")
+    m_resumed = build()  # a fresh process would start from scratch; the checkpoint carries it on
+    hist = pretrain(m_resumed, a, split, pool, PretrainConfig(epochs=3, **cfg), tmp_path / "part.pt")
+    assert len(hist["epochs"]) == 3
+    for (k, v1), v2 in zip(m_full.state_dict().items(), m_resumed.state_dict().values()):
+        assert torch.equal(v1, v2), k

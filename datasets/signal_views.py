@@ -1,0 +1,149 @@
+"""Batched tensor augmentations for 1D signals (N, C, T) and spectrograms (N, C, F, T), floats.
+
+As in `image_views`, every random parameter is drawn for the whole batch at once from a CPU
+`torch.Generator` (reproducible on any device) and applied with tensor ops — gather, masks,
+`grid_sample` — never a per-sample Python loop.
+
+Views used by the adapters:
+- `waveform_view` (raw audio): random crop-and-stretch, time shift, gain, gaussian noise, time mask;
+- `spectrogram_view` (log-mel): time shift, level (dB offset), gaussian noise, SpecAugment-style
+  time and frequency masks (Park et al. 2019);
+- `ecg_view`: random crop-and-stretch, amplitude scaling, baseline wander, gaussian noise,
+  segment masking (after Mehari & Strodthoff 2022's ECG SSL augmentations).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _rand(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
+    if isinstance(shape, int):
+        shape = (shape,)
+    return (torch.rand(shape, generator=g) * (hi - lo) + lo).to(device)
+
+
+def _bshape(n: int, x: torch.Tensor) -> tuple[int, ...]:
+    """Shape that broadcasts a per-sample value over the other dims of `x`."""
+    return (n,) + (1,) * (x.dim() - 1)
+
+
+def shift_time(x: torch.Tensor, shift: torch.Tensor, fill: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Shift every sample along the last axis by its own integer `shift` (positive = later), filling
+    the vacated part with `fill` (a scalar or a per-sample tensor). No wrap-around."""
+    n, t = x.shape[0], x.shape[-1]
+    pos = torch.arange(t, device=x.device).view((1,) * (x.dim() - 1) + (t,))
+    src = pos - shift.to(x.device).long().view(_bshape(n, x))
+    valid = (src >= 0) & (src < t)
+    out = torch.gather(x, -1, src.clamp(0, t - 1).expand(x.shape))
+    fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+    if fill_t.dim() > 0:
+        fill_t = fill_t.view(_bshape(n, x))
+    return torch.where(valid.expand(x.shape), out, fill_t)
+
+
+def random_time_shift(x, g, max_frac: float = 0.1, fill=0.0):
+    n, t = x.shape[0], x.shape[-1]
+    shift = torch.round(_rand(n, -max_frac, max_frac, g, "cpu") * t)
+    return shift_time(x, shift, fill)
+
+
+def random_crop_stretch(x: torch.Tensor, g: torch.Generator, scale=(0.6, 1.0)) -> torch.Tensor:
+    """Crop a random window covering `scale` of the signal and resample it back to length T
+    (linear interpolation via one `grid_sample` call for the whole batch). 1D signals only."""
+    n, c, t = x.shape
+    width = _rand(n, *scale, g, x.device)  # fraction of the signal kept
+    centre = (_rand(n, 0, 1, g, x.device) * 2 - 1) * (1 - width)
+    base = torch.linspace(-1, 1, t, device=x.device, dtype=x.dtype)
+    gx = centre.view(n, 1).to(x.dtype) + width.view(n, 1).to(x.dtype) * base.view(1, t)
+    grid = torch.stack([gx, torch.zeros_like(gx)], -1).view(n, 1, t, 2)
+    out = F.grid_sample(x.unsqueeze(2), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out.squeeze(2)
+
+
+def amplitude_scale(x, g, lo: float = 0.7, hi: float = 1.4, log_uniform: bool = True):
+    n = x.shape[0]
+    if log_uniform:
+        s = torch.exp(_rand(n, math.log(lo), math.log(hi), g, x.device))
+    else:
+        s = _rand(n, lo, hi, g, x.device)
+    return x * s.to(x.dtype).view(_bshape(n, x))
+
+
+def gaussian_noise(x, g, max_rel_std: float = 0.1, p: float = 0.8):
+    """Add white noise whose std is a random fraction (up to `max_rel_std`) of each sample's std."""
+    n = x.shape[0]
+    std = x.flatten(1).std(1).clamp_min(1e-8)
+    rel = _rand(n, 0, max_rel_std, g, x.device) * (_rand(n, 0, 1, g, x.device) < p)
+    noise = torch.randn(x.shape, generator=g).to(device=x.device, dtype=x.dtype)
+    return x + noise * (std * rel).to(x.dtype).view(_bshape(n, x))
+
+
+def _band_mask(n: int, length: int, max_width: int, g, device, n_masks: int = 1) -> torch.Tensor:
+    """(n, length) bool mask of `n_masks` random intervals of width in [0, max_width] per sample."""
+    pos = torch.arange(length, device=device).view(1, length)
+    mask = torch.zeros(n, length, dtype=torch.bool, device=device)
+    for _ in range(n_masks):  # a fixed small count, not a per-sample loop
+        w = (torch.rand(n, generator=g) * (max_width + 1)).long().clamp(max=length).to(device)
+        start = (torch.rand(n, generator=g).to(device) * (length - w + 1).float()).long()
+        mask |= (pos >= start.view(n, 1)) & (pos < (start + w).view(n, 1))
+    return mask
+
+
+def time_mask(x, g, max_frac: float = 0.1, n_masks: int = 2, fill: str = "mean"):
+    """Mask random time intervals (last axis) with each sample's mean (or zero)."""
+    n, t = x.shape[0], x.shape[-1]
+    m = _band_mask(n, t, max(1, int(max_frac * t)), g, x.device, n_masks)
+    m = m.view((n,) + (1,) * (x.dim() - 2) + (t,))
+    value = x.flatten(1).mean(1).view(_bshape(n, x)) if fill == "mean" else torch.zeros((), device=x.device)
+    return torch.where(m, value.to(x.dtype), x)
+
+
+def freq_mask(x, g, max_frac: float = 0.15, n_masks: int = 2):
+    """SpecAugment frequency masking on (N, C, F, T): random mel-band intervals set to the mean."""
+    n, f = x.shape[0], x.shape[-2]
+    m = _band_mask(n, f, max(1, int(max_frac * f)), g, x.device, n_masks).view(n, 1, f, 1)
+    value = x.flatten(1).mean(1).view(n, 1, 1, 1)
+    return torch.where(m, value.to(x.dtype), x)
+
+
+def baseline_wander(x, g, fs: float, max_rel_amp: float = 0.3, freq=(0.05, 0.5), p: float = 0.8):
+    """Add a slow sinusoidal drift (respiration-like, `freq` Hz, random phase) of amplitude up to
+    `max_rel_amp` × each sample's std, shared across leads."""
+    n, _, t = x.shape
+    std = x.flatten(1).std(1).clamp_min(1e-8)
+    amp = _rand(n, 0, max_rel_amp, g, x.device) * (_rand(n, 0, 1, g, x.device) < p) * std
+    f = _rand(n, *freq, g, x.device)
+    phase = _rand(n, 0, 2 * math.pi, g, x.device)
+    tt = torch.arange(t, device=x.device, dtype=x.dtype) / fs
+    drift = amp.view(n, 1) * torch.sin(2 * math.pi * f.view(n, 1) * tt.view(1, t) + phase.view(n, 1))
+    return x + drift.to(x.dtype).unsqueeze(1)
+
+
+def waveform_view(x, g):
+    x = random_crop_stretch(x, g, scale=(0.8, 1.0))
+    x = random_time_shift(x, g, 0.1)
+    x = amplitude_scale(x, g, 0.5, 2.0)
+    x = gaussian_noise(x, g, 0.2)
+    return time_mask(x, g, 0.1, n_masks=1, fill="zero")
+
+
+def spectrogram_view(x, g):
+    """Log-mel (standardised dB) view: time shift filled with the sample's minimum (silence), a
+    random level offset (the dB image of a gain), small noise, then time and frequency masks."""
+    n = x.shape[0]
+    x = random_time_shift(x, g, 0.1, fill=x.flatten(1).min(1).values)
+    x = x + _rand(n, -0.3, 0.3, g, x.device).to(x.dtype).view(n, 1, 1, 1)
+    x = gaussian_noise(x, g, 0.1)
+    x = time_mask(x, g, 0.1, n_masks=2)
+    return freq_mask(x, g, 0.15, n_masks=2)
+
+
+def ecg_view(x, g, fs: float):
+    x = random_crop_stretch(x, g, scale=(0.7, 1.0))
+    x = amplitude_scale(x, g, 0.6, 1.6)
+    x = baseline_wander(x, g, fs)
+    x = gaussian_noise(x, g, 0.15)
+    return time_mask(x, g, 0.1, n_masks=1, fill="mean")

@@ -102,3 +102,8 @@ def knn_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k:
 
 
 PROBES = {"linear": linear_probe, "knn": knn_probe}
+
+# fine-tune needs the model, not cached features: `fn(ctx, fraction)`, marked `needs_model`.
+from benchmark.finetune import finetune_probe  # noqa: E402
+
+PROBES["finetune"] = finetune_probe

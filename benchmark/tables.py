@@ -81,11 +81,13 @@ def label_fraction_markdown(long: pd.DataFrame, metric_for: dict[str, str] | Non
 def write_tables(store: ResultStore, out_dir: Path, suite: str | None = None,
                  metric_for: dict[str, str] | None = None) -> dict[str, Path]:
     """Regenerate every table of `out_dir` from the store. Returns {name: path}."""
-    long = long_table(store.frame(suite))
+    from benchmark.protocol_tables import derived_rows, write_protocol_markdowns
+    long = long_table(derived_rows(store.frame(suite), metric_for))
     written: dict[str, Path] = {}
     for protocol, part in long.groupby("protocol"):
         written[f"{protocol}.csv"] = atomic_write_text(Path(out_dir) / f"{protocol}.csv",
                                                        part.to_csv(index=False))
+    written.update(write_protocol_markdowns(long, out_dir, metric_for))
     md = label_fraction_markdown(long, metric_for)
     if md:
         written["label_fraction.md"] = atomic_write_text(Path(out_dir) / "label_fraction.md",

@@ -15,3 +15,4 @@ def register_protocol(name: str):
 
 
 from benchmark.protocols import label_fraction  # noqa: E402,F401
+from benchmark.protocols import ood, robustness, transfer  # noqa: E402,F401

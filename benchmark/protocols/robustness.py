@@ -1,0 +1,105 @@
+"""Robustness (DESIGN §3.5). For each corruption the adapter registers and each severity 1–5, the
+capped test split is corrupted deterministically and embedded once (the embedding cache is keyed by
+model, dataset, split, corruption and severity); the linear and kNN probes, fitted on clean train
+features at the largest label fraction and selected on clean val, score every corrupted copy.
+
+Per job rows (protocol `robustness`): accuracy / balanced accuracy / AUROC of the clean test split
+(corruption '', severity 0) and of every (corruption, severity); `mca` (mean over corruptions and
+severities of the headline metric) and `relative_robustness` = mCA / clean. The corruption error
+CE_c = Σ_s err(method, c, s) / Σ_s err(supervised, c, s) and mCE = mean_c CE_c need the supervised
+row of the same run, so `add_corruption_errors` derives them from stored rows at table time.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmark.metrics import classification_metrics
+from benchmark.protocols import register_protocol
+from benchmark.protocols.common import eval_fraction, headline_metric, log, predictors
+
+SEVERITIES = (1, 2, 3, 4, 5)
+FEATURE_PROBES = ("linear", "knn")
+REFERENCE = "supervised"
+
+
+@register_protocol("robustness")
+def robustness(ctx) -> list[dict]:
+    corruptions = ctx.adapter.corruptions()
+    if not corruptions:
+        log.warning("robustness: %s registers no corruptions; no robustness rows", ctx.job.dataset)
+        return []
+    f = eval_fraction(ctx)
+    sub = ctx.fraction_subset(f)
+    train_x, train_y = ctx.features("train", f)[sub], ctx.labels("train")[sub]
+    val_x, val_y = ctx.features("val", f), ctx.labels("val")
+    test_y = ctx.labels("test")
+    probes = [p for p in ctx.job.probes if p in FEATURE_PROBES] or ["linear"]
+    preds = predictors(ctx, probes, train_x, train_y, val_x, val_y)
+    head = headline_metric(ctx.task)
+
+    cells = {("", 0): ctx.features("test", f)}
+    for name in sorted(corruptions):
+        fn = corruptions[name]
+        for s in SEVERITIES:
+            cells[(name, s)] = ctx.features("test", f, corruption=name, severity=s,
+                                            transform=lambda x, idx, fn=fn, s=s: fn(x, idx, s))
+    rows = []
+    for probe, predict in preds.items():
+        per_cell = {}
+        for (c, s), feats in cells.items():
+            m = classification_metrics(predict(feats), test_y, ctx.task)
+            per_cell[(c, s)] = m[head]
+            for metric, value in m.items():
+                rows.append(_row(probe, f, c, s, metric, value))
+        corrupted = [v for k, v in per_cell.items() if k != ("", 0)]
+        mca = sum(corrupted) / len(corrupted)
+        clean = per_cell[("", 0)]
+        rows.append(_row(probe, f, "", 0, "mca", mca))
+        rows.append(_row(probe, f, "", 0, "relative_robustness", mca / clean if clean > 0 else float("nan")))
+    return rows
+
+
+def _row(probe, fraction, corruption, severity, metric, value) -> dict:
+    return {"protocol": "robustness", "probe": probe, "fraction": fraction, "corruption": corruption,
+            "severity": severity, "ood_partner": "", "metric": metric, "value": float(value)}
+
+
+def add_corruption_errors(frame: pd.DataFrame, metric_for: dict[str, str] | None = None,
+                          reference: str = REFERENCE) -> pd.DataFrame:
+    """Append per-seed `ce` rows (one per corruption, severity 0) and one `mce` row per job, computed
+    against the supervised row of the same run: same suite, dataset, seed, probe and fraction. The
+    error is 1 − the headline metric (`metric_for[dataset]`, accuracy by default; AUROC for
+    multi-label sets). A job without a matching supervised cell for every severity gets no CE."""
+    if frame.empty:
+        return frame
+    rob = frame[frame["protocol"] == "robustness"]
+    if rob.empty:
+        return frame
+    new = []
+    for (_, dataset, _, _, _), g in rob.groupby(["suite", "dataset", "seed", "probe", "fraction"], dropna=False):
+        metric = (metric_for or {}).get(dataset, "accuracy")
+        ref = g[g["method"] == reference]
+        if ref.empty:
+            continue
+        for _, gm in g.groupby("method"):
+            ce = {}
+            for c in sorted(set(gm["corruption"]) - {""}):
+                err_m, err_r = _sum_err(gm, c, metric), _sum_err(ref, c, metric)
+                if err_m is not None and err_r is not None:
+                    ce[c] = err_m / err_r if err_r > 0 else float("nan")
+            if not ce:
+                continue
+            base = gm.iloc[0].to_dict()
+            for c, v in ce.items():
+                new.append({**base, "corruption": c, "severity": 0, "ood_partner": "", "metric": "ce",
+                            "value": v})
+            new.append({**base, "corruption": "", "severity": 0, "ood_partner": "", "metric": "mce",
+                        "value": sum(ce.values()) / len(ce)})
+    return pd.concat([frame, pd.DataFrame(new)], ignore_index=True) if new else frame
+
+
+def _sum_err(g: pd.DataFrame, corruption: str, metric: str) -> float | None:
+    cells = g[(g["corruption"] == corruption) & (g["metric"] == metric) & (g["severity"] > 0)]
+    if sorted(cells["severity"]) != list(SEVERITIES):
+        return None
+    return float((1 - cells["value"]).sum())

@@ -1,0 +1,123 @@
+"""End to end on the toy adapters: `run_jobs` + `write_tables` write label_fraction / robustness /
+ood / transfer CSVs in the long format and a Markdown summary per protocol with the reference rows;
+regenerating after deleting the Markdown gives identical files; transfer usage errors are clear."""
+import csv
+
+import pytest
+import torch
+
+from _protocol_toys import registered
+from benchmark.cli import main
+from benchmark.runner import Job, expand, run_jobs
+from benchmark.store import ResultStore
+from benchmark.suites import UsageError, parse_suite
+from benchmark.tables import LONG_COLUMNS, write_tables
+from benchmark.transfer import checkpoint_key, transfer_jobs
+
+SUITE = {"name": "toy", "datasets": [{"name": "toy_blobs_a"}],
+         "methods": ["simclr", "random_init", "supervised"], "seeds": [0, 1], "fractions": [0.1, 1.0],
+         "probes": ["linear", "knn"], "protocols": ["label_fraction", "robustness", "ood"],
+         "pretrain": {"epochs": 1, "batch_size": 64}}
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    with registered(), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SSLBENCH_THREADS", "1")
+        out = tmp_path_factory.mktemp("toyrun")
+        suite = parse_suite(SUITE, "toy")
+        jobs = expand(suite, seeds=[0]) + transfer_jobs(suite, ["toy_blobs_b"], ["toy_blobs_a"], seeds=[0])
+        jobs += transfer_jobs(suite, ["toy_blobs_a", "toy_blobs_b"], ["toy_blobs_a"], ["simclr"], seeds=[0])
+        store = ResultStore(out / "store.sqlite")
+        summary = run_jobs(jobs, store, out, out, torch.device("cpu"), log=lambda m: None, show_progress=False)
+        written = write_tables(store, out, "toy")
+        yield out, suite, jobs, store, summary, written
+
+
+def _rows(path):
+    return list(csv.DictReader(open(path)))
+
+
+def test_all_protocol_tables_written(toy_run):
+    out, suite, jobs, store, summary, written = toy_run
+    assert summary["ran"] == 7 and not summary["failed"], summary
+    assert summary["train_s"] > 0 and summary["eval_s"] > 0  # evaluation cost is measured
+    for name in ("label_fraction", "robustness", "ood", "transfer"):
+        rows = _rows(out / f"{name}.csv")
+        assert rows and list(rows[0]) == LONG_COLUMNS, name
+        assert {r["protocol"] for r in rows} == {name}
+    for name in ("label_fraction.md", "robustness.md", "ood.md", "transfer.md", "stats.md"):
+        assert name in written, name
+    for name in ("label_fraction.md", "robustness.md", "ood.md", "transfer.md"):
+        md = (out / name).read_text()
+        assert "| random_init |" in md and "| supervised |" in md and "| simclr |" in md, name
+
+
+def test_robustness_table_has_mce_one_for_supervised(toy_run):
+    out = toy_run[0]
+    rows = _rows(out / "robustness.csv")
+    mce = {(r["method"], r["probe"]): float(r["mean"]) for r in rows if r["metric"] == "mce"}
+    assert mce[("supervised", "linear")] == pytest.approx(1.0) and mce[("supervised", "knn")] == pytest.approx(1.0)
+    assert {m for m, _ in mce} == {"simclr", "random_init", "supervised"}
+    sev = {int(r["severity"]) for r in rows if r["corruption"] == "gaussian_noise" and r["metric"] == "accuracy"}
+    assert sev == {1, 2, 3, 4, 5}
+    assert "1.000 ± 0.000" in (out / "robustness.md").read_text()
+
+
+def test_ood_table(toy_run):
+    rows = _rows(toy_run[0] / "ood.csv")
+    assert {r["ood_partner"] for r in rows} == {"near:toy_blobs_b", "far:synthetic_noise"}
+    assert {r["probe"] for r in rows} == {"msp", "energy", "mahalanobis", "knn"}
+    assert {r["metric"] for r in rows} == {"auroc", "fpr95", "aupr_in", "aupr_out"}
+    assert all(0 <= float(r["mean"]) <= 1 for r in rows)
+
+
+def test_transfer_rows_name_their_source_and_share_checkpoints(toy_run):
+    out, suite, jobs, *_ = toy_run
+    rows = _rows(out / "transfer.csv")
+    assert {r["pretrain_budget"] for r in rows} == {"1ep@toy_blobs_b", "1ep@toy_blobs_a+toy_blobs_b"}
+    assert {r["dataset"] for r in rows} == {"toy_blobs_a"}
+    assert {r["method"] for r in rows if "+" in r["pretrain_budget"]} == {"simclr"}
+    md = (out / "transfer.md").read_text()
+    assert "in-domain" in md and "toy_blobs_a+toy_blobs_b" in md
+    # one checkpoint per (method, hparams, seed, epochs, sources), whatever the target
+    tj = [j for j in jobs if j.pretrain_on]
+    assert all((out / "checkpoints" / f"transfer-{checkpoint_key(j)}.pt").exists()
+               for j in tj if j.method != "random_init")
+
+
+def test_report_regenerates_identical_markdown(toy_run):
+    out, suite, jobs, store, _, written = toy_run
+    before = {n: (out / n).read_text() for n in written if n.endswith(".md")}
+    for n in before:
+        (out / n).unlink()
+    write_tables(store, out, "toy")
+    assert {n: (out / n).read_text() for n in before} == before
+
+
+def test_in_domain_job_hash_unchanged_by_transfer_field():
+    j = Job(suite="s", method="m", dataset="d", seed=0, epochs=1, fractions=[1.0], probes=["linear"],
+            protocols=["label_fraction"])
+    assert "pretrain_on" not in j.config()
+
+
+def test_transfer_usage_errors(tmp_path, capsys):
+    with registered():
+        suite = parse_suite(SUITE, "toy")
+        with pytest.raises(UsageError, match="one input spec.*toy_wide"):
+            transfer_jobs(suite, ["toy_blobs_a"], ["toy_wide"])
+        with pytest.raises(UsageError, match="go together"):
+            transfer_jobs(suite, ["toy_blobs_a"], [])
+        with pytest.raises(UsageError, match="in-domain"):
+            transfer_jobs(suite, ["toy_blobs_a"], ["toy_blobs_a"])
+        with pytest.raises(UsageError, match="unknown dataset"):
+            transfer_jobs(suite, ["nope"], ["toy_blobs_a"])
+        suite_file = tmp_path / "toy.yaml"
+        import yaml
+        suite_file.write_text(yaml.safe_dump(SUITE))
+        rc = main(["run", "--suite", str(suite_file), "--out", str(tmp_path / "o"), "--no-progress",
+                   "--pretrain-on", "toy_blobs_a", "--evaluate-on", "toy_wide"])
+        assert rc == 2 and "one input spec" in capsys.readouterr().err
+        rc = main(["run", "--suite", str(suite_file), "--out", str(tmp_path / "o"), "--no-progress",
+                   "--evaluate-on", "toy_blobs_b"])
+        assert rc == 2 and "go together" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from benchmark.fractions import label_fraction_subset, stratified_subset
 from benchmark.pretrain import PretrainConfig, TrainingFault, epochs_for_steps, pretrain
 from benchmark.protocols import PROTOCOLS
 from benchmark.suites import Suite, UsageError
-from datasets.base import ADAPTERS, Adapter, get_adapter
+from datasets.base import ADAPTERS, Adapter, Split, get_adapter
 from datasets.splitting import name_seed
 from methods.base import Method, get_method_class
 
@@ -166,14 +166,30 @@ class JobContext:
     def build_method(self) -> Method:
         cls = get_method_class(self.job.method)
         torch.manual_seed(name_seed("init", self.job.seed))
-        encoder = self.adapter.default_encoder()
+        if cls.builds_encoder:  # masked methods: a token transformer built from the spec
+            encoder = cls.build_encoder(self.adapter.spec, **self.job.method_hparams)
+        else:
+            encoder = self.adapter.default_encoder()
         return cls(encoder, self.adapter.spec, self.task, **self.job.method_hparams)
 
     def train_models(self) -> None:
         cls = get_method_class(self.job.method)
         ckpt_dir = self.work_dir / "checkpoints"
         pool = self.index["train"]
-        if cls.uses_labels:
+        if cls.semi_supervised:
+            # Per fraction, on the whole pool (same step budget as SSL methods); labels outside the
+            # fraction's subset are masked to -1.
+            train = self.splits["train"]
+            for f in self.job.fractions:
+                sub = pool[self.fraction_subset(f)]
+                masked = Split(train.inputs, torch.full_like(train.labels, -1))
+                masked.labels[sub] = train.labels[sub]
+                m = self.build_method()
+                self.models[f] = m
+                self.histories[f"fraction={f:g}"] = self._pretrain(
+                    m, pool, self.job.epochs, None, ckpt_dir / f"{self.job.config_hash()}-f{f:g}.pt",
+                    split=masked)
+        elif cls.uses_labels:
             # The supervised reference trains per fraction on exactly the probes' labelled subset,
             # with a step budget no larger than the SSL methods get.
             ssl_steps = self.job.epochs * max(1, len(pool) // self._batch_size(len(pool)))
@@ -197,11 +213,12 @@ class JobContext:
         cls = get_method_class(self.job.method)
         return min(self.job.method_hparams.get("batch_size", cls.base_defaults["batch_size"]), n)
 
-    def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path):
+    def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
         cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
                              weight_decay=m.hp["weight_decay"], seed=self.job.seed, device=self.device,
                              max_steps=max_steps)
-        hist = pretrain(m, self.adapter, self.splits["train"], pool, cfg, checkpoint=ckpt,
+        split = self.splits["train"] if split is None else split
+        hist = pretrain(m, self.adapter, split, pool, cfg, checkpoint=ckpt,
                         on_epoch=self.progress)
         return hist
 
@@ -264,6 +281,11 @@ def set_threads() -> None:
     torch.set_num_threads(max(1, n))
 
 
+def _method_supports(job: Job) -> bool:
+    spec = getattr(ADAPTERS[job.dataset], "spec", None)
+    return spec is None or spec.kind in get_method_class(job.method).supported_specs
+
+
 def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True) -> dict:
     """Run pending jobs in order, recording each in the store as it finishes. Returns a summary."""
     from tqdm.auto import tqdm
@@ -274,6 +296,13 @@ def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show
     summary = {"total": len(jobs), "skipped": len(jobs) - len(pending), "ran": 0, "failed": []}
     if summary["skipped"]:
         log(f"{summary['skipped']} of {len(jobs)} job(s) already in the store; skipping them")
+    summary["unsupported"] = []
+    for j in [j for j in pending if not _method_supports(j)]:  # declared by the method, logged
+        reason = (f"method {j.method!r} does not support spec {ADAPTERS[j.dataset].spec.kind!r} "
+                  f"(supports {', '.join(get_method_class(j.method).supported_specs)})")
+        log(f"SKIP {j.label()}: {reason}")
+        summary["unsupported"].append((j.label(), reason))
+    pending = [j for j in pending if _method_supports(j)]
     cv = code_version()
     bar = tqdm(pending, desc="jobs", unit="job", disable=not show_progress, leave=True)
     for job in bar:

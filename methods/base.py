@@ -26,6 +26,12 @@ class Method(nn.Module):
     uses_labels: ClassVar[bool] = False  # supervised reference / semi-supervised methods
     trains: ClassVar[bool] = True  # False for random-init
     supported_specs: ClassVar[tuple[str, ...]] = SPEC_KINDS
+    # Masked methods bring their own encoder (a token transformer built from the spec): the runner
+    # then calls `build_encoder(spec, **hparams)` instead of the adapter's default encoder.
+    builds_encoder: ClassVar[bool] = False
+    # Semi-supervised methods train per label fraction on the whole train pool; `y` is -1 (rows of
+    # -1 for multi-label sets) for the samples outside the labelled subset.
+    semi_supervised: ClassVar[bool] = False
     # Hyper-parameters with their defaults (paper values scaled for small encoders). Loop settings
     # (lr, weight_decay, batch_size) live here too so a suite can override them per method.
     defaults: ClassVar[dict[str, Any]] = {}
@@ -53,6 +59,11 @@ class Method(nn.Module):
     def embed(self, x: Any) -> torch.Tensor:
         """Frozen features used by every probe."""
         return self.encoder(x)
+
+    @classmethod
+    def build_encoder(cls, spec: InputSpec, **hparams: Any) -> nn.Module:
+        """The method's own encoder (only when `builds_encoder`); `hparams` are the job's overrides."""
+        raise NotImplementedError(f"method {cls.name!r} uses the adapter's default encoder")
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

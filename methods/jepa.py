@@ -1,0 +1,128 @@
+"""JEPA (I-JEPA, Assran et al., CVPR 2023; T-JEPA for tables): from the encoded context tokens, a
+narrow predictor regresses the EMA target encoder's (layer-normed) features of masked target tokens.
+No pixel reconstruction and no augmentation. Token grids come from the spec (benchmark/tokens.py):
+block masks on ordered grids (patches, cubes, segments), random feature subsets for tables.
+
+Simplification: one mask per step shared by the batch, and the target blocks are predicted in one
+predictor pass (the paper runs one pass per target block)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.tokens import TOKEN_SPECS, TokenEncoder, block_mask, transformer_blocks
+from methods._utils import cosine_momentum, ema_update, frozen_copy
+from methods.base import Method, register_method
+from methods.mae import token_encoder_from_hparams
+
+
+def sample_masks(grid: tuple[int, ...], ordered: bool, n_targets: int, target_scale: tuple[float, float],
+                 context_scale: tuple[float, float], generator: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(context indices, target indices), disjoint and both non-empty. Ordered grids: the union of
+    `n_targets` random blocks is the target; the context is a large random block minus the targets.
+    Unordered tokens (table features): a random subset of about n_targets·scale (≤ 1/2) is the target,
+    a random `context_scale` share of the rest the context."""
+    n = 1
+    for g in grid:
+        n *= g
+
+    def u(lo_hi):
+        lo, hi = lo_hi
+        return lo + (hi - lo) * float(torch.rand((), generator=generator))
+
+    if ordered:
+        tgt = torch.zeros(n, dtype=torch.bool)
+        for _ in range(n_targets):
+            tgt |= block_mask(grid, u(target_scale), generator)
+        ctx = block_mask(grid, u(context_scale), generator) & ~tgt
+    else:
+        perm = torch.randperm(n, generator=generator)
+        n_t = min(max(1, round(n * min(0.5, n_targets * u(target_scale)))), n - 1) if n > 1 else 1
+        tgt = torch.zeros(n, dtype=torch.bool)
+        tgt[perm[:n_t]] = True
+        rest = perm[n_t:]
+        n_c = max(1, round(len(rest) * u(context_scale))) if len(rest) else 0
+        ctx = torch.zeros(n, dtype=torch.bool)
+        ctx[rest[:n_c]] = True
+    if not ctx.any():
+        ctx = ~tgt
+    if not ctx.any():  # every token was a target: hand one back to the context
+        j = int(torch.randint(0, n, (1,), generator=generator))
+        tgt[j], ctx[j] = False, True
+    return ctx.nonzero().flatten(), tgt.nonzero().flatten()
+
+
+def jepa_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 between predicted and target token features (target detached), as in I-JEPA."""
+    return F.smooth_l1_loss(pred, target.detach())
+
+
+class Predictor(nn.Module):
+    def __init__(self, dim: int, num_tokens: int, pred_dim: int, depth: int, heads: int):
+        super().__init__()
+        self.inp = nn.Linear(dim, pred_dim)
+        self.mask_token = nn.Parameter(torch.randn(1, 1, pred_dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, num_tokens, pred_dim) * 0.02)
+        self.blocks = transformer_blocks(pred_dim, depth, heads, 2.0)
+        self.norm = nn.LayerNorm(pred_dim)
+        self.out = nn.Linear(pred_dim, dim)
+
+    def forward(self, z_ctx: torch.Tensor, ctx_idx: torch.Tensor, tgt_idx: torch.Tensor) -> torch.Tensor:
+        b = z_ctx.shape[0]
+        h_ctx = self.inp(z_ctx) + self.pos[:, ctx_idx]
+        h_tgt = self.mask_token.expand(b, len(tgt_idx), -1) + self.pos[:, tgt_idx]
+        h = self.blocks(torch.cat([h_ctx, h_tgt], dim=1))
+        return self.out(self.norm(h[:, len(ctx_idx):]))
+
+
+@register_method
+class JEPA(Method):
+    name = "jepa"
+    family = "masked"
+    paper = "Assran et al. 2023, Self-Supervised Learning from Images with a Joint-Embedding Predictive Architecture (I-JEPA); T-JEPA for tables"
+    supported_specs = TOKEN_SPECS
+    builds_encoder = True
+    # Paper: 4 target blocks of scale 0.15–0.2, context block 0.85–1.0, predictor 384-d (narrow),
+    # EMA 0.996 → 1, AdamW wd 0.04. Scaled: 4-block 128-d encoder, 2-block 64-d predictor, EMA 0.99.
+    defaults = {"n_targets": 4, "target_scale_min": 0.15, "target_scale_max": 0.2,
+                "context_scale_min": 0.85, "context_scale_max": 1.0, "momentum": 0.99,
+                "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
+                "pred_dim": 64, "pred_depth": 2, "pred_heads": 4, "augment": False, "weight_decay": 0.04}
+
+    @classmethod
+    def build_encoder(cls, spec, **hparams):
+        return token_encoder_from_hparams(cls, spec, hparams)
+
+    def __init__(self, encoder, spec, task, **hp):
+        super().__init__(encoder, spec, task, **hp)
+        if not isinstance(encoder, TokenEncoder):
+            raise TypeError("jepa needs a TokenEncoder (JEPA.build_encoder)")
+        self.target_encoder = frozen_copy(encoder)
+        self.predictor = Predictor(encoder.out_dim, encoder.num_tokens, self.hp["pred_dim"],
+                                   self.hp["pred_depth"], self.hp["pred_heads"])
+
+    def training_step(self, x, y, view):
+        if self.hp["augment"]:
+            x = view(x)
+        tok = self.encoder.tokenizer
+        ctx_idx, tgt_idx = sample_masks(
+            tok.grid, tok.ordered, self.hp["n_targets"],
+            (self.hp["target_scale_min"], self.hp["target_scale_max"]),
+            (self.hp["context_scale_min"], self.hp["context_scale_max"]))
+        dev = self.predictor.pos.device
+        ctx_idx, tgt_idx = ctx_idx.to(dev), tgt_idx.to(dev)
+        with torch.no_grad():
+            h = self.target_encoder.forward_tokens(x)
+            target = F.layer_norm(h, h.shape[-1:])[:, tgt_idx]
+        z = self.encoder.forward_tokens(x, keep=ctx_idx)
+        return jepa_loss(self.predictor(z, ctx_idx, tgt_idx), target)
+
+    @torch.no_grad()
+    def on_step_end(self, step, total_steps):
+        ema_update(self.target_encoder, self.encoder, cosine_momentum(self.hp["momentum"], step, total_steps))
+
+    @torch.no_grad()
+    def embed(self, x):
+        return self.target_encoder(x)  # I-JEPA evaluates the target encoder

@@ -1,0 +1,82 @@
+"""MoCo v2 (Chen et al. 2020, on He et al. CVPR 2020): InfoNCE of a query against its momentum-encoded
+key and a FIFO queue of past keys as negatives; MLP projector, symmetrised over the two views."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from methods._utils import ema_update, frozen_copy
+from methods.base import Method, projection_mlp, register_method
+
+
+def moco_infonce_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
+                      temperature: float) -> torch.Tensor:
+    """Cross entropy with the positive key at index 0: logits [q·k⁺, q·queue] / T, all L2-normalised.
+    q (N, D), k (N, D) — no gradient is meant to reach k (it comes from the momentum encoder),
+    queue (K, D)."""
+    q = F.normalize(q, dim=1)
+    k = F.normalize(k, dim=1)
+    pos = (q * k).sum(1, keepdim=True)
+    neg = q @ F.normalize(queue, dim=1).t()
+    logits = torch.cat([pos, neg], dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+
+
+def enqueue(queue: torch.Tensor, ptr: int, keys: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """FIFO: write `keys` at `ptr` (wrapping round), overwriting the oldest entries; returns the new
+    queue and pointer. Pure: the input queue is not modified."""
+    size = queue.shape[0]
+    keys = keys[-size:]
+    n = keys.shape[0]
+    idx = (torch.arange(n, device=queue.device) + ptr) % size
+    out = queue.clone()
+    out[idx] = keys.to(out.dtype)
+    return out, int((ptr + n) % size)
+
+
+@register_method
+class MoCoV2(Method):
+    name = "moco_v2"
+    family = "contrastive"
+    paper = "Chen et al. 2020, Improved Baselines with Momentum Contrastive Learning (MoCo v2)"
+    # Paper: queue 65536, m 0.999, T 0.2, 2048-128 MLP head. Queue scaled to small pools (keys older
+    # than ~1 epoch are stale at our step counts), momentum to short schedules.
+    defaults = {"temperature": 0.2, "queue_size": 2048, "momentum": 0.99, "proj_hidden": 512,
+                "proj_dim": 128, "symmetric": True}
+
+    def __init__(self, encoder, spec, task, **hp):
+        super().__init__(encoder, spec, task, **hp)
+        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
+        self.key_encoder = frozen_copy(self.encoder)
+        self.key_projector = frozen_copy(self.projector)
+        self.register_buffer("queue", F.normalize(torch.randn(self.hp["queue_size"], self.hp["proj_dim"]), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self._pending: list[torch.Tensor] = []
+
+    def _keys(self, x):
+        with torch.no_grad():
+            return F.normalize(self.key_projector(self.key_encoder(x)), dim=1)
+
+    def training_step(self, x, y, view):
+        x1, x2 = view(x), view(x)
+        q1 = self.projector(self.encoder(x1))
+        k2 = self._keys(x2)
+        loss = moco_infonce_loss(q1, k2, self.queue, self.hp["temperature"])
+        keys = [k2]
+        if self.hp["symmetric"]:
+            q2 = self.projector(self.encoder(x2))
+            k1 = self._keys(x1)
+            loss = 0.5 * (loss + moco_infonce_loss(q2, k1, self.queue, self.hp["temperature"]))
+            keys.append(k1)
+        self._pending = keys  # enqueued after the optimiser step: the queue is in the graph now
+        return loss
+
+    @torch.no_grad()
+    def on_step_end(self, step, total_steps):
+        ema_update(self.key_encoder, self.encoder, self.hp["momentum"])
+        ema_update(self.key_projector, self.projector, self.hp["momentum"])
+        for k in self._pending:
+            q, p = enqueue(self.queue, int(self.queue_ptr), k)
+            self.queue.copy_(q)
+            self.queue_ptr.fill_(p)
+        self._pending = []

@@ -1,0 +1,80 @@
+"""Tokenizers per spec kind (shapes, padding, round trip) and the token transformer's masking."""
+import math
+
+import pytest
+import torch
+
+from benchmark.specs import InputSpec
+from benchmark.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, random_keep,
+                              tokenizer_for_spec)
+
+CASES = [  # spec, expected grid, expected token dim
+    (InputSpec("image2d", (1, 28, 28)), (7, 7), 16),
+    (InputSpec("image2d", (3, 32, 32)), (8, 8), 48),
+    (InputSpec("spectrogram", (1, 64, 101)), (8, 8), 8 * 13),
+    (InputSpec("volume3d", (1, 28, 28, 28)), (4, 4, 4), 7 ** 3),
+    (InputSpec("signal1d", (12, 1000)), (63,), 12 * 16),
+    (InputSpec("signal1d", (1, 96)), (48,), 2),
+    (InputSpec("tabular", (13,)), (13,), 1),
+]
+
+
+@pytest.mark.parametrize("spec,grid,token_dim", CASES, ids=[f"{c[0].kind}{c[0].shape}" for c in CASES])
+def test_tokenizer_shapes(spec, grid, token_dim):
+    tok = tokenizer_for_spec(spec, max_tokens=64)
+    assert tok.grid == grid and tok.num_tokens == math.prod(grid)
+    assert tok.num_tokens <= 64 or spec.kind == "tabular"  # tables: one token per feature
+    assert tok.token_dim == token_dim
+    x = torch.randn(3, *spec.shape)
+    t = tok(x)
+    assert t.shape == (3, math.prod(grid), token_dim)
+    # Nothing is lost or invented: token values are the input values plus zero padding.
+    assert torch.isclose(t.sum(), x.sum(), atol=1e-3)
+    assert tok.ordered == (spec.kind != "tabular")
+
+
+def test_patch_contents_2d_and_3d():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    tok = GridTokenizer(InputSpec("image2d", (1, 4, 4)), patch=(2, 2))
+    t = tok(x)
+    assert t.shape == (1, 4, 4)
+    assert t[0, 0].tolist() == [0, 1, 4, 5] and t[0, 1].tolist() == [2, 3, 6, 7] and t[0, 3].tolist() == [10, 11, 14, 15]
+    v = torch.arange(8.0).reshape(1, 1, 2, 2, 2)
+    t3 = GridTokenizer(InputSpec("volume3d", (1, 2, 2, 2)), patch=(1, 2, 2))(v)
+    assert t3[0, 0].tolist() == [0, 1, 2, 3] and t3[0, 1].tolist() == [4, 5, 6, 7]
+    s = torch.arange(10.0).reshape(1, 2, 5)  # 2 channels, segments of 3 (padded to 6)
+    t1 = GridTokenizer(InputSpec("signal1d", (2, 5)), patch=(3,))(s)
+    assert t1.shape == (1, 2, 6) and t1[0, 0].tolist() == [0, 1, 2, 5, 6, 7] and t1[0, 1].tolist() == [3, 4, 0, 8, 9, 0]
+
+
+def test_graph_has_no_tokenizer():
+    with pytest.raises(NotImplementedError):
+        tokenizer_for_spec(InputSpec("graph", (7,), extras={"task": "graph"}))
+
+
+@pytest.mark.parametrize("spec", [c[0] for c in CASES[:1]] + [InputSpec("tabular", (5,)), InputSpec("volume3d", (1, 8, 8, 8))])
+def test_token_encoder_masking(spec):
+    torch.manual_seed(0)
+    enc = TokenEncoder(spec, dim=32, depth=1, heads=2)
+    x = torch.randn(4, *spec.shape)
+    assert enc(x).shape == (4, 32) and enc.out_dim == 32
+    n = enc.num_tokens
+    kept, mask = random_keep(4, n, max(1, n // 4))
+    assert mask.sum(1).tolist() == [n - max(1, n // 4)] * 4
+    assert not mask.gather(1, kept).any()
+    h = enc.forward_tokens(x, keep=kept)
+    assert h.shape == (4, max(1, n // 4), 32)
+    # Encoding only the kept tokens = gathering them before the transformer.
+    full = enc.embed_tokens(enc.tokenize(x))
+    assert torch.allclose(h, enc.encode(gather_tokens(full, kept)), atol=1e-6)
+    shared = torch.tensor([0, n - 1])
+    assert enc.forward_tokens(x, keep=shared).shape == (4, 2, 32)
+
+
+def test_block_mask_size():
+    g = torch.Generator().manual_seed(0)
+    m = block_mask((8, 8), 0.25, g)
+    assert m.shape == (64,) and int(m.sum()) == 16  # 4×4 block
+    m = m.reshape(8, 8)
+    rows, cols = m.any(1).nonzero().flatten(), m.any(0).nonzero().flatten()
+    assert len(rows) == 4 and len(cols) == 4 and int(rows[-1] - rows[0]) == 3  # contiguous

@@ -72,9 +72,15 @@ def _tabular(spec):
     return MLPEncoder(spec.shape[0])
 
 
+def _graph(spec):
+    from datasets.graphs import graph_encoder  # GCN (node tasks) / GIN (graph tasks); needs torch-geometric
+
+    return graph_encoder(spec)
+
+
 ENCODER_BUILDERS: dict[str, Callable[[InputSpec], nn.Module]] = {
     "image2d": _image2d, "spectrogram": _image2d, "volume3d": _volume3d,
-    "signal1d": _signal1d, "tabular": _tabular,
+    "signal1d": _signal1d, "tabular": _tabular, "graph": _graph,
 }
 
 

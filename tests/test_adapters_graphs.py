@@ -1,0 +1,295 @@
+"""Graph adapters on the real Planetoid/TUDataset files in ../shared/data, read through PyG."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from datasets.base import DataError, get_adapter
+from datasets.graphs import GraphBatch, NodeBatch, _subgraph_mask
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def graph_cache(tmp_path_factory):
+    """PyG's processed/ files go to a per-run cache, never into the repo or the shared data."""
+    old = os.environ.get("SSLBENCH_CACHE_DIR")
+    os.environ["SSLBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("pyg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SSLBENCH_CACHE_DIR", None)
+    else:
+        os.environ["SSLBENCH_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def cora(data_dir):
+    return get_adapter("cora", data_dir=data_dir, download=False)
+
+
+@pytest.fixture(scope="module")
+def mutag(data_dir):
+    return get_adapter("mutag", data_dir=data_dir, download=False)
+
+
+# ---- official counts -----------------------------------------------------------------------
+def test_cora_public_split(cora):
+    s = cora.splits()
+    assert [len(s[k]) for k in ("train", "val", "test")] == [140, 500, 1000]
+    assert torch.bincount(s["train"].labels).tolist() == [20] * 7
+    g = s["train"].inputs
+    assert g.x.shape == (2708, 1433) and g.edge_index.shape == (2, 10556)
+    assert int(torch.cat([s[k].labels for k in s]).max()) + 1 == 7 == cora.task.num_classes
+    nodes = torch.cat([s[k].inputs.nodes for k in s])
+    assert len(torch.unique(nodes)) == 1640  # the three splits are disjoint
+    assert cora.spec.kind == "graph" and cora.spec.shape == (1433,) and cora.spec.extras["task"] == "node"
+    name_dir = cora.data_dir / "graphs" / "Planetoid" / "Cora"
+    if not name_dir.stat().st_mode & 0o222:  # a read-only copy is never written to, even by root
+        assert not (name_dir / "processed").exists()
+
+
+def test_cora_batch_and_gcn_embed_exactly_the_index(cora):
+    s = cora.splits()["val"]
+    idx = torch.tensor([5, 0, 499])
+    b = cora.prepare(cora.batch(s, idx), CPU)
+    assert isinstance(b, NodeBatch) and b.nodes.tolist() == s.inputs.nodes[idx].tolist()
+    torch.manual_seed(0)
+    enc = cora.default_encoder()
+    z = enc(b)
+    assert z.shape == (3, enc.out_dim)
+    full = enc(NodeBatch(b.x, b.edge_index, torch.arange(2708)))
+    assert torch.allclose(z, full[b.nodes])
+
+
+@pytest.mark.parametrize("name,n,counts", [("mutag", 188, [63, 125]), ("proteins", 1113, [663, 450])])
+def test_tu_counts_and_stratified_split(data_dir, name, n, counts):
+    a = get_adapter(name, data_dir=data_dir, download=False)
+    s = a.splits()
+    y = torch.cat([s[k].labels for k in ("train", "val", "test")])
+    assert len(y) == n and torch.bincount(y).tolist() == counts
+    ids = torch.cat([s[k].inputs.graph_ids for k in ("train", "val", "test")])
+    assert sorted(ids.tolist()) == list(range(n))
+    assert abs(len(s["test"]) - 0.2 * n) <= 2 and abs(len(s["val"]) - 0.1 * n) <= 2
+    for k in s:  # stratified: every split keeps the class ratio
+        frac = s[k].labels.float().mean().item()
+        assert abs(frac - counts[1] / n) < 0.03
+    again = get_adapter(name, data_dir=data_dir, download=False).splits()
+    assert torch.equal(again["test"].inputs.graph_ids, s["test"].inputs.graph_ids)  # name-seeded
+
+
+def test_mutag_ten_fold_partitions_all_graphs(data_dir):
+    tests = []
+    for k in range(10):
+        s = get_adapter("mutag", data_dir=data_dir, download=False, fold=k).splits()
+        tr, va, te = (set(s[x].inputs.graph_ids.tolist()) for x in ("train", "val", "test"))
+        assert not (tr & va) and not (tr & te) and not (va & te) and len(tr | va | te) == 188
+        tests.append(te)
+    assert sorted(i for t in tests for i in t) == list(range(188))
+
+
+def test_graph_batch_matches_pyg_collation(mutag):
+    from torch_geometric.data import Batch
+    from torch_geometric.datasets import TUDataset
+
+    s = mutag.splits()["train"]
+    idx = torch.tensor([3, 0, 17, 5])
+    b = mutag.batch(s, idx)
+    root = next((Path(os.environ["SSLBENCH_CACHE_DIR"]) / "pyg").glob("TUDataset-MUTAG-*"))
+    ds = TUDataset(str(root), "MUTAG")
+    ref = Batch.from_data_list([ds[int(i)] for i in s.inputs.graph_ids[idx]])
+    assert isinstance(b, GraphBatch) and b.num_graphs == 4
+    assert torch.equal(b.x, ref.x) and torch.equal(b.edge_index, ref.edge_index)
+    assert torch.equal(b.batch, ref.batch)
+    assert torch.equal(mutag.splits()["train"].labels[idx], ref.y)
+    pyg = b.to_pyg()
+    assert pyg.num_graphs == 4
+    torch.manual_seed(0)
+    enc = mutag.default_encoder()
+    enc.eval()
+    z = enc(b)
+    assert z.shape == (4, enc.out_dim)
+    single = torch.cat([enc(mutag.batch(s, idx[i:i + 1])) for i in range(4)])
+    assert torch.allclose(z, single, atol=1e-5)  # one pooled embedding per graph, in index order
+
+
+# ---- data integrity ------------------------------------------------------------------------
+def _copy_tu(data_dir, tmp_path, name="MUTAG") -> Path:
+    dst = tmp_path / "graphs" / "TUDataset" / name / "raw"
+    shutil.copytree(data_dir / "graphs" / "TUDataset" / name / "raw", dst)
+    return dst
+
+
+def test_tu_mismatched_node_counts(data_dir, tmp_path):
+    raw = _copy_tu(data_dir, tmp_path)
+    f = raw / "MUTAG_node_labels.txt"
+    f.write_text("\n".join(f.read_text().splitlines()[:-10]) + "\n")
+    with pytest.raises(DataError, match=r"MUTAG_node_labels\.txt: 3361 rows but .*3371 nodes"):
+        get_adapter("mutag", data_dir=tmp_path, download=False).splits()
+
+
+def test_tu_truncated_graph_labels_and_bad_edges(data_dir, tmp_path):
+    raw = _copy_tu(data_dir, tmp_path)
+    labels = raw / "MUTAG_graph_labels.txt"
+    good = labels.read_text()
+    labels.write_text("\n".join(good.splitlines()[:100]) + "\n")
+    with pytest.raises(DataError, match=r"MUTAG_graph_labels\.txt: 100 graph labels but .*188 graphs"):
+        get_adapter("mutag", data_dir=tmp_path, download=False).splits()
+    labels.write_text(good)
+    a = raw / "MUTAG_A.txt"
+    a.write_text(a.read_text() + "1, 99999\n")
+    with pytest.raises(DataError, match=r"MUTAG_A\.txt: node ids range 1\.\.99999; expected 1\.\.3371"):
+        get_adapter("mutag", data_dir=tmp_path, download=False).splits()
+    a.write_text("1, 2\n2, x\n")
+    with pytest.raises(DataError, match=r"MUTAG_A\.txt: line 2"):
+        get_adapter("mutag", data_dir=tmp_path, download=False).splits()
+
+
+def test_tu_missing_files_offline(tmp_path):
+    with pytest.raises(DataError, match=r"MUTAG_A\.txt.*chrsmrrs"):
+        get_adapter("mutag", data_dir=tmp_path, download=False).splits()
+
+
+def test_planetoid_truncated_pickle_names_the_file(data_dir, tmp_path):
+    raw = tmp_path / "graphs" / "Planetoid" / "Cora" / "raw"
+    shutil.copytree(data_dir / "graphs" / "Planetoid" / "Cora" / "raw", raw)
+    g = raw / "ind.cora.graph"
+    g.write_bytes(g.read_bytes()[:3000])
+    with pytest.raises(DataError, match=r"ind\.cora\.graph: PyG cannot read it"):
+        get_adapter("cora", data_dir=tmp_path, download=False).splits()
+    (raw / "ind.cora.tx").unlink()
+    with pytest.raises(DataError, match=r"missing: \['ind\.cora\.tx'\]"):
+        get_adapter("cora", data_dir=tmp_path, download=False).splits()
+
+
+# ---- views ---------------------------------------------------------------------------------
+def test_node_views_deterministic_and_keep_targets(cora):
+    s = cora.splits()["train"]
+    b = cora.prepare(cora.batch(s, torch.arange(32)), CPU)
+    v1 = cora.views(b, torch.Generator().manual_seed(0))
+    v2 = cora.views(b, torch.Generator().manual_seed(0))
+    v3 = cora.views(b, torch.Generator().manual_seed(1))
+    assert torch.equal(v1.edge_index, v2.edge_index) and torch.equal(v1.x, v2.x)
+    assert not torch.equal(v1.edge_index, v3.edge_index)
+    assert torch.equal(v1.nodes, b.nodes)
+    assert 0.6 < v1.edge_index.shape[1] / b.edge_index.shape[1] < 0.8  # 30 % of edges dropped
+    masked_cols = (v1.x == 0).all(0) & ~(b.x == 0).all(0)
+    assert 0.2 < masked_cols.sum() / (~(b.x == 0).all(0)).sum() < 0.4  # 30 % of feature columns
+    from datasets.graphs import node_views
+    iso = node_views(b, torch.Generator().manual_seed(0), 0.0, 0.0, node_rate=0.5)
+    assert set(map(tuple, iso.edge_index.t().tolist())) <= set(map(tuple, b.edge_index.t().tolist()))
+    had = torch.unique(b.edge_index)
+    touched = torch.isin(had, torch.unique(iso.edge_index))
+    is_target = torch.isin(had, b.nodes)
+    # targets are never dropped (they lose only edges to dropped neighbours); others half the time
+    assert touched[is_target].float().mean() > 0.7 > touched[~is_target].float().mean()
+
+
+def test_graph_views_batched_deterministic(mutag):
+    s = mutag.splits()["train"]
+    b = mutag.prepare(mutag.batch(s, torch.arange(64)), CPU)
+    v1 = mutag.views(b, torch.Generator().manual_seed(0))
+    v2 = mutag.views(b, torch.Generator().manual_seed(0))
+    v3 = mutag.views(b, torch.Generator().manual_seed(1))
+    assert torch.equal(v1.x, v2.x) and torch.equal(v1.edge_index, v2.edge_index)
+    assert not (v1.x.shape == v3.x.shape and torch.equal(v1.edge_index, v3.edge_index))
+    assert v1.num_graphs == 64 and torch.bincount(v1.batch, minlength=64).min() >= 1
+    assert v1.edge_index.max() < v1.x.shape[0]
+    # edges stay inside their graph after re-indexing
+    assert torch.equal(v1.batch[v1.edge_index[0]], v1.batch[v1.edge_index[1]])
+    assert v1.x.shape[0] < b.x.shape[0] and v1.edge_index.shape[1] < b.edge_index.shape[1]
+
+
+def test_subgraph_is_connected_ball(mutag):
+    s = mutag.splits()["train"]
+    b = mutag.batch(s, torch.arange(16))
+    g = torch.Generator().manual_seed(3)
+    inside = _subgraph_mask(b, 0.8, torch.rand(16, generator=g), torch.rand(8, b.edge_index.shape[1], generator=g))
+    counts = torch.bincount(b.batch, minlength=16)
+    kept = torch.zeros(16).index_add_(0, b.batch, inside.float())
+    assert (kept >= torch.ceil(0.8 * counts)).all()  # MUTAG molecules are connected
+    assert (kept < counts).any()
+
+
+# ---- corruptions ---------------------------------------------------------------------------
+def test_graph_corruptions_deterministic_monotone_batch_independent(mutag):
+    s = mutag.splits()["test"]
+    cors = mutag.corruptions()
+    assert set(cors) == {"edge_removal", "feature_noise", "node_dropping"}
+    idx_a, idx_b = torch.tensor([0, 1, 2]), torch.tensor([0, 7, 9, 11])
+    ba, bb = mutag.batch(s, idx_a), mutag.batch(s, idx_b)
+    for name, fn in cors.items():
+        prev = None
+        for sev in range(1, 6):
+            o1, o2 = fn(ba, idx_a, sev), fn(ba, idx_a, sev)
+            assert torch.equal(o1.x, o2.x) and torch.equal(o1.edge_index, o2.edge_index)
+            # graph 0 is corrupted identically whichever batch it sits in
+            oa, ob = o1, fn(bb, idx_b, sev)
+            assert torch.equal(oa.x[oa.batch == 0], ob.x[ob.batch == 0])
+            ea = oa.edge_index[:, oa.batch[oa.edge_index[0]] == 0]
+            eb = ob.edge_index[:, ob.batch[ob.edge_index[0]] == 0]
+            assert torch.equal(ea, eb)
+            if name == "feature_noise":
+                size = float((o1.x - ba.x).norm())
+            else:
+                size = -o1.edge_index.shape[1] if name == "edge_removal" else -o1.x.shape[0]
+            if prev is not None:
+                assert size > prev, (name, sev)
+            prev = size
+    with pytest.raises(ValueError):
+        cors["edge_removal"](ba, idx_a, 6)
+
+
+def test_node_task_corruptions_same_graph_for_every_chunk(cora):
+    s = cora.splits()["test"]
+    cors = cora.corruptions()
+    b1, b2 = cora.batch(s, torch.arange(0, 10)), cora.batch(s, torch.arange(500, 510))
+    undirected = set(map(tuple, b1.edge_index.t().tolist()))
+    for name, fn in cors.items():
+        prev = None
+        for sev in (1, 3, 5):
+            o1, o2 = fn(b1, torch.arange(0, 10), sev), fn(b2, torch.arange(500, 510), sev)
+            assert torch.equal(o1.x, o2.x) and torch.equal(o1.edge_index, o2.edge_index)
+            assert torch.equal(o1.nodes, b1.nodes) and o1.x.shape == b1.x.shape
+            kept = set(map(tuple, o1.edge_index.t().tolist()))
+            assert all((v, u) in kept for u, v in kept)  # an undirected edge goes in both directions
+            assert kept <= undirected
+            size = float((o1.x - b1.x).norm()) if name == "feature_noise" else -len(kept)
+            if prev is not None:
+                assert size > prev
+            prev = size
+
+
+# ---- end to end ----------------------------------------------------------------------------
+@pytest.fixture
+def one_thread():
+    """The e2e runs are tiny; one intra-op thread avoids oversubscribing a shared 2-core box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset,epochs", [("cora", 3), ("mutag", 2)])
+def test_pipeline_end_to_end(data_dir, tmp_path, dataset, epochs, one_thread):
+    from benchmark.runner import Job, run_job
+
+    rows = {}
+    for method in ("simclr", "random_init"):
+        job = Job(suite="test", method=method, dataset=dataset, seed=0, epochs=epochs,
+                  fractions=[0.1, 1.0], probes=["linear", "knn"], protocols=["label_fraction"],
+                  method_hparams={"batch_size": 64}, dataset_options={"download": False})
+        res = run_job(job, data_dir, tmp_path / method, CPU)
+        assert res.status == "done", res.error
+        rows[method] = res.rows
+        if method == "simclr":
+            assert len(res.history["pretrain"]["epochs"]) == epochs
+            assert all(torch.isfinite(torch.tensor(e["loss"])) for e in res.history["pretrain"]["epochs"])
+    for method, rs in rows.items():
+        acc = {(r["probe"], r["fraction"]): r["value"] for r in rs if r["metric"] == "accuracy"}
+        assert set(acc) == {("linear", 0.1), ("linear", 1.0), ("knn", 0.1), ("knn", 1.0)}
+        assert all(0 <= v <= 1 for v in acc.values())
+        chance = 1 / (7 if dataset == "cora" else 2)
+        assert acc[("linear", 1.0)] > chance, (method, acc)

@@ -4,8 +4,9 @@ epoch the val score is measured, the best epoch's weights are kept, and test is 
 
 Kept cheap on CPU and optional (list `finetune` in a suite's `probes`): at most FT_MAX_TRAIN labelled
 samples (a class-stratified subset of the fraction's subset, fixed per dataset/fraction/seed), val
-capped at FT_MAX_VAL for selection, FT_EPOCHS epochs, AdamW (head 1e-3, encoder 1e-4), no
-augmentation. The fine-tuned copy is discarded; the frozen model the other probes read is untouched.
+capped at FT_MAX_VAL for selection, FT_EPOCHS rounds (a round is one pass over the subset, or
+FT_MIN_STEPS steps when the subset is smaller than that: a 1 % subset would otherwise get a handful
+of steps), AdamW (head 1e-3, encoder 1e-4), no augmentation. The selected "epoch" is the round. The fine-tuned copy is discarded; the frozen model the other probes read is untouched.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ FT_EPOCHS = 5
 FT_MAX_TRAIN = 2000
 FT_MAX_VAL = 1000
 FT_BATCH = 64
+FT_MIN_STEPS = 40  # a round is one pass over the subset or this many steps, whichever is more
 FT_LR_HEAD = 1e-3
 FT_LR_ENCODER = 1e-4
 
@@ -58,14 +60,19 @@ def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, 
                              {"params": head.parameters(), "lr": FT_LR_HEAD}], weight_decay=1e-4)
     labels = train_split.labels
     val_y = val_split.labels[val_idx]
+    bs = min(FT_BATCH, len(train_idx))
+    steps_per_epoch = max(1, len(train_idx) // bs)  # ragged last batch dropped (BatchNorm)
+    steps_per_round = max(steps_per_epoch, FT_MIN_STEPS)
+    stream: list[torch.Tensor] = []
     best = None
     for epoch in range(1, epochs + 1):
         m.train()
         head.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=g)]
-        for idx in torch.split(order, FT_BATCH):
-            if len(idx) < 2 and len(order) >= 2:  # BatchNorm needs > 1 sample; drop a ragged single
-                continue
+        for _ in range(steps_per_round):
+            if not stream:
+                order = train_idx[torch.randperm(len(train_idx), generator=g)]
+                stream = list(torch.split(order, bs))[:steps_per_epoch]
+            idx = stream.pop(0)
             x = adapter.prepare(adapter.batch(train_split, idx), device)
             y = labels[idx].to(device)
             logits = head(feats(x).float())

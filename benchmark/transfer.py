@@ -162,3 +162,15 @@ def train_transfer_models(ctx) -> None:
         ctx.histories["pretrain"] = pretrain(m, adapter, split, pool, cfg, checkpoint=ckpt,
                                              on_epoch=ctx.progress)
     ctx.models[None] = m
+
+
+def suite_transfer_jobs(suite: Suite, methods: list[str] | None = None, seeds: list[int] | None = None,
+                        datasets: list[str] | None = None):
+    """The transfer / multi-domain jobs a suite's `transfer:` entries ask for (targets filtered by
+    --datasets when given)."""
+    jobs = []
+    for t in suite.transfer:
+        targets = [d for d in t["evaluate_on"] if not datasets or d in datasets]
+        if targets:
+            jobs += transfer_jobs(suite, t["pretrain_on"], targets, methods, seeds)
+    return jobs

@@ -121,3 +121,20 @@ def test_transfer_usage_errors(tmp_path, capsys):
         rc = main(["run", "--suite", str(suite_file), "--out", str(tmp_path / "o"), "--no-progress",
                    "--evaluate-on", "toy_blobs_b"])
         assert rc == 2 and "go together" in capsys.readouterr().err
+
+
+def test_suite_transfer_entries():
+    from benchmark.transfer import suite_transfer_jobs
+    with registered():
+        s = parse_suite({**SUITE, "transfer": [{"pretrain_on": "toy_blobs_b", "evaluate_on": ["toy_blobs_a"]},
+                                               {"pretrain_on": ["toy_blobs_a", "toy_blobs_b"],
+                                                "evaluate_on": ["toy_blobs_a", "toy_blobs_b"]}]}, "toy")
+        jobs = suite_transfer_jobs(s, seeds=[0])
+        assert len(jobs) == 3 * 3 and {j.protocols[0] for j in jobs} == {"transfer"}
+        assert [len(j.pretrain_on) for j in jobs] == [1] * 3 + [2] * 6
+        assert len(suite_transfer_jobs(s, seeds=[0], datasets=["toy_blobs_b"])) == 3
+        with pytest.raises(UsageError, match=r"transfer\[0\]"):
+            parse_suite({**SUITE, "transfer": [{"pretrain_on": "toy_blobs_b"}]}, "toy")
+        with pytest.raises(UsageError, match="one input spec"):
+            suite_transfer_jobs(parse_suite({**SUITE, "transfer": [{"pretrain_on": "toy_wide",
+                                                                    "evaluate_on": "toy_blobs_a"}]}, "toy"))

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_csv("--seeds", int), help="comma-separated integer seeds")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--method-file", action="append", default=None, metavar="FILE",
+                   help="Python file defining a method (executed only because it is named here)")
 
     ls = sub.add_parser("list", help="list methods, datasets or suites")
     ls.add_argument("what", choices=["methods", "datasets", "suites"])
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate tables from the results store")
     rep.add_argument("--out", default=None, help="output dir holding store.sqlite (default: results/<suite>)")
     rep.add_argument("--suite", default="quick", help="suite whose results to report")
+
+    from benchmark import compare, leaderboard
+    compare.add_parser(sub)
+    leaderboard.add_parser(sub)
     return p
 
 
@@ -150,7 +156,13 @@ def main(argv=None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        return {"run": cmd_run, "list": cmd_list, "report": cmd_report}[args.command](args)
+        if getattr(args, "method_file", None):
+            from benchmark.method_files import load_method_files
+            load_method_files(args.method_file)
+        from benchmark.compare import cmd_compare
+        from benchmark.leaderboard import cmd_leaderboard
+        return {"run": cmd_run, "list": cmd_list, "report": cmd_report, "compare": cmd_compare,
+                "leaderboard": cmd_leaderboard}[args.command](args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -88,3 +88,77 @@ def encoder_for_spec(spec: InputSpec) -> nn.Module:
     if spec.kind not in ENCODER_BUILDERS:
         raise NotImplementedError(f"no default encoder for spec kind {spec.kind!r}")
     return ENCODER_BUILDERS[spec.kind](spec)
+
+
+# ---- larger encoders for GPUs, chosen by name (adapter option `encoder: resnet18`) -------------
+class ResNet18Encoder2d(nn.Module):
+    """torchvision's ResNet-18 with a small-image stem (3x3 stride-1 conv, no max-pool), as in the
+    CIFAR / MedMNIST ResNet baselines; the classifier is dropped. 512-d features."""
+
+    def __init__(self, in_channels: int):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        net = resnet18(weights=None)
+        net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+        net.fc = nn.Identity()
+        self.net = net
+        self.out_dim = 512
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _BasicBlock3d(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm3d(cout)
+        self.conv2 = nn.Conv3d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm3d(cout)
+        self.short = (nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
+                      if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.short(x))
+
+
+class ResNet18Encoder3d(nn.Module):
+    """ResNet-18 layout in 3D (4 stages × 2 basic blocks, widths 64–512, global average pool).
+    The stem is a 3x3x3 conv, stride 1 for volumes up to 32³ and stride 2 above (MedMNIST 64³)."""
+
+    def __init__(self, in_channels: int, min_side: int, widths=(64, 128, 256, 512)):
+        super().__init__()
+        stem_stride = 1 if min_side <= 32 else 2
+        layers: list[nn.Module] = [nn.Conv3d(in_channels, widths[0], 3, stride=stem_stride, padding=1, bias=False),
+                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True)]
+        cin = widths[0]
+        for i, w in enumerate(widths):
+            layers += [_BasicBlock3d(cin, w, 1 if i == 0 else 2), _BasicBlock3d(w, w, 1)]
+            cin = w
+        self.features = nn.Sequential(*layers)
+        self.out_dim = widths[-1]
+
+    def forward(self, x):
+        return self.features(x).flatten(2).mean(-1)
+
+
+NAMED_ENCODERS: dict[str, dict[str, Callable[[InputSpec], nn.Module]]] = {
+    "resnet18": {"image2d": lambda spec: ResNet18Encoder2d(spec.channels),
+                 "spectrogram": lambda spec: ResNet18Encoder2d(spec.channels),
+                 "volume3d": lambda spec: ResNet18Encoder3d(spec.channels, min(spec.shape[1:]))},
+}
+
+
+def build_encoder(spec: InputSpec, name: str | None = None) -> nn.Module:
+    """The encoder called `name` for `spec` ("small"/"default"/None: `encoder_for_spec`)."""
+    if name in (None, "", "small", "default"):
+        return encoder_for_spec(spec)
+    if name not in NAMED_ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; known: small, {', '.join(sorted(NAMED_ENCODERS))}")
+    if spec.kind not in NAMED_ENCODERS[name]:
+        raise ValueError(f"encoder {name!r} has no builder for spec kind {spec.kind!r} "
+                         f"(it covers {', '.join(sorted(NAMED_ENCODERS[name]))})")
+    return NAMED_ENCODERS[name][spec.kind](spec)

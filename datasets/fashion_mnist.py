@@ -98,7 +98,8 @@ class FashionMNIST(Adapter):
     domain = "natural_images"
     spec = InputSpec("image2d", (1, 28, 28))
     task = TaskSpec(10, class_names=CLASSES)
-    ood_partners = {"near": [], "far": []}
+    # near: handwritten digits at 28 px; far: gray medical images (datasets/digits.py, medmnist.py)
+    ood_partners = {"near": ["sklearn_digits_28"], "far": ["breastmnist", "pneumoniamnist"]}
 
     def load_splits(self) -> dict[str, Split]:
         root = locate_files(self.data_dir, allow_download=self.options.get("download", True))
@@ -122,3 +123,12 @@ class FashionMNIST(Adapter):
     def views(self, x, generator):
         # No horizontal-flip ban: garments are left/right symmetric classes.
         return simclr_image_view(x, generator)
+
+    def corruptions(self):
+        from datasets.image_corruptions import IMAGE_CORRUPTIONS
+        return dict(IMAGE_CORRUPTIONS)
+
+    def default_encoder(self):
+        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.encoders.build_encoder)
+        from benchmark.encoders import build_encoder
+        return build_encoder(self.spec, self.options.get("encoder"))

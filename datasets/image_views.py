@@ -71,3 +71,31 @@ def simclr_image_view(x: torch.Tensor, g: torch.Generator, flip: bool = True) ->
     x = random_resized_crop_flip(x, g, flip=flip)
     x = color_jitter(x, g)
     return random_erase(x, g)
+
+
+def saturation_jitter(x: torch.Tensor, g: torch.Generator, saturation=0.4, p: float = 0.8) -> torch.Tensor:
+    """RGB only: blend each image with its luminance by a factor in [1-s, 1+s], with probability p."""
+    n = x.shape[0]
+    apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(n, 1, 1, 1)
+    f = _rand(n, 1 - saturation, 1 + saturation, g, x.device).view(n, 1, 1, 1)
+    w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    gray = (x * w).sum(1, keepdim=True)
+    return apply * (gray + f * (x - gray)).clamp(0, 1) + (1 - apply) * x
+
+
+def random_grayscale(x: torch.Tensor, g: torch.Generator, p: float = 0.2) -> torch.Tensor:
+    """RGB only: replace an image by its luminance (kept 3-channel) with probability p."""
+    n = x.shape[0]
+    apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(n, 1, 1, 1)
+    w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    gray = (x * w).sum(1, keepdim=True).expand_as(x)
+    return apply * gray + (1 - apply) * x
+
+
+def simclr_rgb_view(x: torch.Tensor, g: torch.Generator, flip: bool = True) -> torch.Tensor:
+    """`simclr_image_view` plus SimCLR's saturation jitter and random grayscale, for RGB batches."""
+    x = random_resized_crop_flip(x, g, flip=flip)
+    x = color_jitter(x, g)
+    x = saturation_jitter(x, g)
+    x = random_grayscale(x, g)
+    return random_erase(x, g)

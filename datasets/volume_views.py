@@ -1,0 +1,106 @@
+"""Batched tensor augmentations for volume3d batches (N, C, D, H, W), floats in [0, 1].
+
+The 3D counterpart of `datasets.image_views`: every random parameter is drawn for the whole batch
+at once from a CPU `torch.Generator` (reproducible on any device) and the geometric part is one
+5-D `affine_grid` + `grid_sample` (trilinear) call — no per-sample Python.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _rand(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
+    if isinstance(shape, int):
+        shape = (shape,)
+    return (torch.rand(shape, generator=g) * (hi - lo) + lo).to(device)
+
+
+def random_resized_crop_flip_3d(x: torch.Tensor, g: torch.Generator, scale=(0.4, 1.0),
+                                ratio=(3 / 4, 4 / 3), flip_axes=(0, 1, 2),
+                                max_rotation: float = 0.0) -> torch.Tensor:
+    """RandomResizedCrop in 3D (+ flips along `flip_axes`, indices into (D, H, W), and an optional
+    rotation about the D axis of up to `max_rotation` radians) as one affine resample per sample.
+
+    The crop keeps a fraction `scale` of the volume; each axis' extent is the cube root of that
+    times a log-uniform aspect factor in `ratio` (then clipped to the volume)."""
+    n = x.shape[0]
+    dev, dt = x.device, x.dtype
+    vol = _rand(n, *scale, g, dev)
+    log_r = _rand((n, 3), math.log(ratio[0]), math.log(ratio[1]), g, dev)
+    log_r = log_r - log_r.mean(dim=1, keepdim=True)  # aspect changes keep the volume fraction
+    ext = (vol.unsqueeze(1).pow(1 / 3) * torch.exp(log_r)).clamp(max=1.0)  # (N, 3) as (D, H, W)
+    centre = (_rand((n, 3), 0, 1, g, dev) * 2 - 1) * (1 - ext)
+    flips = torch.where(_rand((n, 3), 0, 1, g, dev) < 0.5, -1.0, 1.0)
+    keep = torch.ones(3, device=dev)
+    keep[list(flip_axes)] = 0.0
+    flips = torch.where(keep.bool().unsqueeze(0), torch.ones_like(flips), flips)
+    angle = _rand(n, -max_rotation, max_rotation, g, dev) if max_rotation > 0 else torch.zeros(n, device=dev)
+    # affine_grid's output coords are (x, y, z) = (W, H, D); build the matrix in that order.
+    sx, sy, sz = ext[:, 2] * flips[:, 2], ext[:, 1] * flips[:, 1], ext[:, 0] * flips[:, 0]
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(n, 3, 4, device=dev, dtype=dt)
+    theta[:, 0, 0] = cos * sx
+    theta[:, 0, 1] = -sin * sy
+    theta[:, 1, 0] = sin * sx
+    theta[:, 1, 1] = cos * sy
+    theta[:, 2, 2] = sz
+    theta[:, 0, 3] = centre[:, 2]
+    theta[:, 1, 3] = centre[:, 1]
+    theta[:, 2, 3] = centre[:, 0]
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def intensity_jitter(x: torch.Tensor, g: torch.Generator, brightness: float = 0.2,
+                     contrast: float = 0.3, gamma: float = 0.3, p: float = 0.8) -> torch.Tensor:
+    """Per-sample gamma, contrast (about the volume mean) and brightness, with probability p."""
+    n = x.shape[0]
+    shape = (n,) + (1,) * (x.dim() - 1)
+    apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(shape)
+    gam = torch.exp(_rand(n, -gamma, gamma, g, x.device)).view(shape)
+    c = _rand(n, 1 - contrast, 1 + contrast, g, x.device).view(shape)
+    b = _rand(n, -brightness, brightness, g, x.device).view(shape)
+    y = x.clamp(0, 1).pow(gam)
+    mean = y.mean(dim=tuple(range(1, x.dim())), keepdim=True)
+    y = ((y - mean) * c + mean + b).clamp(0, 1)
+    return apply * y + (1 - apply) * x
+
+
+def gaussian_noise(x: torch.Tensor, g: torch.Generator, max_sigma: float = 0.05,
+                   p: float = 0.5) -> torch.Tensor:
+    n = x.shape[0]
+    shape = (n,) + (1,) * (x.dim() - 1)
+    sigma = (_rand(n, 0, max_sigma, g, x.device) * (_rand(n, 0, 1, g, x.device) < p)).view(shape)
+    eps = torch.randn(x.shape, generator=g).to(x.device, x.dtype)
+    return (x + sigma * eps).clamp(0, 1)
+
+
+def random_cutout_3d(x: torch.Tensor, g: torch.Generator, p: float = 0.25,
+                     max_frac: float = 0.4) -> torch.Tensor:
+    """Zero one random box per selected sample, vectorised with a broadcast mask."""
+    n, _, d, h, w = x.shape
+    dev = x.device
+    apply = _rand(n, 0, 1, g, dev) < p
+    sizes = torch.tensor([d, h, w], device=dev)
+    ext = (_rand((n, 3), 0.1, max_frac, g, dev) * sizes).long().clamp(min=1)
+    start = (_rand((n, 3), 0, 1, g, dev) * (sizes - ext)).long()
+    mask = apply.view(n, 1, 1, 1)
+    for axis, size in enumerate((d, h, w)):
+        pos = torch.arange(size, device=dev)
+        inside = (pos >= start[:, axis:axis + 1]) & (pos < (start + ext)[:, axis:axis + 1])  # (N, size)
+        view = [n, 1, 1, 1]
+        view[axis + 1] = size
+        mask = mask & inside.view(view)
+    return x.masked_fill(mask.unsqueeze(1), 0.0)
+
+
+def volume_view(x: torch.Tensor, g: torch.Generator, flip_axes=(0, 1, 2)) -> torch.Tensor:
+    """The default contrastive view for small volumes: 3D crop+flip, intensity jitter, noise,
+    cutout."""
+    x = random_resized_crop_flip_3d(x, g, flip_axes=flip_axes)
+    x = intensity_jitter(x, g)
+    x = gaussian_noise(x, g)
+    return random_cutout_3d(x, g)

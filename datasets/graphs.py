@@ -647,10 +647,11 @@ class TUAdapter(Adapter):
         if x.shape[1] != self.spec.shape[0]:
             raise DataError(f"{raw_dir}: node features have width {x.shape[1]}; expected {self.spec.shape[0]}")
         fold = self.options.get("fold")
+        seed_name = getattr(self, "split_base", None) or self.name  # a derived partner keeps its base's split
         if fold is None:
-            tr, va, te = stratified_70_10_20(y, self.name)
+            tr, va, te = stratified_70_10_20(y, seed_name)
         else:
-            tr, va, te = stratified_kfold(y, 10, int(fold), self.name)
+            tr, va, te = stratified_kfold(y, 10, int(fold), seed_name)
         tr_nodes = _ranges(node_ptr[tr], node_ptr[tr + 1] - node_ptr[tr])
         self.feature_scale = x[tr_nodes].std(0)
         return {k: Split(GraphSet(x, ei, node_ptr, edge_ptr, ids), y[ids])
@@ -703,3 +704,60 @@ IMDB_BINARY = _tu("imdb_binary", "IMDB-BINARY", 136, {"graphs": 1000},
                   ("action", "romance"),
                   "IMDB-BINARY: actor ego-networks; no node features, one-hot degree (≤135) as in PyG's "
                   "OneHotDegree(135) (download only).", max_degree=135)
+
+
+# ==== OOD partners ==========================================================================
+# No other registered graph set shares a spec with these (feature widths differ), and the OOD
+# protocol's synthetic noise needs tensor inputs, so each set gets a "near" partner built from its
+# own files: `<name>_shuffled`, the same graph(s) with node features permuted across all nodes and
+# every edge's target re-drawn uniformly inside its own graph (node tasks: one endpoint of each
+# undirected edge kept, the other re-drawn, both directions stored; the edge count and feature
+# marginals are kept, the feature/structure dependence and homophily destroyed). Name-seeded.
+def _shuffle_nodeset(s: NodeSet, seed: int) -> NodeSet:
+    g = torch.Generator().manual_seed(seed)
+    n = s.x.shape[0]
+    x = s.x[torch.randperm(n, generator=g)]
+    src = s.edge_index[0][s.edge_index[0] < s.edge_index[1]]  # one direction of each edge
+    dst = torch.randint(0, n, (len(src),), generator=g)
+    return NodeSet(x, torch.stack([torch.cat([src, dst]), torch.cat([dst, src])]), s.nodes)
+
+
+def _shuffle_graphset(s: GraphSet, seed: int) -> GraphSet:
+    g = torch.Generator().manual_seed(seed)
+    n = s.x.shape[0]
+    x = s.x[torch.randperm(n, generator=g)]
+    counts = s.node_ptr[1:] - s.node_ptr[:-1]
+    egraph = torch.arange(len(counts)).repeat_interleave(s.edge_ptr[1:] - s.edge_ptr[:-1])
+    u = torch.rand(len(egraph), generator=g)
+    dst = s.node_ptr[egraph] + (u * counts[egraph]).floor().long()
+    return GraphSet(x, torch.stack([s.edge_index[0], dst]), s.node_ptr, s.edge_ptr, s.graph_ids)
+
+
+def _shuffled_partner(base: type[Adapter]) -> type[Adapter]:
+    def load_splits(self):
+        from datasets.splitting import name_seed
+
+        splits = base.load_splits(self)
+        seed = name_seed("ood-shuffled", self.name)
+        first = splits["train"].inputs
+        if isinstance(first, NodeSet):  # one shared graph: shuffle it once
+            shuffled = _shuffle_nodeset(first, seed)
+            return {k: Split(NodeSet(shuffled.x, shuffled.edge_index, v.inputs.nodes), v.labels)
+                    for k, v in splits.items()}
+        shuffled = _shuffle_graphset(first, seed)
+        return {k: Split(GraphSet(shuffled.x, shuffled.edge_index, shuffled.node_ptr, shuffled.edge_ptr,
+                                  v.inputs.graph_ids), v.labels) for k, v in splits.items()}
+
+    cls = type(base.__name__ + "Shuffled", (base,), {
+        "__doc__": f"OOD partner of {base.name}: its graphs with node features permuted and edges "
+                   f"rewired at random (see the OOD-partner note in datasets/graphs.py).",
+        "name": base.name + "_shuffled", "ood_partners": {"near": [], "far": []},
+        "split_base": base.name, "load_splits": load_splits, "__module__": __name__,
+    })
+    register_adapter(cls)
+    base.ood_partners = {"near": [cls.name], "far": []}
+    return cls
+
+
+for _base in (Cora, CiteSeer, PubMed, MUTAG, PROTEINS, NCI1, IMDB_BINARY):
+    _shuffled_partner(_base)

@@ -67,6 +67,11 @@ class TabularAdapter(Adapter):
     scarf_rate: ClassVar[float] = 0.6
     view_noise: ClassVar[float] = 0.1
 
+    @property
+    def split_seed_name(self) -> str:
+        """The name that seeds splits (a derived OOD partner keeps its base set's splits)."""
+        return getattr(self, "split_base", None) or self.name
+
     def read_raw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         raise NotImplementedError
 
@@ -325,7 +330,7 @@ class Adult(TabularAdapter):
                 raise DataError(f"{root / f}: parses, but its content differs from the official UCI "
                                 f"file (MD5 {md5}); re-download it from {ADULT_URL}{f}")
         (n1, c1, y1), (n2, c2, y2) = parts["adult.data"], parts["adult.test"]
-        train, val = stratified_holdout(torch.from_numpy(y1), 0.1, self.name)
+        train, val = stratified_holdout(torch.from_numpy(y1), 0.1, self.split_seed_name)
         n_tr = len(y1)
         return (np.concatenate([n1, n2]), np.concatenate([c1, c2]), np.concatenate([y1, y2]),
                 {"train": train.numpy(), "val": val.numpy(), "test": np.arange(n_tr, n_tr + len(y2))})
@@ -408,7 +413,7 @@ class Covertype(TabularAdapter):
             a, b = COVTYPE_OFFICIAL
             idx = {"train": np.arange(a), "val": np.arange(a, a + b), "test": np.arange(a + b, len(X))}
         elif split == "stratified":
-            tr, va, te = stratified_70_10_20(torch.from_numpy(y.astype(np.int64)), self.name)
+            tr, va, te = stratified_70_10_20(torch.from_numpy(y.astype(np.int64)), self.split_seed_name)
             idx = {"train": tr.numpy(), "val": va.numpy(), "test": te.numpy()}
         else:
             raise ValueError(f"covertype: split must be 'official' or 'stratified', got {split!r}")
@@ -432,7 +437,7 @@ class _SklearnBundled(TabularAdapter):
             raise DataError(f"sklearn.datasets.{self.loader}: shape {X.shape}, class counts {counts}; "
                             f"expected ({sum(self.expected)}, {len(self.numeric)}) and {self.expected} — "
                             f"reinstall scikit-learn")
-        tr, va, te = stratified_70_10_20(torch.from_numpy(y), self.name)
+        tr, va, te = stratified_70_10_20(torch.from_numpy(y), self.split_seed_name)
         return X, np.zeros((len(X), 0), dtype=np.int64), y, {"train": tr.numpy(), "val": va.numpy(),
                                                                "test": te.numpy()}
 
@@ -471,3 +476,36 @@ class Wine(_SklearnBundled):
     spec = tabular_spec(WINE_FEATURES, {})
     task = TaskSpec(3, class_names=("class_0", "class_1", "class_2"))
     ood_partners = {"near": [], "far": []}  # no registered set shares this spec (feature layout)
+
+
+# ==== OOD partners ============================================================================
+# No two tabular sets share a feature layout, so each gets a "near" partner built from its own
+# files: `<name>_shuffled`, every feature (a numeric column or a whole one-hot group) permuted
+# independently across the rows of each split — realistic marginals, joint structure destroyed
+# (the product of marginals SCARF samples from). The OOD protocol adds its own synthetic far noise.
+def _shuffled_tabular_partner(base: type[TabularAdapter]) -> type[TabularAdapter]:
+    def load_splits(self):
+        from datasets.splitting import name_seed
+
+        splits = base.load_splits(self)
+        cols = self._col2feat()
+        out = {}
+        for k, v in splits.items():
+            g = torch.Generator().manual_seed(name_seed("ood-shuffled", self.name, k))
+            perms = torch.stack([torch.randperm(len(v), generator=g) for _ in range(self.n_features)], 1)
+            rows = perms[:, cols]
+            out[k] = Split(v.inputs[rows, torch.arange(v.inputs.shape[1]).expand_as(rows)], v.labels)
+        return out
+
+    cls = type(base.__name__ + "Shuffled", (base,), {
+        "__doc__": f"OOD partner of {base.name}: each feature permuted independently across rows.",
+        "name": base.name + "_shuffled", "ood_partners": {"near": [], "far": []},
+        "split_base": base.name, "load_splits": load_splits, "__module__": __name__,
+    })
+    register_adapter(cls)
+    base.ood_partners = {"near": [cls.name], "far": []}
+    return cls
+
+
+for _base in (Adult, Covertype, BreastCancer, Wine):
+    _shuffled_tabular_partner(_base)

@@ -293,3 +293,21 @@ def test_pipeline_end_to_end(data_dir, tmp_path, dataset, epochs, one_thread):
         assert all(0 <= v <= 1 for v in acc.values())
         chance = 1 / (7 if dataset == "cora" else 2)
         assert acc[("linear", 1.0)] > chance, (method, acc)
+
+
+def test_ood_partners_registered_with_the_same_spec(data_dir):
+    from datasets.base import ADAPTERS
+
+    for name in ("cora", "citeseer", "pubmed", "mutag", "proteins", "nci1", "imdb_binary"):
+        for partner in ADAPTERS[name].ood_partners["near"] + ADAPTERS[name].ood_partners["far"]:
+            assert partner in ADAPTERS and partner != name
+            assert ADAPTERS[partner].spec == ADAPTERS[name].spec
+    base = get_adapter("mutag", data_dir=data_dir, download=False).splits()["test"].inputs
+    shuf = get_adapter("mutag_shuffled", data_dir=data_dir, download=False).splits()["test"].inputs
+    assert torch.equal(shuf.graph_ids, base.graph_ids) and torch.equal(shuf.edge_ptr, base.edge_ptr)
+    assert torch.equal(shuf.x.sum(0), base.x.sum(0)) and not torch.equal(shuf.x, base.x)
+    b = get_adapter("mutag_shuffled", data_dir=data_dir, download=False).batch(
+        get_adapter("mutag_shuffled", data_dir=data_dir, download=False).splits()["test"], torch.arange(8))
+    assert torch.equal(b.batch[b.edge_index[0]], b.batch[b.edge_index[1]])  # rewired inside each graph
+    c = get_adapter("cora_shuffled", data_dir=data_dir, download=False).splits()["test"].inputs
+    assert c.edge_index.shape == (2, 10556)

@@ -243,3 +243,18 @@ def test_pipeline_end_to_end_adult(data_dir, tmp_path, one_thread):
         acc = {(r["probe"], r["fraction"]): r["value"] for r in res.rows if r["metric"] == "accuracy"}
         assert set(acc) == {("linear", 0.1), ("linear", 1.0), ("knn", 0.1), ("knn", 1.0)}
         assert acc[("linear", 1.0)] > 0.76, (method, acc)  # above the 76 % majority class
+
+
+def test_ood_partners_registered_with_the_same_spec(adult, data_dir):
+    from datasets.base import ADAPTERS
+
+    for name in ("adult", "covertype", "breast_cancer", "wine"):
+        for partner in ADAPTERS[name].ood_partners["near"] + ADAPTERS[name].ood_partners["far"]:
+            assert partner in ADAPTERS and partner != name
+            assert ADAPTERS[partner].spec == ADAPTERS[name].spec
+    base = adult.splits()["test"].inputs
+    shuf = get_adapter("adult_shuffled", data_dir=data_dir, download=False).splits()["test"].inputs
+    assert shuf.shape == base.shape and not torch.equal(shuf, base)
+    assert torch.allclose(shuf.sum(0), base.sum(0), atol=1e-2)  # marginals kept
+    for a, b in adult._groups():
+        assert torch.equal(shuf[:, a:b].sum(1), torch.ones(len(shuf)))  # one-hots stay valid

@@ -32,6 +32,12 @@ class ECGAdapter(Adapter):
     domain = "ecg"
     fs: ClassVar[float] = 360.0  # sampling rate used by views/corruptions (nominal for UCR)
 
+    def default_encoder(self):
+        # option `encoder: resnet18` picks the larger GPU encoder (datasets.signal_encoders)
+        from datasets.signal_encoders import signal_encoder
+
+        return signal_encoder(self.spec, self.options.get("encoder"))
+
     def views(self, x, generator):
         return ecg_view(x, generator, self.fs)
 
@@ -384,7 +390,7 @@ class ECG200(UCRAdapter):
     series_length = 96
     spec = InputSpec("signal1d", (1, 96), {"fs": 100.0})
     task = TaskSpec(2, class_names=("abnormal", "normal"))
-    ood_partners = {"near": ["ecg5000"], "far": []}
+    ood_partners = {"near": [], "far": []}  # no registered set shares (1, 96); see option `length`
 
 
 @register_adapter
@@ -398,7 +404,7 @@ class ECG5000(UCRAdapter):
     series_length = 140
     spec = InputSpec("signal1d", (1, 140), {"fs": 100.0})
     task = TaskSpec(5, class_names=("N", "R-on-T PVC", "PVC", "SP or EB", "UB"))
-    ood_partners = {"near": ["ecg200"], "far": []}
+    ood_partners = {"near": [], "far": []}  # no registered set shares (1, 140)
 
 
 # ---------------------------------------------------------------------------------------------

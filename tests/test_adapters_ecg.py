@@ -314,3 +314,14 @@ def test_ecg_corruptions_deterministic_and_monotone(mitdb):
     # a different severity or sample index draws different noise
     e = corr["emg_noise"]
     assert not torch.equal(e(x, idx, 2) - x * 0, e(x, idx + 1, 2))
+
+
+def test_gpu_encoder_option_builds_a_1d_resnet(mitdb, data_dir):
+    a = get_adapter("mitdb", data_dir=data_dir, encoder="resnet18")
+    enc = a.default_encoder()
+    x = mitdb.prepare(mitdb.splits()["test"].inputs[:3], CPU)
+    assert type(enc).__name__ == "ResNet18Encoder1d" and enc(x).shape == (3, 512) and enc.out_dim == 512
+    assert sum(p.numel() for p in enc.parameters()) > 3_000_000
+    assert type(mitdb.default_encoder()).__name__ == "ConvEncoder"
+    with pytest.raises(ValueError):
+        get_adapter("mitdb", data_dir=data_dir, encoder="nope").default_encoder()

@@ -105,3 +105,18 @@ def test_selection_never_reads_test(tmp_path):
         assert clean[k][0] == garbage[k][0] and clean[k][1] == garbage[k][1], k
         assert clean[k][2] != garbage[k][2], k
     assert clean[("linear", 1.0)][2] > 0.9  # the toy classes are easy for a random conv encoder
+
+
+def test_corrupted_subset_cap(tmp_path, monkeypatch):
+    # A test pool above the cap: corrupted copies of a fixed stratified subset, still embedded once.
+    import benchmark.protocols.robustness as rob
+    monkeypatch.setattr(rob, "MAX_CORRUPTED_TEST", 100)
+    ctx = toy_ctx(toy_job("random_init", probes=["knn"], protocols=["robustness"], fractions=[1.0]), tmp_path)
+    rows = PROTOCOLS["robustness"](ctx)
+    assert ctx.cache.misses == 3 + 5
+    pos = rob._test_positions(ctx)
+    assert len(pos) == 100 and torch.bincount(ctx.labels("test")[pos]).tolist() == [25] * 4
+    clean = [r["value"] for r in rows if r["metric"] == "accuracy" and r["severity"] == 0][0]
+    assert clean * 100 == pytest.approx(round(clean * 100))  # accuracy over exactly 100 samples
+    ctx2 = toy_ctx(ctx.job, tmp_path)
+    assert PROTOCOLS["robustness"](ctx2) == rows and ctx2.cache.misses == 0

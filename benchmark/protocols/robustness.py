@@ -1,5 +1,6 @@
 """Robustness (DESIGN §3.5). For each corruption the adapter registers and each severity 1–5, the
-capped test split is corrupted deterministically and embedded once (the embedding cache is keyed by
+capped test split (at most MAX_CORRUPTED_TEST samples of it) is corrupted deterministically and
+embedded once (the embedding cache is keyed by
 model, dataset, split, corruption and severity); the linear and kNN probes, fitted on clean train
 features at the largest label fraction and selected on clean val, score every corrupted copy.
 
@@ -12,12 +13,20 @@ row of the same run, so `add_corruption_errors` derives them from stored rows at
 from __future__ import annotations
 
 import pandas as pd
+import torch
+
+from benchmark.embeddings import embed_split
+from benchmark.fractions import stratified_subset
 
 from benchmark.metrics import classification_metrics
 from benchmark.protocols import register_protocol
 from benchmark.protocols.common import eval_fraction, headline_metric, log, predictors
 
 SEVERITIES = (1, 2, 3, 4, 5)
+# Corrupted copies are embedded for at most this many test samples (a class-stratified subset of the
+# capped test pool, fixed per dataset; clean accuracy for relative robustness uses the same subset):
+# 7 image corruptions × 5 severities of a 5,000-sample test pool cost more than pretraining on CPU.
+MAX_CORRUPTED_TEST = 1000
 FEATURE_PROBES = ("linear", "knn")
 REFERENCE = "supervised"
 
@@ -32,17 +41,18 @@ def robustness(ctx) -> list[dict]:
     sub = ctx.fraction_subset(f)
     train_x, train_y = ctx.features("train", f)[sub], ctx.labels("train")[sub]
     val_x, val_y = ctx.features("val", f), ctx.labels("val")
-    test_y = ctx.labels("test")
+    pos = _test_positions(ctx)
+    test_y = ctx.labels("test")[pos]
     probes = [p for p in ctx.job.probes if p in FEATURE_PROBES] or ["linear"]
     preds = predictors(ctx, probes, train_x, train_y, val_x, val_y)
     head = headline_metric(ctx.task)
 
-    cells = {("", 0): ctx.features("test", f)}
+    cells = {("", 0): ctx.features("test", f)[pos]}
     for name in sorted(corruptions):
         fn = corruptions[name]
         for s in SEVERITIES:
-            cells[(name, s)] = ctx.features("test", f, corruption=name, severity=s,
-                                            transform=lambda x, idx, fn=fn, s=s: fn(x, idx, s))
+            cells[(name, s)] = _corrupted_features(ctx, f, pos, name, s,
+                                                   lambda x, idx, fn=fn, s=s: fn(x, idx, s))
     rows = []
     for probe, predict in preds.items():
         per_cell = {}
@@ -57,6 +67,25 @@ def robustness(ctx) -> list[dict]:
         rows.append(_row(probe, f, "", 0, "mca", mca))
         rows.append(_row(probe, f, "", 0, "relative_robustness", mca / clean if clean > 0 else float("nan")))
     return rows
+
+
+def _test_positions(ctx) -> torch.Tensor:
+    n = len(ctx.index["test"])
+    if n <= MAX_CORRUPTED_TEST:
+        return torch.arange(n)
+    return stratified_subset(ctx.labels("test"), MAX_CORRUPTED_TEST, ctx.job.dataset, "robustness")
+
+
+def _corrupted_features(ctx, fraction, pos, corruption, severity, transform):
+    """Embedded once per (model, dataset, split, corruption, severity [, subset]) via the cache; the
+    transform gets each prepared batch with the samples' indices in the split."""
+    if len(pos) == len(ctx.index["test"]):
+        return ctx.features("test", fraction, corruption=corruption, severity=severity, transform=transform)
+    idx = ctx.index["test"][pos]
+    key = {"model": ctx.model_key(fraction), "dataset": ctx.job.dataset, "split": "test", "n": len(idx),
+           "subset": "robustness", "corruption": corruption, "severity": severity}
+    return ctx.cache.get_or_compute(key, lambda: embed_split(ctx.model(fraction), ctx.adapter, ctx.splits["test"],
+                                                             idx, ctx.device, transform=transform))
 
 
 def _row(probe, fraction, corruption, severity, metric, value) -> dict:

@@ -196,6 +196,33 @@ def test_validate_rejects_malformed_csv_naming_line_and_column(case, published, 
     assert (published / SUITE / "label_fraction.csv").read_text() == before
 
 
+def test_validate_accepts_every_protocols_row_shapes(published, tmp_path):
+    """Rows as the robustness / OOD / transfer / fine-tune protocols write them are valid."""
+    rows = _rows(published / SUITE / "label_fraction.csv")
+    h = rows[0]
+    variants = [
+        {"protocol": "robustness", "corruption": "gaussian_noise", "severity": "3", "metric": "accuracy"},
+        {"protocol": "robustness", "corruption": "gaussian_noise", "severity": "0", "metric": "ce", "mean": "1.2"},
+        {"protocol": "robustness", "metric": "mce", "mean": "0.93"},
+        {"protocol": "robustness", "metric": "mca"},
+        {"protocol": "robustness", "metric": "relative_robustness", "mean": "0.8"},
+        {"protocol": "ood", "probe": "mahalanobis", "ood_partner": "near:sklearn_digits_28", "metric": "fpr95"},
+        {"protocol": "ood", "probe": "knn", "ood_partner": "far:synthetic_noise", "metric": "aupr_out"},
+        {"protocol": "transfer", "pretrain_budget": "8ep@cifar10+stl10"},
+        {"probe": "finetune", "fraction": "0.01"},
+    ]
+    out = [h]
+    for v in variants:
+        r = list(rows[1])
+        for c, val in v.items():
+            r[h.index(c)] = val
+        if "mean" in v:
+            r[h.index("ci95_low")], r[h.index("ci95_high")] = v["mean"], v["mean"]
+        out.append(r)
+    f = _write(tmp_path / "shapes.csv", out)
+    assert validate_file(f) == [], [p.format("shapes.csv") for p in validate_file(f)]
+
+
 def test_validate_reports_every_problem_and_file_level_errors(published, tmp_path, capsys):
     rows = _rows(published / SUITE / "label_fraction.csv")
     _set(rows, 2, "mean", "abc")

@@ -157,6 +157,9 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "method_file", None):
+            if getattr(args, "executor", "local") != "local":
+                raise UsageError("--method-file needs --executor local (worker processes do not load the "
+                                 "file); move the method into methods/ to run it elsewhere")
             from benchmark.method_files import load_method_files
             load_method_files(args.method_file)
         from benchmark.compare import cmd_compare

@@ -193,6 +193,28 @@ def test_method_file_errors_are_one_line_usage_errors(name, tmp_path, capsys):
     assert dict(METHODS) == registry  # nothing left behind, built-ins intact
 
 
+def test_method_file_needs_the_local_executor(tmp_path, capsys):
+    import benchmark.cli as cli
+
+    f = extract_method(tmp_path)
+    real = cli.build_parser
+
+    def with_executor():  # whichever executors `run` offers, a non-local one must be refused
+        p = real()
+        for a in p._subparsers._group_actions[0].choices["run"]._actions:
+            if "--executor" in a.option_strings:
+                return p
+        p._subparsers._group_actions[0].choices["run"].add_argument("--executor", default="local")
+        return p
+
+    cli.build_parser = with_executor
+    try:
+        assert main(["run", "--executor", "process", "--method-file", str(f), "--methods", "my_align_uniform"]) == 2
+    finally:
+        cli.build_parser = real
+    assert "--executor local" in capsys.readouterr().err
+
+
 def test_method_file_registers_only_when_named(tmp_path):
     from benchmark.method_files import load_method_file
     from methods.base import METHODS

@@ -10,12 +10,18 @@ and knows the token grid (for block masks):
 | volume3d    | cubes (C·pd·ph·pw)                       | (gd, gh, gw)|
 | signal1d    | segments (C·L)                           | (n,)        |
 | tabular     | one token per feature (its scalar value) | (F,)  unordered |
+| graph       | hop tokens of the nodes: token k = Â^k X | (K+1,)      |
 
 Patch sizes are chosen so that there are at most `max_tokens` tokens; inputs are zero-padded up to
 a multiple of the patch size. `TokenEncoder` embeds the tokens (a linear patch embedding, or a
 per-feature scalar embedding for tables as in FT-Transformer), adds learned positions, can keep a
 subset of tokens (masking) and exposes a mean-pooled `out_dim` embedding for probes.
-Graph specs have no tokenizer here (their batches are not tensors).
+Graphs: batches are not tensors (datasets/graphs.py: a node batch = the whole graph + node ids, a
+graph batch = a disjoint union with a `batch` vector). Their tokens are built from the nodes as hop
+tokens (Hop2Token, NAGphormer, Chen et al. 2023): token k is the node features propagated k times
+with the symmetric-normalised adjacency with self-loops, Â^k X (k = 0..K) — read at the sample's node
+(node tasks) or mean-pooled over the graph's nodes (graph tasks), so every sample has the same K+1
+tokens and masking hides whole hops.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ from torch import nn
 
 from benchmark.specs import InputSpec
 
-TOKEN_SPECS = ("image2d", "spectrogram", "volume3d", "signal1d", "tabular")
+TOKEN_SPECS = ("image2d", "spectrogram", "volume3d", "signal1d", "tabular", "graph")
 
 
 def _patch_sizes(dims: tuple[int, ...], max_tokens: int) -> tuple[int, ...]:
@@ -83,9 +89,46 @@ class FeatureTokenizer(nn.Module):
         return x.reshape(x.shape[0], self.num_tokens, 1)
 
 
+def propagate(x: torch.Tensor, edge_index: torch.Tensor, hops: int) -> list[torch.Tensor]:
+    """[X, ÂX, …, Â^hops X] with Â = D^-1/2 (A + I) D^-1/2 (edge_index lists both directions)."""
+    n = x.shape[0]
+    loops = torch.arange(n, device=x.device)
+    row = torch.cat([edge_index[0], loops])
+    col = torch.cat([edge_index[1], loops])
+    deg = torch.zeros(n, device=x.device, dtype=x.dtype).index_add_(0, row, torch.ones_like(row, dtype=x.dtype))
+    w = (deg[row] * deg[col]).rsqrt().unsqueeze(1)
+    out, h = [x], x
+    for _ in range(hops):
+        h = torch.zeros_like(h).index_add_(0, row, h[col] * w)
+        out.append(h)
+    return out
+
+
+class HopTokenizer(nn.Module):
+    """Graph batches → (B, K+1, F) hop tokens: rows `nodes` of a node batch, or the per-graph mean
+    of a graph batch (`batch` vector, `num_graphs`)."""
+
+    def __init__(self, spec: InputSpec, max_tokens: int = 64, hops: int = 3):
+        super().__init__()
+        self.hops = min(hops, max_tokens - 1)
+        self.num_tokens = self.hops + 1
+        self.grid = (self.num_tokens,)
+        self.token_dim = int(spec.shape[0])
+        self.ordered = True
+
+    def forward(self, b) -> torch.Tensor:
+        h = torch.stack(propagate(b.x.float(), b.edge_index, self.hops), dim=1)  # (N, K+1, F)
+        if hasattr(b, "nodes"):
+            return h[b.nodes]
+        g = int(b.num_graphs)
+        summed = h.new_zeros(g, *h.shape[1:]).index_add_(0, b.batch, h)
+        count = torch.bincount(b.batch, minlength=g).clamp_min(1).to(h.dtype)
+        return summed / count[:, None, None]
+
+
 TOKENIZERS: dict[str, Callable[..., nn.Module]] = {
     "image2d": GridTokenizer, "spectrogram": GridTokenizer, "volume3d": GridTokenizer,
-    "signal1d": GridTokenizer, "tabular": FeatureTokenizer,
+    "signal1d": GridTokenizer, "tabular": FeatureTokenizer, "graph": HopTokenizer,
 }
 
 

@@ -1,7 +1,8 @@
 """JEPA (I-JEPA, Assran et al., CVPR 2023; T-JEPA for tables): from the encoded context tokens, a
 narrow predictor regresses the EMA target encoder's (layer-normed) features of masked target tokens.
 No pixel reconstruction and no augmentation. Token grids come from the spec (benchmark/tokens.py):
-block masks on ordered grids (patches, cubes, segments), random feature subsets for tables.
+block masks on ordered grids (patches, cubes, segments, graph hops), random feature subsets for
+tables.
 
 Simplification: one mask per step shared by the batch, and the target blocks are predicted in one
 predictor pass (the paper runs one pass per target block)."""

@@ -1,6 +1,7 @@
 """MAE (He et al., CVPR 2022): mask most tokens, encode only the visible ones with a token
 transformer, reconstruct the masked tokens with a light decoder; the loss is on masked tokens only.
-Tokens come from the input spec (benchmark/tokens.py): patches, cubes, segments or features."""
+Tokens come from the input spec (benchmark/tokens.py): patches, cubes, segments, features or
+hop tokens of graph nodes."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,11 +1,12 @@
 """Tokenizers per spec kind (shapes, padding, round trip) and the token transformer's masking."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from benchmark.specs import InputSpec
-from benchmark.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, random_keep,
+from benchmark.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, propagate, random_keep,
                               tokenizer_for_spec)
 
 CASES = [  # spec, expected grid, expected token dim
@@ -47,9 +48,39 @@ def test_patch_contents_2d_and_3d():
     assert t1.shape == (1, 2, 6) and t1[0, 0].tolist() == [0, 1, 2, 5, 6, 7] and t1[0, 1].tolist() == [3, 4, 0, 8, 9, 0]
 
 
-def test_graph_has_no_tokenizer():
-    with pytest.raises(NotImplementedError):
-        tokenizer_for_spec(InputSpec("graph", (7,), extras={"task": "graph"}))
+def _node_batch():
+    # A path 0-1-2 plus an isolated node 3, both edge directions listed; ask for nodes 1 and 3.
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0], [4.0, 0.0]])
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    return SimpleNamespace(x=x, edge_index=ei, nodes=torch.tensor([1, 3]))
+
+
+def test_graph_hop_tokens_node_batch():
+    b = _node_batch()
+    hops = propagate(b.x, b.edge_index, 1)
+    # Â = D^-1/2 (A + I) D^-1/2 with degrees (2, 3, 2, 1) counting the self-loop.
+    deg = torch.tensor([2.0, 3.0, 2.0, 1.0])
+    a = torch.tensor([[1.0, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]])
+    a_hat = a / torch.sqrt(deg[:, None] * deg[None, :])
+    assert torch.allclose(hops[1], a_hat @ b.x, atol=1e-6)
+    tok = tokenizer_for_spec(InputSpec("graph", (2,), extras={"task": "node"}))
+    t = tok(b)
+    assert tok.grid == (4,) and tok.token_dim == 2 and tok.ordered
+    assert t.shape == (2, 4, 2)
+    assert torch.allclose(t[:, 0], b.x[[1, 3]])  # hop 0 = the node's own features
+    assert torch.allclose(t[1], b.x[3].expand(4, 2))  # an isolated node stays itself at every hop
+    assert torch.allclose(t[0, 2], (a_hat @ a_hat @ b.x)[1], atol=1e-6)
+
+
+def test_graph_hop_tokens_graph_batch():
+    nb = _node_batch()
+    b = SimpleNamespace(x=nb.x, edge_index=nb.edge_index, batch=torch.tensor([0, 0, 0, 1]), num_graphs=2)
+    tok = tokenizer_for_spec(InputSpec("graph", (2,), extras={"task": "graph"}))
+    t = tok(b)
+    assert t.shape == (2, 4, 2)
+    assert torch.allclose(t[0, 0], nb.x[:3].mean(0)) and torch.allclose(t[1, 0], nb.x[3])
+    enc = TokenEncoder(InputSpec("graph", (2,), extras={"task": "graph"}), dim=16, depth=1, heads=2)
+    assert enc(b).shape == (2, 16)
 
 
 @pytest.mark.parametrize("spec", [c[0] for c in CASES[:1]] + [InputSpec("tabular", (5,)), InputSpec("volume3d", (1, 8, 8, 8))])

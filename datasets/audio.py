@@ -22,6 +22,7 @@ derived from the dataset name.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -216,13 +217,51 @@ class AudioAdapter(Adapter):
         return audio_logmel_corruptions(lambda w: self.mel_power(w), self.length, centre, mean, std, DB_FLOOR)
 
 
+def created_dirs(path: Path) -> list[Path]:
+    """The missing ancestors of `path` (deepest first): what a failed download must remove again,
+    so an offline attempt leaves no empty folders in the data dir."""
+    out = []
+    p = path
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:  # deepest first
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def fetch(url: str, dest: Path) -> Path:
+    """`datasets.files.download` that removes the folders it created when the download fails."""
+    new = created_dirs(dest.parent)
+    try:
+        return download(url, dest)
+    except BaseException:
+        remove_empty(new)
+        raise
+
+
+@contextlib.contextmanager
+def offline_hint(msg: str):
+    """Re-raise a failed download as a DataError that also says which files are expected, where
+    to put them and where to get them."""
+    try:
+        yield
+    except DataError as e:
+        raise DataError(f"{msg}. The download failed: {e}") from e
+
+
 def _fetch_archive(url: str, sha256: str | None, dest: Path, members: str, what: str) -> None:
     """Download an archive, check it, and extract the members under `members` into `dest`
     atomically (extract to a temp dir, then rename)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    arch = dest.parent / Path(url).name
+    arch = dest.parent / f"{dest.name}-{Path(url).name}"
     if not arch.exists():
-        download(url, arch)
+        fetch(url, arch)
     if sha256 and file_digest(arch, "sha256") != sha256:
         arch.unlink()
         raise DataError(f"{url}: downloaded archive fails its SHA256 check (expected {sha256})")
@@ -269,10 +308,12 @@ class FSDD(AudioAdapter):
         d = self.data_dir / "fsdd" / "recordings"
         if d.is_dir() and any(d.glob("*.wav")):
             return d
+        msg = (f"FSDD: no WAV files in {d}; expected {{digit}}_{{speaker}}_{{index}}.wav "
+               f"(3000 files) from {FSDD_URL} (recordings/)")
         if not self.options.get("download", True):
-            raise DataError(f"FSDD: no WAV files in {d}; expected {{digit}}_{{speaker}}_{{index}}.wav "
-                            f"(3000 files) from {FSDD_URL} (recordings/)")
-        _fetch_archive(FSDD_URL, None, d, "recordings", "FSDD")
+            raise DataError(msg)
+        with offline_hint(msg):
+            _fetch_archive(FSDD_URL, None, d, "recordings", "FSDD")
         return d
 
     def load_waveforms(self):
@@ -352,22 +393,22 @@ class SpeechCommands(AudioAdapter):
         for d in cands:
             if (d / "testing_list.txt").exists():
                 return d
+        msg = (f"Speech Commands v0.02 not found in any of {[str(c) for c in cands]} "
+               f"(expected testing_list.txt, validation_list.txt and one folder per word); "
+               f"get {SC_URL} and extract it into {cands[0]}")
         if not self.options.get("download", True):
-            raise DataError(f"Speech Commands v0.02 not found in any of {[str(c) for c in cands]} "
-                            f"(expected testing_list.txt, validation_list.txt and one folder per word); "
-                            f"get {SC_URL} and extract it into {cands[0]}")
+            raise DataError(msg)
         dest = cands[0]
-        dest.mkdir(parents=True, exist_ok=True)
         arch = dest.parent / Path(SC_URL).name
         if not arch.exists():
-            download(SC_URL, arch)
+            with offline_hint(msg):
+                fetch(SC_URL, arch)
         if file_digest(arch, "sha256") != SC_SHA256:
             arch.unlink()
             raise DataError(f"{SC_URL}: download fails its SHA256 check (expected {SC_SHA256})")
         tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix="sc.part"))
         with tarfile.open(arch) as t:  # the tarball has no top folder
             t.extractall(tmp, filter="data")
-        shutil.rmtree(dest)
         os.replace(tmp, dest)
         return dest
 
@@ -474,10 +515,12 @@ class ESC50(AudioAdapter):
         for d in cands:
             if (d / "meta" / "esc50.csv").exists():
                 return d
+        msg = (f"ESC-50 not found in any of {[str(c) for c in cands]} (expected meta/esc50.csv "
+               f"and audio/*.wav); get {ESC50_URL} and unzip it there")
         if not self.options.get("download", True):
-            raise DataError(f"ESC-50 not found in any of {[str(c) for c in cands]} (expected meta/esc50.csv "
-                            f"and audio/*.wav); get {ESC50_URL} and unzip it there")
-        _fetch_archive(ESC50_URL, None, cands[0], "ESC-50-master", "ESC-50")
+            raise DataError(msg)
+        with offline_hint(msg):
+            _fetch_archive(ESC50_URL, None, cands[0], "ESC-50-master", "ESC-50")
         return cands[0]
 
     def load_waveforms(self):

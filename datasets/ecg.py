@@ -22,7 +22,6 @@ import torch
 
 from benchmark.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, default_data_dir, register_adapter
-from datasets.files import download
 from datasets.signal_corruptions import ecg_corruptions
 from datasets.signal_views import ecg_view
 from datasets.splitting import name_seed, stratified_holdout
@@ -81,6 +80,39 @@ def _cached(key: str, build):
     except OSError:
         pass  # an unwritable cache only costs time
     return obj
+
+
+def physionet_fetch(db: str, dest: Path, files: list[str], want, what: str) -> None:
+    """Download `files` and every file of SHA256SUMS.txt accepted by `want` from PhysioNet database
+    `db` (e.g. "mitdb/1.0.0") with wfdb's client, then check each against PhysioNet's published
+    SHA256SUMS.txt; a mismatching file is deleted and named. A failed download removes the folders
+    it created."""
+    import wfdb
+
+    from datasets.audio import created_dirs, remove_empty
+    from datasets.files import file_digest
+
+    new = created_dirs(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        wfdb.dl_files(db, str(dest), ["SHA256SUMS.txt"])
+        sums = {}
+        for ln in (dest / "SHA256SUMS.txt").read_text().splitlines():
+            if ln.strip():
+                digest, name = ln.split(maxsplit=1)
+                sums[name.strip()] = digest
+        wanted = list(files) + sorted(k for k in sums if want(k) and k not in files)
+        wfdb.dl_files(db, str(dest), wanted)
+    except Exception as e:
+        (dest / "SHA256SUMS.txt").unlink(missing_ok=True)
+        if not any(dest.iterdir()):
+            remove_empty(new)
+        raise DataError(f"cannot download {what} ({db}) from PhysioNet to {dest}: {e}. Offline, put the "
+                        f"files there by hand (https://physionet.org/content/{db}/)") from e
+    for rel in wanted:
+        if rel in sums and file_digest(dest / rel, "sha256") != sums[rel]:
+            (dest / rel).unlink()
+            raise DataError(f"{dest / rel}: SHA256 does not match PhysioNet's SHA256SUMS.txt; run again to re-fetch it")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +218,8 @@ class MITBIH(ECGAdapter):
     """MIT-BIH Arrhythmia Database beats (Moody & Mark 2001) read with wfdb.rdrecord/rdann.
 
     Records from `<data_dir>/ecg/mitdb` (or `<data_dir>/mitdb`), listed by RECORDS (else every
-    .hea). A beat is 0.25 s before to 0.45 s after the annotated R peak at 360 Hz (252 samples) of
+    .hea); if absent, all 48 records are downloaded from PhysioNet (mitdb/1.0.0) with wfdb's client
+    and checked against PhysioNet's SHA256SUMS.txt. A beat is 0.25 s before to 0.45 s after the annotated R peak at 360 Hz (252 samples) of
     lead MLII — or the first lead where a record has no MLII (102, 104: V5). Beat symbols map to
     the AAMI EC57 classes: N,L,R,e,j → N; A,a,J,S → S; V,E → V; F → F; /,f,Q → Q; other
     annotations (rhythm, noise, '!', 'x', …) are not beats and are skipped.
@@ -212,12 +245,20 @@ class MITBIH(ECGAdapter):
     ood_partners = {"near": [], "far": []}
 
     def root(self) -> Path:
-        for d in (self.data_dir / "ecg" / "mitdb", self.data_dir / "mitdb"):
+        cands = (self.data_dir / "ecg" / "mitdb", self.data_dir / "mitdb")
+        for d in cands:
             if d.is_dir() and (any(d.glob("*.hea")) or (d / "RECORDS").exists()):
                 return d
-        raise DataError(f"MIT-BIH: no WFDB records in {self.data_dir / 'ecg' / 'mitdb'}; expected "
-                        f"<rec>.hea/.dat/.atr (e.g. 100.hea) from https://physionet.org/content/mitdb/1.0.0/ "
-                        f"(wfdb.dl_database('mitdb', dl_dir) downloads them)")
+        msg = (f"MIT-BIH: no WFDB records in {cands[0]}; expected RECORDS and <rec>.hea/.dat/.atr "
+               f"(e.g. 100.hea) from https://physionet.org/content/mitdb/1.0.0/")
+        if not self.options.get("download", True):
+            raise DataError(msg)
+        from datasets.audio import offline_hint
+
+        with offline_hint(msg):  # the 48 records (~100 MB), SHA256-checked against PhysioNet's list
+            physionet_fetch("mitdb/1.0.0", cands[0], ["RECORDS"],
+                            lambda rel: rel.split(".")[-1] in ("hea", "dat", "atr"), "MIT-BIH")
+        return cands[0]
 
     def record_splits(self, names: list[str]) -> dict[str, list[str]]:
         paced = self.options.get("paced", "exclude")
@@ -334,14 +375,18 @@ class UCRAdapter(ECGAdapter):
                 if tr.exists() and te.exists():
                     return tr, te
         d = self.data_dir / "ecg" / "ucr" / n
+        msg = (f"{n}: {n}_TRAIN.txt / {n}_TEST.txt not found in {d}; get them from "
+               f"{UCR_URL.format(name=n)} (UCR archive) and put them there")
         if not self.options.get("download", True):
-            raise DataError(f"{n}: {n}_TRAIN.txt / {n}_TEST.txt not found in {d}; get them from "
-                            f"{UCR_URL.format(name=n)} (UCR archive) and put them there")
+            raise DataError(msg)
         import zipfile
 
         arch = d / f"{n}.zip"
         if not arch.exists():
-            download(UCR_URL.format(name=n), arch)
+            from datasets.audio import fetch, offline_hint
+
+            with offline_hint(msg):
+                fetch(UCR_URL.format(name=n), arch)
         with zipfile.ZipFile(arch) as z:
             for m in z.namelist():
                 base = Path(m).name
@@ -448,31 +493,20 @@ class PTBXL(ECGAdapter):
         for d in cands:
             if (d / "ptbxl_database.csv").exists():
                 return d
+        msg = (f"PTB-XL not found in any of {[str(c) for c in cands]} (expected ptbxl_database.csv, "
+               f"scp_statements.csv and records{self.sampling_rate}/); get https://physionet.org/content/ptb-xl/1.0.3/")
         if not self.options.get("download", True):
-            raise DataError(f"PTB-XL not found in any of {[str(c) for c in cands]} (expected ptbxl_database.csv, "
-                            f"scp_statements.csv and records100/); get https://physionet.org/content/ptb-xl/1.0.3/")
-        self._download(cands[0])
+            raise DataError(msg)
+        from datasets.audio import offline_hint
+
+        with offline_hint(msg):
+            self._download(cands[0])
         return cands[0]
 
     def _download(self, dest: Path) -> None:
-        import wfdb
-        from datasets.files import file_digest
-
-        dest.mkdir(parents=True, exist_ok=True)
-        try:
-            wfdb.dl_files(PTBXL_DB, str(dest), ["SHA256SUMS.txt", "ptbxl_database.csv", "scp_statements.csv"])
-            sums = dict(reversed(ln.split(maxsplit=1)) for ln in (dest / "SHA256SUMS.txt").read_text().splitlines()
-                        if ln.strip())
-            sums = {k.strip(): v for k, v in sums.items()}
-            folder = f"records{self.sampling_rate}/"
-            wanted = sorted(k for k in sums if k.startswith(folder))
-            wfdb.dl_files(PTBXL_DB, str(dest), wanted)
-        except Exception as e:
-            raise DataError(f"cannot download PTB-XL to {dest}: {e}. Offline, put the files there by hand") from e
-        for rel in ["ptbxl_database.csv", "scp_statements.csv"] + wanted:
-            if file_digest(dest / rel, "sha256") != sums[rel]:
-                (dest / rel).unlink()
-                raise DataError(f"{dest / rel}: SHA256 does not match PhysioNet's SHA256SUMS.txt; re-run to fetch it again")
+        folder = f"records{self.sampling_rate}/"
+        physionet_fetch(PTBXL_DB, dest, ["ptbxl_database.csv", "scp_statements.csv"],
+                        lambda rel: rel.startswith(folder), "PTB-XL")
 
     def _read_tables(self, root: Path):
         db, st = root / "ptbxl_database.csv", root / "scp_statements.csv"

@@ -114,7 +114,8 @@ def test_mitdb_truncated_record_names_the_file(data_dir, tmp_path):
 
 def test_mitdb_missing_dir_says_where_to_get_it(tmp_path):
     with pytest.raises(DataError, match="physionet.org/content/mitdb"):
-        get_adapter("mitdb", data_dir=tmp_path).splits()
+        get_adapter("mitdb", data_dir=tmp_path, download=False).splits()
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.slow

@@ -313,15 +313,19 @@ def test_encoder_option_small_and_resnet18():
 
 
 # ---- supervised reference --------------------------------------------------------------------------
-SUPERVISED_HP = {"batch_size": 64, "lr": 1e-3, "epochs_over_labels": 30}
-SUPERVISED_EPOCHS = 30
+# Measured (linear probe, test ACC): seeds 0/1/2 → 0.846 / 0.865 / 0.878 (mean 0.863). The default
+# budget (batch 256: 2 steps per epoch) is far too short for 546 images; 30 epochs of batch 64 gave
+# 0.853 / 0.827 / 0.846.
+SUPERVISED_HP = {"batch_size": 32, "lr": 1e-3, "epochs_over_labels": 60}
+SUPERVISED_EPOCHS = 60
 
 
 @pytest.mark.slow
 def test_supervised_reference_breastmnist_reaches_083(data_dir):
     """DESIGN issue 3: supervised reference at 100 % labels ≥ 0.83 test ACC (MedMNIST v2's
-    ResNet-18: 0.863). Default small CNN (4 conv blocks, 128-d), 240 AdamW steps of 64 images
-    (30 epochs over the 546 train images), linear probe on frozen features, seed 0."""
+    ResNet-18: 0.863). Default small CNN (4 conv blocks, 128-d), 1020 AdamW steps of 32 images
+    (60 epochs over the 546 train images, lr 1e-3, warm-up + cosine), linear probe on frozen
+    features, seed 0."""
     from benchmark.runner import Job, run_job
 
     job = Job(suite="test", method="supervised", dataset="breastmnist", seed=0, epochs=SUPERVISED_EPOCHS,

@@ -39,8 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_csv("--seeds", int), help="comma-separated integer seeds")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"],
+                   help="mixed precision in pretraining (fp16 needs CUDA)")
+    from benchmark.executors import add_executor_arguments
+    add_executor_arguments(r)
     r.add_argument("--method-file", action="append", default=None, metavar="FILE",
                    help="Python file defining a method (executed only because it is named here)")
+    r.add_argument("--pretrain-on", type=_csv("--pretrain-on"),
+                   help="transfer: pretrain on these dataset(s) (several = their union, multi-domain)")
+    r.add_argument("--evaluate-on", type=_csv("--evaluate-on"),
+                   help="transfer: probe the --pretrain-on checkpoint on these same-spec dataset(s)")
 
     ls = sub.add_parser("list", help="list methods, datasets or suites")
     ls.add_argument("what", choices=["methods", "datasets", "suites"])
@@ -62,7 +70,7 @@ def _out_dir(args, suite_name: str) -> Path:
 def cmd_run(args) -> int:
     from benchmark._imports import check_datasets_package
     check_datasets_package()
-    from benchmark.runner import expand, resolve_device, run_jobs
+    from benchmark.runner import expand
     from benchmark.store import ResultStore
     from benchmark.suites import load_suite
     from benchmark.tables import write_tables
@@ -70,21 +78,35 @@ def cmd_run(args) -> int:
     suite = load_suite(args.suite)
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise UsageError("--seeds: seeds must be non-negative integers")
-    device = resolve_device(args.device)
-    jobs = expand(suite, args.methods, args.datasets, args.seeds)
+    from benchmark.executors import options_from_args, run_grid, worker_device
+    opts = options_from_args(args, suite)
+    device = worker_device(args.executor, args.device, opts, args.amp)
+    if args.pretrain_on or args.evaluate_on:
+        from benchmark.transfer import transfer_jobs
+        if args.datasets:
+            raise UsageError("--datasets cannot be combined with --pretrain-on/--evaluate-on")
+        jobs = transfer_jobs(suite, args.pretrain_on or [], args.evaluate_on or [], args.methods, args.seeds)
+    else:
+        jobs = expand(suite, args.methods, args.datasets, args.seeds)
+        from benchmark.transfer import suite_transfer_jobs
+        jobs += suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir}: not a directory")
     out = _out_dir(args, suite.name)
     store = ResultStore(out / "store.sqlite")
     print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
-    summary = run_jobs(jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
-                       show_progress=not args.no_progress)
+    summary = run_grid(args.executor, jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
+                       show_progress=not args.no_progress, amp=args.amp, options=opts)
     written = write_tables(store, out, suite.name, _metric_for(suite))
     md = out / "label_fraction.md"
     if md.exists():
         print(md.read_text())
     print(f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; "
           f"tables: {', '.join(str(p) for p in written.values())}", file=sys.stderr)
+    if summary.get("train_s"):
+        print(f"evaluation (all protocols) {summary['eval_s']:.1f} s = "
+              f"{100 * summary['eval_s'] / summary['train_s']:.0f} % of training {summary['train_s']:.1f} s",
+              file=sys.stderr)
     if summary["failed"]:
         print("failed jobs:", file=sys.stderr)
         for label, err in summary["failed"]:
@@ -151,6 +173,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """Escape line breaks and other control characters (from the user's own input, echoed back) so
+    every error is exactly one line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def main(argv=None) -> int:
     from datasets.base import DataError
 
@@ -167,10 +195,10 @@ def main(argv=None) -> int:
         return {"run": cmd_run, "list": cmd_list, "report": cmd_report, "compare": cmd_compare,
                 "leaderboard": cmd_leaderboard}[args.command](args)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except DataError as e:
-        print(f"data error: {e}", file=sys.stderr)
+        print(f"data error: {_one_line(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; finished jobs are in the store, rerun to resume", file=sys.stderr)

@@ -136,7 +136,7 @@ def validate_text(text: str, expect_suite: str | None = None,
                 add(Problem(line, col, "cell contains a line break or NUL character"))
         row = {c: (rec[i] if i < len(rec) else None) for c, i in idx.items()}
         vals = _check_row(row, line, add, protocols, probes, expect_suite, expect_protocol)
-        if vals is not None and all(c in idx for c in KEY):
+        if vals is not None and all(c in vals for c in KEY):  # a short row lacks some key cells
             key = tuple(vals[c] for c in KEY)
             if key in keys:
                 add(Problem(line, None, f"duplicate key: same ({', '.join(KEY)}) as line {keys[key]}"))

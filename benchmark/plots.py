@@ -61,8 +61,9 @@ def _colors(methods: list[str]) -> dict[str, tuple]:
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from benchmark.io import _atomic
+
+    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # temp + rename
     plt.close(fig)
     return path
 

@@ -34,6 +34,17 @@ class PretrainConfig:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     max_steps: int | None = None  # stop early (used to give supervised runs a step budget)
     amp: str = "off"  # off | bf16 | fp16 (fp16 on CUDA only)
+    warmup_frac: float = 0.1  # linear warm-up over this share of steps, then cosine decay to 0
+
+
+def lr_at(step: int, total: int, base: float, warmup_frac: float) -> float:
+    """Warm-up + cosine schedule as a pure function of the step, so a resumed run needs no
+    scheduler state to reproduce it exactly."""
+    warm = max(1, int(total * warmup_frac))
+    if step < warm:
+        return base * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def rankme(z: torch.Tensor, eps: float = 1e-7) -> float:
@@ -54,6 +65,20 @@ def collapse_stats(method: Method, adapter: Adapter, split: Split, index: torch.
     method.train(was_training)
     zn = torch.nn.functional.normalize(z, dim=1)
     return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z)}
+
+
+def pin_batch(batch: Any, device: torch.device) -> Any:
+    """Page-locked copy of a CPU batch (tensor, or tuple/list/dict of them) when the target is CUDA,
+    so `prepare`'s `.to(device, non_blocking=True)` is a truly asynchronous copy; a no-op on CPU."""
+    if device.type != "cuda":
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.pin_memory() if batch.device.type == "cpu" else batch
+    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
+        return type(batch)(pin_batch(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: pin_batch(v, device) for k, v in batch.items()}
+    return batch
 
 
 def _autocast(cfg: PretrainConfig):
@@ -81,8 +106,17 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16" and device.type == "cuda")
     history: dict[str, Any] = {"epochs": [], "steps": 0, "wall_s": 0.0}
     start_epoch = 0
+    state = None
     if checkpoint is not None and checkpoint.exists():
-        state = safe_torch_load(checkpoint)
+        try:  # a damaged checkpoint (truncated, foreign) is discarded and retrained, never trusted
+            state = safe_torch_load(checkpoint)
+            if not (isinstance(state, dict) and {"model", "optimizer", "g_data", "g_view", "torch_rng",
+                                                 "history", "epoch"} <= set(state)):
+                raise ValueError("missing fields")
+        except Exception:
+            checkpoint.unlink(missing_ok=True)
+            state = None
+    if state is not None:
         method.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         g_data.set_state(state["g_data"])
@@ -104,8 +138,10 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
             if step >= total:
                 break
             idx = order[b * bs:(b + 1) * bs]
-            x = adapter.prepare(adapter.batch(split, idx), device)
+            x = adapter.prepare(pin_batch(adapter.batch(split, idx), device), device)
             y = labels[idx].to(device, non_blocking=True) if method.uses_labels else None
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, cfg.lr, cfg.warmup_frac)
             with _autocast(cfg):
                 loss = method.training_step(x, y, view)
             if not torch.isfinite(loss):

@@ -44,9 +44,13 @@ class Job:
     max_train: int | None = None
     max_val: int | None = None
     max_test: int | None = None
+    pretrain_on: list[dict[str, Any]] = field(default_factory=list)  # transfer sources (benchmark/transfer.py)
 
     def config(self) -> dict[str, Any]:
-        return asdict(self)
+        cfg = asdict(self)
+        if not cfg["pretrain_on"]:  # in-domain jobs keep the hashes they had before transfer existed
+            cfg.pop("pretrain_on")
+        return cfg
 
     def config_hash(self) -> str:
         return _hash(self.config())
@@ -135,8 +139,9 @@ def code_version() -> str:
 class JobContext:
     """What protocols see: the adapter, the index pools, the trained model(s) and cached features."""
 
-    def __init__(self, job: Job, adapter: Adapter, device, work_dir: Path, progress=None):
+    def __init__(self, job: Job, adapter: Adapter, device, work_dir: Path, progress=None, amp: str = "off"):
         self.job = job
+        self.amp = amp  # off | bf16 | fp16: autocast in pretraining (benchmark/pretrain.py)
         self.adapter = adapter
         self.task = adapter.task
         self.device = device
@@ -173,6 +178,9 @@ class JobContext:
         return cls(encoder, self.adapter.spec, self.task, **self.job.method_hparams)
 
     def train_models(self) -> None:
+        if self.job.pretrain_on:
+            from benchmark.transfer import train_transfer_models
+            return train_transfer_models(self)
         cls = get_method_class(self.job.method)
         ckpt_dir = self.work_dir / "checkpoints"
         pool = self.index["train"]
@@ -216,7 +224,7 @@ class JobContext:
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
         cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
                              weight_decay=m.hp["weight_decay"], seed=self.job.seed, device=self.device,
-                             max_steps=max_steps)
+                             max_steps=max_steps, amp=self.amp)
         split = self.splits["train"] if split is None else split
         hist = pretrain(m, self.adapter, split, pool, cfg, checkpoint=ckpt,
                         on_epoch=self.progress)
@@ -254,25 +262,29 @@ class JobResult:
     error: str | None = None
 
 
-def run_job(job: Job, data_dir, work_dir, device, progress=None) -> JobResult:
+def run_job(job: Job, data_dir, work_dir, device, progress=None, amp: str = "off") -> JobResult:
     """Pure function of the job config: train, embed, run its protocols; return result rows."""
     t0 = time.perf_counter()
     adapter = get_adapter(job.dataset, data_dir=data_dir, **job.dataset_options)
-    ctx = JobContext(job, adapter, device, Path(work_dir), progress)
+    ctx = JobContext(job, adapter, device, Path(work_dir), progress, amp=amp)
     try:
         ctx.train_models()
     except TrainingFault as e:
         return JobResult([], ctx.histories, time.perf_counter() - t0, "failed", str(e))
     rows: list[dict] = []
+    timing = ctx.histories["timing"] = {"train_s": time.perf_counter() - t0, "eval_s": {}}
     for name in job.protocols:
+        t1 = time.perf_counter()
         rows += PROTOCOLS[name](ctx)
+        timing["eval_s"][name] = time.perf_counter() - t1  # embedding + probes + scoring
     return JobResult(rows, ctx.histories, time.perf_counter() - t0)
 
 
 def job_record(job: Job, adapter_cls) -> dict:
     return {"config_hash": job.config_hash(), "group_hash": job.group_hash(), "suite": job.suite,
             "method": job.method, "dataset": job.dataset, "domain": adapter_cls.domain,
-            "encoder": "default:" + adapter_cls.spec.kind, "pretrain_budget": f"{job.epochs}ep",
+            "encoder": "default:" + adapter_cls.spec.kind, "pretrain_budget": f"{job.epochs}ep" + (
+                "@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
             "seed": job.seed, "config": job.config()}
 
 
@@ -286,11 +298,9 @@ def _method_supports(job: Job) -> bool:
     return spec is None or spec.kind in get_method_class(job.method).supported_specs
 
 
-def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True) -> dict:
-    """Run pending jobs in order, recording each in the store as it finishes. Returns a summary."""
-    from tqdm.auto import tqdm
-
-    set_threads()
+def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
+    """The jobs still to run (not `done` in the store, supported by their method) and a fresh
+    summary. Shared by every executor (benchmark/executors.py)."""
     done = store.done_hashes()
     pending = [j for j in jobs if j.config_hash() not in done]
     summary = {"total": len(jobs), "skipped": len(jobs) - len(pending), "ran": 0, "failed": []}
@@ -302,7 +312,30 @@ def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show
                   f"(supports {', '.join(get_method_class(j.method).supported_specs)})")
         log(f"SKIP {j.label()}: {reason}")
         summary["unsupported"].append((j.label(), reason))
-    pending = [j for j in pending if _method_supports(j)]
+    return [j for j in pending if _method_supports(j)], summary
+
+
+def record_result(store, job: Job, res: JobResult, summary: dict, log=print, cv: str | None = None) -> None:
+    """Write one finished job to the store (one transaction) and count it. Only the parent calls this."""
+    store.record(job_record(job, ADAPTERS[job.dataset]), res.rows, status=res.status, error=res.error,
+                 history=res.history, wall_s=res.wall_s, code_version=cv if cv is not None else code_version())
+    summary["ran"] += 1
+    timing = (res.history or {}).get("timing")
+    if timing:  # evaluation cost vs training, printed in the run summary
+        summary["train_s"] = summary.get("train_s", 0.0) + timing["train_s"]
+        summary["eval_s"] = summary.get("eval_s", 0.0) + sum(timing["eval_s"].values())
+    if res.status != "done":
+        summary["failed"].append((job.label(), res.error))
+        log(f"FAILED {job.label()}: {res.error}")
+
+
+def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True,
+             amp: str = "off") -> dict:
+    """Run pending jobs in order, recording each in the store as it finishes. Returns a summary."""
+    from tqdm.auto import tqdm
+
+    set_threads()
+    pending, summary = pending_jobs(jobs, store, log)
     cv = code_version()
     bar = tqdm(pending, desc="jobs", unit="job", disable=not show_progress, leave=True)
     for job in bar:
@@ -311,16 +344,11 @@ def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show
                          disable=not show_progress)
         progress = lambda epoch, rec: (epoch_bar.update(1), epoch_bar.set_postfix(loss=f"{rec['loss']:.3f}"))  # noqa: E731
         try:
-            res = run_job(job, data_dir, work_dir, device, progress)
+            res = run_job(job, data_dir, work_dir, device, progress, amp=amp)
         except Exception as e:  # recorded, the suite goes on
             res = JobResult([], {}, 0.0, "failed", f"{type(e).__name__}: {e}")
             log(traceback.format_exc())
         finally:
             epoch_bar.close()
-        store.record(job_record(job, ADAPTERS[job.dataset]), res.rows, status=res.status, error=res.error,
-                     history=res.history, wall_s=res.wall_s, code_version=cv)
-        summary["ran"] += 1
-        if res.status != "done":
-            summary["failed"].append((job.label(), res.error))
-            log(f"FAILED {job.label()}: {res.error}")
+        record_result(store, job, res, summary, log, cv)
     return summary

@@ -15,7 +15,7 @@ import yaml
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "seeds", "fractions",
-               "probes", "protocols", "pretrain"}
+               "probes", "protocols", "pretrain", "resources", "transfer"}
 ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test"}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 
@@ -47,6 +47,8 @@ class Suite:
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     source: str = ""
+    resources: dict[str, Any] = field(default_factory=dict)  # per-job cpus/gpus/… for ray and slurm
+    transfer: list[dict[str, list[str]]] = field(default_factory=list)  # benchmark/transfer.py
 
 
 def available_suites() -> list[str]:
@@ -124,7 +126,40 @@ def parse_suite(data: Any, where: str) -> Suite:
     return Suite(name=name, datasets=datasets, methods=list(methods), seeds=seeds,
                  fractions=[float(f) for f in fractions], probes=list(probes), protocols=list(protocols),
                  epochs=epochs, batch_size=bs, method_hparams={k: dict(v) for k, v in hps.items()},
-                 description=str(data.get("description", "")), source=where)
+                 description=str(data.get("description", "")), source=where,
+                 resources=_resources(data.get("resources", {}), where),
+                 transfer=_transfer(data.get("transfer", []), where))
+
+
+def _transfer(items: Any, where: str) -> list[dict[str, list[str]]]:
+    """`transfer: [{pretrain_on: [a, …], evaluate_on: [b, …]}, …]`: extra transfer / multi-domain
+    jobs (DESIGN §3.7); names and specs are checked when the jobs are made (benchmark/transfer.py)."""
+    _need(isinstance(items, list), where, f"'transfer' must be a list of mappings, got {items!r}")
+    out = []
+    for i, t in enumerate(items):
+        _need(isinstance(t, dict) and set(t) == {"pretrain_on", "evaluate_on"}, where,
+              f"transfer[{i}] must be a mapping with exactly 'pretrain_on' and 'evaluate_on', got {t!r}")
+        entry = {}
+        for k in ("pretrain_on", "evaluate_on"):
+            v = [t[k]] if isinstance(t[k], str) else t[k]
+            _need(isinstance(v, list) and v and all(isinstance(n, str) for n in v), where,
+                  f"transfer[{i}].{k} must be a dataset name or a non-empty list of names, got {t[k]!r}")
+            entry[k] = list(v)
+        out.append(entry)
+    return out
+
+
+def _resources(res: Any, where: str) -> dict[str, Any]:
+    """`resources:` asks a cluster executor for this much per job (benchmark/executors.py)."""
+    from benchmark.executors import RESOURCE_KEYS
+
+    _need(isinstance(res, dict) and not (set(res) - RESOURCE_KEYS), where,
+          f"'resources' must be a mapping with fields from {sorted(RESOURCE_KEYS)}, got {res!r}")
+    for k in ("cpus_per_job", "gpus_per_job", "mem_gb", "timeout_min", "array_parallelism"):
+        v = res.get(k)
+        _need(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0), where,
+              f"resources.{k} must be a number ≥ 0, got {v!r}")
+    return dict(res)
 
 
 def load_suite(name_or_path: str) -> Suite:

@@ -56,18 +56,26 @@ def _method_order(methods) -> list[str]:
     return ssl + [m for m in REFERENCE_METHODS if m in set(methods)]
 
 
-def label_fraction_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None) -> str:
-    """One pivot per dataset: methods as rows, probe × fraction as columns, 'mean ± std' cells."""
+def label_fraction_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None,
+                            failed: dict[str, set[str]] | None = None) -> str:
+    """One pivot per dataset: methods as rows, probe × fraction as columns, 'mean ± std' cells.
+    `failed` ({dataset: {method, …}}): cells of a method with a failed job read 'failed', never a number."""
     lf = long[long["protocol"] == "label_fraction"]
+    failed = failed or {}
     out = io.StringIO()
-    for dataset, d in lf.groupby("dataset", sort=True):
+    for dataset in sorted(set(lf["dataset"]) | set(failed)):
+        d = lf[lf["dataset"] == dataset]
         metric = (metric_for or {}).get(dataset, "accuracy")
         d = d[d["metric"] == metric]
         cols = sorted({(p, f) for p, f in zip(d["probe"], d["fraction"])}, key=lambda t: (t[0], t[1]))
         out.write(f"### {dataset} — {metric} (mean ± std over seeds)\n\n")
         out.write("| method | " + " | ".join(f"{p} @ {f * 100:g}%" for p, f in cols) + " |\n")
         out.write("|---|" + "---:|" * len(cols) + "\n")
-        for m in _method_order(d["method"].unique()):
+        bad = failed.get(dataset, set())
+        for m in _method_order(set(d["method"].unique()) | bad):
+            if m in bad:
+                out.write(f"| {m} | " + " | ".join(["failed"] * max(1, len(cols))) + " |\n")
+                continue
             cells = []
             for p, f in cols:
                 r = d[(d["method"] == m) & (d["probe"] == p) & (d["fraction"] == f)]
@@ -88,7 +96,11 @@ def write_tables(store: ResultStore, out_dir: Path, suite: str | None = None,
         written[f"{protocol}.csv"] = atomic_write_text(Path(out_dir) / f"{protocol}.csv",
                                                        part.to_csv(index=False))
     written.update(write_protocol_markdowns(long, out_dir, metric_for))
-    md = label_fraction_markdown(long, metric_for)
+    failed: dict[str, set[str]] = {}
+    for j in store.jobs("failed"):  # failed cells are shown as failed, never as numbers
+        if suite is None or j["suite"] == suite:
+            failed.setdefault(j["dataset"], set()).add(j["method"])
+    md = label_fraction_markdown(long, metric_for, failed)
     if md:
         written["label_fraction.md"] = atomic_write_text(Path(out_dir) / "label_fraction.md",
                                                          "# Label-fraction results\n\n" + md)

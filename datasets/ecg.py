@@ -342,7 +342,8 @@ def read_ucr(path: Path, length: int | None = None, count: int | None = None) ->
     if length is not None and arr.shape[1] - 1 != length:
         raise DataError(f"{path}: series length {arr.shape[1] - 1}; expected {length}")
     if count is not None and arr.shape[0] != count:
-        raise DataError(f"{path}: {arr.shape[0]} series; expected {count} — the file is truncated or not the official one")
+        raise DataError(f"{path}: {arr.shape[0]} series; expected {count} — the file is truncated or not the official "
+                        f"one; delete it and download the official archive again")
     if not np.isfinite(arr).all():
         raise DataError(f"{path}: contains NaN/inf; expected equal-length complete series")
     return arr[:, 1:].astype(np.float32), arr[:, 0]

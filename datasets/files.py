@@ -25,13 +25,36 @@ def file_digest(path: Path, algo: str = "md5", decompress: bool = False) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path}: cannot read ({e}); the file is truncated or corrupt — "
+        raise DataError(f"{path}: cannot read ({e}); expected a complete{' gzip' if decompress else ''} file, "
+                        f"this one is truncated or corrupt — "
                         f"delete it and download it again") from e
     return h.hexdigest()
 
 
+# The only places files are fetched from: each adapter's official source (its URL constants).
+OFFICIAL_URL_PREFIXES = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # Fashion-MNIST
+    "https://www.cs.toronto.edu/~kriz/",  # CIFAR-10/100
+    "https://zenodo.org/records/",  # MedMNIST v2 (medmnist.INFO urls)
+    "https://github.com/Jakobovski/free-spoken-digit-dataset/",  # FSDD
+    "http://download.tensorflow.org/data/",  # Speech Commands v2
+    "https://github.com/karolpiczak/ESC-50/",  # ESC-50
+    "https://www.timeseriesclassification.com/aeon-toolkit/",  # UCR ECG200/ECG5000
+    "https://archive.ics.uci.edu/ml/machine-learning-databases/adult/",  # UCI Adult
+)
+
+
+def check_official_url(url: str) -> str:
+    """Refuse any URL that is not under a known official source (no other host, no other scheme)."""
+    if not isinstance(url, str) or ".." in url or not url.startswith(OFFICIAL_URL_PREFIXES):
+        raise DataError(f"refusing to download {url!r}: not one of the official dataset sources "
+                        f"({', '.join(OFFICIAL_URL_PREFIXES)}); put the file in the data dir by hand")
+    return url
+
+
 def download(url: str, dest: Path, md5: str | None = None) -> Path:
     """Fetch `url` to `dest` atomically, verifying `md5` before the file appears."""
+    check_official_url(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     try:

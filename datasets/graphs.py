@@ -578,7 +578,8 @@ def validate_tu_raw(raw_dir: Path, name: str, expected: dict[str, Any]) -> None:
     labels = _read_ints(f("graph_labels"), None)
     if len(labels) != n_graphs:
         raise DataError(f"{f('graph_labels')}: {len(labels)} graph labels but {f('graph_indicator').name} "
-                        f"describes {n_graphs} graphs; one of the two is truncated")
+                        f"describes {n_graphs} graphs (expected one label per graph); one of the two is "
+                        f"truncated — re-download {TU_URL}/{name}.zip")
     for s in ("node_labels", "node_attributes"):
         if f(s).exists():
             rows = len(_read_ints(f(s), None))

@@ -188,10 +188,11 @@ def read_medmnist_npz(path: Path, flag: str, size: int, n_samples: dict[str, int
             want = expected_image_shape(n, size, channels, volume)
             if tuple(images.shape) != want:
                 raise DataError(f"{path}: {s}_images has shape {tuple(images.shape)}; expected {want} "
-                                f"({flag} at size {size}, {n} {s} samples per medmnist.INFO)")
+                                f"({flag} at size {size}, {n} {s} samples per medmnist.INFO); not the official "
+                                f"file — delete it and download it again")
             if tuple(labels.shape) != (n, n_labels):
                 raise DataError(f"{path}: {s}_labels has shape {tuple(labels.shape)}; expected "
-                                f"{(n, n_labels)}")
+                                f"{(n, n_labels)}; not the official file — delete it and download it again")
             images = _as_uint8(images, path, s)
             if not np.issubdtype(labels.dtype, np.integer):
                 raise DataError(f"{path}: {s}_labels has dtype {labels.dtype}; expected integers")

@@ -158,6 +158,7 @@ class JobContext:
         self.models: dict[float | None, Method] = {}
         self.histories: dict[str, Any] = {}
         self.probe_results: dict[tuple[str, float], Any] = {}
+        self.embed_s = 0.0
 
     # -- labels and subsets -----------------------------------------------------------------
     def labels(self, split: str) -> torch.Tensor:
@@ -241,9 +242,14 @@ class JobContext:
                  transform: Callable | None = None) -> torch.Tensor:
         key = {"model": self.model_key(fraction), "dataset": self.job.dataset, "split": split,
                "n": len(self.index[split]), "corruption": corruption, "severity": severity}
-        return self.cache.get_or_compute(key, lambda: embed_split(
-            self.model(fraction), self.adapter, self.splits[split], self.index[split], self.device,
-            transform=transform))
+        return self.cache.get_or_compute(key, lambda: self._timed_embed(
+            self.model(fraction), self.splits[split], self.index[split], transform))
+
+    def _timed_embed(self, model, split, index, transform=None, adapter=None):
+        t0 = time.perf_counter()
+        feats = embed_split(model, adapter or self.adapter, split, index, self.device, transform=transform)
+        self.embed_s += time.perf_counter() - t0  # cache misses only: what embedding really costs
+        return feats
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:
         self.probe_results[(probe, fraction)] = result
@@ -277,6 +283,7 @@ def run_job(job: Job, data_dir, work_dir, device, progress=None, amp: str = "off
         t1 = time.perf_counter()
         rows += PROTOCOLS[name](ctx)
         timing["eval_s"][name] = time.perf_counter() - t1  # embedding + probes + scoring
+    timing["embed_s"] = ctx.embed_s
     return JobResult(rows, ctx.histories, time.perf_counter() - t0)
 
 

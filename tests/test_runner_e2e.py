@@ -86,7 +86,17 @@ def test_resumed_pretraining_equals_uninterrupted(fmnist_dir, tmp_path):
     m_full = build()
     pretrain(m_full, a, split, pool, PretrainConfig(epochs=3, **cfg), tmp_path / "full.pt")
     m_part = build()
-    pretrain(m_part, a, split, pool, PretrainConfig(epochs=2, **cfg), tmp_path / "part.pt")
+
+    class Interrupted(Exception):
+        pass
+
+    def crash_after_two(epoch, record):  # a kill after epoch 2's checkpoint was written
+        if epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        pretrain(m_part, a, split, pool, PretrainConfig(epochs=3, **cfg), tmp_path / "part.pt",
+                 on_epoch=crash_after_two)
     m_resumed = build()  # a fresh process would start from scratch; the checkpoint carries it on
     hist = pretrain(m_resumed, a, split, pool, PretrainConfig(epochs=3, **cfg), tmp_path / "part.pt")
     assert len(hist["epochs"]) == 3

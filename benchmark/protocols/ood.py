@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.embeddings import embed_split
 from benchmark.fractions import stratified_subset
 from benchmark.ood import ood_metrics, score_all, synthetic_noise_inputs
 from benchmark.protocols import register_protocol
@@ -68,8 +67,8 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
 def _embed(ctx, fraction, adapter, split, idx, dataset_key):
     key = {"model": ctx.model_key(fraction), "dataset": dataset_key, "split": "test", "n": len(idx),
            "corruption": "", "severity": 0}
-    return ctx.cache.get_or_compute(key, lambda: embed_split(ctx.model(fraction), adapter, split, idx,
-                                                             ctx.device))
+    return ctx.cache.get_or_compute(key, lambda: ctx._timed_embed(ctx.model(fraction), split, idx,
+                                                                  adapter=adapter))
 
 
 @register_protocol("ood")

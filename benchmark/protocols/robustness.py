@@ -15,7 +15,6 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from benchmark.embeddings import embed_split
 from benchmark.fractions import stratified_subset
 
 from benchmark.metrics import classification_metrics
@@ -84,8 +83,8 @@ def _corrupted_features(ctx, fraction, pos, corruption, severity, transform):
     idx = ctx.index["test"][pos]
     key = {"model": ctx.model_key(fraction), "dataset": ctx.job.dataset, "split": "test", "n": len(idx),
            "subset": "robustness", "corruption": corruption, "severity": severity}
-    return ctx.cache.get_or_compute(key, lambda: embed_split(ctx.model(fraction), ctx.adapter, ctx.splits["test"],
-                                                             idx, ctx.device, transform=transform))
+    return ctx.cache.get_or_compute(key, lambda: ctx._timed_embed(ctx.model(fraction), ctx.splits["test"],
+                                                                  idx, transform))
 
 
 def _row(probe, fraction, corruption, severity, metric, value) -> dict:

@@ -1,0 +1,177 @@
+#!/usr/bin/env python
+"""Pretraining throughput, measured side by side in one process (issue 7).
+
+For each case it times, repeated --repeats times (median / min / max, pairs per second):
+  limit — the bare training step of the same model and loss on precomputed views;
+  ours  — the suite's own pretraining path: adapter.batch → prepare → batched views → method →
+          optimiser, through benchmark.pretrain.pretrain (what `run` executes);
+  peer  — (Fashion-MNIST/SimCLR only) lightly's documented SimCLR pipeline: SimCLRTransform on PIL
+          images + DataLoader + SimCLRProjectionHead + NTXentLoss, on the same backbone and data,
+          with 0 and 2 DataLoader workers. Needs the `bench` extra (pip install -e '.[bench]').
+
+    python benchmarks/throughput.py                       # Fashion-MNIST SimCLR + one method per domain
+    python benchmarks/throughput.py --cases fashion_mnist:simclr --repeats 5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from benchmark.pretrain import PretrainConfig, pretrain  # noqa: E402
+from datasets.base import ADAPTERS, get_adapter  # noqa: E402
+from methods.base import get_method_class  # noqa: E402
+
+DEFAULT_CASES = ["fashion_mnist:simclr", "breastmnist:simclr", "adrenalmnist3d:simclr", "fsdd:simclr",
+                 "mitdb:simclr", "mutag:simclr", "adult:simclr"]
+
+
+def build(adapter, method_name, hp):
+    torch.manual_seed(0)
+    return get_method_class(method_name)(adapter.default_encoder(), adapter.spec, adapter.task, **hp)
+
+
+def time_limit(adapter, method_name, hp, split, pool, bs, steps):
+    """Bare step: views computed before the clock starts; only forward/backward/step is timed."""
+    m = build(adapter, method_name, hp)
+    m.train()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    batches = []
+    for s in range(steps):
+        idx = pool[s * bs:(s + 1) * bs]
+        x = adapter.prepare(adapter.batch(split, idx), torch.device("cpu"))
+        batches.append((x, [adapter.views(x, g) for _ in range(4)], split.labels[idx]))
+    t0 = time.perf_counter()
+    for x, views, y in batches:
+        it = iter(views * 4)
+        loss = m.training_step(x, y if m.uses_labels else None, lambda _t: next(it))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        m.on_step_end(1, steps)
+    return steps * bs / (time.perf_counter() - t0)
+
+
+def time_ours(adapter, method_name, hp, split, pool, bs, steps):
+    m = build(adapter, method_name, hp)
+    cfg = PretrainConfig(epochs=1, batch_size=bs, lr=1e-3, weight_decay=1e-6, seed=0,
+                         max_steps=steps)
+    t0 = time.perf_counter()
+    pretrain(m, adapter, split, pool[:steps * bs], cfg)
+    return steps * bs / (time.perf_counter() - t0)
+
+
+def time_peer(adapter, split, pool, bs, steps, workers):
+    """lightly's pipeline as its docs show it, on the same backbone and images."""
+    from PIL import Image
+    from lightly.loss import NTXentLoss
+    from lightly.models.modules import SimCLRProjectionHead
+    from lightly.transforms import SimCLRTransform
+
+    images = split.inputs[pool[:steps * bs]].squeeze(1).numpy()
+
+    class PILDataset(torch.utils.data.Dataset):
+        def __init__(self, arr, transform):
+            self.arr, self.transform = arr, transform
+
+        def __len__(self):
+            return len(self.arr)
+
+        def __getitem__(self, i):
+            return self.transform(Image.fromarray(self.arr[i], mode="L")), 0
+
+    transform = SimCLRTransform(input_size=28, normalize={"mean": [0.5], "std": [0.5]},
+                                vf_prob=0.0, rr_prob=0.0)
+    loader = torch.utils.data.DataLoader(PILDataset(images, transform), batch_size=bs, shuffle=True,
+                                         drop_last=True, num_workers=workers,
+                                         persistent_workers=False)
+    torch.manual_seed(0)
+    backbone = adapter.default_encoder()
+    head = SimCLRProjectionHead(backbone.out_dim, 512, 128)
+    criterion = NTXentLoss(temperature=0.2)
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    t0 = time.perf_counter()
+    n = 0
+    for (v1, v2), _ in loader:
+        loss = criterion(head(backbone(v1)), head(backbone(v2)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        n += v1.shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def summary(vals):
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", default=",".join(DEFAULT_CASES), help="dataset:method,...")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-peer", action="store_true")
+    p.add_argument("--data-dir", default=os.environ.get("SSLBENCH_DATA_DIR"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
+          f"{args.steps} steps × {args.repeats} repeats; pairs/s as median (min–max)")
+    rows = []
+    for case in args.cases.split(","):
+        ds, method = case.split(":")
+        if ds not in ADAPTERS:
+            print(f"{case}: dataset not registered, skipped")
+            continue
+        adapter = get_adapter(ds, data_dir=args.data_dir)
+        try:
+            split = adapter.splits()["train"]
+        except Exception as e:  # noqa: BLE001 - a missing dataset only skips its row
+            print(f"{case}: cannot load ({e}), skipped")
+            continue
+        bs = min(args.batch_size, len(split) // 2)
+        steps = max(2, min(args.steps, len(split) // bs))
+        pool = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))
+        hp = {}
+        # Warm-up once so allocator/first-call costs do not land on one contender.
+        time_limit(adapter, method, hp, split, pool, bs, 2)
+        res = {"limit": [], "ours": []}
+        peer_workers = [] if (args.no_peer or ds != "fashion_mnist") else [0, 2]
+        for w in peer_workers:
+            res[f"peer(w={w})"] = []
+        for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
+            res["limit"].append(time_limit(adapter, method, hp, split, pool, bs, steps))
+            res["ours"].append(time_ours(adapter, method, hp, split, pool, bs, steps))
+            for w in peer_workers:
+                try:
+                    res[f"peer(w={w})"].append(time_peer(adapter, split, pool, bs, steps, w))
+                except ImportError:
+                    print("lightly not installed (pip install -e '.[bench]'); peer skipped")
+                    peer_workers = []
+                    res = {k: v for k, v in res.items() if not k.startswith("peer")}
+                    break
+        med = {k: summary(v)[0] for k, v in res.items() if v}
+        line = f"{case:<26}" + "  ".join(f"{k} {summary(v)[0]:7.0f} ({summary(v)[1]:.0f}–{summary(v)[2]:.0f})"
+                                         for k, v in res.items() if v)
+        line += f"  | ours/limit {med['ours'] / med['limit']:.2f}"
+        for k in med:
+            if k.startswith("peer"):
+                line += f"  ours/{k} {med['ours'] / med[k]:.2f}  limit/{k} {med['limit'] / med[k]:.2f}"
+        print(line, flush=True)
+        rows.append((case, med))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

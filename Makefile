@@ -4,13 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sslbench-installed
 PYTEST_ARGS ?=
+# Real data: $SSLBENCH_DATA_DIR if set, else ../shared/data when it sits beside the checkout;
+# otherwise adapters download the official files into ~/.cache/sslbench/data.
+SSLBENCH_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export SSLBENCH_DATA_DIR
 
 .PHONY: bench test install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,dist]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -91,7 +91,7 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
     jobs = []
     for d in entries:
         for m in methods or suite.methods:
-            hp = dict(suite.method_hparams.get(m, {}))
+            hp = {**suite.method_hparams.get(m, {}), **d.method_hparams.get(m, {})}
             if suite.batch_size and "batch_size" not in hp:
                 hp["batch_size"] = suite.batch_size
             known = {**get_method_class(m).base_defaults, **get_method_class(m).defaults}
@@ -100,7 +100,8 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
                 raise UsageError(f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
                                  f"{sorted(unknown)}; known: {sorted(known)}")
             for s in seeds if seeds is not None else suite.seeds:
-                jobs.append(Job(suite=suite.name, method=m, dataset=d.name, seed=s, epochs=suite.epochs,
+                jobs.append(Job(suite=suite.name, method=m, dataset=d.name, seed=s,
+                                epochs=d.epochs or suite.epochs,
                                 fractions=suite.fractions, probes=suite.probes, protocols=suite.protocols,
                                 method_hparams=hp, dataset_options=d.options, max_train=d.max_train,
                                 max_val=d.max_val, max_test=d.max_test))

@@ -16,7 +16,7 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "seeds", "fractions",
                "probes", "protocols", "pretrain", "resources", "transfer"}
-ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test"}
+ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "method_hparams"}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 
 
@@ -31,6 +31,8 @@ class DatasetEntry:
     max_train: int | None = None
     max_val: int | None = None
     max_test: int | None = None
+    epochs: int | None = None  # overrides the suite's pretrain.epochs for this dataset
+    method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-dataset overrides
 
 
 @dataclass
@@ -94,8 +96,15 @@ def parse_suite(data: Any, where: str) -> Suite:
             _need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 10), where,
                   f"datasets[{i}].{cap} must be an integer ≥ 10, got {v!r}")
         _need(isinstance(d.get("options", {}), dict), where, f"datasets[{i}].options must be a mapping")
+        ep = d.get("epochs")
+        _need(ep is None or (isinstance(ep, int) and not isinstance(ep, bool) and ep >= 1), where,
+              f"datasets[{i}].epochs must be an integer ≥ 1, got {ep!r}")
+        dhp = d.get("method_hparams", {}) or {}
+        _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,
+              f"datasets[{i}].method_hparams must map method names to mappings of hyper-parameters")
         datasets.append(DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"),
-                                     d.get("max_val"), d.get("max_test")))
+                                     d.get("max_val"), d.get("max_test"), ep,
+                                     {k: dict(v) for k, v in dhp.items()}))
     methods = data.get("methods")
     _need(isinstance(methods, list) and methods and all(isinstance(m, str) and NAME_RE.match(m)
                                                         for m in methods),

@@ -27,12 +27,17 @@ from datasets.base import ADAPTERS, Adapter, Split, get_adapter
 from methods.base import get_method_class
 
 
+SOURCE_KEYS = ("name", "options", "max_train", "max_val", "max_test")  # what a job records per source
+
+
 def _entry(suite: Suite, name: str) -> dict:
     for d in suite.datasets:
         if d.name == name:
             return {"name": name, "options": dict(d.options), "max_train": d.max_train,
-                    "max_val": d.max_val, "max_test": d.max_test}
-    return {"name": name, "options": {}, "max_train": None, "max_val": None, "max_test": None}
+                    "max_val": d.max_val, "max_test": d.max_test, "epochs": d.epochs,
+                    "method_hparams": d.method_hparams}
+    return {"name": name, "options": {}, "max_train": None, "max_val": None, "max_test": None,
+            "epochs": None, "method_hparams": {}}
 
 
 def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
@@ -69,8 +74,9 @@ def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
     sources = [_entry(suite, n) for n in pretrain_on]
     for target in evaluate_on:
         e = _entry(suite, target)
-        for j in expand(_target_suite(suite, e), methods, None, seeds):
-            jobs.append(Job(**{**j.config(), "protocols": ["transfer"], "pretrain_on": sources}))
+        for j in expand(_target_suite(suite, e, sources[0]), methods, None, seeds):
+            jobs.append(Job(**{**j.config(), "protocols": ["transfer"],
+                               "pretrain_on": [{k: src[k] for k in SOURCE_KEYS} for src in sources]}))
     return jobs
 
 
@@ -79,12 +85,15 @@ def _known(m):
     return m in METHODS
 
 
-def _target_suite(suite: Suite, entry: dict) -> Suite:
+def _target_suite(suite: Suite, entry: dict, source: dict) -> Suite:
+    """A one-dataset suite for the target; the pretraining budget and per-dataset hyper-parameters
+    are the (first) source's, since that is where the encoder is trained."""
     from dataclasses import replace
 
     from benchmark.suites import DatasetEntry
     return replace(suite, datasets=[DatasetEntry(entry["name"], entry["options"], entry["max_train"],
-                                                 entry["max_val"], entry["max_test"])])
+                                                 entry["max_val"], entry["max_test"], source["epochs"],
+                                                 source["method_hparams"])])
 
 
 class UnionAdapter(Adapter):

@@ -138,3 +138,25 @@ def test_suite_transfer_entries():
         with pytest.raises(UsageError, match="one input spec"):
             suite_transfer_jobs(parse_suite({**SUITE, "transfer": [{"pretrain_on": "toy_wide",
                                                                     "evaluate_on": "toy_blobs_a"}]}, "toy"))
+
+
+def test_per_dataset_epochs_and_hparams_override_the_suite():
+    with registered():
+        s = parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a", "epochs": 7,
+                                                "method_hparams": {"simclr": {"temperature": 0.2}}},
+                                               {"name": "toy_blobs_b"}],
+                         "method_hparams": {"simclr": {"temperature": 0.5, "lr": 0.01}},
+                         "transfer": [{"pretrain_on": "toy_blobs_a", "evaluate_on": "toy_blobs_b"}]}, "toy")
+        jobs = {(j.dataset, j.method): j for j in expand(s, seeds=[0])}
+        a, b = jobs["toy_blobs_a", "simclr"], jobs["toy_blobs_b", "simclr"]
+        assert (a.epochs, a.method_hparams["temperature"], a.method_hparams["lr"]) == (7, 0.2, 0.01)
+        assert (b.epochs, b.method_hparams["temperature"]) == (1, 0.5)
+        assert jobs["toy_blobs_a", "random_init"].epochs == 7
+        from benchmark.transfer import suite_transfer_jobs
+        t = [j for j in suite_transfer_jobs(s, seeds=[0]) if j.method == "simclr"][0]
+        assert (t.dataset, t.epochs, t.method_hparams["temperature"]) == ("toy_blobs_b", 7, 0.2)  # source's budget
+        with pytest.raises(UsageError, match=r"datasets\[0\]\.epochs"):
+            parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a", "epochs": 0}]}, "toy")
+        with pytest.raises(UsageError, match=r"unknown hyper-parameter"):
+            expand(parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a",
+                                                       "method_hparams": {"simclr": {"nope": 1}}}]}, "toy"))

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list methods, datasets or suites")
     ls.add_argument("what", choices=["methods", "datasets", "suites"])
+    ls.add_argument("--data-dir", default=None,
+                    help="data directory checked for local copies (default: $SSLBENCH_DATA_DIR, else ~/.cache)")
 
     rep = sub.add_parser("report", help="regenerate tables from the results store")
     rep.add_argument("--out", default=None, help="output dir holding store.sqlite (default: results/<suite>)")
@@ -132,16 +134,37 @@ def cmd_list(args) -> int:
             print(f"{name:<14} {d['family']:<22} {','.join(d['specs']):<58} {d['paper']}")
     elif args.what == "datasets":
         from datasets.base import ADAPTERS
-        print(f"{'name':<18} {'domain':<16} {'spec':<12} {'shape':<16} classes")
+        print(f"{'name':<22} {'domain':<15} {'spec':<12} {'shape':<12} {'classes':<17} {'local':<6} "
+              f"train/val/test")
         for name in sorted(ADAPTERS):
             a = ADAPTERS[name]
-            print(f"{name:<18} {a.domain:<16} {a.spec.kind:<12} {'x'.join(map(str, a.spec.shape)):<16} "
-                  f"{a.task.num_classes}{' (multi-label)' if a.task.multilabel else ''}")
+            local, size = _local_copy(name, args.data_dir)
+            print(f"{name:<22} {a.domain:<15} {a.spec.kind:<12} {'x'.join(map(str, a.spec.shape)):<12} "
+                  f"{str(a.task.num_classes) + (' (multi-label)' if a.task.multilabel else ''):<17} "
+                  f"{local:<6} {size}", flush=True)
     else:
         from benchmark.suites import available_suites, load_suite
         for name in available_suites():
             print(f"{name:<12} {load_suite(name).description}")
     return 0
+
+
+def _local_copy(name: str, data_dir) -> tuple[str, str]:
+    """("yes", "n_train/n_val/n_test") when the dataset's official files are found locally (they are
+    loaded, downloads forbidden), else ("no", why in a few words)."""
+    import logging
+
+    from datasets.base import get_adapter
+    logging.disable(logging.WARNING)  # PyG / adapter chatter while probing
+    try:
+        splits = get_adapter(name, data_dir=data_dir, download=False).splits()
+        return "yes", "/".join(str(len(splits[k])) for k in ("train", "val", "test"))
+    except Exception as e:  # missing, partial or corrupt files: listed as not usable, never fatal
+        why = str(e).split(". ")[0]
+        return "no", ("files missing" if any(w in why for w in ("download", "not in any of", "not found", "missing"))
+                      else why[:60])
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def cmd_report(args) -> int:

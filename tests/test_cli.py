@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_bad_suite_file_names_file_and_field(tmp_path, capsys):
     assert "not valid YAML" in capsys.readouterr().err
 
 
-def test_help_and_lists(capsys):
+def test_help_and_lists(capsys, tmp_path):
     for args in (["--help"], ["run", "--help"], ["list", "--help"], ["report", "--help"]):
         with pytest.raises(SystemExit) as e:
             main(args)
@@ -60,10 +61,21 @@ def test_help_and_lists(capsys):
     assert main(["list", "methods"]) == 0
     out = capsys.readouterr().out
     assert "simclr" in out and "Chen et al. 2020" in out
-    main(["list", "datasets"])
-    assert "fashion_mnist" in capsys.readouterr().out
+    main(["list", "datasets", "--data-dir", str(tmp_path / "empty")])
+    out = capsys.readouterr().out
+    assert "fashion_mnist" in out
+    assert re.search(r"^breastmnist\s+medical_2d\s+image2d\s+1x28x28\s+2\s+no\s+files missing", out, re.M)
     main(["list", "suites"])
     assert "quick" in capsys.readouterr().out
+
+
+def test_list_datasets_shows_local_copies_with_official_sizes(data_dir, tmp_path, capsys):
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / "breastmnist.npz").symlink_to(data_dir / "medmnist" / "breastmnist.npz")
+    assert main(["list", "datasets", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^breastmnist\s.*\syes\s+546/78/156$", out, re.M)
+    assert re.search(r"^adrenalmnist3d\s.*\sno\s+files missing$", out, re.M)
 
 
 def test_hf_datasets_clash_gives_clear_error(tmp_path):

@@ -47,7 +47,9 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
             try:
                 test = partner.splits()["test"]
             except Exception as e:  # missing files, no network, a broken partner: never fails the ID job
-                log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__, e)
+                first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
+                log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__,
+                            first if len(first) <= 200 else first[:197] + "...")
                 continue
             idx = stratified_subset(test.labels, n_id, name, "test")
             feats = _embed(ctx, fraction, partner, test, idx, name)

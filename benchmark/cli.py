@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from benchmark.suites import UsageError
@@ -97,6 +98,7 @@ def cmd_run(args) -> int:
     out = _out_dir(args, suite.name)
     store = ResultStore(out / "store.sqlite")
     print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
+    t_start = time.perf_counter()
     summary = run_grid(args.executor, jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
                        show_progress=not args.no_progress, amp=args.amp, options=opts)
     written = write_tables(store, out, suite.name, _metric_for(suite))
@@ -105,6 +107,9 @@ def cmd_run(args) -> int:
         print(md.read_text())
     print(f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; "
           f"tables: {', '.join(str(p) for p in written.values())}", file=sys.stderr)
+    import resource
+    print(f"wall {time.perf_counter() - t_start:.0f} s, peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", file=sys.stderr)
     if summary.get("train_s"):
         print(f"evaluation (all protocols) {summary['eval_s']:.1f} s = "
               f"{100 * summary['eval_s'] / summary['train_s']:.0f} % of training {summary['train_s']:.1f} s",

@@ -45,11 +45,14 @@ class Job:
     max_val: int | None = None
     max_test: int | None = None
     pretrain_on: list[dict[str, Any]] = field(default_factory=list)  # transfer sources (benchmark/transfer.py)
+    robustness_max_test: int | None = None  # None: robustness.MAX_CORRUPTED_TEST
 
     def config(self) -> dict[str, Any]:
         cfg = asdict(self)
-        if not cfg["pretrain_on"]:  # in-domain jobs keep the hashes they had before transfer existed
-            cfg.pop("pretrain_on")
+        # jobs that do not use a later field keep the hashes (and stored results) they had before it
+        for key in ("pretrain_on", "robustness_max_test"):
+            if not cfg[key]:
+                cfg.pop(key)
         return cfg
 
     def config_hash(self) -> str:
@@ -104,7 +107,8 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
                                 epochs=d.epochs or suite.epochs,
                                 fractions=suite.fractions, probes=suite.probes, protocols=suite.protocols,
                                 method_hparams=hp, dataset_options=d.options, max_train=d.max_train,
-                                max_val=d.max_val, max_test=d.max_test))
+                                max_val=d.max_val, max_test=d.max_test,
+                                robustness_max_test=suite.robustness_max_test))
     return jobs
 
 

@@ -15,7 +15,8 @@ import yaml
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "seeds", "fractions",
-               "probes", "protocols", "pretrain", "resources", "transfer"}
+               "probes", "protocols", "pretrain", "resources", "transfer", "robustness"}
+ALLOWED_ROBUSTNESS = {"max_test"}
 ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "method_hparams"}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 
@@ -51,6 +52,7 @@ class Suite:
     source: str = ""
     resources: dict[str, Any] = field(default_factory=dict)  # per-job cpus/gpus/… for ray and slurm
     transfer: list[dict[str, list[str]]] = field(default_factory=list)  # benchmark/transfer.py
+    robustness_max_test: int | None = None  # cap on corrupted test samples (benchmark/protocols/robustness.py)
 
 
 def available_suites() -> list[str]:
@@ -132,12 +134,18 @@ def parse_suite(data: Any, where: str) -> Suite:
     hps = data.get("method_hparams", {}) or {}
     _need(isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()), where,
           "'method_hparams' must map method names to mappings of hyper-parameters")
+    rob = data.get("robustness", {}) or {}
+    _need(isinstance(rob, dict) and not (set(rob) - ALLOWED_ROBUSTNESS), where,
+          f"'robustness' must be a mapping with fields {sorted(ALLOWED_ROBUSTNESS)}, got {rob!r}")
+    rcap = rob.get("max_test")
+    _need(rcap is None or (isinstance(rcap, int) and not isinstance(rcap, bool) and rcap >= 10), where,
+          f"robustness.max_test must be an integer ≥ 10, got {rcap!r}")
     return Suite(name=name, datasets=datasets, methods=list(methods), seeds=seeds,
                  fractions=[float(f) for f in fractions], probes=list(probes), protocols=list(protocols),
                  epochs=epochs, batch_size=bs, method_hparams={k: dict(v) for k, v in hps.items()},
                  description=str(data.get("description", "")), source=where,
                  resources=_resources(data.get("resources", {}), where),
-                 transfer=_transfer(data.get("transfer", []), where))
+                 transfer=_transfer(data.get("transfer", []), where), robustness_max_test=rcap)
 
 
 def _transfer(items: Any, where: str) -> list[dict[str, list[str]]]:

@@ -4,6 +4,7 @@ and how pretraining cost grows with dataset size and epochs.
 
     python benchmarks/suite_cost.py                      # the quick suite, in a fresh temp dir
     python benchmarks/suite_cost.py --suite quick --growth  # plus size × epochs scaling on Fashion-MNIST
+    python benchmarks/suite_cost.py --store results/quick/store.sqlite --skip-suite  # a finished run's split
 
 Timings come from the per-job timing the runner stores with every job (train_s; embed_s = embedding
 cache misses; eval_s per protocol), so they are the suite's own numbers, not a re-implementation.
@@ -34,15 +35,23 @@ def peak_rss_mb() -> float:
 
 
 def suite_cost(suite_name: str, data_dir, out: Path) -> None:
+    from benchmark.transfer import suite_transfer_jobs
     suite = load_suite(suite_name)
-    jobs = expand(suite)
+    jobs = expand(suite) + suite_transfer_jobs(suite)
     store = ResultStore(out / "store.sqlite")
     t0 = time.perf_counter()
     summary = run_jobs(jobs, store, data_dir, out, torch.device("cpu"), log=lambda m: None,
                        show_progress=False)
     wall = time.perf_counter() - t0
+    print(f"suite {suite.name}: {len(jobs)} jobs, ran {summary['ran']}, failed {len(summary['failed'])}, "
+          f"wall {wall:.0f} s, peak RSS {peak_rss_mb():.0f} MB")
+    breakdown(out / "store.sqlite")
+
+
+def breakdown(store_path: Path) -> None:
+    """Pretraining / embedding / probing seconds per dataset from the timings stored with each job."""
     per_ds: dict[str, list[float]] = {}
-    for ds, hist in sqlite3.connect(out / "store.sqlite").execute("SELECT dataset, history_json FROM jobs"):
+    for ds, hist in sqlite3.connect(store_path).execute("SELECT dataset, history_json FROM jobs"):
         timing = (json.loads(hist) or {}).get("timing", {})
         ev = sum(timing.get("eval_s", {}).values())
         emb = timing.get("embed_s", 0.0)
@@ -50,8 +59,6 @@ def suite_cost(suite_name: str, data_dir, out: Path) -> None:
         acc[0] += timing.get("train_s", 0.0)
         acc[1] += emb
         acc[2] += ev - emb
-    print(f"suite {suite.name}: {len(jobs)} jobs, ran {summary['ran']}, failed {len(summary['failed'])}, "
-          f"wall {wall:.0f} s, peak RSS {peak_rss_mb():.0f} MB")
     print(f"{'dataset':<18}{'pretrain s':>12}{'embed s':>10}{'probe s':>10}{'eval/pretrain':>15}")
     tot = [0.0, 0.0, 0.0]
     for ds, (tr, emb, pr) in sorted(per_ds.items()):
@@ -81,7 +88,12 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--growth", action="store_true", help="also measure size × epochs scaling")
     p.add_argument("--skip-suite", action="store_true")
+    p.add_argument("--store", default=None,
+                   help="only break down the stored timings of a finished run (e.g. results/quick/store.sqlite)")
     args = p.parse_args(argv)
+    if args.store:
+        breakdown(Path(args.store))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_suite:
             suite_cost(args.suite, args.data_dir, Path(tmp) / "suite")

@@ -160,3 +160,15 @@ def test_per_dataset_epochs_and_hparams_override_the_suite():
         with pytest.raises(UsageError, match=r"unknown hyper-parameter"):
             expand(parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a",
                                                        "method_hparams": {"simclr": {"nope": 1}}}]}, "toy"))
+
+
+def test_robustness_cap_from_suite():
+    with registered():
+        jobs = expand(parse_suite({**SUITE, "robustness": {"max_test": 50}}, "toy"), seeds=[0])
+        assert {j.robustness_max_test for j in jobs} == {50}
+        plain = expand(parse_suite(SUITE, "toy"), seeds=[0])
+        assert "robustness_max_test" not in plain[0].config()  # older hashes unchanged
+        assert jobs[0].config_hash() != plain[0].config_hash()
+        for bad in ({"max_test": 5}, {"max_tests": 50}, [50]):
+            with pytest.raises(UsageError, match="robustness"):
+                parse_suite({**SUITE, "robustness": bad}, "toy")

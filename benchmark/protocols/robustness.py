@@ -70,9 +70,10 @@ def robustness(ctx) -> list[dict]:
 
 def _test_positions(ctx) -> torch.Tensor:
     n = len(ctx.index["test"])
-    if n <= MAX_CORRUPTED_TEST:
+    cap = getattr(ctx.job, "robustness_max_test", None) or MAX_CORRUPTED_TEST  # suite `robustness: {max_test: N}`
+    if n <= cap:
         return torch.arange(n)
-    return stratified_subset(ctx.labels("test"), MAX_CORRUPTED_TEST, ctx.job.dataset, "robustness")
+    return stratified_subset(ctx.labels("test"), cap, ctx.job.dataset, "robustness")
 
 
 def _corrupted_features(ctx, fraction, pos, corruption, severity, transform):

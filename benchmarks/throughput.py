@@ -124,6 +124,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--data-dir", default=os.environ.get("SSLBENCH_DATA_DIR"))
+    p.add_argument("--readme", default=None, help="write the table into this README's performance block")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
@@ -170,7 +171,42 @@ def main(argv=None):
                 line += f"  ours/{k} {med['ours'] / med[k]:.2f}  limit/{k} {med['limit'] / med[k]:.2f}"
         print(line, flush=True)
         rows.append((case, med))
+    if args.readme and rows:
+        write_readme(Path(args.readme), markdown_table(rows, args))
     return 0
+
+
+START, END = "<!-- performance:start", "<!-- performance:end -->"
+
+
+def markdown_table(rows, args) -> str:
+    peers = sorted({k for _, med in rows for k in med if k.startswith("peer")})
+    head = ["case", "limit pairs/s", "ours pairs/s", "ours / limit"] + \
+        [f"{k} pairs/s" for k in peers] + [f"ours / {k}" for k in peers]
+    lines = [f"Measured by `python benchmarks/throughput.py --readme README.md` (torch {torch.__version__}, "
+             f"{args.threads} threads, batch {args.batch_size}, medians of {args.repeats} interleaved repeats "
+             f"of {args.steps} steps).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for case, med in rows:
+        cells = [case, f"{med['limit']:.0f}", f"{med['ours']:.0f}", f"{med['ours'] / med['limit']:.2f}"]
+        cells += [f"{med[k]:.0f}" if k in med else "" for k in peers]
+        cells += [f"{med['ours'] / med[k]:.2f}" if k in med else "" for k in peers]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(path: Path, table: str) -> None:
+    """Replace the block between the performance markers (atomically: temp file + rename)."""
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{path}: no '{START} ... -->' / '{END}' markers to replace")
+    a = text.index(START)
+    a = text.index("-->", a) + 3
+    b = text.index(END)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text[:a] + "\n" + table + text[b:])
+    os.replace(tmp, path)
+    print(f"wrote the table into {path}")
 
 
 if __name__ == "__main__":

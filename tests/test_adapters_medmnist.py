@@ -335,3 +335,19 @@ def test_supervised_reference_breastmnist_reaches_083(data_dir):
     assert res.status == "done", res.error
     acc = {r["metric"]: r["value"] for r in res.rows if r["probe"] == "linear"}["accuracy"]
     assert acc >= 0.83, acc
+
+
+def test_separable_3d_crop_equals_grid_sample():
+    # The axis-aligned fast path must be exactly trilinear grid_sample (border padding, align_corners=False).
+    import torch.nn.functional as F
+    from datasets.volume_views import _separable_resample
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(6, 2, 9, 12, 7, generator=g)
+    scale = (torch.rand(6, 3, generator=g) * 0.8 + 0.2) * torch.where(torch.rand(6, 3, generator=g) < 0.5, -1.0, 1.0)
+    centre = torch.rand(6, 3, generator=g) * 1.2 - 0.6  # partly outside: exercises the border clamp
+    theta = torch.zeros(6, 3, 4)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 2, 2] = scale[:, 2], scale[:, 1], scale[:, 0]
+    theta[:, 0, 3], theta[:, 1, 3], theta[:, 2, 3] = centre[:, 2], centre[:, 1], centre[:, 0]
+    ref = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
+                        padding_mode="border", align_corners=False)
+    assert torch.allclose(_separable_resample(x, scale, centre), ref, atol=1e-5)

@@ -147,7 +147,7 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
             with _autocast(cfg):
                 loss = method.training_step(x, y, view)
             if not torch.isfinite(loss):
-                raise TrainingFault(f"non-finite loss {float(loss)} at epoch {epoch} step {step}")
+                raise TrainingFault(f"non-finite loss {float(loss.detach())} at epoch {epoch} step {step}")
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

@@ -93,3 +93,15 @@ def test_hf_datasets_clash_gives_clear_error(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0 and "fashion_mnist" in r.stdout, r.stderr
+
+
+def test_every_shipped_suite_expands_into_valid_jobs():
+    from benchmark.runner import expand
+    from benchmark.suites import available_suites, load_suite
+    from benchmark.transfer import suite_transfer_jobs
+    names = available_suites()
+    assert {"quick", "methods", "standard", "full"} <= set(names)
+    for name in names:
+        suite = load_suite(name)
+        jobs = expand(suite) + suite_transfer_jobs(suite)  # names, specs and hyper-parameters checked
+        assert len({j.config_hash() for j in jobs}) == len(jobs), name

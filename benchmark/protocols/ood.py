@@ -22,6 +22,7 @@ from datasets.base import Split, get_adapter
 from datasets.splitting import name_seed
 
 SYNTHETIC = "synthetic_noise"
+_WARNED: set[str] = set()  # partners already reported unavailable in this process
 
 
 def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
@@ -47,9 +48,11 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
             try:
                 test = partner.splits()["test"]
             except Exception as e:  # missing files, no network, a broken partner: never fails the ID job
-                first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
-                log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__,
-                            first if len(first) <= 200 else first[:197] + "...")
+                if name not in _WARNED:  # once per process, not once per job
+                    _WARNED.add(name)
+                    first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
+                    log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__,
+                                first if len(first) <= 200 else first[:197] + "...")
                 continue
             idx = stratified_subset(test.labels, n_id, name, "test")
             feats = _embed(ctx, fraction, partner, test, idx, name)

@@ -41,9 +41,11 @@ class ResultStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=60000")
+        # Switching a new file to WAL needs an exclusive lock and SQLite does not always wait for it
+        # (two runners opening one fresh store at once: "database is locked"), so retry it.
+        self._retry(lambda c: c.execute("PRAGMA journal_mode=WAL"), attempts=100)
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._retry(lambda c: c.executescript(SCHEMA))
 
     def close(self):

@@ -295,9 +295,21 @@ def run_job(job: Job, data_dir, work_dir, device, progress=None, amp: str = "off
 def job_record(job: Job, adapter_cls) -> dict:
     return {"config_hash": job.config_hash(), "group_hash": job.group_hash(), "suite": job.suite,
             "method": job.method, "dataset": job.dataset, "domain": adapter_cls.domain,
-            "encoder": "default:" + adapter_cls.spec.kind, "pretrain_budget": f"{job.epochs}ep" + (
+            "encoder": encoder_label(job, adapter_cls), "pretrain_budget": f"{job.epochs}ep" + (
                 "@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
             "seed": job.seed, "config": job.config()}
+
+
+def encoder_label(job: Job, adapter_cls) -> str:
+    """`<encoder>:<spec kind>` for the leaderboard's encoder column: `tokens` for methods that build
+    their own token transformer (MAE, JEPA), the dataset option `encoder` (e.g. `resnet18`) when one
+    is set, else `default` (benchmark.encoders.encoder_for_spec)."""
+    if job.method in _known_methods() and get_method_class(job.method).builds_encoder:
+        name = "tokens"
+    else:
+        name = job.dataset_options.get("encoder") or "default"
+        name = "default" if name == "small" else name
+    return f"{name}:{adapter_cls.spec.kind}"
 
 
 def set_threads() -> None:

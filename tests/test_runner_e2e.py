@@ -102,3 +102,15 @@ def test_resumed_pretraining_equals_uninterrupted(fmnist_dir, tmp_path):
     assert len(hist["epochs"]) == 3
     for (k, v1), v2 in zip(m_full.state_dict().items(), m_resumed.state_dict().values()):
         assert torch.equal(v1, v2), k
+
+
+def test_encoder_label_names_the_encoder_actually_built():
+    from benchmark.runner import Job, encoder_label
+    from datasets.base import ADAPTERS
+
+    def label(method, **options):
+        job = Job("s", method, "fashion_mnist", 0, 1, [0.1], ["linear"], ["label_fraction"], {}, options)
+        return encoder_label(job, ADAPTERS["fashion_mnist"])
+    assert label("simclr") == label("supervised", encoder="small") == "default:image2d"
+    assert label("simclr", encoder="resnet18") == "resnet18:image2d"
+    assert label("mae") == label("jepa") == "tokens:image2d"  # their own token transformer

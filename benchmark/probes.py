@@ -58,24 +58,42 @@ def _probs(logits, task):
     return torch.sigmoid(logits) if task.multilabel else torch.softmax(logits, 1)
 
 
+class LinearHead:
+    """Standardise with train statistics, fit multinomial logistic regression for each L2 in the
+    grid, keep the one with the best val score. `logits(x)` / `probs(x)` apply it to any features."""
+
+    def __init__(self, train_x, train_y, val_x, val_y, task: TaskSpec, l2_grid=L2_GRID):
+        self.task = task
+        self.mean = train_x.mean(0, keepdim=True)
+        self.std = train_x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)
+        tr, va = self._norm(train_x), self._norm(val_x)
+        best = None
+        for l2 in l2_grid:
+            head = _fit_logreg(tr, train_y, task, l2)
+            with torch.no_grad():
+                score = _selection_score(_probs(head(va), task), val_y, task)
+            if best is None or score > best[0] + 1e-12:
+                best = (score, l2, head)
+        self.val_score, self.l2, self.head = best
+
+    def _norm(self, x):
+        return ((x - self.mean) / self.std).double()
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self._norm(x)).float()
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        return _probs(self.logits(x), self.task)
+
+
 def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec,
                  l2_grid=L2_GRID) -> ProbeResult:
-    mean = train_x.mean(0, keepdim=True)
-    std = train_x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)  # one-sample subsets: std nan
-    norm = lambda t: ((t - mean) / std).double()  # noqa: E731 - float64: L-BFGS is stable there
-    tr, va, te = norm(train_x), norm(val_x), norm(test_x)
-    best = None
-    for l2 in l2_grid:
-        head = _fit_logreg(tr, train_y, task, l2)
-        with torch.no_grad():
-            score = _selection_score(_probs(head(va), task), val_y, task)
-        if best is None or score > best[0] + 1e-12:
-            best = (score, l2, head)
-    score, l2, head = best
-    with torch.no_grad():
-        logits = head(te).float()
+    head = LinearHead(train_x, train_y, val_x, val_y, task, l2_grid)
+    logits = head.logits(test_x)
     probs = _probs(logits, task)
-    return ProbeResult(classification_metrics(probs, test_y, task), {"l2": l2}, score, probs, logits)
+    return ProbeResult(classification_metrics(probs, test_y, task), {"l2": head.l2}, head.val_score, probs,
+                       logits)
 
 
 def knn_scores(bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature: float = 0.07,

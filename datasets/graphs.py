@@ -423,7 +423,22 @@ PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 
 
-class PlanetoidAdapter(Adapter):
+class _GraphAdapter(Adapter):
+    """What node- and graph-level adapters share: graph corruptions (feature noise scaled by the train
+    features' std, set by `load_splits` as `feature_scale`) and moving a batch to the device."""
+
+    feature_scale: torch.Tensor
+
+    def corruptions(self):
+        self.splits()
+        return {"edge_removal": edge_removal, "feature_noise": make_feature_noise(self.feature_scale),
+                "node_dropping": node_dropping}
+
+    def prepare(self, inputs, device):
+        return inputs.to(device, non_blocking=True)
+
+
+class PlanetoidAdapter(_GraphAdapter):
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # nodes, features, classes, split sizes, directed edges
@@ -495,14 +510,6 @@ class PlanetoidAdapter(Adapter):
                         f"corrupt, re-download it from {PLANETOID_URL}")
         return (f"{raw_dir}: PyG failed to build {self.pyg_name} ({type(err).__name__}: {err}); the raw "
                 f"files are inconsistent with each other — replace them with the official ones")
-
-    def corruptions(self):
-        self.splits()
-        return {"edge_removal": edge_removal, "feature_noise": make_feature_noise(self.feature_scale),
-                "node_dropping": node_dropping}
-
-    def prepare(self, inputs, device):
-        return inputs.to(device, non_blocking=True)
 
     def views(self, x, generator):
         return node_views(x, generator, self.options.get("edge_rate", 0.3),
@@ -603,7 +610,7 @@ def validate_tu_raw(raw_dir: Path, name: str, expected: dict[str, Any]) -> None:
                         f"the files are truncated or not the official {name} — re-download {TU_URL}/{name}.zip")
 
 
-class TUAdapter(Adapter):
+class TUAdapter(_GraphAdapter):
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # graphs, nodes, edges, class_counts
@@ -669,14 +676,6 @@ class TUAdapter(Adapter):
                     f"{TU_URL}/{self.pyg_name}.zip into {raw}") if download else \
                 f"PyG cannot read the raw files in {raw} ({type(e).__name__}: {e}); re-download them"
             raise DataError(f"{self.name}: {hint}") from e
-
-    def corruptions(self):
-        self.splits()
-        return {"edge_removal": edge_removal, "feature_noise": make_feature_noise(self.feature_scale),
-                "node_dropping": node_dropping}
-
-    def prepare(self, inputs, device):
-        return inputs.to(device, non_blocking=True)
 
     def views(self, x, generator):
         return graph_views(x, generator, self.options.get("view_rate", 0.2))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark.metrics import column_aurocs
 from benchmark.specs import TaskSpec
 
 # ---------------------------------------------------------------------------------------------
@@ -33,21 +34,9 @@ def _as_np(t) -> np.ndarray:
 def auroc(id_scores, ood_scores) -> float:
     """P(score_ID > score_OOD) + ½ P(tie): the Mann–Whitney statistic, equal to the ROC area."""
     s_in, s_out = _as_np(id_scores), _as_np(ood_scores)
-    allv = np.concatenate([s_in, s_out])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(len(allv))
-    sorted_v = allv[order]
-    # average ranks over ties
-    i = 0
-    while i < len(sorted_v):
-        j = i
-        while j + 1 < len(sorted_v) and sorted_v[j + 1] == sorted_v[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    n_in, n_out = len(s_in), len(s_out)
-    u = ranks[:n_in].sum() - n_in * (n_in + 1) / 2
-    return float(u / (n_in * n_out))
+    scores = np.concatenate([s_in, s_out])[:, None]
+    is_id = np.r_[np.ones(len(s_in), bool), np.zeros(len(s_out), bool)][:, None]
+    return float(column_aurocs(is_id, scores)[0])
 
 
 def _curve(pos, neg):

@@ -89,11 +89,15 @@ class LinearHead:
 
 def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec,
                  l2_grid=L2_GRID) -> ProbeResult:
-    head = LinearHead(train_x, train_y, val_x, val_y, task, l2_grid)
+    return head_result(LinearHead(train_x, train_y, val_x, val_y, task, l2_grid), test_x, test_y)
+
+
+def head_result(head: LinearHead, test_x, test_y) -> ProbeResult:
+    """Score an already selected linear head on test (once)."""
     logits = head.logits(test_x)
-    probs = _probs(logits, task)
-    return ProbeResult(classification_metrics(probs, test_y, task), {"l2": head.l2}, head.val_score, probs,
-                       logits)
+    probs = _probs(logits, head.task)
+    return ProbeResult(classification_metrics(probs, test_y, head.task), {"l2": head.l2}, head.val_score,
+                       probs, logits)
 
 
 def knn_scores(bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature: float = 0.07,

@@ -163,6 +163,7 @@ class JobContext:
         self.models: dict[float | None, Method] = {}
         self.histories: dict[str, Any] = {}
         self.probe_results: dict[tuple[str, float], Any] = {}
+        self.linear_heads: dict[float, Any] = {}
         self.embed_s = 0.0
 
     # -- labels and subsets -----------------------------------------------------------------
@@ -255,6 +256,17 @@ class JobContext:
         feats = embed_split(model, adapter or self.adapter, split, index, self.device, transform=transform)
         self.embed_s += time.perf_counter() - t0  # cache misses only: what embedding really costs
         return feats
+
+    def linear_head(self, fraction: float):
+        """The val-selected linear head on the fraction's labelled subset, fitted once per job and
+        shared by the label-fraction, robustness and OOD protocols (same features, same result)."""
+        if fraction not in self.linear_heads:
+            from benchmark.probes import LinearHead
+            sub = self.fraction_subset(fraction)
+            self.linear_heads[fraction] = LinearHead(
+                self.features("train", fraction)[sub], self.labels("train")[sub],
+                self.features("val", fraction), self.labels("val"), self.task)
+        return self.linear_heads[fraction]
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:
         self.probe_results[(probe, fraction)] = result

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from benchmark.metrics import classification_metrics
@@ -44,3 +45,30 @@ def test_shuffled_labels_give_chance():
     for r in (res_l, res_k):
         assert abs(r.metrics["accuracy"] - 1 / 3) < 0.06
         assert abs(r.metrics["auroc"] - 0.5) < 0.06
+
+
+def test_metrics_equal_scikit_learn_on_random_inputs_with_ties():
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    g = torch.Generator().manual_seed(3)
+    for classes in (2, 5):
+        task = TaskSpec(classes)
+        # rounded probabilities: many ties, the case average ranks must get right
+        probs = torch.softmax(torch.randn(400, classes, generator=g), 1).mul(20).round().div(20)
+        y = torch.randint(0, classes, (400,), generator=g)
+        m = classification_metrics(probs, y, task)
+        p, yn = probs.double().numpy(), y.numpy()
+        ref_auc = (roc_auc_score(yn, p[:, 1]) if classes == 2 else
+                   np.mean([roc_auc_score(yn == c, p[:, c]) for c in range(classes)]))
+        assert m["auroc"] == pytest.approx(ref_auc, abs=1e-12)
+        assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(yn, p.argmax(1)), abs=1e-12)
+    # multi-label: mean per-label AUROC and balanced accuracy at 0.5
+    task = TaskSpec(4, multilabel=True)
+    probs = torch.rand(300, 4, generator=g).mul(10).round().div(10)
+    y = (torch.rand(300, 4, generator=g) < 0.3).long()
+    m = classification_metrics(probs, y, task)
+    p, yn = probs.double().numpy(), y.numpy()
+    assert m["auroc"] == pytest.approx(np.mean([roc_auc_score(yn[:, c], p[:, c]) for c in range(4)]), abs=1e-12)
+    assert m["balanced_accuracy"] == pytest.approx(
+        np.mean([balanced_accuracy_score(yn[:, c], (p[:, c] >= 0.5).astype(int)) for c in range(4)]), abs=1e-12)

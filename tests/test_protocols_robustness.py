@@ -42,7 +42,9 @@ def test_rows_cache_and_determinism(tmp_path):
     # a second context on the same work dir: everything is a cache hit, rows identical
     ctx2 = toy_ctx(job, tmp_path)
     rows2 = PROTOCOLS["robustness"](ctx2)
-    assert ctx2.cache.misses == 0 and ctx2.cache.hits == 3 + 5
+    # (+2: the shared linear head reads train and val itself when this context first fits it)
+    assert ctx2.cache.misses == 0 and ctx2.cache.hits == 3 + 5 + 2
+    assert len(ctx2.linear_heads) == 1  # one head fitted, reused by the linear predictor
     assert rows2 == rows
 
 

@@ -25,11 +25,13 @@ def eval_fraction(ctx) -> float:
 
 
 def predictors(ctx, probes, train_x, train_y, val_x, val_y) -> dict[str, Callable]:
-    """probe name → function(features) → class probabilities, for the frozen-feature probes."""
+    """probe name → function(features) → class probabilities, for the frozen-feature probes. The
+    linear head is the job's val-selected head at the evaluation fraction (`JobContext.linear_head`),
+    fitted once and shared with the label-fraction table."""
     out: dict[str, Callable] = {}
     for p in probes:
         if p == "linear":
-            out[p] = LinearHead(train_x, train_y, val_x, val_y, ctx.task).probs
+            out[p] = ctx.linear_head(eval_fraction(ctx)).probs
         elif p == "knn":
             out[p] = lambda x, tx=train_x, ty=train_y: knn_scores(tx, ty, x, ctx.task)
     return out

@@ -3,7 +3,7 @@ every method; each probe selects on val and scores test once. Feature probes (li
 cached embeddings; the fine-tune probe (`needs_model`) trains a copy of the model itself."""
 from __future__ import annotations
 
-from benchmark.probes import PROBES
+from benchmark.probes import PROBES, head_result
 from benchmark.protocols import register_protocol
 
 
@@ -18,6 +18,8 @@ def probe_rows(ctx, protocol: str) -> list[dict]:
             fn = PROBES[probe]
             if getattr(fn, "needs_model", False):
                 res = fn(ctx, f)
+            elif probe == "linear":  # the head robustness and OOD reuse at the largest fraction
+                res = head_result(ctx.linear_head(f), ctx.features("test", f), test_y)
             else:
                 train_x = ctx.features("train", f)[sub]
                 res = fn(train_x, train_y, ctx.features("val", f), val_y, ctx.features("test", f), test_y,

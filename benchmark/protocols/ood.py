@@ -17,7 +17,7 @@ import torch
 from benchmark.fractions import stratified_subset
 from benchmark.ood import ood_metrics, score_all, synthetic_noise_inputs
 from benchmark.protocols import register_protocol
-from benchmark.protocols.common import LinearHead, eval_fraction, log
+from benchmark.protocols.common import eval_fraction, log
 from datasets.base import Split, get_adapter
 from datasets.splitting import name_seed
 
@@ -81,7 +81,7 @@ def ood(ctx) -> list[dict]:
     f = eval_fraction(ctx)
     sub = ctx.fraction_subset(f)
     train_x, train_y = ctx.features("train", f)[sub], ctx.labels("train")[sub]
-    head = LinearHead(train_x, train_y, ctx.features("val", f), ctx.labels("val"), ctx.task)
+    head = ctx.linear_head(f)  # the label-fraction table's head at this fraction
     id_x = ctx.features("test", f)
     partners = partner_sets(ctx, f)
     if not partners:

@@ -354,7 +354,8 @@ def store_long(store, suite: str, log=print) -> pd.DataFrame:
     time (CE / mCE against the supervised reference); created_at = when the cell's newest job
     finished. Cells without a single finite value (e.g. relative robustness of a 0-accuracy clean
     row) are left out, with a note."""
-    frame = store.frame(suite)
+    from benchmark.tables import latest_configs
+    frame = latest_configs(store.frame(suite))
     if frame.empty:
         return canonical(pd.DataFrame(columns=LONG_COLUMNS))
     try:

@@ -35,8 +35,25 @@ def mean_std_ci(values) -> tuple[float, float, int, float, float]:
     return mean, std, n, mean - half, mean + half
 
 
+# What a table row names; runs of one of these under different configs (an edited suite YAML) are
+# never pooled: the most recently recorded config's jobs stand for it.
+ROW_IDENTITY = ["suite", "dataset", "method", "encoder", "pretrain_budget"]
+
+
+def latest_configs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep, for each row identity, only the results of the config group (`group_hash`) recorded
+    last, so a store that also holds an older config's jobs (say before `robustness.max_test`
+    changed) never mixes the two into one mean ± std or counts its seeds twice."""
+    if frame.empty or "group_hash" not in frame or "created_at" not in frame:
+        return frame
+    last = frame.groupby(ROW_IDENTITY + ["group_hash"], dropna=False)["created_at"].max().reset_index()
+    last = last.sort_values("created_at").groupby(ROW_IDENTITY, dropna=False).tail(1)
+    return frame.merge(last[ROW_IDENTITY + ["group_hash"]], on=ROW_IDENTITY + ["group_hash"], how="inner")
+
+
 def long_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Aggregate per-seed rows into one row per cell."""
+    """Aggregate per-seed rows (of each row identity's latest config) into one row per cell."""
+    frame = latest_configs(frame)
     if frame.empty:
         return pd.DataFrame(columns=LONG_COLUMNS)
     rows = []
@@ -90,7 +107,7 @@ def write_tables(store: ResultStore, out_dir: Path, suite: str | None = None,
                  metric_for: dict[str, str] | None = None) -> dict[str, Path]:
     """Regenerate every table of `out_dir` from the store. Returns {name: path}."""
     from benchmark.protocol_tables import derived_rows, write_protocol_markdowns
-    long = long_table(derived_rows(store.frame(suite), metric_for))
+    long = long_table(derived_rows(latest_configs(store.frame(suite)), metric_for))
     written: dict[str, Path] = {}
     for protocol, part in long.groupby("protocol"):
         written[f"{protocol}.csv"] = atomic_write_text(Path(out_dir) / f"{protocol}.csv",

@@ -172,3 +172,28 @@ def test_robustness_cap_from_suite():
         for bad in ({"max_test": 5}, {"max_tests": 50}, [50]):
             with pytest.raises(UsageError, match="robustness"):
                 parse_suite({**SUITE, "robustness": bad}, "toy")
+
+
+def test_tables_never_pool_an_older_config_of_the_same_row():
+    # A store holding seed 0 of an older config (e.g. before the suite's robustness cap changed) and
+    # seeds 0-2 of the current one: the row reports the current config's 3 seeds, not 4 values.
+    import pandas as pd
+
+    from benchmark.tables import latest_configs, long_table
+
+    base = {"suite": "quick", "domain": "image", "dataset": "d", "method": "simclr", "encoder": "default:image2d",
+            "pretrain_budget": "5ep", "protocol": "label_fraction", "probe": "linear", "fraction": 0.1,
+            "corruption": "", "severity": 0, "ood_partner": "", "metric": "accuracy", "code_version": "x"}
+    old = [{**base, "group_hash": "old", "config_hash": "o0", "seed": 0, "value": 0.1,
+            "created_at": "2026-01-01T00:00:00Z"}]
+    new = [{**base, "group_hash": "new", "config_hash": f"n{s}", "seed": s, "value": 0.5 + s / 100,
+            "created_at": f"2026-02-01T00:00:0{s}Z"} for s in range(3)]
+    other = [{**base, "method": "random_init", "group_hash": "ri", "config_hash": "r0", "seed": 0,
+              "value": 0.3, "created_at": "2025-12-01T00:00:00Z"}]  # another row: kept though older
+    frame = pd.DataFrame(old + new + other)
+    kept = latest_configs(frame)
+    assert sorted(kept["config_hash"]) == ["n0", "n1", "n2", "r0"]
+    long = long_table(frame).set_index("method")
+    assert long.loc["simclr", "n_seeds"] == 3
+    assert long.loc["simclr", "mean"] == pytest.approx(0.51)
+    assert long.loc["random_init", "n_seeds"] == 1

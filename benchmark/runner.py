@@ -220,8 +220,10 @@ class JobContext:
         else:
             m = self.build_method()
             if cls.trains:
+                key = pretrain_key(self.job.method, self.job.method_hparams, self.job.seed, self.job.epochs,
+                                   self.job.dataset, self.job.dataset_options, self.job.max_train)
                 self.histories["pretrain"] = self._pretrain(m, pool, self.job.epochs, None,
-                                                            ckpt_dir / f"{self.job.config_hash()}.pt")
+                                                            ckpt_dir / f"pretrain-{key}.pt")
             self.models[None] = m
 
     def _batch_size(self, n: int) -> int:
@@ -270,6 +272,16 @@ class JobContext:
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:
         self.probe_results[(probe, fraction)] = result
+
+
+def pretrain_key(method: str, hp: dict, seed: int, epochs: int, dataset: str, options: dict,
+                 max_train: int | None) -> str:
+    """What a label-free pretraining run depends on. Its checkpoint is named by this key so that
+    jobs training the identical model share it: a transfer job whose source is a suite dataset
+    loads the in-domain job's finished checkpoint instead of pretraining it again
+    (benchmark/pretrain.py resumes a complete checkpoint bit-identically)."""
+    return _hash({"method": method, "hp": hp, "seed": seed, "epochs": epochs, "dataset": dataset,
+                  "options": options, "max_train": max_train})
 
 
 def _cap(labels, cap, dataset, split):

@@ -168,6 +168,13 @@ def train_transfer_models(ctx) -> None:
                              weight_decay=m.hp["weight_decay"], seed=job.seed, device=ctx.device,
                              amp=getattr(ctx, "amp", "off"))
         ckpt = ctx.work_dir / "checkpoints" / f"transfer-{checkpoint_key(job)}.pt"
+        if len(srcs) == 1 and not cls.uses_labels and not cls.semi_supervised:
+            # label-free pretraining on one source is the source's in-domain run: share its checkpoint
+            from benchmark.runner import pretrain_key
+            src = job.pretrain_on[0]
+            ckpt = ctx.work_dir / "checkpoints" / "pretrain-{}.pt".format(pretrain_key(
+                job.method, job.method_hparams, job.seed, job.epochs, src["name"], src.get("options", {}),
+                src.get("max_train")))
         ctx.histories["pretrain"] = pretrain(m, adapter, split, pool, cfg, checkpoint=ckpt,
                                              on_epoch=ctx.progress)
     ctx.models[None] = m

@@ -8,7 +8,7 @@ import torch
 
 from _protocol_toys import registered
 from benchmark.cli import main
-from benchmark.runner import Job, expand, run_jobs
+from benchmark.runner import Job, expand, pretrain_key, run_jobs
 from benchmark.store import ResultStore
 from benchmark.suites import UsageError, parse_suite
 from benchmark.tables import LONG_COLUMNS, write_tables
@@ -80,10 +80,39 @@ def test_transfer_rows_name_their_source_and_share_checkpoints(toy_run):
     assert {r["method"] for r in rows if "+" in r["pretrain_budget"]} == {"simclr"}
     md = (out / "transfer.md").read_text()
     assert "in-domain" in md and "toy_blobs_a+toy_blobs_b" in md
-    # one checkpoint per (method, hparams, seed, epochs, sources), whatever the target
+    # one checkpoint per (method, hparams, seed, epochs, sources), whatever the target; label-free
+    # pretraining on one source is named like (and shared with) that source's in-domain run
     tj = [j for j in jobs if j.pretrain_on]
-    assert all((out / "checkpoints" / f"transfer-{checkpoint_key(j)}.pt").exists()
-               for j in tj if j.method != "random_init")
+    for j in tj:
+        if j.method == "random_init":
+            continue
+        if j.method == "simclr" and len(j.pretrain_on) == 1:
+            src = j.pretrain_on[0]
+            key = pretrain_key(j.method, j.method_hparams, j.seed, j.epochs, src["name"],
+                               src.get("options", {}), src.get("max_train"))
+            assert (out / "checkpoints" / f"pretrain-{key}.pt").exists()
+        else:
+            assert (out / "checkpoints" / f"transfer-{checkpoint_key(j)}.pt").exists()
+
+
+def test_transfer_reuses_the_in_domain_pretraining_checkpoint(tmp_path):
+    # toy_blobs_b's in-domain SimCLR job, then SimCLR toy_blobs_b -> toy_blobs_a: the transfer job
+    # loads the finished checkpoint (no training epochs run) and probes the identical encoder.
+    with registered(), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SSLBENCH_THREADS", "1")
+        suite = parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a"}, {"name": "toy_blobs_b"}]}, "toy")
+        src_job = [j for j in expand(suite, ["simclr"], ["toy_blobs_b"], [0])][0]
+        tr_job = transfer_jobs(suite, ["toy_blobs_b"], ["toy_blobs_a"], ["simclr"], seeds=[0])[0]
+        from benchmark.runner import run_job
+        src = run_job(src_job, tmp_path, tmp_path, torch.device("cpu"))
+        ckpts = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+        epochs_run = []
+        tr = run_job(tr_job, tmp_path, tmp_path, torch.device("cpu"),
+                     progress=lambda epoch, rec: epochs_run.append(epoch))
+        assert src.status == tr.status == "done"
+        assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ckpts  # nothing new
+        assert epochs_run == []  # resumed complete: not one epoch trained again
+        assert tr.history["pretrain"]["epochs"] == src.history["pretrain"]["epochs"]
 
 
 def test_report_regenerates_identical_markdown(toy_run):

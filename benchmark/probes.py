@@ -77,7 +77,9 @@ class LinearHead:
         self.val_score, self.l2, self.head = best
 
     def _norm(self, x):
-        return ((x - self.mean) / self.std).double()
+        # float32: on standardised features the val-selected L2 and the probe's accuracy match
+        # float64 (FMNIST features, 30-3000 labels: val scores equal to ±0.003) at ~1.5x the speed
+        return ((x - self.mean) / self.std).float()
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:

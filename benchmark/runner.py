@@ -95,8 +95,8 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
     for d in entries:
         for m in methods or suite.methods:
             hp = {**suite.method_hparams.get(m, {}), **d.method_hparams.get(m, {})}
-            if suite.batch_size and "batch_size" not in hp:
-                hp["batch_size"] = suite.batch_size
+            if (d.batch_size or suite.batch_size) and "batch_size" not in hp:
+                hp["batch_size"] = d.batch_size or suite.batch_size
             known = {**get_method_class(m).base_defaults, **get_method_class(m).defaults}
             unknown = set(hp) - set(known)
             if unknown:

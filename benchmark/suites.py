@@ -17,7 +17,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "seeds", "fractions",
                "probes", "protocols", "pretrain", "resources", "transfer", "robustness"}
 ALLOWED_ROBUSTNESS = {"max_test"}
-ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "method_hparams"}
+ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "batch_size", "method_hparams"}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 
 
@@ -34,6 +34,7 @@ class DatasetEntry:
     max_test: int | None = None
     epochs: int | None = None  # overrides the suite's pretrain.epochs for this dataset
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-dataset overrides
+    batch_size: int | None = None  # every method's batch size on this dataset, unless its method_hparams say
 
 
 @dataclass
@@ -101,12 +102,15 @@ def parse_suite(data: Any, where: str) -> Suite:
         ep = d.get("epochs")
         _need(ep is None or (isinstance(ep, int) and not isinstance(ep, bool) and ep >= 1), where,
               f"datasets[{i}].epochs must be an integer ≥ 1, got {ep!r}")
+        dbs = d.get("batch_size")
+        _need(dbs is None or (isinstance(dbs, int) and not isinstance(dbs, bool) and dbs >= 2), where,
+              f"datasets[{i}].batch_size must be an integer ≥ 2, got {dbs!r}")
         dhp = d.get("method_hparams", {}) or {}
         _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,
               f"datasets[{i}].method_hparams must map method names to mappings of hyper-parameters")
         datasets.append(DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"),
                                      d.get("max_val"), d.get("max_test"), ep,
-                                     {k: dict(v) for k, v in dhp.items()}))
+                                     {k: dict(v) for k, v in dhp.items()}, dbs))
     methods = data.get("methods")
     _need(isinstance(methods, list) and methods and all(isinstance(m, str) and NAME_RE.match(m)
                                                         for m in methods),

@@ -194,3 +194,22 @@ def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):
                        log=logs.append, show_progress=False)
     assert summary["ran"] == 0 and summary["unsupported"]
     assert any("SKIP" in line and "graph" in line for line in logs)
+
+
+def test_methods_suite_covers_every_domain_with_zero_skips():
+    from benchmark.runner import expand, pending_jobs
+    from benchmark.suites import load_suite
+    from datasets.base import ADAPTERS
+
+    suite = load_suite("methods")
+    jobs = expand(suite)
+    domains = {ADAPTERS[d.name].spec.kind for d in suite.datasets}
+    assert domains == {"image2d", "volume3d", "spectrogram", "signal1d", "graph", "tabular"}
+    assert len({ADAPTERS[d.name].domain for d in suite.datasets}) == 7  # natural + medical images apart
+
+    class NoStore:
+        def done_hashes(self):
+            return set()
+
+    pending, summary = pending_jobs(jobs, NoStore(), log=lambda m: None)
+    assert summary["unsupported"] == [] and len(pending) == len(jobs) == 17 * 7

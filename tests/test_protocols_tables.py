@@ -226,3 +226,16 @@ def test_tables_never_pool_an_older_config_of_the_same_row():
     assert long.loc["simclr", "n_seeds"] == 3
     assert long.loc["simclr", "mean"] == pytest.approx(0.51)
     assert long.loc["random_init", "n_seeds"] == 1
+
+
+def test_dataset_batch_size_applies_to_every_method_unless_overridden():
+    with registered():
+        suite = parse_suite({**SUITE, "datasets": [
+            {"name": "toy_blobs_a", "batch_size": 16, "method_hparams": {"supervised": {"batch_size": 8}}},
+            {"name": "toy_blobs_b"}]}, "toy")
+        bs = {(j.dataset, j.method): j.method_hparams["batch_size"] for j in expand(suite, seeds=[0])}
+    assert bs[("toy_blobs_a", "simclr")] == bs[("toy_blobs_a", "random_init")] == 16
+    assert bs[("toy_blobs_a", "supervised")] == 8
+    assert bs[("toy_blobs_b", "simclr")] == 64  # the suite's pretrain.batch_size
+    with pytest.raises(UsageError, match=r"datasets\[0\].batch_size"):
+        parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a", "batch_size": 1}]}, "toy")

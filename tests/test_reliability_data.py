@@ -131,3 +131,35 @@ def test_bad_file_error_names_file_expectation_and_fix(case, request, tmp_path, 
     with pytest.raises(DataError) as e:
         load()
     _contract(e.value, fname)
+
+
+def test_parsed_splits_are_shared_across_instances_until_a_file_changes(tmp_path):
+    import os
+
+    import torch
+
+    from datasets.base import Adapter, Split
+
+    calls = []
+
+    class Counting(Adapter):
+        name = "counting_toy"
+
+        def load_splits(self):
+            calls.append(1)
+            v = float((self.data_dir / "values.txt").read_text())
+            self.scale = v  # state load_splits sets on the instance comes back on a cache hit
+            s = Split(torch.full((4, 1), v), torch.zeros(4, dtype=torch.long))
+            return {"train": s, "val": s, "test": s}
+
+    (tmp_path / "values.txt").write_text("1.0")
+    a, b = Counting(tmp_path), Counting(tmp_path)
+    assert a.splits()["train"].inputs[0, 0] == 1.0
+    assert b.splits()["train"].inputs[0, 0] == 1.0 and b.scale == 1.0
+    assert len(calls) == 1
+    assert Counting(tmp_path, variant="x").splits() and len(calls) == 2  # other options: own entry
+    (tmp_path / "values.txt").write_text("22.0")  # a changed file is read again
+    st = os.stat(tmp_path / "values.txt")
+    os.utime(tmp_path / "values.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    c = Counting(tmp_path)
+    assert c.splits()["train"].inputs[0, 0] == 22.0 and c.scale == 22.0 and len(calls) == 3

@@ -207,16 +207,16 @@ class JobContext:
         elif cls.uses_labels:
             # The supervised reference trains per fraction on exactly the probes' labelled subset,
             # with a step budget no larger than the SSL methods get.
-            ssl_steps = self.job.epochs * max(1, len(pool) // self._batch_size(len(pool)))
+            key = pretrain_key(self.job.method, self.job.method_hparams, self.job.seed, self.job.epochs,
+                               self.job.dataset, self.job.dataset_options, self.job.max_train)
             for f in self.job.fractions:
                 sub = pool[self.fraction_subset(f)]
                 m = self.build_method()
-                bs = min(m.hp["batch_size"], len(sub))
-                steps = min(ssl_steps, max(50, (len(sub) // bs) * m.hp["epochs_over_labels"]))
+                steps, epochs = supervised_budget(self.job.epochs, len(pool), len(sub), m.hp)
                 self.models[f] = m
+                # named by what it depends on: a transfer job from this dataset loads the 100 % model
                 self.histories[f"fraction={f:g}"] = self._pretrain(
-                    m, sub, epochs_for_steps(steps, len(sub), bs), steps,
-                    ckpt_dir / f"{self.job.config_hash()}-f{f:g}.pt")
+                    m, sub, epochs, steps, ckpt_dir / f"{self.job.method}-{key}-f{f:g}.pt")
         else:
             m = self.build_method()
             if cls.trains:
@@ -225,10 +225,6 @@ class JobContext:
                 self.histories["pretrain"] = self._pretrain(m, pool, self.job.epochs, None,
                                                             ckpt_dir / f"pretrain-{key}.pt")
             self.models[None] = m
-
-    def _batch_size(self, n: int) -> int:
-        cls = get_method_class(self.job.method)
-        return min(self.job.method_hparams.get("batch_size", cls.base_defaults["batch_size"]), n)
 
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
         cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
@@ -272,6 +268,16 @@ class JobContext:
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:
         self.probe_results[(probe, fraction)] = result
+
+
+def supervised_budget(ssl_epochs: int, pool_size: int, labelled: int, hp: dict) -> tuple[int, int]:
+    """(steps, epochs) of a label-using reference on `labelled` samples: `epochs_over_labels`
+    passes over them (≥ 50 steps), never more steps than an SSL method gets on the whole pool."""
+    bs = min(hp["batch_size"], pool_size)
+    ssl_steps = ssl_epochs * max(1, pool_size // bs)
+    bs_sub = min(hp["batch_size"], labelled)
+    steps = min(ssl_steps, max(50, (labelled // bs_sub) * hp["epochs_over_labels"]))
+    return steps, epochs_for_steps(steps, labelled, bs_sub)
 
 
 def pretrain_key(method: str, hp: dict, seed: int, epochs: int, dataset: str, options: dict,

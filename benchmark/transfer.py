@@ -14,6 +14,8 @@ sources) is shared by every target.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import hashlib
 import json
 
@@ -35,9 +37,9 @@ def _entry(suite: Suite, name: str) -> dict:
         if d.name == name:
             return {"name": name, "options": dict(d.options), "max_train": d.max_train,
                     "max_val": d.max_val, "max_test": d.max_test, "epochs": d.epochs,
-                    "method_hparams": d.method_hparams}
+                    "method_hparams": d.method_hparams, "batch_size": d.batch_size}
     return {"name": name, "options": {}, "max_train": None, "max_val": None, "max_test": None,
-            "epochs": None, "method_hparams": {}}
+            "epochs": None, "method_hparams": {}, "batch_size": None}
 
 
 def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
@@ -93,7 +95,7 @@ def _target_suite(suite: Suite, entry: dict, source: dict) -> Suite:
     from benchmark.suites import DatasetEntry
     return replace(suite, datasets=[DatasetEntry(entry["name"], entry["options"], entry["max_train"],
                                                  entry["max_val"], entry["max_test"], source["epochs"],
-                                                 source["method_hparams"])])
+                                                 source["method_hparams"], source["batch_size"])])
 
 
 class UnionAdapter(Adapter):
@@ -168,13 +170,19 @@ def train_transfer_models(ctx) -> None:
                              weight_decay=m.hp["weight_decay"], seed=job.seed, device=ctx.device,
                              amp=getattr(ctx, "amp", "off"))
         ckpt = ctx.work_dir / "checkpoints" / f"transfer-{checkpoint_key(job)}.pt"
-        if len(srcs) == 1 and not cls.uses_labels and not cls.semi_supervised:
-            # label-free pretraining on one source is the source's in-domain run: share its checkpoint
-            from benchmark.runner import pretrain_key
+        if len(srcs) == 1 and not cls.semi_supervised:
+            # Pretraining on one source is the source's in-domain run — label-free, or for the
+            # supervised reference its model at 100 % labels — so it shares that run's checkpoint.
+            from benchmark.runner import pretrain_key, supervised_budget
             src = job.pretrain_on[0]
-            ckpt = ctx.work_dir / "checkpoints" / "pretrain-{}.pt".format(pretrain_key(
-                job.method, job.method_hparams, job.seed, job.epochs, src["name"], src.get("options", {}),
-                src.get("max_train")))
+            key = pretrain_key(job.method, job.method_hparams, job.seed, job.epochs, src["name"],
+                               src.get("options", {}), src.get("max_train"))
+            if cls.uses_labels:
+                steps, epochs = supervised_budget(job.epochs, len(pool), len(pool), m.hp)
+                cfg = replace(cfg, epochs=epochs, max_steps=steps)
+                ckpt = ctx.work_dir / "checkpoints" / f"{cls.name}-{key}-f1.pt"
+            else:
+                ckpt = ctx.work_dir / "checkpoints" / f"pretrain-{key}.pt"
         ctx.histories["pretrain"] = pretrain(m, adapter, split, pool, cfg, checkpoint=ckpt,
                                              on_epoch=ctx.progress)
     ctx.models[None] = m

@@ -86,23 +86,26 @@ def test_transfer_rows_name_their_source_and_share_checkpoints(toy_run):
     for j in tj:
         if j.method == "random_init":
             continue
-        if j.method == "simclr" and len(j.pretrain_on) == 1:
+        if len(j.pretrain_on) == 1:
             src = j.pretrain_on[0]
             key = pretrain_key(j.method, j.method_hparams, j.seed, j.epochs, src["name"],
                                src.get("options", {}), src.get("max_train"))
-            assert (out / "checkpoints" / f"pretrain-{key}.pt").exists()
+            name = f"pretrain-{key}.pt" if j.method == "simclr" else f"supervised-{key}-f1.pt"
+            assert (out / "checkpoints" / name).exists()
         else:
             assert (out / "checkpoints" / f"transfer-{checkpoint_key(j)}.pt").exists()
 
 
-def test_transfer_reuses_the_in_domain_pretraining_checkpoint(tmp_path):
-    # toy_blobs_b's in-domain SimCLR job, then SimCLR toy_blobs_b -> toy_blobs_a: the transfer job
-    # loads the finished checkpoint (no training epochs run) and probes the identical encoder.
+@pytest.mark.parametrize("method", ["simclr", "supervised"])
+def test_transfer_reuses_the_in_domain_pretraining_checkpoint(tmp_path, method):
+    # toy_blobs_b's in-domain job, then toy_blobs_b -> toy_blobs_a: the transfer job loads the
+    # finished checkpoint (SimCLR's, or the supervised reference's at 100 % labels), trains no epoch
+    # and probes the identical encoder.
     with registered(), pytest.MonkeyPatch.context() as mp:
         mp.setenv("SSLBENCH_THREADS", "1")
         suite = parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a"}, {"name": "toy_blobs_b"}]}, "toy")
-        src_job = [j for j in expand(suite, ["simclr"], ["toy_blobs_b"], [0])][0]
-        tr_job = transfer_jobs(suite, ["toy_blobs_b"], ["toy_blobs_a"], ["simclr"], seeds=[0])[0]
+        src_job = [j for j in expand(suite, [method], ["toy_blobs_b"], [0])][0]
+        tr_job = transfer_jobs(suite, ["toy_blobs_b"], ["toy_blobs_a"], [method], seeds=[0])[0]
         from benchmark.runner import run_job
         src = run_job(src_job, tmp_path, tmp_path, torch.device("cpu"))
         ckpts = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
@@ -112,7 +115,8 @@ def test_transfer_reuses_the_in_domain_pretraining_checkpoint(tmp_path):
         assert src.status == tr.status == "done"
         assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ckpts  # nothing new
         assert epochs_run == []  # resumed complete: not one epoch trained again
-        assert tr.history["pretrain"]["epochs"] == src.history["pretrain"]["epochs"]
+        src_hist = src.history["pretrain" if method == "simclr" else "fraction=1"]
+        assert tr.history["pretrain"]["epochs"] == src_hist["epochs"]
 
 
 def test_report_regenerates_identical_markdown(toy_run):

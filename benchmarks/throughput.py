@@ -131,17 +131,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
           f"{args.steps} steps × {args.repeats} repeats; pairs/s as median (min–max)")
-    rows = []
+    rows, skipped = [], []
     for case in args.cases.split(","):
         ds, method = case.split(":")
         if ds not in ADAPTERS:
             print(f"{case}: dataset not registered, skipped")
+            skipped.append(case)
             continue
         adapter = get_adapter(ds, data_dir=args.data_dir)
         try:
             split = adapter.splits()["train"]
         except Exception as e:  # noqa: BLE001 - a missing dataset only skips its row
             print(f"{case}: cannot load ({e}), skipped")
+            skipped.append(case)
             continue
         bs = min(args.batch_size, len(split) // 2)
         steps = args.steps  # small sets (BreastMNIST, MUTAG) run several epochs: per-epoch costs count
@@ -173,6 +175,10 @@ def main(argv=None):
                 line += f"  ours/{k} {med['ours'] / med[k]:.2f}  limit/{k} {med['limit'] / med[k]:.2f}"
         print(line, flush=True)
         rows.append((case, med))
+    if args.readme and skipped:  # a partial table would silently replace the measured one
+        print(f"not writing {args.readme}: {len(skipped)} case(s) skipped ({', '.join(skipped)}); "
+              f"pass --data-dir or set SSLBENCH_DATA_DIR", file=sys.stderr)
+        return 1
     if args.readme and rows:
         write_readme(Path(args.readme), markdown_table(rows, args))
     return 0

@@ -207,8 +207,7 @@ class JobContext:
         elif cls.uses_labels:
             # The supervised reference trains per fraction on exactly the probes' labelled subset,
             # with a step budget no larger than the SSL methods get.
-            key = pretrain_key(self.job.method, self.job.method_hparams, self.job.seed, self.job.epochs,
-                               self.job.dataset, self.job.dataset_options, self.job.max_train)
+            key = self._pretrain_key()
             for f in self.job.fractions:
                 sub = pool[self.fraction_subset(f)]
                 m = self.build_method()
@@ -220,11 +219,14 @@ class JobContext:
         else:
             m = self.build_method()
             if cls.trains:
-                key = pretrain_key(self.job.method, self.job.method_hparams, self.job.seed, self.job.epochs,
-                                   self.job.dataset, self.job.dataset_options, self.job.max_train)
+                key = self._pretrain_key()
                 self.histories["pretrain"] = self._pretrain(m, pool, self.job.epochs, None,
                                                             ckpt_dir / f"pretrain-{key}.pt")
             self.models[None] = m
+
+    def _pretrain_key(self) -> str:
+        j = self.job
+        return pretrain_key(j.method, j.method_hparams, j.seed, j.epochs, j.dataset, j.dataset_options, j.max_train)
 
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
         cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
@@ -282,10 +284,10 @@ def supervised_budget(ssl_epochs: int, pool_size: int, labelled: int, hp: dict) 
 
 def pretrain_key(method: str, hp: dict, seed: int, epochs: int, dataset: str, options: dict,
                  max_train: int | None) -> str:
-    """What a label-free pretraining run depends on. Its checkpoint is named by this key so that
-    jobs training the identical model share it: a transfer job whose source is a suite dataset
-    loads the in-domain job's finished checkpoint instead of pretraining it again
-    (benchmark/pretrain.py resumes a complete checkpoint bit-identically)."""
+    """What an in-domain training run depends on (plus the label fraction, for label-using
+    references). Checkpoints are named by this key so that jobs training the identical model share
+    it: a transfer job whose source is a suite dataset loads the in-domain job's finished checkpoint
+    instead of training it again (benchmark/pretrain.py resumes a complete checkpoint bit-identically)."""
     return _hash({"method": method, "hp": hp, "seed": seed, "epochs": epochs, "dataset": dataset,
                   "options": options, "max_train": max_train})
 

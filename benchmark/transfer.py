@@ -14,10 +14,9 @@ sources) is shared by every target.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import hashlib
 import json
+from dataclasses import replace
 
 import torch
 

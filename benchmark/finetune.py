@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from benchmark.fractions import stratified_subset
 from benchmark.metrics import classification_metrics
+from benchmark.pretrain import adamw
 from benchmark.probes import ProbeResult, _probs, _selection_score
 from datasets.splitting import name_seed
 
@@ -56,8 +57,8 @@ def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, 
         m.eval()
         dim = feats(adapter.prepare(adapter.batch(train_split, train_idx[:2]), device)).shape[1]
     head = torch.nn.Linear(dim, task.num_classes).to(device)
-    opt = torch.optim.AdamW([{"params": m.parameters(), "lr": FT_LR_ENCODER},
-                             {"params": head.parameters(), "lr": FT_LR_HEAD}], weight_decay=1e-4)
+    opt = adamw([{"params": m.parameters(), "lr": FT_LR_ENCODER},
+                 {"params": head.parameters(), "lr": FT_LR_HEAD}], FT_LR_HEAD, 1e-4, device)
     labels = train_split.labels
     val_y = val_split.labels[val_idx]
     bs = min(FT_BATCH, len(train_idx))

@@ -81,6 +81,14 @@ def pin_batch(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def adamw(params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with the fused kernel on CPU and CUDA: one kernel for all parameters instead of a
+    Python loop of small ops per tensor (0.5 vs 1.7 ms per step for the 4-block CNN on 2 cores;
+    a larger share of the step for the small tabular and signal encoders)."""
+    fused = torch.device(device).type in ("cpu", "cuda")
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
 def _autocast(cfg: PretrainConfig):
     if cfg.amp == "off":
         return torch.autocast(device_type=cfg.device.type, enabled=False)
@@ -95,7 +103,7 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
     Returns the history: per-epoch mean loss, collapse monitor, wall time."""
     device = cfg.device
     method.to(device).train()
-    opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(method.parameters(), cfg.lr, cfg.weight_decay, device)
     g_data = torch.Generator().manual_seed(name_seed("data", cfg.seed))
     g_view = torch.Generator().manual_seed(name_seed("view", cfg.seed))
     bs = min(cfg.batch_size, len(pool))
@@ -127,6 +135,9 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
     # Collapse monitor each epoch on a fixed subset: ≤ 256 samples and ≤ 1/4 of an epoch's samples, so
     # on small sets (BreastMNIST: 2 steps per epoch) it costs a few % of training, not 15 %.
     monitor_idx = pool[:min(len(pool), 256, max(64, steps_per_epoch * bs // 4))]
+    # On tiny epochs (MUTAG: 2 steps) even that is ~10 % of training: there the monitor runs every
+    # `monitor_every`-th epoch (≥ ~1,000 trained samples apart) and always on the last one.
+    monitor_every = max(1, round(1024 / max(1, steps_per_epoch * bs)))
     view = lambda t: adapter.views(t, g_view)  # noqa: E731
     labels = split.labels
     step = history["steps"]
@@ -155,7 +166,9 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
             step += 1
             method.on_step_end(step, total)
             losses.append(float(loss.detach()))
-        stats = collapse_stats(method, adapter, split, monitor_idx, device)
+        last = epoch + 1 == cfg.epochs or step >= total
+        stats = (collapse_stats(method, adapter, split, monitor_idx, device)
+                 if last or (epoch + 1) % monitor_every == 0 else {})
         record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)),
                   "seconds": time.perf_counter() - t0, **stats}
         history["epochs"].append(record)
@@ -168,7 +181,7 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
                                            "epoch": epoch + 1})
         if on_epoch:
             on_epoch(epoch + 1, record)
-    if history["epochs"] and history["epochs"][-1]["embedding_std"] < 1e-4:
+    if history["epochs"] and history["epochs"][-1].get("embedding_std", 1.0) < 1e-4:
         raise TrainingFault(f"representation collapsed: per-dimension std "
                             f"{history['epochs'][-1]['embedding_std']:.2e}, rankme "
                             f"{history['epochs'][-1]['rankme']:.2f}")

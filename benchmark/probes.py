@@ -1,8 +1,8 @@
 """Probes on frozen features (DESIGN §3.3). Each takes features/labels of the labelled train subset,
 the val split and the test split, selects what it selects on val only, and scores test once.
 
-- linear: multinomial logistic regression on standardised features (full-batch L-BFGS), L2 strength
-  chosen on val from a fixed grid;
+- linear: multinomial logistic regression on standardised features (full-batch L-BFGS, batched over
+  the L2 grid), L2 strength chosen on val from a fixed grid;
 - kNN: k = 20, cosine similarity, votes weighted by exp(sim / 0.07) (Wu et al. 2018; DINO's protocol).
 """
 from __future__ import annotations
@@ -32,26 +32,113 @@ def _selection_score(probs, labels, task: TaskSpec) -> float:
     return m["auroc"] if task.multilabel else m["accuracy"]
 
 
-def _fit_logreg(x, y, task: TaskSpec, l2: float, max_iter: int = 100) -> torch.nn.Linear:
-    torch.manual_seed(0)
-    head = torch.nn.Linear(x.shape[1], task.num_classes, dtype=x.dtype)
-    torch.nn.init.zeros_(head.weight)
-    torch.nn.init.zeros_(head.bias)
-    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=max_iter, history_size=10,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-6)
-    target = y.to(x.dtype) if task.multilabel else y
+def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, max_iter: int = 100,
+                    tol_grad: float = 1e-6, history: int = 10, tol_change: float = 1e-9) -> list[torch.nn.Linear]:
+    """Multinomial (multi-label: per-label binary) logistic regression with L2 penalty l2/2·|W|², one
+    head per value of `l2_grid`, fitted together: full-batch L-BFGS (two-loop recursion, `history`
+    pairs, Armijo backtracking) batched over the grid, so every iteration is two GEMMs for all grid
+    values and a converged value drops out. Gradients are analytic (no autograd).
 
-    def closure():
-        opt.zero_grad()
-        logits = head(x)
-        loss = (F.binary_cross_entropy_with_logits(logits, target) if task.multilabel
-                else F.cross_entropy(logits, target))
-        loss = loss + 0.5 * l2 * head.weight.pow(2).sum()
-        loss.backward()
-        return loss
+    Why not `torch.optim.LBFGS` per value: its per-iteration Python cost (strong-Wolfe line search,
+    closure, autograd) dominated evaluation — 18 fits × ~100 iterations per job were ~40 % of the
+    quick suite's evaluation time; this is ~2.5x faster at equal objective values (tested)."""
+    num_classes, multilabel, l2s = task.num_classes, task.multilabel, list(l2_grid)
+    n, d = x.shape
+    C = num_classes
+    K = len(l2s)
+    dt = x.dtype
+    x1 = torch.cat([x, torch.ones(n, 1, dtype=dt)], 1)  # the bias is the last weight row (unpenalised)
+    x1t = x1.t().contiguous()
+    lam_all = torch.tensor(l2s, dtype=dt)
+    reg = torch.ones(d + 1, 1, 1, dtype=dt)
+    reg[d] = 0.0
+    target = y.to(dt).unsqueeze(1) if multilabel else F.one_hot(y, C).to(dt).unsqueeze(1)  # (n, 1, C)
 
-    opt.step(closure)
-    return head
+    def loss_grad(w, lam, need_grad=True):
+        k = w.shape[1]
+        logits = (x1 @ w.reshape(d + 1, k * C)).view(n, k, C)
+        if multilabel:
+            loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").mean((0, 2))
+        else:
+            loss = (torch.logsumexp(logits, 2) - (logits * target).sum(2)).mean(0)
+        wr = w * reg
+        loss = loss + 0.5 * lam * (wr * wr).sum((0, 2))
+        if not need_grad:
+            return loss, None
+        resid = (torch.sigmoid(logits) - target) / (n * C) if multilabel else (torch.softmax(logits, 2) - target) / n
+        g = (x1t @ resid.reshape(n, k * C)).view(d + 1, k, C) + lam.view(1, k, 1) * wr
+        return loss, g
+
+    D = (d + 1) * C
+    w = torch.zeros(d + 1, K, C, dtype=dt)
+    f, g = loss_grad(w, lam_all)
+    # One ring of curvature pairs shared by the grid; a value that made no pair this step stores
+    # rho = 0, which the two-loop recursion skips exactly.
+    S = torch.zeros(history, K, D, dtype=dt)
+    Y = torch.zeros(history, K, D, dtype=dt)
+    rho = torch.zeros(history, K, dtype=dt)
+    gamma = torch.zeros(K, dtype=dt)  # 0 until the first curvature pair: then scaled steepest descent
+    filled, head = 0, 0
+    active = g.abs().amax((0, 2)) > tol_grad
+    for _ in range(max_iter):
+        A = active.nonzero().flatten()
+        k = len(A)
+        if k == 0:
+            break
+        lam, wA, gA, fA = lam_all[A], w[:, A], g[:, A], f[A]
+        gf = gA.transpose(0, 1).reshape(k, D)
+        SA, YA, rA = S[:, A], Y[:, A], rho[:, A]
+        order = [(head - 1 - i) % history for i in range(filled)]
+        q = -gf
+        alphas = []
+        for j in order:
+            a = rA[j] * (SA[j] * q).sum(1)
+            q = q - a.unsqueeze(1) * YA[j]
+            alphas.append(a)
+        first = (1.0 / gf.abs().sum(1).clamp_min(1e-30)).clamp(max=1.0)
+        q = q * torch.where(gamma[A] > 0, gamma[A], first).unsqueeze(1)
+        for j, a in zip(reversed(order), reversed(alphas)):
+            q = q + (a - rA[j] * (YA[j] * q).sum(1)).unsqueeze(1) * SA[j]
+        gtp = (gf * q).sum(1)
+        bad = gtp >= 0
+        if bool(bad.any()):
+            q = torch.where(bad.unsqueeze(1), -gf * first.unsqueeze(1), q)
+            gtp = (gf * q).sum(1)
+        pw = q.view(k, d + 1, C).transpose(0, 1)
+        t = torch.ones(k, dtype=dt)
+        pending = torch.ones(k, dtype=torch.bool)
+        for _ in range(40):  # backtracking: halve until Armijo's sufficient decrease holds
+            f_try, _ = loss_grad(wA + t.view(1, k, 1) * pw, lam, need_grad=False)
+            pending = pending & ~(f_try <= fA + 1e-4 * t * gtp)
+            if not bool(pending.any()):
+                break
+            t = torch.where(pending, t * 0.5, t)
+        t = torch.where(pending, torch.zeros_like(t), t)  # no decrease found: that value stops
+        step = t.view(1, k, 1) * pw
+        w_new = wA + step
+        f_new, g_new = loss_grad(w_new, lam)
+        s = step.transpose(0, 1).reshape(k, D)
+        yv = (g_new - gA).transpose(0, 1).reshape(k, D)
+        sy = (s * yv).sum(1)
+        upd = sy > 1e-10
+        S[head, A] = s * upd.unsqueeze(1)
+        Y[head, A] = yv * upd.unsqueeze(1)
+        rho[head, A] = torch.where(upd, 1.0 / sy.clamp_min(1e-30), torch.zeros_like(sy))
+        rho[head, ~active] = 0.0
+        gamma[A] = torch.where(upd, sy / (yv * yv).sum(1).clamp_min(1e-30), gamma[A])
+        head = (head + 1) % history
+        filled = min(filled + 1, history)
+        done = (g_new.abs().amax((0, 2)) <= tol_grad) | ((fA - f_new).abs() < tol_change) | pending
+        w[:, A], g[:, A], f[A] = w_new, g_new, f_new
+        active[A[done]] = False
+    heads = []
+    for i in range(K):
+        head = torch.nn.Linear(d, C, dtype=dt).requires_grad_(False)
+        with torch.no_grad():
+            head.weight.copy_(w[:d, i].t())
+            head.bias.copy_(w[d, i])
+        heads.append(head)
+    return heads
 
 
 def _probs(logits, task):
@@ -68,8 +155,7 @@ class LinearHead:
         self.std = train_x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)
         tr, va = self._norm(train_x), self._norm(val_x)
         best = None
-        for l2 in l2_grid:
-            head = _fit_logreg(tr, train_y, task, l2)
+        for l2, head in zip(l2_grid, fit_logreg_grid(tr, train_y, task, l2_grid)):
             with torch.no_grad():
                 score = _selection_score(_probs(head(va), task), val_y, task)
             if best is None or score > best[0] + 1e-12:

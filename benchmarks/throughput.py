@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmark.pretrain import PretrainConfig, pretrain  # noqa: E402
+from benchmark.pretrain import PretrainConfig, adamw, pretrain  # noqa: E402
 from datasets.base import ADAPTERS, get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
 
@@ -43,7 +43,7 @@ def time_limit(adapter, method_name, hp, split, pool, bs, steps):
     """Bare step: views computed before the clock starts; only forward/backward/step is timed."""
     m = build(adapter, method_name, hp)
     m.train()
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    opt = adamw(m.parameters(), 1e-3, 1e-6, torch.device("cpu"))  # the optimiser `pretrain` uses
     g = torch.Generator().manual_seed(0)
     batches = []
     per_epoch = len(pool) // bs

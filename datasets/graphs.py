@@ -175,28 +175,37 @@ def _keep_one_per_graph(drop: torch.Tensor, score: torch.Tensor, batch: torch.Te
     return drop & (score < best[batch])
 
 
-def _subgraph_mask(b: GraphBatch, keep_frac: float, u_seed: torch.Tensor, u_edge: torch.Tensor,
-                   max_iters: int = 64) -> torch.Tensor:
-    """BFS ball from one random seed node per graph (edges used with prob. 1/2 per sweep, fresh
-    each sweep from `u_edge`), grown until ≥ keep_frac of the graph's nodes or no growth."""
-    ptr = b.ptr()
+def _subgraph_mask(b: GraphBatch, keep_frac: float, u_seed: torch.Tensor, u_edge: torch.Tensor) -> torch.Tensor:
+    """A random connected ball per graph (GraphCL's subgraph view): from one random seed node,
+    grow outward in random order until ceil(keep_frac · nodes) are inside (or the seed's component
+    is exhausted). Implemented as Dijkstra with random positive edge weights `u_edge[0]` and the
+    nearest nodes kept — one SciPy call for the whole batch instead of a tensor sweep per hop
+    (~30 sweeps of small ops per MUTAG batch made it half the pretraining step)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    import numpy as np
+
+    n = b.x.shape[0]
+    ptr = b.ptr().cpu().numpy()
     counts = ptr[1:] - ptr[:-1]
-    seed = ptr[:-1] + (u_seed * counts).floor().long().clamp_max((counts - 1).clamp_min(0))
-    inside = torch.zeros(b.x.shape[0], dtype=torch.bool, device=b.x.device)
-    inside[seed[counts > 0]] = True
-    target = (keep_frac * counts.float()).ceil()
-    src, dst = b.edge_index
-    for it in range(max_iters):
-        have = torch.zeros(b.num_graphs, device=b.x.device).index_add_(0, b.batch, inside.float())
-        active = have < target
-        use = u_edge[it % u_edge.shape[0]] < 0.5 if it < max_iters // 2 else torch.ones_like(src, dtype=torch.bool)
-        grow = inside[src] & ~inside[dst] & active[b.batch[dst]] & use
-        if not bool(grow.any()):
-            if it >= max_iters // 2 or not bool(active.any()):
-                break
-            continue
-        inside[dst[grow]] = True
-    return inside
+    # Small arrays: NumPy is several times cheaper per op than torch here, and this runs every view.
+    seed = ptr[:-1] + np.minimum(np.floor(u_seed.cpu().double().numpy() * counts).astype(np.int64),
+                                 np.maximum(counts - 1, 0))
+    src, dst = b.edge_index.cpu().numpy()
+    # Weights in [0.05, 1.05): strictly positive so every edge counts as one (scipy drops zeros).
+    w = u_edge[0].cpu().double().numpy() + 0.05
+    dist = np.full(n, np.inf)
+    if (counts > 0).any():
+        graph = csr_matrix((w, (src, dst)), shape=(n, n))
+        dist = dijkstra(graph, directed=True, indices=seed[counts > 0], min_only=True)
+    batch = b.batch.cpu().numpy()
+    order = np.lexsort((dist, batch))  # by graph, then by distance from the graph's seed
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - ptr[batch[order]]  # position inside its own graph
+    target = np.ceil(keep_frac * counts).astype(np.int64)
+    inside = (rank < target[batch]) & np.isfinite(dist)
+    return torch.from_numpy(inside).to(b.x.device)
 
 
 def graph_views(b: GraphBatch, generator: torch.Generator, rate: float = 0.2,
@@ -209,7 +218,7 @@ def graph_views(b: GraphBatch, generator: torch.Generator, rate: float = 0.2,
     u_edge = torch.rand(e, generator=generator)
     u_feat = torch.rand(g, f, generator=generator)
     u_seed = torch.rand(g, generator=generator)
-    u_walk = torch.rand(8, e, generator=generator)
+    u_walk = torch.rand(1, e, generator=generator)  # random edge weights of the subgraph ball
     is_aug = {a: (choice == i).to(dev) for i, a in enumerate(augs)}
     none = torch.zeros(g, dtype=torch.bool, device=dev)
     batch = b.batch

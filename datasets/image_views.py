@@ -1,15 +1,17 @@
 """Batched tensor augmentations for image2d batches (N, C, H, W), floats.
 
 Every random parameter is drawn for the whole batch at once from a CPU `torch.Generator` (so runs
-are reproducible on any device) and applied with one `affine_grid`/`grid_sample` call — per-sample
-Python transforms are as slow as the model step on 2 cores (DESIGN §6).
+are reproducible on any device) and applied to the whole batch at once (crops as separable batched
+interpolation matmuls) — per-sample Python transforms are as slow as the model step on 2 cores
+(DESIGN §6).
 """
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
+
+from datasets.resample import separable_resample_2d
 
 
 def _rand(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
@@ -30,13 +32,11 @@ def random_resized_crop_flip(x: torch.Tensor, g: torch.Generator, scale=(0.3, 1.
     sign = torch.ones(n, device=x.device)
     if flip:
         sign = torch.where(_rand(n, 0, 1, g, x.device) < 0.5, -1.0, 1.0)
-    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = sw * sign
-    theta[:, 0, 2] = cx
-    theta[:, 1, 1] = sh
-    theta[:, 1, 2] = cy
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # No rotation, so the bilinear resample is separable: two batched interpolation matmuls give
+    # grid_sample's values (reflection padding = clamping here, the crop stays inside) ~4x cheaper.
+    scale = torch.stack([sh, sw * sign], dim=1)
+    centre = torch.stack([cy, cx], dim=1)
+    return separable_resample_2d(x, scale, centre)
 
 
 def color_jitter(x: torch.Tensor, g: torch.Generator, brightness=0.4, contrast=0.4,
@@ -59,11 +59,13 @@ def random_erase(x: torch.Tensor, g: torch.Generator, p: float = 0.25, max_frac:
     ew = (_rand(n, 0.1, max_frac, g, x.device) * w).long().clamp(min=1)
     y0 = (_rand(n, 0, 1, g, x.device) * (h - eh)).long()
     x0 = (_rand(n, 0, 1, g, x.device) * (w - ew)).long()
-    rows = torch.arange(h, device=x.device).view(1, h, 1)
-    cols = torch.arange(w, device=x.device).view(1, 1, w)
-    mask = ((rows >= y0.view(n, 1, 1)) & (rows < (y0 + eh).view(n, 1, 1))
-            & (cols >= x0.view(n, 1, 1)) & (cols < (x0 + ew).view(n, 1, 1)) & apply.view(n, 1, 1))
-    return x.masked_fill(mask.unsqueeze(1), 0.0)
+    rows = torch.arange(h, device=x.device)
+    cols = torch.arange(w, device=x.device)
+    in_rows = (rows >= y0.view(n, 1)) & (rows < (y0 + eh).view(n, 1)) & apply.view(n, 1)  # (N, H)
+    in_cols = (cols >= x0.view(n, 1)) & (cols < (x0 + ew).view(n, 1))  # (N, W)
+    # One full-size op: the box mask is the outer product of a row and a column indicator.
+    keep = 1 - in_rows.to(x.dtype).unsqueeze(2) * in_cols.to(x.dtype).unsqueeze(1)
+    return x * keep.unsqueeze(1)
 
 
 def simclr_image_view(x: torch.Tensor, g: torch.Generator, flip: bool = True) -> torch.Tensor:

@@ -117,10 +117,18 @@ class TabularAdapter(Adapter):
         return out
 
     def _col2feat(self) -> torch.Tensor:
+        """Column → feature index (a one-hot block maps to its categorical feature). Cached: views
+        call it every step, and the layout is fixed once the cardinalities are known."""
+        key = (len(self.numeric), tuple(self.spec.extras["categorical_cardinalities"]))
+        cached = getattr(self, "_col2feat_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         cols = list(range(len(self.numeric)))
         for j, (a, b) in enumerate(self._groups()):
             cols += [len(self.numeric) + j] * (b - a)
-        return torch.tensor(cols, dtype=torch.long)
+        out = torch.tensor(cols, dtype=torch.long)
+        self._col2feat_cache = (key, out)
+        return out
 
     def _marginal_pool(self, device) -> torch.Tensor:
         self.splits()

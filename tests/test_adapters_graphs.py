@@ -208,8 +208,24 @@ def test_subgraph_is_connected_ball(mutag):
     inside = _subgraph_mask(b, 0.8, torch.rand(16, generator=g), torch.rand(8, b.edge_index.shape[1], generator=g))
     counts = torch.bincount(b.batch, minlength=16)
     kept = torch.zeros(16).index_add_(0, b.batch, inside.float())
-    assert (kept >= torch.ceil(0.8 * counts)).all()  # MUTAG molecules are connected
+    assert torch.equal(kept, torch.ceil(0.8 * counts))  # MUTAG molecules are connected
     assert (kept < counts).any()
+    # The kept nodes of every graph form one connected piece (a ball grown from the seed).
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+    src, dst = b.edge_index
+    keep_e = inside[src] & inside[dst]
+    new_id = torch.cumsum(inside.long(), 0) - 1
+    m = int(inside.sum())
+    adj = csr_matrix((torch.ones(int(keep_e.sum())).numpy(), (new_id[src[keep_e]].numpy(),
+                      new_id[dst[keep_e]].numpy())), shape=(m, m))
+    _, comp = connected_components(adj, directed=False)
+    assert len(set(comp.tolist())) == 16  # one component per graph
+    # Different edge weights grow a different ball; the same ones the same ball.
+    u_seed = torch.rand(16, generator=g)
+    w1, w2 = torch.rand(1, b.edge_index.shape[1], generator=g), torch.rand(1, b.edge_index.shape[1], generator=g)
+    assert torch.equal(_subgraph_mask(b, 0.5, u_seed, w1), _subgraph_mask(b, 0.5, u_seed, w1))
+    assert not torch.equal(_subgraph_mask(b, 0.5, u_seed, w1), _subgraph_mask(b, 0.5, u_seed, w2))
 
 
 # ---- corruptions ---------------------------------------------------------------------------

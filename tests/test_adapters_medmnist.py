@@ -344,7 +344,7 @@ def test_supervised_reference_breastmnist_reaches_083(data_dir):
 def test_separable_3d_crop_equals_grid_sample():
     # The axis-aligned fast path must be exactly trilinear grid_sample (border padding, align_corners=False).
     import torch.nn.functional as F
-    from datasets.volume_views import _separable_resample
+    from datasets.resample import separable_resample_3d as _separable_resample
     g = torch.Generator().manual_seed(1)
     x = torch.rand(6, 2, 9, 12, 7, generator=g)
     scale = (torch.rand(6, 3, generator=g) * 0.8 + 0.2) * torch.where(torch.rand(6, 3, generator=g) < 0.5, -1.0, 1.0)

@@ -72,3 +72,51 @@ def test_metrics_equal_scikit_learn_on_random_inputs_with_ties():
     assert m["auroc"] == pytest.approx(np.mean([roc_auc_score(yn[:, c], p[:, c]) for c in range(4)]), abs=1e-12)
     assert m["balanced_accuracy"] == pytest.approx(
         np.mean([balanced_accuracy_score(yn[:, c], (p[:, c] >= 0.5).astype(int)) for c in range(4)]), abs=1e-12)
+
+
+def _objective(head, x, y, task, l2):
+    import torch.nn.functional as F
+    with torch.no_grad():
+        logits = head(x)
+        loss = (F.binary_cross_entropy_with_logits(logits, y.float()) if task.multilabel
+                else F.cross_entropy(logits, y))
+        return float(loss + 0.5 * l2 * head.weight.pow(2).sum())
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_batched_logreg_reaches_the_optimum_of_each_grid_value(multilabel):
+    # The grid-batched L-BFGS must minimise each value's own objective: compared with
+    # torch.optim.LBFGS (strong Wolfe) run per value to convergence (1000 iterations).
+    import torch.nn.functional as F
+    from benchmark.probes import fit_logreg_grid
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 12, generator=g)
+    w_true = torch.randn(12, 4, generator=g)
+    logits = x @ w_true
+    if multilabel:
+        task, y = TaskSpec(4, multilabel=True), (logits + torch.randn(200, 4, generator=g) > 0).long()
+    else:
+        task, y = TaskSpec(4), torch.distributions.Categorical(logits=logits).sample()
+    grid = (1e-3, 1e-2, 1e-1, 1.0)
+    heads = fit_logreg_grid(x, y, task, grid, max_iter=300)
+    for l2, head in zip(grid, heads):
+        ref = torch.nn.Linear(12, 4)
+        torch.nn.init.zeros_(ref.weight)
+        torch.nn.init.zeros_(ref.bias)
+        opt = torch.optim.LBFGS(ref.parameters(), max_iter=1000, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-9, tolerance_change=1e-12)
+
+        def closure():
+            opt.zero_grad()
+            out = ref(x)
+            loss = (F.binary_cross_entropy_with_logits(out, y.float()) if multilabel else F.cross_entropy(out, y))
+            loss = loss + 0.5 * l2 * ref.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        assert _objective(head, x, y, task, l2) == pytest.approx(_objective(ref, x, y, task, l2), abs=1e-5)
+        assert torch.allclose(head.weight, ref.weight, atol=2e-3), l2
+    # Stronger penalty → smaller weights (each grid value really is its own problem).
+    norms = [float(h.weight.norm()) for h in heads]
+    assert norms == sorted(norms, reverse=True)

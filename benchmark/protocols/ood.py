@@ -22,7 +22,10 @@ from datasets.base import Split, get_adapter
 from datasets.splitting import name_seed
 
 SYNTHETIC = "synthetic_noise"
-_WARNED: set[str] = set()  # partners already reported unavailable in this process
+# Partners found unavailable in this process, by (name, data dir): not retried for every job (a
+# failed load can cost a download attempt and a walk of the data dir; ~0.5 s per job for
+# AdrenalMNIST3D's five missing partners) and reported once.
+_UNAVAILABLE: set[tuple[str, str]] = set()
 
 
 def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
@@ -45,14 +48,16 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
                             name, partner.spec.kind, tuple(partner.spec.shape), ctx.job.dataset, spec.kind,
                             tuple(spec.shape))
                 continue
+            key = (name, str(ctx.adapter.data_dir))
+            if key in _UNAVAILABLE:
+                continue
             try:
                 test = partner.splits()["test"]
             except Exception as e:  # missing files, no network, a broken partner: never fails the ID job
-                if name not in _WARNED:  # once per process, not once per job
-                    _WARNED.add(name)
-                    first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
-                    log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__,
-                                first if len(first) <= 200 else first[:197] + "...")
+                _UNAVAILABLE.add(key)
+                first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
+                log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__,
+                            first if len(first) <= 200 else first[:197] + "...")
                 continue
             idx = stratified_subset(test.labels, n_id, name, "test")
             feats = _embed(ctx, fraction, partner, test, idx, name)

@@ -35,6 +35,10 @@ class PretrainConfig:
     max_steps: int | None = None  # stop early (used to give supervised runs a step budget)
     amp: str = "off"  # off | bf16 | fp16 (fp16 on CUDA only)
     warmup_frac: float = 0.1  # linear warm-up over this share of steps, then cosine decay to 0
+    # Semi-supervised methods: this share of every batch is drawn from the labelled samples (label
+    # ≥ 0), the rest from the whole pool — separate labelled/unlabelled streams as in FixMatch and
+    # MixMatch, instead of a labelled share equal to the label fraction. None: plain pool batches.
+    labelled_share: float | None = None
 
 
 def lr_at(step: int, total: int, base: float, warmup_frac: float) -> float:
@@ -140,17 +144,32 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
     monitor_every = max(1, round(1024 / max(1, steps_per_epoch * bs)))
     view = lambda t: adapter.views(t, g_view)  # noqa: E731
     labels = split.labels
+    n_lab, labelled = 0, pool[:0]
+    if cfg.labelled_share is not None:
+        if not 0 < cfg.labelled_share < 1:
+            raise ValueError(f"labelled_share must be in (0, 1), got {cfg.labelled_share}")
+        lab_rows = labels[pool]
+        labelled = pool[(lab_rows >= 0).all(1) if lab_rows.dim() > 1 else lab_rows >= 0]
+        if len(labelled):
+            n_lab = min(bs - 1, max(1, round(bs * cfg.labelled_share)))
     step = history["steps"]
     for epoch in range(start_epoch, cfg.epochs):
         if step >= total:
             break
         t0 = time.perf_counter()
         order = pool[torch.randperm(len(pool), generator=g_data)]
+        if n_lab:  # the labelled stream: fresh permutations of the labelled samples, as many as needed
+            reps = -(-steps_per_epoch * n_lab // len(labelled))
+            lab_order = torch.cat([labelled[torch.randperm(len(labelled), generator=g_data)] for _ in range(reps)])
         losses = []
         for b in range(steps_per_epoch):
             if step >= total:
                 break
-            idx = order[b * bs:(b + 1) * bs]
+            if n_lab:
+                idx = torch.cat([lab_order[b * n_lab:(b + 1) * n_lab],
+                                 order[b * (bs - n_lab):(b + 1) * (bs - n_lab)]])
+            else:
+                idx = order[b * bs:(b + 1) * bs]
             x = adapter.prepare(pin_batch(adapter.batch(split, idx), device), device)
             y = labels[idx].to(device, non_blocking=True) if method.uses_labels else None
             for group in opt.param_groups:

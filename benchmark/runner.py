@@ -231,7 +231,8 @@ class JobContext:
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
         cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
                              weight_decay=m.hp["weight_decay"], seed=self.job.seed, device=self.device,
-                             max_steps=max_steps, amp=self.amp)
+                             max_steps=max_steps, amp=self.amp,
+                             labelled_share=m.hp.get("labelled_share") if m.semi_supervised else None)
         split = self.splits["train"] if split is None else split
         hist = pretrain(m, self.adapter, split, pool, cfg, checkpoint=ckpt,
                         on_epoch=self.progress)

@@ -36,9 +36,9 @@ class FixMatch(Method):
     paper = "Sohn et al. 2020, FixMatch: Simplifying Semi-Supervised Learning with Consistency and Confidence"
     uses_labels = True
     semi_supervised = True
-    # Paper: τ 0.95, λ_u 1, μ 7 unlabelled per labelled (here a batch is drawn from the whole pool,
-    # so its labelled share is the label fraction).
-    defaults = {"threshold": 0.95, "lambda_u": 1.0}
+    # Paper: τ 0.95, λ_u 1, μ 7 unlabelled per labelled → 1/8 of every batch is drawn from the
+    # labelled samples (`labelled_share`, read by the pretraining loop), the rest from the pool.
+    defaults = {"threshold": 0.95, "lambda_u": 1.0, "labelled_share": 0.125}
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)

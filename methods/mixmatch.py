@@ -52,7 +52,9 @@ class MixMatch(Method):
     uses_labels = True
     semi_supervised = True
     # Paper: K 2, T 0.5, α 0.75, λ_u 75 (CIFAR-10) ramped up linearly over training.
-    defaults = {"k": 2, "sharpen_temp": 0.5, "alpha": 0.75, "lambda_u": 75.0, "rampup_frac": 1.0}
+    # `labelled_share`: the paper's batches are 64 labelled + 64 unlabelled samples.
+    defaults = {"k": 2, "sharpen_temp": 0.5, "alpha": 0.75, "lambda_u": 75.0, "rampup_frac": 1.0,
+                "labelled_share": 0.5}
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from copy import deepcopy
 from pathlib import Path
 from typing import Callable
 
@@ -32,18 +33,47 @@ def embed_batch_size(adapter: Adapter, device) -> int:
     return size
 
 
+def inference_copy(method: Method) -> Method:
+    """An eval-mode copy of `method` with every Conv→BatchNorm and Linear→BatchNorm pair inside an
+    `nn.Sequential` folded into one layer (BatchNorm at inference is a per-channel affine map), so
+    embedding skips the normalisation pass: on 2 cores BatchNorm was a third of the conv encoders'
+    inference time. Outputs equal the unfolded model's to float rounding (tested)."""
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+
+    copy = deepcopy(method).eval()
+    for seq in [m for m in copy.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            layer, bn = seq[i], seq[i + 1]
+            if not (isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats
+                    and bn.running_mean is not None):
+                continue
+            if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(layer, nn.modules.conv._ConvTransposeNd):
+                fused = fuse_conv_bn_eval(layer, bn)
+                if layer.weight.dim() in (4, 5):  # keep the channels-last layout the encoder runs in
+                    fmt = torch.channels_last if layer.weight.dim() == 4 else torch.channels_last_3d
+                    if layer.weight.is_contiguous(memory_format=fmt):
+                        fused.weight.data = fused.weight.data.contiguous(memory_format=fmt)
+            elif isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d):
+                fused = fuse_linear_bn_eval(layer, bn)
+            else:
+                continue
+            seq[i], seq[i + 1] = fused, nn.Identity()
+    return copy
+
+
 @torch.no_grad()
 def embed_split(method: Method, adapter: Adapter, split: Split, index: torch.Tensor, device,
                 batch_size: int | None = None, transform: Callable | None = None) -> torch.Tensor:
     """Features of samples `index` (CPU float32). `transform(x, idx)` corrupts a prepared batch."""
     batch_size = batch_size or embed_batch_size(adapter, device)
-    method.to(device).eval()
+    model = inference_copy(method.to(device))
     out = []
     for idx in torch.split(index, batch_size):
         x = adapter.prepare(adapter.batch(split, idx), device)
         if transform is not None:
             x = transform(x, idx)
-        out.append(method.embed(x).float().cpu())
+        out.append(model.embed(x).float().cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 

@@ -1,0 +1,38 @@
+"""Inference path of the embeddings cache: BatchNorm folded into the preceding layer."""
+import pytest
+import torch
+from torch import nn
+
+from benchmark.embeddings import inference_copy
+from benchmark.encoders import ConvEncoder, MLPEncoder
+from benchmark.specs import InputSpec, TaskSpec
+from methods.simclr import SimCLR
+
+
+@pytest.mark.parametrize("encoder,shape", [
+    (lambda: ConvEncoder(1, 1), (6, 1, 96)),
+    (lambda: ConvEncoder(2, 1), (6, 1, 28, 28)),
+    (lambda: ConvEncoder(3, 1), (6, 1, 16, 16, 16)),
+    (lambda: MLPEncoder(20), (6, 20)),
+])
+def test_folded_batchnorm_gives_the_same_features(encoder, shape):
+    torch.manual_seed(0)
+    m = SimCLR(encoder(), InputSpec("image2d", (1, 28, 28)), TaskSpec(3))
+    m.train()
+    with torch.no_grad():  # non-trivial running statistics and affine parameters
+        for _ in range(3):
+            m.encoder(torch.randn(shape) * 3 + 1)
+        for mod in m.modules():
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+                mod.weight.uniform_(0.5, 2.0)
+                mod.bias.uniform_(-1, 1)
+    m.eval()
+    x = torch.randn(shape)
+    folded = inference_copy(m)
+    n_bn = sum(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in m.encoder.modules())
+    assert n_bn > 0
+    assert not any(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in folded.encoder.modules())
+    with torch.no_grad():
+        assert torch.allclose(folded.embed(x), m.embed(x), rtol=1e-4, atol=1e-5)
+    # the original is untouched (training continues on it) and still has its BatchNorm layers
+    assert sum(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in m.encoder.modules()) == n_bn

@@ -41,7 +41,10 @@ def inference_copy(method: Method) -> Method:
     from torch import nn
     from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
+    if getattr(method, "_inference_copy", False):
+        return method
     copy = deepcopy(method).eval()
+    copy._inference_copy = True
     for seq in [m for m in copy.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(seq) - 1):
             layer, bn = seq[i], seq[i + 1]

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 import benchmark
-from benchmark.embeddings import EmbeddingCache, embed_split
+from benchmark.embeddings import EmbeddingCache, embed_split, inference_copy
 from benchmark.fractions import label_fraction_subset, stratified_subset
 from benchmark.pretrain import PretrainConfig, TrainingFault, epochs_for_steps, pretrain
 from benchmark.protocols import PROTOCOLS
@@ -164,6 +164,7 @@ class JobContext:
         self.histories: dict[str, Any] = {}
         self.probe_results: dict[tuple[str, float], Any] = {}
         self.linear_heads: dict[float, Any] = {}
+        self._inference_models: dict[int, tuple[Method, Method]] = {}  # id → (model kept alive, copy)
         self.embed_s = 0.0
 
     # -- labels and subsets -----------------------------------------------------------------
@@ -254,6 +255,10 @@ class JobContext:
 
     def _timed_embed(self, model, split, index, transform=None, adapter=None):
         t0 = time.perf_counter()
+        # One BatchNorm-folded inference copy per trained model and job (models are final by now).
+        if id(model) not in self._inference_models:
+            self._inference_models[id(model)] = (model, inference_copy(model.to(self.device)))
+        model = self._inference_models[id(model)][1]
         feats = embed_split(model, adapter or self.adapter, split, index, self.device, transform=transform)
         self.embed_s += time.perf_counter() - t0  # cache misses only: what embedding really costs
         return feats

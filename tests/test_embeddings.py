@@ -36,3 +36,4 @@ def test_folded_batchnorm_gives_the_same_features(encoder, shape):
         assert torch.allclose(folded.embed(x), m.embed(x), rtol=1e-4, atol=1e-5)
     # the original is untouched (training continues on it) and still has its BatchNorm layers
     assert sum(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in m.encoder.modules()) == n_bn
+    assert inference_copy(folded) is folded  # an inference copy is not copied again

@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make bench DATASETS=fashion_mnist` runs one slice of the quick suite (comma-separated names).
+DATASETS ?=
 bench: $(STAMP)
-	$(PY) run_benchmark.py run --suite quick
+	$(PY) run_benchmark.py run --suite quick $(if $(DATASETS),--datasets $(DATASETS),)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

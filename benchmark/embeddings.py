@@ -57,7 +57,8 @@ def inference_copy(method: Method) -> Method:
                     fmt = torch.channels_last if layer.weight.dim() == 4 else torch.channels_last_3d
                     if layer.weight.is_contiguous(memory_format=fmt):
                         fused.weight.data = fused.weight.data.contiguous(memory_format=fmt)
-            elif isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d):
+            elif isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d) and bn.affine:
+                # (torch's linear folding needs BatchNorm's affine weights; conv folding does not)
                 fused = fuse_linear_bn_eval(layer, bn)
             else:
                 continue

@@ -37,3 +37,19 @@ def test_folded_batchnorm_gives_the_same_features(encoder, shape):
     # the original is untouched (training continues on it) and still has its BatchNorm layers
     assert sum(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in m.encoder.modules()) == n_bn
     assert inference_copy(folded) is folded  # an inference copy is not copied again
+
+
+def test_folding_skips_nothing_it_cannot_fold_and_keeps_outputs():
+    # A non-affine BatchNorm after a Linear (MoCo v3's projector ends like this) stays as it is.
+    torch.manual_seed(0)
+    m = SimCLR(MLPEncoder(8), InputSpec("tabular", (8,)), TaskSpec(2))
+    m.projector = nn.Sequential(nn.Linear(128, 16), nn.BatchNorm1d(16, affine=False))
+    m.train()
+    with torch.no_grad():
+        m.projector(m.encoder(torch.randn(32, 8)))
+    m.eval()
+    folded = inference_copy(m)
+    x = torch.randn(5, 8)
+    with torch.no_grad():
+        assert torch.allclose(folded.projector(folded.encoder(x)), m.projector(m.encoder(x)), atol=1e-5)
+    assert isinstance(folded.projector[1], nn.BatchNorm1d)

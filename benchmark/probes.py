@@ -54,22 +54,35 @@ def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, m
     lam_all = torch.tensor(l2s, dtype=dt)
     reg = torch.ones(d + 1, 1, 1, dtype=dt)
     reg[d] = 0.0
-    target = y.to(dt).unsqueeze(1) if multilabel else F.one_hot(y, C).to(dt).unsqueeze(1)  # (n, 1, C)
+    # Logits are laid out (grid, class, sample): softmax and its log then reduce over a middle
+    # dimension with samples contiguous, which vectorises (on 2 cores, 3000 samples × 6 × 10:
+    # log_softmax 0.15 ms vs 0.6 ms for logsumexp + 0.5 ms for softmax over a last dimension of 10).
+    if multilabel:
+        target = y.to(dt).t().unsqueeze(0)  # (1, C, n)
+    else:
+        target = F.one_hot(y, C).to(dt).t().unsqueeze(0)
+        y_idx = y.view(1, 1, n)
 
-    def loss_grad(w, lam, need_grad=True):
+    def evaluate(w, lam):
+        """Loss per grid value at w, and what its gradient needs (the logits' link outputs)."""
         k = w.shape[1]
-        logits = (x1 @ w.reshape(d + 1, k * C)).view(n, k, C)
+        logits = (w.reshape(d + 1, k * C).t() @ x1t).view(k, C, n)
         if multilabel:
-            loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").mean((0, 2))
+            loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").mean((1, 2))
         else:
-            loss = (torch.logsumexp(logits, 2) - (logits * target).sum(2)).mean(0)
+            logits = torch.log_softmax(logits, 1)  # log-probabilities from here on
+            loss = -logits.gather(1, y_idx.expand(k, 1, n)).mean((1, 2))
         wr = w * reg
-        loss = loss + 0.5 * lam * (wr * wr).sum((0, 2))
-        if not need_grad:
-            return loss, None
-        resid = (torch.sigmoid(logits) - target) / (n * C) if multilabel else (torch.softmax(logits, 2) - target) / n
-        g = (x1t @ resid.reshape(n, k * C)).view(d + 1, k, C) + lam.view(1, k, 1) * wr
-        return loss, g
+        return loss + 0.5 * lam * (wr * wr).sum((0, 2)), logits
+
+    def gradient(out, w, lam):
+        k = w.shape[1]
+        resid = (torch.sigmoid(out) - target) / (n * C) if multilabel else (out.exp() - target) / n
+        return (resid.view(k * C, n) @ x1).t().reshape(d + 1, k, C) + lam.view(1, k, 1) * (w * reg)
+
+    def loss_grad(w, lam):
+        loss, out = evaluate(w, lam)
+        return loss, gradient(out, w, lam)
 
     D = (d + 1) * C
     w = torch.zeros(d + 1, K, C, dtype=dt)
@@ -109,16 +122,26 @@ def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, m
         pw = q.view(k, d + 1, C).transpose(0, 1)
         t = torch.ones(k, dtype=dt)
         pending = torch.ones(k, dtype=torch.bool)
+        f_new, out_new = None, None
         for _ in range(40):  # backtracking: halve until Armijo's sufficient decrease holds
-            f_try, _ = loss_grad(wA + t.view(1, k, 1) * pw, lam, need_grad=False)
-            pending = pending & ~(f_try <= fA + 1e-4 * t * gtp)
+            f_try, out_try = evaluate(wA + t.view(1, k, 1) * pw, lam)
+            accepted = pending & (f_try <= fA + 1e-4 * t * gtp)
+            # keep each value's accepted trial: its loss and link outputs are the new point's
+            if f_new is None:
+                f_new, out_new = f_try, out_try
+            else:
+                f_new = torch.where(accepted, f_try, f_new)
+                out_new = torch.where(accepted.view(k, 1, 1), out_try, out_new)
+            pending = pending & ~accepted
             if not bool(pending.any()):
                 break
             t = torch.where(pending, t * 0.5, t)
         t = torch.where(pending, torch.zeros_like(t), t)  # no decrease found: that value stops
         step = t.view(1, k, 1) * pw
         w_new = wA + step
-        f_new, g_new = loss_grad(w_new, lam)
+        if bool(pending.any()):  # a stopped value stays at wA: its loss and outputs are recomputed
+            f_new, out_new = evaluate(w_new, lam)
+        g_new = gradient(out_new, w_new, lam)
         s = step.transpose(0, 1).reshape(k, D)
         yv = (g_new - gA).transpose(0, 1).reshape(k, D)
         sy = (s * yv).sum(1)

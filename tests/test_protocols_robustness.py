@@ -122,3 +122,44 @@ def test_corrupted_subset_cap(tmp_path, monkeypatch):
     assert clean * 100 == pytest.approx(round(clean * 100))  # accuracy over exactly 100 samples
     ctx2 = toy_ctx(ctx.job, tmp_path)
     assert PROTOCOLS["robustness"](ctx2) == rows and ctx2.cache.misses == 0
+
+
+def test_corrupted_inputs_shared_across_jobs(tmp_path, monkeypatch):
+    # A corrupted copy depends on (samples, corruption, severity), not on the model: the second job
+    # on the same split reuses the first one's corrupted batches (the corruption is not re-run) and
+    # gets the same rows it would get with the cache off; another split never sees them.
+    import _protocol_toys
+    import benchmark.protocols.robustness as rob
+    calls = []
+
+    def counted(x, idx, severity):
+        calls.append(severity)
+        return _protocol_toys.gaussian_noise(x, idx, severity)
+    monkeypatch.setattr(_protocol_toys.ToyA, "corruptions", lambda self: {"gaussian_noise": counted})
+    from benchmark.runner import JobContext
+    from datasets.base import get_adapter
+
+    def ctx_for(job, data_dir, work):  # data apart from the work dir, as in a real run
+        ctx = JobContext(job, get_adapter(job.dataset, data_dir=tmp_path / data_dir), torch.device("cpu"),
+                         tmp_path / work)
+        ctx.train_models()
+        return ctx
+    rob.CORRUPTED_INPUTS.clear()
+    hits0, misses0 = rob.CORRUPTED_INPUTS.hits, rob.CORRUPTED_INPUTS.misses
+    job = toy_job("random_init", probes=["knn"], protocols=["robustness"], fractions=[1.0])
+    rows = PROTOCOLS["robustness"](ctx_for(job, "data", "w0"))
+    first = len(calls)
+    assert first >= 5 and rob.CORRUPTED_INPUTS.misses - misses0 == first
+    job1 = toy_job("random_init", seed=1, probes=["knn"], protocols=["robustness"], fractions=[1.0])
+    ctx1 = ctx_for(job1, "data", "w1")
+    rows1 = PROTOCOLS["robustness"](ctx1)
+    assert len(calls) == first and rob.CORRUPTED_INPUTS.hits - hits0 == first  # served from memory
+    monkeypatch.setattr(rob.CORRUPTED_INPUTS, "max_bytes", 0)  # off: recomputed, same rows
+    ctx1_off = ctx_for(job1, "data", "w2")
+    assert PROTOCOLS["robustness"](ctx1_off) == rows1 and len(calls) == 2 * first
+    monkeypatch.setattr(rob.CORRUPTED_INPUTS, "max_bytes", 1 << 30)
+    # a different split object (another data dir): the cache is cleared, not consulted
+    ctx2 = ctx_for(job, "data2", "w3")
+    assert ctx2.splits["test"].inputs is not ctx1.splits["test"].inputs
+    assert PROTOCOLS["robustness"](ctx2) == rows and len(calls) == 3 * first
+    assert rob.CORRUPTED_INPUTS.owner is ctx2.splits["test"].inputs

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.tokens import TOKEN_SPECS
 from methods.base import Method, register_method
 
 
@@ -37,3 +38,25 @@ class Supervised(Method):
         if self.task.multilabel:
             return F.binary_cross_entropy_with_logits(logits, y.float())
         return F.cross_entropy(logits, y)
+
+
+@register_method
+class RandomInitTokens(Method):
+    """The untrained token transformer that MAE and JEPA train (same spec tokens and widths, their
+    defaults), probed like every other row: the floor for the masked methods' own encoder, next to
+    `random_init`, the floor for the default conv/graph/MLP encoder. A random conv net is a strong
+    feature extractor on small images (Fashion-MNIST 10 % linear ≈ 70 %); a random transformer over
+    patch tokens is not, so the two floors answer different questions and both are reported."""
+
+    name = "random_init_tokens"
+    family = "reference"
+    paper = "untrained token transformer (reference for MAE / JEPA)"
+    trains = False
+    builds_encoder = True
+    supported_specs = TOKEN_SPECS
+    defaults = {"enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64}
+
+    @classmethod
+    def build_encoder(cls, spec, **hparams):
+        from methods.mae import token_encoder_from_hparams
+        return token_encoder_from_hparams(cls, spec, hparams)

@@ -33,7 +33,7 @@ SMALL = {
     "jepa": {"enc_dim": 32, "enc_depth": 1, "enc_heads": 2, "pred_dim": 16, "pred_depth": 1, "pred_heads": 2},
 }
 EXPECTED = {"simclr", "moco_v2", "moco_v3", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino",
-            "mae", "mmcr", "jepa", "fixmatch", "mixmatch", "mean_teacher", "random_init", "supervised"}
+            "mae", "mmcr", "jepa", "fixmatch", "mixmatch", "mean_teacher", "random_init", "supervised", "random_init_tokens"}
 
 
 def test_registry_holds_every_method():
@@ -42,7 +42,19 @@ def test_registry_holds_every_method():
         d = METHODS[name].describe()
         assert d["family"] and d["paper"] and d["specs"]
     assert {n for n, c in METHODS.items() if c.semi_supervised} == {"fixmatch", "mixmatch", "mean_teacher"}
-    assert {n for n, c in METHODS.items() if c.builds_encoder} == {"mae", "jepa"}
+    assert {n for n, c in METHODS.items() if c.builds_encoder} == {"mae", "jepa", "random_init_tokens"}
+
+
+@pytest.mark.parametrize("kind", list(SPECS))
+def test_random_init_tokens_is_the_masked_methods_untrained_encoder(kind):
+    # The floor for MAE/JEPA must be their encoder before training: same architecture and widths,
+    # built from the same default hyper-parameters, and never trained.
+    spec, ref = SPECS[kind], METHODS["random_init_tokens"]
+    assert not ref.trains and ref.family == "reference"
+    shapes = {k: v.shape for k, v in ref.build_encoder(spec).state_dict().items()}
+    for name in ("mae", "jepa"):
+        other = {k: v.shape for k, v in METHODS[name].build_encoder(spec).state_dict().items()}
+        assert other == shapes, name
 
 
 def _build(name, spec, task):
@@ -53,7 +65,7 @@ def _build(name, spec, task):
 
 
 @pytest.mark.parametrize("kind", list(SPECS))
-@pytest.mark.parametrize("name", sorted(EXPECTED - {"random_init"}))
+@pytest.mark.parametrize("name", sorted(EXPECTED - {"random_init", "random_init_tokens"}))
 def test_one_training_step(name, kind):
     spec = SPECS[kind]
     cls = METHODS[name]

@@ -229,4 +229,4 @@ def test_methods_suite_covers_every_domain_with_zero_skips():
             return set()
 
     pending, summary = pending_jobs(jobs, NoStore(), log=lambda m: None)
-    assert summary["unsupported"] == [] and len(pending) == len(jobs) == 17 * 7
+    assert summary["unsupported"] == [] and len(pending) == len(jobs) == 18 * 7  # 17 methods + random_init_tokens

@@ -144,9 +144,11 @@ class TabularAdapter(Adapter):
         cols = self._col2feat()
         mask = torch.rand(b, self.n_features, generator=generator) < self.scarf_rate
         donors = torch.randint(0, len(pool), (b, self.n_features), generator=generator)
-        rows = donors[:, cols].to(x.device)
-        repl = pool[rows, torch.arange(d, device=x.device).expand(b, d)]
-        out = torch.where(mask[:, cols].to(x.device), repl, x)
+        # column j of a row takes feature cols[j]'s donor row: out[i, j] = pool[rows[i, j], j]
+        # (index_select + gather: ~3x faster than the equivalent advanced indexing on 256 × 113)
+        rows = donors.index_select(1, cols).to(x.device)
+        repl = pool.gather(0, rows)
+        out = torch.where(mask.index_select(1, cols).to(x.device), repl, x)
         n_num = len(self.numeric)
         if n_num and self.view_noise > 0:
             noise = torch.randn(b, n_num, generator=generator).to(x.device, x.dtype)

@@ -145,7 +145,7 @@ class TabularAdapter(Adapter):
         mask = torch.rand(b, self.n_features, generator=generator) < self.scarf_rate
         donors = torch.randint(0, len(pool), (b, self.n_features), generator=generator)
         # column j of a row takes feature cols[j]'s donor row: out[i, j] = pool[rows[i, j], j]
-        # (index_select + gather: ~3x faster than the equivalent advanced indexing on 256 × 113)
+        # (index_select + gather: the same values as two-tensor advanced indexing, fewer temporaries)
         rows = donors.index_select(1, cols).to(x.device)
         repl = pool.gather(0, rows)
         out = torch.where(mask.index_select(1, cols).to(x.device), repl, x)

@@ -6,6 +6,7 @@ from torch import nn
 
 from benchmark.tokens import TOKEN_SPECS
 from methods.base import Method, register_method
+from methods.mae import ENCODER_KEYS, MAE, token_encoder_from_hparams
 
 
 @register_method
@@ -54,9 +55,8 @@ class RandomInitTokens(Method):
     trains = False
     builds_encoder = True
     supported_specs = TOKEN_SPECS
-    defaults = {"enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64}
+    defaults = {k: MAE.defaults[k] for k in ENCODER_KEYS}  # one source for the token encoder's widths
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
-        from methods.mae import token_encoder_from_hparams
         return token_encoder_from_hparams(cls, spec, hparams)

@@ -52,7 +52,7 @@ class Suite:
     description: str = ""
     source: str = ""
     resources: dict[str, Any] = field(default_factory=dict)  # per-job cpus/gpus/… for ray and slurm
-    transfer: list[dict[str, list[str]]] = field(default_factory=list)  # benchmark/transfer.py
+    transfer: list[dict[str, list]] = field(default_factory=list)  # names or DatasetEntry; benchmark/transfer.py
     robustness_max_test: int | None = None  # cap on corrupted test samples (benchmark/protocols/robustness.py)
 
 
@@ -84,33 +84,7 @@ def parse_suite(data: Any, where: str) -> Suite:
           f"'name' must be lower_snake_case, got {name!r}")
     ds_raw = data.get("datasets")
     _need(isinstance(ds_raw, list) and ds_raw, where, "'datasets' must be a non-empty list")
-    datasets = []
-    for i, d in enumerate(ds_raw):
-        if isinstance(d, str):
-            d = {"name": d}
-        _need(isinstance(d, dict), where, f"datasets[{i}] must be a name or a mapping, got {d!r}")
-        unknown = set(d) - ALLOWED_DATASET
-        _need(not unknown, where, f"datasets[{i}]: unknown field(s) {sorted(unknown)}; allowed: "
-                                  f"{sorted(ALLOWED_DATASET)}")
-        _need(isinstance(d.get("name"), str) and bool(NAME_RE.match(d["name"])), where,
-              f"datasets[{i}].name must be lower_snake_case, got {d.get('name')!r}")
-        for cap in ("max_train", "max_val", "max_test"):
-            v = d.get(cap)
-            _need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 10), where,
-                  f"datasets[{i}].{cap} must be an integer ≥ 10, got {v!r}")
-        _need(isinstance(d.get("options", {}), dict), where, f"datasets[{i}].options must be a mapping")
-        ep = d.get("epochs")
-        _need(ep is None or (isinstance(ep, int) and not isinstance(ep, bool) and ep >= 1), where,
-              f"datasets[{i}].epochs must be an integer ≥ 1, got {ep!r}")
-        dbs = d.get("batch_size")
-        _need(dbs is None or (isinstance(dbs, int) and not isinstance(dbs, bool) and dbs >= 2), where,
-              f"datasets[{i}].batch_size must be an integer ≥ 2, got {dbs!r}")
-        dhp = d.get("method_hparams", {}) or {}
-        _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,
-              f"datasets[{i}].method_hparams must map method names to mappings of hyper-parameters")
-        datasets.append(DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"),
-                                     d.get("max_val"), d.get("max_test"), ep,
-                                     {k: dict(v) for k, v in dhp.items()}, dbs))
+    datasets = [_dataset_entry(d, where, f"datasets[{i}]") for i, d in enumerate(ds_raw)]
     methods = data.get("methods")
     _need(isinstance(methods, list) and methods and all(isinstance(m, str) and NAME_RE.match(m)
                                                         for m in methods),
@@ -152,9 +126,40 @@ def parse_suite(data: Any, where: str) -> Suite:
                  transfer=_transfer(data.get("transfer", []), where), robustness_max_test=rcap)
 
 
-def _transfer(items: Any, where: str) -> list[dict[str, list[str]]]:
+def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
+    """One dataset entry: a name, or a mapping with the fields of ALLOWED_DATASET."""
+    if isinstance(d, str):
+        d = {"name": d}
+    _need(isinstance(d, dict), where, f"{label} must be a name or a mapping, got {d!r}")
+    unknown = set(d) - ALLOWED_DATASET
+    _need(not unknown, where, f"{label}: unknown field(s) {sorted(unknown)}; allowed: "
+                              f"{sorted(ALLOWED_DATASET)}")
+    _need(isinstance(d.get("name"), str) and bool(NAME_RE.match(d["name"])), where,
+          f"{label}.name must be lower_snake_case, got {d.get('name')!r}")
+    for cap in ("max_train", "max_val", "max_test"):
+        v = d.get(cap)
+        _need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 10), where,
+              f"{label}.{cap} must be an integer ≥ 10, got {v!r}")
+    _need(isinstance(d.get("options", {}), dict), where, f"{label}.options must be a mapping")
+    ep = d.get("epochs")
+    _need(ep is None or (isinstance(ep, int) and not isinstance(ep, bool) and ep >= 1), where,
+          f"{label}.epochs must be an integer ≥ 1, got {ep!r}")
+    dbs = d.get("batch_size")
+    _need(dbs is None or (isinstance(dbs, int) and not isinstance(dbs, bool) and dbs >= 2), where,
+          f"{label}.batch_size must be an integer ≥ 2, got {dbs!r}")
+    dhp = d.get("method_hparams", {}) or {}
+    _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,
+          f"{label}.method_hparams must map method names to mappings of hyper-parameters")
+    return DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"), d.get("max_val"),
+                        d.get("max_test"), ep, {k: dict(v) for k, v in dhp.items()}, dbs)
+
+
+def _transfer(items: Any, where: str) -> list[dict[str, list]]:
     """`transfer: [{pretrain_on: [a, …], evaluate_on: [b, …]}, …]`: extra transfer / multi-domain
-    jobs (DESIGN §3.7); names and specs are checked when the jobs are made (benchmark/transfer.py)."""
+    jobs (DESIGN §3.7). An item is a dataset name (its entry in `datasets:` supplies options, caps,
+    epochs and hyper-parameters, else the defaults) or a dataset mapping like those of `datasets:`
+    (e.g. a source with adapter options that give it the target's spec, which the suite does not
+    otherwise run). Names and specs are checked when the jobs are made (benchmark/transfer.py)."""
     _need(isinstance(items, list), where, f"'transfer' must be a list of mappings, got {items!r}")
     out = []
     for i, t in enumerate(items):
@@ -162,10 +167,12 @@ def _transfer(items: Any, where: str) -> list[dict[str, list[str]]]:
               f"transfer[{i}] must be a mapping with exactly 'pretrain_on' and 'evaluate_on', got {t!r}")
         entry = {}
         for k in ("pretrain_on", "evaluate_on"):
-            v = [t[k]] if isinstance(t[k], str) else t[k]
-            _need(isinstance(v, list) and v and all(isinstance(n, str) for n in v), where,
-                  f"transfer[{i}].{k} must be a dataset name or a non-empty list of names, got {t[k]!r}")
-            entry[k] = list(v)
+            v = [t[k]] if isinstance(t[k], (str, dict)) else t[k]
+            _need(isinstance(v, list) and v and all(isinstance(n, (str, dict)) for n in v), where,
+                  f"transfer[{i}].{k} must be a dataset name or mapping, or a non-empty list of them, "
+                  f"got {t[k]!r}")
+            entry[k] = [n if isinstance(n, str) else _dataset_entry(n, where, f"transfer[{i}].{k}[{j}]")
+                        for j, n in enumerate(v)]
         out.append(entry)
     return out
 

@@ -31,14 +31,32 @@ from methods.base import get_method_class
 SOURCE_KEYS = ("name", "options", "max_train", "max_val", "max_test")  # what a job records per source
 
 
-def _entry(suite: Suite, name: str) -> dict:
-    for d in suite.datasets:
-        if d.name == name:
-            return {"name": name, "options": dict(d.options), "max_train": d.max_train,
-                    "max_val": d.max_val, "max_test": d.max_test, "epochs": d.epochs,
-                    "method_hparams": d.method_hparams, "batch_size": d.batch_size}
-    return {"name": name, "options": {}, "max_train": None, "max_val": None, "max_test": None,
-            "epochs": None, "method_hparams": {}, "batch_size": None}
+def _entry(suite: Suite, item) -> dict:
+    """A source/target as a plain dict: a DatasetEntry given in the transfer item itself, else the
+    suite's `datasets:` entry of that name, else the defaults."""
+    from benchmark.suites import DatasetEntry
+
+    if isinstance(item, DatasetEntry):
+        d = item
+    else:
+        d = next((d for d in suite.datasets if d.name == item), DatasetEntry(item))
+    return {"name": d.name, "options": dict(d.options), "max_train": d.max_train, "max_val": d.max_val,
+            "max_test": d.max_test, "epochs": d.epochs, "method_hparams": d.method_hparams,
+            "batch_size": d.batch_size}
+
+
+def _spec(entry: dict):
+    """The input spec of a dataset with its options (an option such as ECG `length` changes it)."""
+    try:
+        return ADAPTERS[entry["name"]](data_dir=".", **entry["options"]).spec
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"transfer: {entry['name']} options {entry['options']}: {e}") from e
+
+
+def _spec_str(entry: dict) -> str:
+    s = _spec(entry)
+    opts = f" (options {entry['options']})" if entry["options"] else ""
+    return f"{entry['name']}{opts} is {s.kind}{tuple(s.shape)}"
 
 
 def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
@@ -50,21 +68,25 @@ def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
     if not pretrain_on or not evaluate_on:
         raise UsageError("--pretrain-on and --evaluate-on go together: name the source dataset(s) "
                          "and the target dataset(s), e.g. --pretrain-on mnist --evaluate-on fashion_mnist")
-    for flag, names in (("--pretrain-on", pretrain_on), ("--evaluate-on", evaluate_on)):
+    sources = [_entry(suite, n) for n in pretrain_on]
+    targets = [_entry(suite, n) for n in evaluate_on]
+    for flag, entries in (("--pretrain-on", sources), ("--evaluate-on", targets)):
+        names = [e["name"] for e in entries]
         bad = [n for n in names if n not in ADAPTERS]
         if bad:
             raise UsageError(f"{flag}: unknown dataset(s) {bad}; known: {', '.join(sorted(ADAPTERS))}")
         if len(set(names)) != len(names):
             raise UsageError(f"{flag}: a dataset is named twice in {names}")
-    ref = ADAPTERS[pretrain_on[0]].spec
-    for n in pretrain_on + evaluate_on:
-        s = ADAPTERS[n].spec
+    ref = _spec(sources[0])
+    for e in sources + targets:
+        s = _spec(e)
         if s.kind != ref.kind or tuple(s.shape) != tuple(ref.shape):
-            raise UsageError(f"transfer needs one input spec: {pretrain_on[0]} is {ref.kind}{tuple(ref.shape)} "
-                             f"but {n} is {s.kind}{tuple(s.shape)}")
-    if len(pretrain_on) == 1 and pretrain_on == evaluate_on:
-        raise UsageError(f"--pretrain-on {pretrain_on[0]} --evaluate-on {evaluate_on[0]} is the in-domain "
-                         f"setting; run the suite without these flags")
+            raise UsageError(f"transfer needs one input spec: {_spec_str(sources[0])} but {_spec_str(e)}")
+    if len(sources) == 1 and len(targets) == 1 and sources[0]["name"] == targets[0]["name"] \
+            and sources[0]["options"] == targets[0]["options"]:
+        raise UsageError(f"--pretrain-on {sources[0]['name']} --evaluate-on {targets[0]['name']} is the "
+                         f"in-domain setting; run the suite without these flags")
+    pretrain_on = [e["name"] for e in sources]
     names = methods or suite.methods
     if len(pretrain_on) > 1 and any(get_method_class(m).uses_labels for m in names if _known(m)):
         multi = [n for n in pretrain_on if ADAPTERS[n].task.multilabel]
@@ -72,9 +94,7 @@ def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
             raise UsageError(f"multi-domain supervised pretraining needs single-label sets; {multi} are multi-label")
     # reuse expand() for method/hparam validation, on a suite whose datasets are the targets
     jobs = []
-    sources = [_entry(suite, n) for n in pretrain_on]
-    for target in evaluate_on:
-        e = _entry(suite, target)
+    for e in targets:
         for j in expand(_target_suite(suite, e, sources[0]), methods, None, seeds):
             jobs.append(Job(**{**j.config(), "protocols": ["transfer"],
                                "pretrain_on": [{k: src[k] for k in SOURCE_KEYS} for src in sources]}))
@@ -193,7 +213,7 @@ def suite_transfer_jobs(suite: Suite, methods: list[str] | None = None, seeds: l
     --datasets when given)."""
     jobs = []
     for t in suite.transfer:
-        targets = [d for d in t["evaluate_on"] if not datasets or d in datasets]
+        targets = [d for d in t["evaluate_on"] if not datasets or getattr(d, "name", d) in datasets]
         if targets:
             jobs += transfer_jobs(suite, t["pretrain_on"], targets, methods, seeds)
     return jobs

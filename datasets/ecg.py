@@ -236,13 +236,32 @@ class MITBIH(ECGAdapter):
     `unlabelled_split()` (R peaks from wfdb's XQRS detector, ~4 s per record, cached atomically
     under ~/.cache/sslbench/cache or $SSLBENCH_CACHE_DIR); option `unlabelled: true` makes the
     adapter expose them as `self.extra_pretrain` (the runner pretrains on the train split only,
-    so using them needs a loop that reads that attribute)."""
+    so using them needs a loop that reads that attribute).
+
+    Option `length: L` gives UCR-style beats: each 0.7 s beat resampled (linear) to L points and
+    z-normalised per beat, as the UCR archive prepares its ECG sets — `length: 96` shares ECG200's
+    spec, so MIT-BIH can be a transfer source for it (the quick suite's ECG transfer pair)."""
 
     name = "mitdb"
     fs = MITDB_FS
     spec = InputSpec("signal1d", (1, 252), {"fs": MITDB_FS})
     task = TaskSpec(5, class_names=AAMI_CLASSES)
     ood_partners = {"near": [], "far": []}
+
+    def __init__(self, data_dir=None, **options):
+        super().__init__(data_dir, **options)
+        if "length" in self.options:
+            L = self.options["length"]
+            if not isinstance(L, int) or isinstance(L, bool) or L < 8:
+                raise ValueError(f"mitdb: option length must be an integer ≥ 8, got {L!r}")
+            self.fs = MITDB_FS * L / self.spec.shape[1]  # the beat still spans 0.7 s
+            self.spec = InputSpec("signal1d", (1, L), {"fs": self.fs})
+
+    def _shape_beats(self, beats: torch.Tensor) -> torch.Tensor:
+        if "length" not in self.options:
+            return beats
+        out = torch.nn.functional.interpolate(beats, size=self.spec.shape[1], mode="linear", align_corners=True)
+        return _zscore_rows(out)
 
     def root(self) -> Path:
         cands = (self.data_dir / "ecg" / "mitdb", self.data_dir / "mitdb")
@@ -290,7 +309,8 @@ class MITBIH(ECGAdapter):
         out = {}
         for split, recs in self.records.items():
             parts = [mitdb_record_beats(root / r, lead) for r in recs]
-            out[split] = Split(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
+            out[split] = Split(self._shape_beats(torch.cat([p[0] for p in parts])),
+                               torch.cat([p[1] for p in parts]))
             out[split].record = torch.cat([torch.full((len(p[1]),), int(r)) for p, r in zip(parts, recs)])
         if self.options.get("unlabelled"):
             self.extra_pretrain = self.unlabelled_split()
@@ -310,7 +330,7 @@ class MITBIH(ECGAdapter):
         key = "mitdb-unlabelled-" + _files_key(paths, lead, 0.25, 0.45)
         obj = _cached(key, lambda: {"beats": torch.cat([mitdb_record_beats(d / n, lead, labelled=False)[0]
                                                         for n in names])})
-        beats = obj["beats"]
+        beats = self._shape_beats(obj["beats"])
         return Split(beats, torch.full((len(beats),), -1, dtype=torch.int64))
 
 

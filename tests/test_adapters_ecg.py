@@ -81,6 +81,27 @@ def test_mitdb_inter_patient_split(mitdb):
     assert enc(mitdb.prepare(s["test"].inputs[:4], CPU)).shape == (4, enc.out_dim)
 
 
+def test_mitdb_length_option_gives_ucr_style_beats(mitdb, data_dir):
+    """`length: 96`: the same beats (same labels, same records), resampled to 96 points and
+    z-normalised per beat, with ECG200's spec, so MIT-BIH can be ECG200's transfer source."""
+    a = get_adapter("mitdb", data_dir=data_dir, length=96)
+    s, ref = a.splits(), mitdb.splits()
+    assert a.spec.shape == get_adapter("ecg200", data_dir=data_dir).spec.shape == (1, 96)
+    assert abs(a.fs - 96 / 0.7) < 1e-9  # the beat still spans 0.7 s
+    for k in ("train", "val", "test"):
+        assert torch.equal(s[k].labels, ref[k].labels)
+        x = s[k].inputs
+        assert x.shape == (len(ref[k]), 1, 96)
+        assert torch.allclose(x.mean(-1), torch.zeros(len(x), 1), atol=1e-5)
+        assert torch.allclose(x.std(-1), torch.ones(len(x), 1), atol=1e-4)
+    # end points are kept by the linear resampling (align_corners), up to the per-beat z-score
+    raw = ref["test"].inputs[:5, 0]
+    z = (raw - raw.mean(-1, keepdim=True)) / raw.std(-1, keepdim=True)
+    assert torch.allclose(s["test"].inputs[:5, 0, [0, -1]], z[:, [0, -1]], atol=0.05)
+    with pytest.raises(ValueError, match="length"):
+        get_adapter("mitdb", data_dir=data_dir, length="96")
+
+
 def test_mitdb_paced_option_adds_paced_records_to_train(data_dir):
     _mitdb_dir(data_dir)
     a = get_adapter("mitdb", data_dir=data_dir, paced="include")

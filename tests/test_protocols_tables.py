@@ -173,6 +173,32 @@ def test_suite_transfer_entries():
                                                                     "evaluate_on": "toy_blobs_a"}]}, "toy"))
 
 
+def test_transfer_source_given_as_a_mapping_with_options():
+    """A transfer item may be a dataset mapping (options, caps, epochs) for a source the suite does
+    not otherwise run; its options decide the spec (MIT-BIH `length: 96` = ECG200's (1, 96))."""
+    from benchmark.suites import DatasetEntry
+    from benchmark.transfer import suite_transfer_jobs
+    base = {**SUITE, "datasets": ["ecg200"], "methods": ["simclr"]}
+    s = parse_suite({**base, "transfer": [{"pretrain_on": [{"name": "mitdb", "options": {"length": 96},
+                                                            "max_train": 300, "epochs": 3}],
+                                           "evaluate_on": "ecg200"}]}, "q")
+    assert s.transfer[0]["pretrain_on"] == [DatasetEntry("mitdb", {"length": 96}, 300, epochs=3)]
+    (job,) = suite_transfer_jobs(s, seeds=[0])
+    assert job.dataset == "ecg200" and job.epochs == 3
+    assert job.pretrain_on == [{"name": "mitdb", "options": {"length": 96}, "max_train": 300,
+                                "max_val": None, "max_test": None}]
+    with pytest.raises(UsageError, match=r"mitdb is signal1d\(1, 252\) but ecg200"):
+        suite_transfer_jobs(parse_suite({**base, "transfer": [{"pretrain_on": "mitdb",
+                                                               "evaluate_on": "ecg200"}]}, "q"))
+    with pytest.raises(UsageError, match=r"transfer\[0\].pretrain_on\[0\]: unknown field"):
+        parse_suite({**base, "transfer": [{"pretrain_on": [{"name": "mitdb", "lenght": 96}],
+                                           "evaluate_on": "ecg200"}]}, "q")
+    with pytest.raises(UsageError, match="mitdb options"):
+        suite_transfer_jobs(parse_suite({**base, "transfer": [{"pretrain_on": [{"name": "mitdb",
+                                                                                "options": {"length": "x"}}],
+                                                               "evaluate_on": "ecg200"}]}, "q"))
+
+
 def test_per_dataset_epochs_and_hparams_override_the_suite():
     with registered():
         s = parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a", "epochs": 7,

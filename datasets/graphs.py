@@ -620,10 +620,29 @@ def validate_tu_raw(raw_dir: Path, name: str, expected: dict[str, Any]) -> None:
 
 
 class TUAdapter(_GraphAdapter):
+    """A TUDataset graph-classification set. Option `node_features: degree` replaces the dataset's
+    node features by the one-hot node degree clipped at `max_degree` (option, default 10) — PyG's
+    OneHotDegree — so sets with different feature vocabularies share a spec (graph, (max_degree+1,))
+    and structure-only transfer between them is possible (e.g. PROTEINS → MUTAG, as in GCC)."""
+
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # graphs, nodes, edges, class_counts
     max_degree: ClassVar[int | None] = None  # one-hot degree features for sets without node features
+
+    def __init__(self, data_dir=None, **options):
+        super().__init__(data_dir, **options)
+        feats = self.options.get("node_features", "dataset")
+        if feats not in ("dataset", "degree"):
+            raise ValueError(f"{self.name}: option node_features must be 'dataset' or 'degree', got {feats!r}")
+        if "max_degree" in self.options and feats != "degree":
+            raise ValueError(f"{self.name}: option max_degree needs node_features: degree")
+        if feats == "degree":
+            d = self.options.get("max_degree", 10)
+            if not isinstance(d, int) or isinstance(d, bool) or d < 1:
+                raise ValueError(f"{self.name}: option max_degree must be an integer ≥ 1, got {d!r}")
+            self.max_degree = d
+            self.spec = InputSpec("graph", (d + 1,), extras=dict(self.spec.extras))
 
     def load_splits(self) -> dict[str, Split]:
         base = self.data_dir / "graphs" / "TUDataset"
@@ -656,7 +675,8 @@ class TUAdapter(_GraphAdapter):
             raise DataError(f"{raw_dir}: PyG returned edges not grouped by graph")
         ecount = torch.bincount(egraph, minlength=len(y))
         edge_ptr = torch.cat([ecount.new_zeros(1), ecount.cumsum(0)])
-        if big.x is None:  # e.g. IMDB-BINARY: one-hot degree (PyG's OneHotDegree), clipped
+        if big.x is None or self.options.get("node_features") == "degree":
+            # e.g. IMDB-BINARY (no node features), or asked for: one-hot degree (PyG's OneHotDegree), clipped
             deg = torch.bincount(ei[0], minlength=int(node_ptr[-1]))
             x = torch.nn.functional.one_hot(deg.clamp_max(self.max_degree), self.max_degree + 1).float()
         else:

@@ -89,6 +89,29 @@ def test_mutag_ten_fold_partitions_all_graphs(data_dir):
     assert sorted(i for t in tests for i in t) == list(range(188))
 
 
+def test_degree_node_features_give_tu_sets_one_spec(data_dir, mutag):
+    """`node_features: degree`: one-hot node degree clipped at max_degree replaces the dataset's
+    features — the same graphs, splits and labels — so MUTAG and PROTEINS share a spec (transfer)."""
+    a = get_adapter("mutag", data_dir=data_dir, download=False, node_features="degree")
+    p = get_adapter("proteins", data_dir=data_dir, download=False, node_features="degree", max_degree=10)
+    assert a.spec == p.spec and a.spec.shape == (11,) and mutag.spec.shape == (7,)
+    s, ref = a.splits(), mutag.splits()
+    for k in ("train", "val", "test"):
+        assert torch.equal(s[k].labels, ref[k].labels)
+        assert torch.equal(s[k].inputs.graph_ids, ref[k].inputs.graph_ids)
+    b = s["train"].inputs[torch.arange(4)]
+    deg = torch.bincount(b.edge_index[0], minlength=b.x.shape[0])
+    assert torch.equal(b.x.argmax(1), deg.clamp_max(10)) and torch.equal(b.x.sum(1), torch.ones(len(deg)))
+    assert torch.equal(b.edge_index, ref["train"].inputs[torch.arange(4)].edge_index)
+    capped = get_adapter("proteins", data_dir=data_dir, download=False, node_features="degree", max_degree=3)
+    x = capped.splits()["train"].inputs.x
+    assert x.shape[1] == 4 and int(x[:, 3].sum()) > 0  # degrees above 3 land in the last slot
+    with pytest.raises(ValueError, match="node_features"):
+        get_adapter("mutag", data_dir=data_dir, node_features="degrees")
+    with pytest.raises(ValueError, match="max_degree"):
+        get_adapter("mutag", data_dir=data_dir, max_degree=5)
+
+
 def test_graph_batch_matches_pyg_collation(mutag):
     from torch_geometric.data import Batch
     from torch_geometric.datasets import TUDataset

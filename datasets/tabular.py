@@ -92,7 +92,7 @@ class TabularAdapter(Adapter):
         x = self.encode(num, cat)
         labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
         splits = {k: Split(x[torch.from_numpy(v)], labels[torch.from_numpy(v)]) for k, v in idx.items()}
-        self._pool = {"cpu": splits["train"].inputs}  # SCARF's empirical marginals: train rows only
+        self._pool = {"cpu": self._feature_table(splits["train"].inputs)}  # SCARF's marginals: train rows only
         return splits
 
     def encode(self, num: np.ndarray, cat: np.ndarray) -> torch.Tensor:
@@ -130,30 +130,53 @@ class TabularAdapter(Adapter):
         self._col2feat_cache = (key, out)
         return out
 
-    def _marginal_pool(self, device) -> torch.Tensor:
+    def _feature_table(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoded rows as (numeric columns (N, n), categorical codes (N, m)); a code is the column of
+        the group's one inside the categorical block, so a draw touches m values, not every column."""
+        n_num = len(self.numeric)
+        codes = [x[:, a:b].argmax(1) + (a - n_num) for a, b in self._groups()]
+        return x[:, :n_num].contiguous(), (torch.stack(codes, 1) if codes else torch.zeros(len(x), 0, dtype=torch.long))
+
+    def _group_membership(self, device, dtype) -> torch.Tensor:
+        """(m, categorical columns) 0/1 matrix: feature j's one-hot group. A (rows, m) feature mask
+        times it is the same mask per column — one small GEMM instead of an index_select."""
+        n_num = len(self.numeric)
+        key = (str(device), dtype)
+        cache = self.__dict__.setdefault("_membership_cache", {})
+        if key not in cache:
+            groups = self._groups()
+            width = (groups[-1][1] - n_num) if groups else 0
+            m = torch.zeros(len(groups), width, dtype=dtype)
+            for j, (a, b) in enumerate(groups):
+                m[j, a - n_num:b - n_num] = 1
+            cache[key] = m.to(device)
+        return cache[key]
+
+    def _marginal_pool(self, device) -> tuple[torch.Tensor, torch.Tensor]:
         self.splits()
         key = str(device)
         if key not in self._pool:
-            self._pool[key] = self._pool["cpu"].to(device)
+            self._pool[key] = tuple(t.to(device) for t in self._pool["cpu"])
         return self._pool[key]
 
     # ---- views ----------------------------------------------------------------------------
     def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        pool = self._marginal_pool(x.device)
-        b, d = x.shape
-        cols = self._col2feat()
-        mask = torch.rand(b, self.n_features, generator=generator) < self.scarf_rate
-        donors = torch.randint(0, len(pool), (b, self.n_features), generator=generator)
-        # column j of a row takes feature cols[j]'s donor row: out[i, j] = pool[rows[i, j], j]
-        # (index_select + gather: the same values as two-tensor advanced indexing, fewer temporaries)
-        rows = donors.index_select(1, cols).to(x.device)
-        repl = pool.gather(0, rows)
-        out = torch.where(mask.index_select(1, cols).to(x.device), repl, x)
-        n_num = len(self.numeric)
+        pool_num, pool_codes = self._marginal_pool(x.device)
+        b, n_num = x.shape[0], len(self.numeric)
+        mask = (torch.rand(b, self.n_features, generator=generator) < self.scarf_rate).to(x.device)
+        donors = torch.randint(0, len(pool_num), (b, self.n_features), generator=generator).to(x.device)
+        # A masked feature takes its donor row's value; a categorical one its donor's whole one-hot
+        # group (scattered from the donor's code), so a row never holds a half one-hot.
+        out_num = torch.where(mask[:, :n_num], pool_num.gather(0, donors[:, :n_num]), x[:, :n_num])
+        x_cat = x[:, n_num:]
+        if pool_codes.shape[1]:
+            donor_hot = torch.zeros_like(x_cat).scatter_(1, pool_codes.gather(0, donors[:, n_num:]), 1.0)
+            masked_cols = mask[:, n_num:].to(x.dtype) @ self._group_membership(x.device, x.dtype)
+            x_cat = torch.where(masked_cols > 0, donor_hot, x_cat)
         if n_num and self.view_noise > 0:
             noise = torch.randn(b, n_num, generator=generator).to(x.device, x.dtype)
-            out = torch.cat([out[:, :n_num] + self.view_noise * noise, out[:, n_num:]], 1)
-        return out
+            out_num = out_num + self.view_noise * noise
+        return torch.cat([out_num, x_cat], 1)
 
     # ---- corruptions ----------------------------------------------------------------------
     def corruptions(self) -> dict[str, Any]:

@@ -520,6 +520,11 @@ def summary_pivot(d: pd.DataFrame, protocol: str) -> tuple[list[str], list[list[
         metric = headline_metric(d, ds, protocol)
         parts.append(d[(d["dataset"] == ds) & (d["metric"] == metric)])
     d = pd.concat(parts) if parts else d
+    if protocol == "transfer" and "pretrain_budget" in d:
+        # the source is recorded in the budget (`<epochs>ep@<source>`): name it in the column, so a
+        # transfer cell never reads as in-domain and two sources of one target stay apart
+        d = d.assign(dataset=[f"{str(b).split('@', 1)[1]} → {ds}" if "@" in str(b) else ds
+                              for b, ds in zip(d["pretrain_budget"], d["dataset"])])
     if protocol == "robustness":
         d = (d.groupby(["dataset", "method", "probe", "fraction", "severity", "metric"], as_index=False)
                .agg(mean=("mean", "mean"), std=("std", "mean")))

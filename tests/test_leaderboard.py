@@ -333,3 +333,19 @@ window.addEventListener('load', function () {
     assert desc == sorted(desc, reverse=True) and res["descAria"] == "descending"
     assert res["byName"] == sorted(res["byName"], key=str.lower)
     assert len(res["imgs"]) == 8 and all(ok for _, ok in res["imgs"]), res["imgs"]
+
+
+def test_transfer_summary_names_the_source_of_each_cell(published):
+    """The transfer summary's columns read `source → target`, from the `<epochs>ep@<source>` budget:
+    a transfer cell never reads as an in-domain one, and two sources of one target stay apart."""
+    import pandas as pd
+
+    from benchmark.leaderboard import summary_pivot
+    d = pd.read_csv(published / SUITE / "label_fraction.csv", keep_default_na=False)
+    d = d[d["metric"] == "accuracy"].head(1)
+    d = pd.concat([d.assign(protocol="transfer", pretrain_budget="8ep@mitdb", mean=0.7),
+                   d.assign(protocol="transfer", pretrain_budget="8ep@ptbxl+mitdb", mean=0.6)])
+    headers, rows = summary_pivot(d, "transfer")
+    target = d["dataset"].iloc[0]
+    assert [h.split(" · ")[0] for h in headers[1:]] == [f"mitdb → {target}", f"ptbxl+mitdb → {target}"]
+    assert [float(t[1]) for t in rows[0][1:]] == [0.7, 0.6]

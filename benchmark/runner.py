@@ -84,9 +84,12 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
     entries = suite.datasets
     if datasets:
         names = [d.name for d in entries]
-        bad = [d for d in datasets if d not in names]
+        # a transfer target counts too: `--datasets mutag` runs the suite's PROTEINS → MUTAG jobs only
+        targets = sorted({getattr(t, "name", t) for tr in suite.transfer for t in tr["evaluate_on"]} - set(names))
+        bad = [d for d in datasets if d not in names and d not in targets]
         if bad:
-            raise UsageError(f"--datasets: {bad} not in suite {suite.name!r} (it has {names})")
+            also = f"; transfer targets {targets}" if targets else ""
+            raise UsageError(f"--datasets: {bad} not in suite {suite.name!r} (it has {names}{also})")
         entries = [d for d in entries if d.name in datasets]
     for d in entries:
         if d.name not in ADAPTERS:

@@ -190,6 +190,14 @@ def test_transfer_source_given_as_a_mapping_with_options():
     with pytest.raises(UsageError, match=r"mitdb is signal1d\(1, 252\) but ecg200"):
         suite_transfer_jobs(parse_suite({**base, "transfer": [{"pretrain_on": "mitdb",
                                                                "evaluate_on": "ecg200"}]}, "q"))
+    # a transfer target the suite does not run in-domain is a valid --datasets filter
+    g = parse_suite({**base, "transfer": [{"pretrain_on": [{"name": "proteins", "options": {"node_features": "degree"}}],
+                                           "evaluate_on": [{"name": "mutag", "options": {"node_features": "degree"}}]}]}, "q")
+    assert expand(g, datasets=["mutag"]) == []
+    (gj,) = suite_transfer_jobs(g, seeds=[0], datasets=["mutag"])
+    assert gj.dataset == "mutag" and gj.dataset_options == {"node_features": "degree"}
+    with pytest.raises(UsageError, match=r"transfer targets \['mutag'\]"):
+        expand(g, datasets=["proteins"])
     with pytest.raises(UsageError, match=r"transfer\[0\].pretrain_on\[0\]: unknown field"):
         parse_suite({**base, "transfer": [{"pretrain_on": [{"name": "mitdb", "lenght": 96}],
                                            "evaluate_on": "ecg200"}]}, "q")

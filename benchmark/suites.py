@@ -65,9 +65,13 @@ def _need(cond: bool, where: str, msg: str):
         raise UsageError(f"{where}: {msg}")
 
 
+def _is_int(v, minimum: int) -> bool:
+    """An integer (not a bool) ≥ minimum."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
 def _int_list(value, where, field_name, minimum=0) -> list[int]:
-    _need(isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool)
-                                                    and v >= minimum for v in value),
+    _need(isinstance(value, list) and value and all(_is_int(v, minimum) for v in value),
           where, f"'{field_name}' must be a non-empty list of integers ≥ {minimum}, got {value!r}")
     return list(value)
 
@@ -104,10 +108,10 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(isinstance(pre, dict) and not (set(pre) - ALLOWED_PRETRAIN), where,
           f"'pretrain' must be a mapping with fields {sorted(ALLOWED_PRETRAIN)}, got {pre!r}")
     epochs = pre.get("epochs", 10)
-    _need(isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1, where,
+    _need(_is_int(epochs, 1), where,
           f"pretrain.epochs must be an integer ≥ 1, got {epochs!r}")
     bs = pre.get("batch_size")
-    _need(bs is None or (isinstance(bs, int) and not isinstance(bs, bool) and bs >= 2), where,
+    _need(bs is None or _is_int(bs, 2), where,
           f"pretrain.batch_size must be an integer ≥ 2, got {bs!r}")
     hps = data.get("method_hparams", {}) or {}
     _need(isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()), where,
@@ -116,7 +120,7 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(isinstance(rob, dict) and not (set(rob) - ALLOWED_ROBUSTNESS), where,
           f"'robustness' must be a mapping with fields {sorted(ALLOWED_ROBUSTNESS)}, got {rob!r}")
     rcap = rob.get("max_test")
-    _need(rcap is None or (isinstance(rcap, int) and not isinstance(rcap, bool) and rcap >= 10), where,
+    _need(rcap is None or _is_int(rcap, 10), where,
           f"robustness.max_test must be an integer ≥ 10, got {rcap!r}")
     return Suite(name=name, datasets=datasets, methods=list(methods), seeds=seeds,
                  fractions=[float(f) for f in fractions], probes=list(probes), protocols=list(protocols),
@@ -138,14 +142,14 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
           f"{label}.name must be lower_snake_case, got {d.get('name')!r}")
     for cap in ("max_train", "max_val", "max_test"):
         v = d.get(cap)
-        _need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 10), where,
+        _need(v is None or _is_int(v, 10), where,
               f"{label}.{cap} must be an integer ≥ 10, got {v!r}")
     _need(isinstance(d.get("options", {}), dict), where, f"{label}.options must be a mapping")
     ep = d.get("epochs")
-    _need(ep is None or (isinstance(ep, int) and not isinstance(ep, bool) and ep >= 1), where,
+    _need(ep is None or _is_int(ep, 1), where,
           f"{label}.epochs must be an integer ≥ 1, got {ep!r}")
     dbs = d.get("batch_size")
-    _need(dbs is None or (isinstance(dbs, int) and not isinstance(dbs, bool) and dbs >= 2), where,
+    _need(dbs is None or _is_int(dbs, 2), where,
           f"{label}.batch_size must be an integer ≥ 2, got {dbs!r}")
     dhp = d.get("method_hparams", {}) or {}
     _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,

@@ -27,7 +27,8 @@ gives fold k of a name-seeded stratified 10-fold CV instead (test = fold k, val 
 of the other folds).
 
 Views (batched, driven by the given generator): edge dropping, feature masking, node dropping and
-subgraph (BFS ball from a random seed node, grown until it holds ≥ 1 − rate of the graph). Graph
+subgraph (a ball grown from a random seed node in random order — Dijkstra under random edge weights —
+until it holds ≥ 1 − rate of the graph). Graph
 tasks use GraphCL's scheme (You et al. 2020): each graph gets one of the four, rate 0.2. Node tasks
 use GRACE's (Zhu et al. 2020): edge dropping + feature-column masking, rate 0.3; node dropping on a
 node batch isolates (removes every edge of) random non-target nodes; subgraph is graph-task only.
@@ -95,6 +96,9 @@ class GraphBatch:
     num_graphs: int
 
     def to(self, device, non_blocking: bool = False) -> "GraphBatch":
+        if self.x.dtype == torch.float32 and all(t.device == torch.device(device)
+                                                 for t in (self.x, self.edge_index, self.batch)):
+            return self  # already there: keep the batch's host index (`_host_index`) with it
         return GraphBatch(self.x.to(device, non_blocking=non_blocking).float(),
                           self.edge_index.to(device, non_blocking=non_blocking),
                           self.batch.to(device, non_blocking=non_blocking), self.num_graphs)
@@ -139,18 +143,17 @@ class GraphSet:
         return len(self.graph_ids)
 
     def __getitem__(self, index) -> GraphBatch:
-        # Index arithmetic in NumPy (zero-copy views of the CPU storage): ~10 small ops that cost
-        # ~1 µs each there instead of 5–20 µs as torch ops; this runs for every training batch.
+        # One compiled pass gathers the graphs' nodes and edges (this runs for every training batch;
+        # as ~10 NumPy calls it was 2 % of a MUTAG step).
+        from datasets._graph_kernels import gather_graphs
+
         gids = self.graph_ids.numpy()[np.asarray(index, dtype=np.int64).reshape(-1)]
-        node_ptr, edge_ptr = self.node_ptr.numpy(), self.edge_ptr.numpy()
-        n_start, n_cnt = node_ptr[gids], node_ptr[gids + 1] - node_ptr[gids]
-        e_start, e_cnt = edge_ptr[gids], edge_ptr[gids + 1] - edge_ptr[gids]
-        new_start = np.cumsum(n_cnt) - n_cnt
-        nodes = _np_ranges(n_start, n_cnt)
-        egraph = np.repeat(np.arange(len(gids)), e_cnt)
-        ei = self.edge_index.numpy()[:, _np_ranges(e_start, e_cnt)] + (new_start - n_start)[egraph]
-        return GraphBatch(self.x.index_select(0, torch.from_numpy(nodes)), torch.from_numpy(ei),
-                          torch.from_numpy(np.repeat(np.arange(len(gids)), n_cnt)), len(gids))
+        nodes, ei, batch, ptr = gather_graphs(gids, self.node_ptr.numpy(), self.edge_ptr.numpy(),
+                                              self.edge_index.numpy())
+        out = GraphBatch(self.x.index_select(0, torch.from_numpy(nodes)), torch.from_numpy(ei),
+                         torch.from_numpy(batch), len(gids))
+        out.__dict__["_host_index"] = _HostIndex(batch, ei, ptr)  # what views need, at hand
+        return out
 
 
 def _np_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -159,100 +162,77 @@ def _np_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 # ==== views =================================================================================
-# Index bookkeeping (which nodes/edges survive, their new ids) runs on the host in NumPy: the arrays
-# are small (a MUTAG batch has ~1,200 nodes) and a NumPy op costs ~1 µs where a torch op costs
-# 5–20 µs, which made the views 30 % of a MUTAG training step. Only the gathers of the node features
-# run on the batch's device. The random numbers are drawn from the CPU generator, as before.
+# A MUTAG training step is only ~12 ms of model work on two views of 66 small graphs, so the views'
+# fixed costs count. Which nodes and edges a view keeps is decided on the host in one compiled pass
+# (`_graph_kernels.graph_view_index`, Numba) over NumPy copies of the batch's index arrays, kept on
+# the batch object (`_host_index`) so the step's views share them. Only the node-feature gathers run
+# on the batch's device. The random numbers come from the CPU generator, in a fixed order.
 def _host(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def _compact(b: GraphBatch, node_keep: np.ndarray, edge_keep: np.ndarray | None = None,
-             x: torch.Tensor | None = None) -> GraphBatch:
-    """The sub-batch of the nodes in `node_keep` and the edges between them (and in `edge_keep`),
-    ids renumbered; `x` replaces b.x (same rows) when given."""
-    dev = b.x.device
-    src, dst = _host(b.edge_index)
-    keep_e = node_keep[src] & node_keep[dst]
-    if edge_keep is not None:
-        keep_e &= edge_keep
-    new_id = np.cumsum(node_keep) - 1
-    nodes = torch.from_numpy(np.flatnonzero(node_keep)).to(dev)
-    edges = torch.from_numpy(np.stack([new_id[src[keep_e]], new_id[dst[keep_e]]])).to(dev)
-    return GraphBatch((b.x if x is None else x).index_select(0, nodes), edges,
-                      torch.from_numpy(_host(b.batch)[node_keep]).to(dev), b.num_graphs)
+class _HostIndex:
+    """NumPy copies of a GraphBatch's index arrays, and each graph's node range (`ptr`)."""
+
+    def __init__(self, batch: np.ndarray, edge_index: np.ndarray, ptr: np.ndarray):
+        self.batch, self.edge_index, self.ptr = batch, edge_index, ptr
+        self.src, self.dst = edge_index
 
 
-def _keep_one_per_graph(drop: np.ndarray, score: np.ndarray, batch: np.ndarray, num_graphs: int) -> np.ndarray:
-    """Un-drop the highest-scoring node of every graph so no graph becomes empty."""
-    best = np.full(num_graphs, -1.0, dtype=score.dtype)
-    np.maximum.at(best, batch, score)
-    return drop & (score < best[batch])
+def _host_index(b: GraphBatch) -> _HostIndex:
+    h = b.__dict__.get("_host_index")
+    if h is None:
+        batch = _host(b.batch)
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(batch, minlength=b.num_graphs))])
+        h = b.__dict__["_host_index"] = _HostIndex(batch, _host(b.edge_index), ptr)
+    return h
 
 
-def _subgraph_mask(b: GraphBatch, keep_frac: float, u_seed: torch.Tensor, u_edge: torch.Tensor,
-                   active: np.ndarray | None = None) -> torch.Tensor:
-    """A random connected ball per graph (GraphCL's subgraph view): from one random seed node,
-    grow outward in random order until ceil(keep_frac · nodes) are inside (or the seed's component
-    is exhausted). Implemented as Dijkstra with random positive edge weights `u_edge[0]` and the
-    nearest nodes kept — one SciPy call for the whole batch instead of a tensor sweep per hop.
-    Only graphs in `active` (default all) get a ball; the others are all outside. Graphs are
-    disjoint, so a graph's ball does not depend on which other graphs are active."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
+def _subgraph_mask(b: GraphBatch, keep_frac: float, u_seed: torch.Tensor, u_edge: torch.Tensor) -> torch.Tensor:
+    """GraphCL's subgraph view of every graph of `b` as a node mask: from a random seed node
+    (`u_seed`), grow outward in random order until ceil(keep_frac · nodes) are inside (or the seed's
+    component is exhausted) — Dijkstra with random positive edge weights `u_edge[0]` + 0.05, the
+    nearest nodes kept."""
+    from datasets._graph_kernels import graph_view_index
 
-    n = b.x.shape[0]
-    batch = _host(b.batch)
-    counts = np.bincount(batch, minlength=b.num_graphs)
-    ptr = np.concatenate([[0], np.cumsum(counts)])
-    seed = ptr[:-1] + np.minimum(np.floor(_host(u_seed).astype(np.float64) * counts).astype(np.int64),
-                                 np.maximum(counts - 1, 0))
-    src, dst = _host(b.edge_index)
-    # Weights in [0.05, 1.05): strictly positive so every edge counts as one (scipy drops zeros).
-    w = _host(u_edge[0]).astype(np.float64) + 0.05
-    dist = np.full(n, np.inf)
-    sources = (counts > 0) if active is None else (counts > 0) & active
-    if sources.any():
-        # CSR built directly (edges sorted by source), ~10x cheaper than SciPy's COO → CSR path.
-        order = np.argsort(src, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
-        graph = csr_matrix((w[order], dst[order], indptr), shape=(n, n))
-        dist = dijkstra(graph, directed=True, indices=seed[sources], min_only=True)
-    order = np.lexsort((dist, batch))  # by graph, then by distance from the graph's seed
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - ptr[batch[order]]  # position inside its own graph
-    target = np.ceil(keep_frac * counts).astype(np.int64)
-    inside = (rank < target[batch]) & np.isfinite(dist)
-    return torch.from_numpy(inside)
+    h = _host_index(b)
+    nodes, _ = graph_view_index(h.batch, h.src, h.dst, h.ptr, np.zeros(b.num_graphs, dtype=np.int64),
+                                np.ones(len(h.batch), dtype=np.float32), np.ones(len(h.src), dtype=np.float32),
+                                _host(u_seed).astype(np.float32), _host(u_edge[0]).astype(np.float32),
+                                np.float32(0.0), keep_frac, -1, 0, -1)
+    inside = torch.zeros(len(h.batch), dtype=torch.bool)
+    inside[torch.from_numpy(nodes)] = True
+    return inside
 
 
 def graph_views(b: GraphBatch, generator: torch.Generator, rate: float = 0.2,
                 augs: tuple[str, ...] = GRAPH_VIEWS) -> GraphBatch:
-    """GraphCL: each graph gets one augmentation drawn from `augs`, all applied in one pass."""
-    n, e, g, f = b.x.shape[0], b.edge_index.shape[1], b.num_graphs, b.x.shape[1]
+    """GraphCL: each graph gets one augmentation drawn from `augs`, all applied in one pass:
+    node_dropping (each node with prob. `rate`; the graph's highest-drawn node always stays),
+    subgraph (`_subgraph_mask` at 1 − rate), edge_dropping (each directed edge with prob. `rate`),
+    feature_masking (each feature column of the graph with prob. `rate`)."""
+    from datasets._graph_kernels import graph_view_index
+
+    h = _host_index(b)
+    n, e, g, f = len(h.batch), len(h.src), b.num_graphs, b.x.shape[1]
     choice = torch.randint(0, len(augs), (g,), generator=generator).numpy()
     u_node = torch.rand(n, generator=generator).numpy()
     u_edge = torch.rand(e, generator=generator).numpy()
     u_feat = torch.rand(g, f, generator=generator).numpy()
-    u_seed = torch.rand(g, generator=generator)
-    u_walk = torch.rand(1, e, generator=generator)  # random edge weights of the subgraph ball
-    is_aug = {a: choice == i for i, a in enumerate(augs)}
-    batch = _host(b.batch)
-    x = b.x
-    if "feature_masking" in augs and is_aug["feature_masking"].any():
-        keep_f = ~((u_feat < rate) & is_aug["feature_masking"][:, None])
-        x = x * torch.from_numpy(keep_f).to(x.device, x.dtype)[b.batch]
-    node_keep = np.ones(n, dtype=bool)
-    if "node_dropping" in augs:
-        drop = (u_node < rate) & is_aug["node_dropping"][batch]
-        node_keep &= ~_keep_one_per_graph(drop, u_node, batch, g)
-    if "subgraph" in augs and is_aug["subgraph"].any():
-        inside = _subgraph_mask(b, 1 - rate, u_seed, u_walk, active=is_aug["subgraph"]).numpy()
-        node_keep &= inside | ~is_aug["subgraph"][batch]
-    edge_keep = None
-    if "edge_dropping" in augs:
-        edge_keep = ~((u_edge < rate) & is_aug["edge_dropping"][batch[_host(b.edge_index[0])]])
-    return _compact(b, node_keep, edge_keep, x)
+    u_seed = torch.rand(g, generator=generator).numpy()
+    u_walk = torch.rand(e, generator=generator).numpy()  # random edge weights of the subgraph ball
+    aug_id = {a: (augs.index(a) if a in augs else -1) for a in GRAPH_VIEWS}
+    nodes, edges = graph_view_index(h.batch, h.src, h.dst, h.ptr, choice, u_node, u_edge, u_seed, u_walk,
+                                    np.float32(rate), 1.0 - rate, aug_id["node_dropping"],
+                                    aug_id["subgraph"], aug_id["edge_dropping"])
+    dev = b.x.device
+    batch = h.batch[nodes]
+    x = b.x.index_select(0, torch.from_numpy(nodes).to(dev))
+    masked = choice == aug_id["feature_masking"]
+    if masked.any():  # zero the masked feature columns of those graphs
+        keep = (~((u_feat < rate) & masked[:, None])).astype(np.float32)
+        x = x * torch.from_numpy(keep[batch]).to(dev, x.dtype)
+    return GraphBatch(x, torch.from_numpy(edges).to(dev), torch.from_numpy(batch).to(dev), g)
 
 
 def node_views(b: NodeBatch, generator: torch.Generator, edge_rate: float = 0.3,
@@ -332,7 +312,16 @@ def node_dropping(b, sample_indices, severity):
         keep_e = ~(drop[b.edge_index[0]] | drop[b.edge_index[1]])
         return NodeBatch(b.x, b.edge_index[:, keep_e], b.nodes)
     u = _host(u)
-    return _compact(b, ~_keep_one_per_graph(u < p, u, _host(b.batch), b.num_graphs))
+    h = _host_index(b)
+    best = np.full(b.num_graphs, -1.0, dtype=u.dtype)
+    np.maximum.at(best, h.batch, u)
+    node_keep = ~((u < p) & (u < best[h.batch]))  # at least one node per graph stays
+    nodes = np.flatnonzero(node_keep)
+    new_id = np.cumsum(node_keep) - 1
+    edges = new_id.take(np.compress(node_keep[h.src] & node_keep[h.dst], h.edge_index, axis=1))
+    dev = b.x.device
+    return GraphBatch(b.x.index_select(0, torch.from_numpy(nodes).to(dev)), torch.from_numpy(edges).to(dev),
+                      torch.from_numpy(h.batch[nodes]).to(dev), b.num_graphs)
 
 
 # ==== encoders ==============================================================================

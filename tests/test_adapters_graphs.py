@@ -251,6 +251,71 @@ def test_subgraph_is_connected_ball(mutag):
     assert not torch.equal(_subgraph_mask(b, 0.5, u_seed, w1), _subgraph_mask(b, 0.5, u_seed, w2))
 
 
+
+def _graph_views_reference(b, generator, rate, augs):
+    """GraphCL views written as whole-array NumPy/SciPy operations (the implementation the compiled
+    pass replaced): the same draws, SciPy's Dijkstra for the subgraph ball, lexsort for its ranks."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    n, e, g, f = b.x.shape[0], b.edge_index.shape[1], b.num_graphs, b.x.shape[1]
+    choice = torch.randint(0, len(augs), (g,), generator=generator).numpy()
+    u_node, u_edge = torch.rand(n, generator=generator).numpy(), torch.rand(e, generator=generator).numpy()
+    u_feat, u_seed = torch.rand(g, f, generator=generator).numpy(), torch.rand(g, generator=generator).numpy()
+    u_walk = torch.rand(e, generator=generator).numpy()
+    is_aug = {a: choice == i for i, a in enumerate(augs)}
+    batch, (src, dst) = b.batch.numpy(), b.edge_index.numpy()
+    counts = np.bincount(batch, minlength=g)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    x = b.x
+    if "feature_masking" in augs:
+        x = x * torch.from_numpy(~((u_feat < rate) & is_aug["feature_masking"][:, None])).float()[b.batch]
+    keep = np.ones(n, dtype=bool)
+    if "node_dropping" in augs:
+        best = np.full(g, -1.0, dtype=np.float32)
+        np.maximum.at(best, batch, u_node)
+        keep &= ~((u_node < rate) & is_aug["node_dropping"][batch] & (u_node < best[batch]))
+    if "subgraph" in augs and is_aug["subgraph"].any():
+        seed = ptr[:-1] + np.minimum(np.floor(u_seed.astype(np.float64) * counts).astype(np.int64), counts - 1)
+        adj = csr_matrix((u_walk.astype(np.float64) + 0.05, (src, dst)), shape=(n, n))
+        dist = dijkstra(adj, directed=True, indices=seed[is_aug["subgraph"] & (counts > 0)], min_only=True)
+        order = np.lexsort((dist, batch))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - ptr[batch[order]]
+        inside = (rank < np.ceil((1 - rate) * counts).astype(np.int64)[batch]) & np.isfinite(dist)
+        keep &= inside | ~is_aug["subgraph"][batch]
+    keep_e = keep[src] & keep[dst]
+    if "edge_dropping" in augs:
+        keep_e &= ~((u_edge < rate) & is_aug["edge_dropping"][batch[src]])
+    new_id = np.cumsum(keep) - 1
+    return GraphBatch(x[torch.from_numpy(keep)], torch.from_numpy(np.stack([new_id[src[keep_e]], new_id[dst[keep_e]]])),
+                      b.batch[torch.from_numpy(keep)], g)
+
+
+@pytest.mark.parametrize("name", ["mutag", "proteins"])
+def test_graph_views_equal_the_array_reference(name, data_dir):
+    """The compiled view pass keeps exactly the nodes, edges and features the array formulation
+    keeps: same draws, same float32 comparisons, same Dijkstra sums and tie-breaking."""
+    from datasets.graphs import GRAPH_VIEWS, graph_views
+
+    adapter = get_adapter(name, data_dir=data_dir, download=False)
+    s = adapter.splits()["train"]
+    checked = 0
+    for i in range(12):
+        idx = torch.randperm(len(s), generator=torch.Generator().manual_seed(i))[:66 if i % 2 else 9]
+        b = adapter.prepare(adapter.batch(s, idx), CPU)
+        for rate, augs in [(0.2, GRAPH_VIEWS), (0.5, GRAPH_VIEWS), (0.3, ("subgraph",)),
+                           (0.3, ("node_dropping", "edge_dropping")), (0.3, ("feature_masking", "subgraph"))]:
+            g1, g2 = torch.Generator().manual_seed(i), torch.Generator().manual_seed(i)
+            for _ in range(2):
+                got, want = graph_views(b, g1, rate, augs), _graph_views_reference(b, g2, rate, augs)
+                assert torch.equal(got.x, want.x) and torch.equal(got.edge_index, want.edge_index)
+                assert torch.equal(got.batch, want.batch)
+                checked += 1
+            assert torch.equal(g1.get_state(), g2.get_state())  # the same draws, no more
+    assert checked == 120
+
 # ---- corruptions ---------------------------------------------------------------------------
 def test_graph_corruptions_deterministic_monotone_batch_independent(mutag):
     s = mutag.splits()["test"]

@@ -15,10 +15,13 @@ class DINOHead(nn.Module):
     """3-layer MLP (GELU) → bottleneck → L2 norm → weight-normalised linear layer to K outputs with
     the norm fixed to 1 (the paper's norm_last_layer=True)."""
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int, bottleneck: int):
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, bottleneck: int, use_bn: bool = False):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, bottleneck))
+        def bn() -> list[nn.Module]:  # the paper's use_bn_in_head (off: the layer indices stay as before)
+            return [nn.BatchNorm1d(hidden)] if use_bn else []
+
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), *bn(), nn.GELU(), nn.Linear(hidden, hidden), *bn(),
+                                 nn.GELU(), nn.Linear(hidden, bottleneck))
         self.last = nn.Parameter(torch.randn(out_dim, bottleneck) * 0.02)
 
     def forward(self, h):
@@ -57,11 +60,12 @@ class DINO(Method):
     # `n_local_views` adds student-only views (the adapter makes one view size).
     defaults = {"out_dim": 1024, "hidden": 512, "bottleneck": 128, "student_temp": 0.1,
                 "teacher_temp": 0.04, "warmup_teacher_temp": 0.04, "warmup_frac": 0.0,
-                "center_momentum": 0.9, "momentum": 0.99, "n_local_views": 0}
+                "center_momentum": 0.9, "momentum": 0.99, "n_local_views": 0, "use_bn_in_head": False}
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.head = DINOHead(encoder.out_dim, self.hp["out_dim"], self.hp["hidden"], self.hp["bottleneck"])
+        self.head = DINOHead(encoder.out_dim, self.hp["out_dim"], self.hp["hidden"], self.hp["bottleneck"],
+                             self.hp["use_bn_in_head"])
         self.teacher_encoder = frozen_copy(self.encoder)
         self.teacher_head = frozen_copy(self.head)
         self.register_buffer("center", torch.zeros(1, self.hp["out_dim"]))

@@ -117,6 +117,24 @@ def test_dino_loss_values():
     assert tg.grad is None and sg.grad.abs().sum() > 0
 
 
+
+def test_dino_head_batchnorm_option():
+    from methods.dino import DINOHead
+
+    plain, bn = DINOHead(8, 16, 32, 4), DINOHead(8, 16, 32, 4, use_bn=True)
+    # Off: the layers (and so the checkpoint keys) are those of the head without the option.
+    assert [type(m).__name__ for m in plain.mlp] == ["Linear", "GELU", "Linear", "GELU", "Linear"]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in bn.mlp) == 2
+    bn.train()
+    h = torch.randn(6, 8) * 10 + 3
+    out = bn(h)
+    assert out.shape == (6, 16)
+    # Rows are cosines with unit-norm prototypes: within [-1, 1].
+    assert out.abs().max() <= 1 + 1e-5
+    # After each BatchNorm the batch is standardised per unit (train mode).
+    z = bn.mlp[1](bn.mlp[0](h))
+    assert torch.allclose(z.mean(0), torch.zeros(32), atol=1e-5)
+
 # ---- MMCR ----------------------------------------------------------------------------------------
 def test_mmcr_orthogonal_centroids():
     b, v, d = 4, 3, 6

@@ -296,7 +296,11 @@ def pretrain_key(method: str, hp: dict, seed: int, epochs: int, dataset: str, op
     """What an in-domain training run depends on (plus the label fraction, for label-using
     references). Checkpoints are named by this key so that jobs training the identical model share
     it: a transfer job whose source is a suite dataset loads the in-domain job's finished checkpoint
-    instead of training it again (benchmark/pretrain.py resumes a complete checkpoint bit-identically)."""
+    instead of training it again (benchmark/pretrain.py resumes a complete checkpoint bit-identically).
+    The hyper-parameters are hashed with the method's defaults filled in, so a checkpoint trained
+    under other defaults (an older version of the method) is never picked up as finished."""
+    cls = get_method_class(method)
+    hp = {**cls.base_defaults, **cls.defaults, **hp}
     return _hash({"method": method, "hp": hp, "seed": seed, "epochs": epochs, "dataset": dataset,
                   "options": options, "max_train": max_train})
 

@@ -14,7 +14,8 @@ and knows the token grid (for block masks):
 
 Patch sizes are chosen so that there are at most `max_tokens` tokens; inputs are zero-padded up to
 a multiple of the patch size. `TokenEncoder` embeds the tokens (a linear patch embedding, or a
-per-feature scalar embedding for tables as in FT-Transformer), adds learned positions, can keep a
+per-feature scalar embedding for tables as in FT-Transformer), adds positions (fixed sine-cosine over
+the token grid as in MAE and I-JEPA; learned ones for table features, or on request), can keep a
 subset of tokens (masking) and exposes a mean-pooled `out_dim` embedding for probes.
 Graphs: batches are not tensors (datasets/graphs.py: a node batch = the whole graph + node ids, a
 graph batch = a disjoint union with a `batch` vector). Their tokens are built from the nodes as hop
@@ -151,6 +152,35 @@ class FeatureEmbedding(nn.Module):
         return t * self.weight + self.bias  # (B, F, 1) * (F, D) → (B, F, D)
 
 
+def sincos_positions(grid: tuple[int, ...], dim: int) -> torch.Tensor:
+    """Fixed sine-cosine positions (1, N, dim) over an N-d token grid, as MAE and I-JEPA use (2-D
+    there): the width is split evenly over the grid's axes and each axis gets the 1-D table
+    [sin(p·ω_i), cos(p·ω_i)], ω_i = 10000^(-i/(d/2)); leftover columns stay 0. Unlike learned
+    positions initialised near 0, every position is distinct from the first step, which a decoder
+    with a handful of steps needs to know where a masked token sits."""
+    k = len(grid)
+    per_axis = (dim // k) // 2 * 2
+    if per_axis < 2:
+        raise ValueError(f"width {dim} is too small for sine-cosine positions over a {k}-d grid")
+    coords = torch.meshgrid(*[torch.arange(g, dtype=torch.float64) for g in grid], indexing="ij")
+    omega = 1.0 / 10000 ** (torch.arange(per_axis // 2, dtype=torch.float64) / (per_axis / 2))
+    table = torch.zeros(math.prod(grid), dim, dtype=torch.float64)
+    for a, c in enumerate(coords):
+        angles = c.flatten()[:, None] * omega[None, :]
+        table[:, a * per_axis:(a + 1) * per_axis] = torch.cat([angles.sin(), angles.cos()], dim=1)
+    return table.float().unsqueeze(0)
+
+
+def position_table(kind: str, grid: tuple[int, ...], dim: int, ordered: bool = True) -> nn.Parameter:
+    """'sincos' (fixed, not trained) on ordered grids; 'learned' (trained, N(0, 0.02²) at init), also
+    what unordered tokens (table features) get, whose "positions" are feature identities."""
+    if kind not in ("sincos", "learned"):
+        raise ValueError(f"pos_embed must be 'sincos' or 'learned', got {kind!r}")
+    if kind == "sincos" and ordered:
+        return nn.Parameter(sincos_positions(grid, dim), requires_grad=False)
+    return nn.Parameter(torch.randn(1, math.prod(grid), dim) * 0.02)
+
+
 def transformer_blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.TransformerEncoder:
     layer = nn.TransformerEncoderLayer(dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu",
                                        batch_first=True, norm_first=True)
@@ -170,13 +200,13 @@ class TokenEncoder(nn.Module):
     the kept tokens (masking)."""
 
     def __init__(self, spec: InputSpec, dim: int = 128, depth: int = 4, heads: int = 4,
-                 mlp_ratio: float = 2.0, max_tokens: int = 64):
+                 mlp_ratio: float = 2.0, max_tokens: int = 64, pos_embed: str = "sincos"):
         super().__init__()
         self.spec = spec
         self.tokenizer = tokenizer_for_spec(spec, max_tokens)
         n, p = self.tokenizer.num_tokens, self.tokenizer.token_dim
         self.embedding = FeatureEmbedding(n, dim) if spec.kind == "tabular" else nn.Linear(p, dim)
-        self.pos = nn.Parameter(torch.randn(1, n, dim) * 0.02)
+        self.pos = position_table(pos_embed, self.tokenizer.grid, dim, self.tokenizer.ordered)
         self.blocks = transformer_blocks(dim, depth, heads, mlp_ratio)
         self.norm = nn.LayerNorm(dim)
         self.out_dim = dim

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.tokens import TOKEN_SPECS, TokenEncoder, block_mask, transformer_blocks
+from benchmark.tokens import TOKEN_SPECS, TokenEncoder, block_mask, position_table, transformer_blocks
 from methods._utils import cosine_momentum, ema_update, frozen_copy
 from methods.base import Method, register_method
 from methods.mae import token_encoder_from_hparams
@@ -61,11 +61,12 @@ def jepa_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class Predictor(nn.Module):
-    def __init__(self, dim: int, num_tokens: int, pred_dim: int, depth: int, heads: int):
+    def __init__(self, dim: int, grid: tuple[int, ...], ordered: bool, pred_dim: int, depth: int, heads: int,
+                 pos_embed: str = "sincos"):
         super().__init__()
         self.inp = nn.Linear(dim, pred_dim)
         self.mask_token = nn.Parameter(torch.randn(1, 1, pred_dim) * 0.02)
-        self.pos = nn.Parameter(torch.randn(1, num_tokens, pred_dim) * 0.02)
+        self.pos = position_table(pos_embed, grid, pred_dim, ordered)
         self.blocks = transformer_blocks(pred_dim, depth, heads, 2.0)
         self.norm = nn.LayerNorm(pred_dim)
         self.out = nn.Linear(pred_dim, dim)
@@ -86,11 +87,13 @@ class JEPA(Method):
     supported_specs = TOKEN_SPECS
     builds_encoder = True
     # Paper: 4 target blocks of scale 0.15–0.2, context block 0.85–1.0, predictor 384-d (narrow),
-    # EMA 0.996 → 1, AdamW wd 0.04. Scaled: 4-block 128-d encoder, 2-block 64-d predictor, EMA 0.99.
+    # EMA 0.996 → 1, AdamW wd 0.04, fixed 2-D sine-cosine positions. Scaled: 4-block 128-d encoder,
+    # 2-block 64-d predictor, EMA 0.99. Sine-cosine instead of learned positions: Fashion-MNIST val
+    # (10 % linear, 20 epochs, momentum 0.9, seed 0) 0.588 → 0.620.
     defaults = {"n_targets": 4, "target_scale_min": 0.15, "target_scale_max": 0.2,
                 "context_scale_min": 0.85, "context_scale_max": 1.0, "momentum": 0.99,
                 "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
-                "pred_dim": 64, "pred_depth": 2, "pred_heads": 4, "augment": False, "weight_decay": 0.04}
+                "pos_embed": "sincos", "pred_dim": 64, "pred_depth": 2, "pred_heads": 4, "augment": False, "weight_decay": 0.04}
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
@@ -101,8 +104,9 @@ class JEPA(Method):
         if not isinstance(encoder, TokenEncoder):
             raise TypeError("jepa needs a TokenEncoder (JEPA.build_encoder)")
         self.target_encoder = frozen_copy(encoder)
-        self.predictor = Predictor(encoder.out_dim, encoder.num_tokens, self.hp["pred_dim"],
-                                   self.hp["pred_depth"], self.hp["pred_heads"])
+        tok = encoder.tokenizer
+        self.predictor = Predictor(encoder.out_dim, tok.grid, tok.ordered, self.hp["pred_dim"],
+                                   self.hp["pred_depth"], self.hp["pred_heads"], self.hp["pos_embed"])
 
     def training_step(self, x, y, view):
         if self.hp["augment"]:

@@ -9,16 +9,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.tokens import TOKEN_SPECS, TokenEncoder, gather_tokens, random_keep, transformer_blocks
+from benchmark.tokens import (TOKEN_SPECS, TokenEncoder, gather_tokens, position_table, random_keep,
+                              transformer_blocks)
 from methods.base import Method, register_method
 
-ENCODER_KEYS = ("enc_dim", "enc_depth", "enc_heads", "max_tokens")
+ENCODER_KEYS = ("enc_dim", "enc_depth", "enc_heads", "max_tokens", "pos_embed")
 
 
 def token_encoder_from_hparams(cls, spec, hparams: dict[str, Any]) -> TokenEncoder:
     hp = {**cls.defaults, **{k: v for k, v in hparams.items() if k in ENCODER_KEYS}}
     return TokenEncoder(spec, dim=hp["enc_dim"], depth=hp["enc_depth"], heads=hp["enc_heads"],
-                        max_tokens=hp["max_tokens"])
+                        max_tokens=hp["max_tokens"], pos_embed=hp["pos_embed"])
 
 
 def normalise_targets(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -45,10 +46,13 @@ class MAE(Method):
     paper = "He et al. 2022, Masked Autoencoders Are Scalable Vision Learners"
     supported_specs = TOKEN_SPECS
     builds_encoder = True
-    # Paper: mask ratio 0.75, 8-block 512-d decoder, norm_pix_loss, AdamW wd 0.05. Scaled: 4-block
-    # 128-d encoder, 2-block 64-d decoder, no augmentation by default (the paper uses crop + flip).
+    # Paper: mask ratio 0.75, 8-block 512-d decoder, norm_pix_loss, fixed 2-D sine-cosine positions
+    # (encoder and decoder), AdamW wd 0.05. Scaled: 4-block 128-d encoder, 2-block 64-d decoder, no
+    # augmentation by default (the paper uses crop + flip). Positions: with learned ones (N(0, 0.02²)
+    # at init) the decoder's mask tokens are near-identical for the first hundreds of steps; fixed
+    # sine-cosine ones lifted Fashion-MNIST val (10 % linear, 20 epochs, seed 0) 0.597 → 0.660.
     defaults = {"mask_ratio": 0.75, "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
-                "dec_dim": 64, "dec_depth": 2, "dec_heads": 4, "norm_targets": True, "augment": False,
+                "pos_embed": "sincos", "dec_dim": 64, "dec_depth": 2, "dec_heads": 4, "norm_targets": True, "augment": False,
                 "weight_decay": 0.05}
 
     @classmethod
@@ -63,7 +67,7 @@ class MAE(Method):
         d = self.hp["dec_dim"]
         self.decoder_embed = nn.Linear(encoder.out_dim, d)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
-        self.decoder_pos = nn.Parameter(torch.randn(1, n, d) * 0.02)
+        self.decoder_pos = position_table(self.hp["pos_embed"], encoder.tokenizer.grid, d, encoder.tokenizer.ordered)
         self.decoder = transformer_blocks(d, self.hp["dec_depth"], self.hp["dec_heads"], 2.0)
         self.decoder_norm = nn.LayerNorm(d)
         self.decoder_head = nn.Linear(d, p)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from benchmark.specs import InputSpec
-from benchmark.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, propagate, random_keep,
-                              tokenizer_for_spec)
+from benchmark.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, position_table, propagate,
+                              random_keep, sincos_positions, tokenizer_for_spec)
 
 CASES = [  # spec, expected grid, expected token dim
     (InputSpec("image2d", (1, 28, 28)), (7, 7), 16),
@@ -109,3 +109,34 @@ def test_block_mask_size():
     m = m.reshape(8, 8)
     rows, cols = m.any(1).nonzero().flatten(), m.any(0).nonzero().flatten()
     assert len(rows) == 4 and len(cols) == 4 and int(rows[-1] - rows[0]) == 3  # contiguous
+
+
+def test_sincos_positions_hand_values():
+    # 1-D grid of 3, width 4: ω = [1, 1/100]; columns [sin(pω0), sin(pω1), cos(pω0), cos(pω1)].
+    t = sincos_positions((3,), 4)[0]
+    for p in range(3):
+        want = [math.sin(p), math.sin(p / 100), math.cos(p), math.cos(p / 100)]
+        assert t[p].tolist() == pytest.approx(want, abs=1e-6)
+    # 2-D grid: the first half of the width encodes the row, the second half the column.
+    t2 = sincos_positions((2, 3), 8)[0].reshape(2, 3, 8)
+    assert torch.equal(t2[:, :, :4], sincos_positions((2,), 4)[0][:, None, :].expand(2, 3, 4))
+    assert torch.equal(t2[:, :, 4:], sincos_positions((3,), 4)[0][None, :, :].expand(2, 3, 4))
+    # 3-D grid, width not divisible by 3: 42 columns per axis, the last 2 stay 0; rows all distinct.
+    t3 = sincos_positions((4, 4, 4), 128)[0]
+    assert torch.all(t3[:, 126:] == 0) and len(torch.unique(t3, dim=0)) == 64
+    with pytest.raises(ValueError, match="too small"):
+        sincos_positions((2, 2, 2), 4)
+
+
+def test_token_encoder_positions_fixed_or_learned():
+    spec = InputSpec("image2d", (1, 28, 28))
+    enc = TokenEncoder(spec, dim=32, depth=1, heads=2)  # default: fixed sine-cosine, as MAE / I-JEPA
+    assert not enc.pos.requires_grad and torch.equal(enc.pos, sincos_positions((7, 7), 32))
+    enc(torch.randn(2, *spec.shape)).sum().backward()
+    assert enc.pos.grad is None and enc.embedding.weight.grad is not None
+    learned = TokenEncoder(spec, dim=32, depth=1, heads=2, pos_embed="learned")
+    assert learned.pos.requires_grad and learned.pos.abs().max() < 0.2
+    # Table features have no order: their positions are learned feature identities either way.
+    assert position_table("sincos", (5,), 32, ordered=False).requires_grad
+    with pytest.raises(ValueError, match="pos_embed"):
+        TokenEncoder(spec, dim=32, depth=1, heads=2, pos_embed="rope")

@@ -88,12 +88,15 @@ class JEPA(Method):
     builds_encoder = True
     # Paper: 4 target blocks of scale 0.15–0.2, context block 0.85–1.0, predictor 384-d (narrow),
     # EMA 0.996 → 1, AdamW wd 0.04, fixed 2-D sine-cosine positions. Scaled: 4-block 128-d encoder,
-    # 2-block 64-d predictor, EMA 0.99. Sine-cosine instead of learned positions: Fashion-MNIST val
-    # (10 % linear, 20 epochs, momentum 0.9, seed 0) 0.588 → 0.620.
+    # 4-block 128-d predictor, EMA 0.99. Sine-cosine instead of learned positions: Fashion-MNIST val
+    # (10 % linear, 20 epochs, momentum 0.9, seed 0) 0.588 → 0.620. The predictor's depth and width,
+    # selected on that val (the paper too finds a deeper predictor gives better features):
+    # 2 × 64 0.620, 4 × 64 0.630, 4 × 128 0.672, 6 × 128 0.674.
     defaults = {"n_targets": 4, "target_scale_min": 0.15, "target_scale_max": 0.2,
                 "context_scale_min": 0.85, "context_scale_max": 1.0, "momentum": 0.99,
                 "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
-                "pos_embed": "sincos", "pred_dim": 64, "pred_depth": 2, "pred_heads": 4, "augment": False, "weight_decay": 0.04}
+                "pos_embed": "sincos", "pred_dim": 128, "pred_depth": 4, "pred_heads": 4, "augment": False,
+                "weight_decay": 0.04}
 
     @classmethod
     def build_encoder(cls, spec, **hparams):

@@ -51,9 +51,12 @@ class MAE(Method):
     # augmentation by default (the paper uses crop + flip). Positions: with learned ones (N(0, 0.02²)
     # at init) the decoder's mask tokens are near-identical for the first hundreds of steps; fixed
     # sine-cosine ones lifted Fashion-MNIST val (10 % linear, 20 epochs, seed 0) 0.597 → 0.660.
+    # Decoder 4 × 128-d (the paper: a deeper, wider decoder makes the encoder's last blocks more
+    # abstract and its linear probe better), selected on that val at batch 64: 2 × 64 0.677,
+    # 4 × 64 0.637, 2 × 128 0.674, 4 × 128 0.690, 8 × 128 0.687.
     defaults = {"mask_ratio": 0.75, "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
-                "pos_embed": "sincos", "dec_dim": 64, "dec_depth": 2, "dec_heads": 4, "norm_targets": True, "augment": False,
-                "weight_decay": 0.05}
+                "pos_embed": "sincos", "dec_dim": 128, "dec_depth": 4, "dec_heads": 4, "norm_targets": True,
+                "augment": False, "weight_decay": 0.05}
 
     @classmethod
     def build_encoder(cls, spec, **hparams):

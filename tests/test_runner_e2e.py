@@ -114,3 +114,17 @@ def test_encoder_label_names_the_encoder_actually_built():
     assert label("simclr") == label("supervised", encoder="small") == "default:image2d"
     assert label("simclr", encoder="resnet18") == "resnet18:image2d"
     assert label("mae") == label("jepa") == "tokens:image2d"  # their own token transformer
+
+
+def test_pretrain_checkpoint_key_follows_method_defaults(monkeypatch):
+    """A checkpoint is named by what trained it, defaults included: after a method's default changes,
+    the old finished checkpoint must not be picked up as this run's (and spelling out a default
+    names the same checkpoint as leaving it implicit)."""
+    from benchmark.runner import pretrain_key
+    cls = get_method_class("mae")
+    args = ("mae", {}, 0, 20, "fashion_mnist", {}, 2000)
+    before = pretrain_key(*args)
+    assert pretrain_key("mae", {"dec_depth": cls.defaults["dec_depth"]}, *args[2:]) == before
+    assert pretrain_key("mae", {"lr": cls.base_defaults["lr"]}, *args[2:]) == before
+    monkeypatch.setitem(cls.defaults, "dec_depth", cls.defaults["dec_depth"] + 1)
+    assert pretrain_key(*args) != before

@@ -47,7 +47,7 @@ class MAE(Method):
     supported_specs = TOKEN_SPECS
     builds_encoder = True
     # Paper: mask ratio 0.75, 8-block 512-d decoder, norm_pix_loss, fixed 2-D sine-cosine positions
-    # (encoder and decoder), AdamW wd 0.05. Scaled: 4-block 128-d encoder, 2-block 64-d decoder, no
+    # (encoder and decoder), AdamW wd 0.05. Scaled: 4-block 128-d encoder, 4-block 128-d decoder, no
     # augmentation by default (the paper uses crop + flip). Positions: with learned ones (N(0, 0.02²)
     # at init) the decoder's mask tokens are near-identical for the first hundreds of steps; fixed
     # sine-cosine ones lifted Fashion-MNIST val (10 % linear, 20 epochs, seed 0) 0.597 → 0.660.

@@ -107,7 +107,7 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
                                  f"{sorted(unknown)}; known: {sorted(known)}")
             for s in seeds if seeds is not None else suite.seeds:
                 jobs.append(Job(suite=suite.name, method=m, dataset=d.name, seed=s,
-                                epochs=d.epochs or suite.epochs,
+                                epochs=suite.epochs_for(m, d),
                                 fractions=suite.fractions, probes=suite.probes, protocols=suite.protocols,
                                 method_hparams=hp, dataset_options=d.options, max_train=d.max_train,
                                 max_val=d.max_val, max_test=d.max_test,

@@ -14,10 +14,11 @@ import yaml
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "seeds", "fractions",
+ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "method_epochs", "seeds", "fractions",
                "probes", "protocols", "pretrain", "resources", "transfer", "robustness"}
 ALLOWED_ROBUSTNESS = {"max_test"}
-ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "batch_size", "method_hparams"}
+ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "batch_size", "method_hparams",
+                   "method_epochs"}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 
 
@@ -35,6 +36,7 @@ class DatasetEntry:
     epochs: int | None = None  # overrides the suite's pretrain.epochs for this dataset
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-dataset overrides
     batch_size: int | None = None  # every method's batch size on this dataset, unless its method_hparams say
+    method_epochs: dict[str, int] = field(default_factory=dict)  # per-method epochs on this dataset
 
 
 @dataclass
@@ -54,6 +56,15 @@ class Suite:
     resources: dict[str, Any] = field(default_factory=dict)  # per-job cpus/gpus/… for ray and slurm
     transfer: list[dict[str, list]] = field(default_factory=list)  # names or DatasetEntry; benchmark/transfer.py
     robustness_max_test: int | None = None  # cap on corrupted test samples (benchmark/protocols/robustness.py)
+    # A method's own pretraining epochs (every dataset, unless the dataset's method_epochs says),
+    # for budgets selected on val; the leaderboard's pretrain_budget column shows each row's.
+    method_epochs: dict[str, int] = field(default_factory=dict)
+
+    def epochs_for(self, method: str, entry: DatasetEntry) -> int:
+        """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
+        else the dataset's epochs, else pretrain.epochs."""
+        return (entry.method_epochs.get(method) or self.method_epochs.get(method) or entry.epochs
+                or self.epochs)
 
 
 def available_suites() -> list[str]:
@@ -74,6 +85,13 @@ def _int_list(value, where, field_name, minimum=0) -> list[int]:
     _need(isinstance(value, list) and value and all(_is_int(v, minimum) for v in value),
           where, f"'{field_name}' must be a non-empty list of integers ≥ {minimum}, got {value!r}")
     return list(value)
+
+
+def _method_epochs(value: Any, where: str, label: str) -> dict[str, int]:
+    value = value or {}
+    _need(isinstance(value, dict) and all(isinstance(k, str) and _is_int(v, 1) for k, v in value.items()),
+          where, f"{label} must map method names to integers ≥ 1 (epochs), got {value!r}")
+    return dict(value)
 
 
 def parse_suite(data: Any, where: str) -> Suite:
@@ -127,7 +145,8 @@ def parse_suite(data: Any, where: str) -> Suite:
                  epochs=epochs, batch_size=bs, method_hparams={k: dict(v) for k, v in hps.items()},
                  description=str(data.get("description", "")), source=where,
                  resources=_resources(data.get("resources", {}), where),
-                 transfer=_transfer(data.get("transfer", []), where), robustness_max_test=rcap)
+                 transfer=_transfer(data.get("transfer", []), where), robustness_max_test=rcap,
+                 method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"))
 
 
 def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
@@ -155,7 +174,8 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
     _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,
           f"{label}.method_hparams must map method names to mappings of hyper-parameters")
     return DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"), d.get("max_val"),
-                        d.get("max_test"), ep, {k: dict(v) for k, v in dhp.items()}, dbs)
+                        d.get("max_test"), ep, {k: dict(v) for k, v in dhp.items()}, dbs,
+                        _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"))
 
 
 def _transfer(items: Any, where: str) -> list[dict[str, list]]:

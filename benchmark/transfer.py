@@ -42,7 +42,7 @@ def _entry(suite: Suite, item) -> dict:
         d = next((d for d in suite.datasets if d.name == item), DatasetEntry(item))
     return {"name": d.name, "options": dict(d.options), "max_train": d.max_train, "max_val": d.max_val,
             "max_test": d.max_test, "epochs": d.epochs, "method_hparams": d.method_hparams,
-            "batch_size": d.batch_size}
+            "batch_size": d.batch_size, "method_epochs": d.method_epochs}
 
 
 def _spec(entry: dict):
@@ -114,7 +114,8 @@ def _target_suite(suite: Suite, entry: dict, source: dict) -> Suite:
     from benchmark.suites import DatasetEntry
     return replace(suite, datasets=[DatasetEntry(entry["name"], entry["options"], entry["max_train"],
                                                  entry["max_val"], entry["max_test"], source["epochs"],
-                                                 source["method_hparams"], source["batch_size"])])
+                                                 source["method_hparams"], source["batch_size"],
+                                                 source["method_epochs"])])
 
 
 class UnionAdapter(Adapter):

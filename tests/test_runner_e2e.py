@@ -128,3 +128,23 @@ def test_pretrain_checkpoint_key_follows_method_defaults(monkeypatch):
     assert pretrain_key("mae", {"lr": cls.base_defaults["lr"]}, *args[2:]) == before
     monkeypatch.setitem(cls.defaults, "dec_depth", cls.defaults["dec_depth"] + 1)
     assert pretrain_key(*args) != before
+
+
+def test_method_epochs_override_dataset_and_suite_epochs():
+    """`method_epochs` (suite level, then per dataset) sets one method's epochs; the others keep the
+    dataset's; the budget shows in the job (and so in the leaderboard's pretrain_budget column)."""
+    from benchmark.suites import UsageError
+
+    suite = parse_suite({**TINY, "methods": ["simclr", "mae", "random_init"],
+                         "method_epochs": {"mae": 3, "simclr": 5},
+                         "datasets": [{"name": "fashion_mnist", "epochs": 2, "method_epochs": {"mae": 4}},
+                                      {"name": "breastmnist"}]}, "tiny")
+    epochs = {(j.dataset, j.method): j.epochs for j in expand(suite, seeds=[0])}
+    assert epochs == {("fashion_mnist", "simclr"): 5, ("fashion_mnist", "mae"): 4,
+                      ("fashion_mnist", "random_init"): 2, ("breastmnist", "simclr"): 5,
+                      ("breastmnist", "mae"): 3, ("breastmnist", "random_init"): 1}
+    for bad in ({"method_epochs": {"mae": 0}}, {"method_epochs": ["mae"]}):
+        with pytest.raises(UsageError, match="method_epochs"):
+            parse_suite({**TINY, **bad}, "tiny")
+    with pytest.raises(UsageError, match=r"datasets\[0\]\.method_epochs"):
+        parse_suite({**TINY, "datasets": [{"name": "fashion_mnist", "method_epochs": {"mae": 1.5}}]}, "tiny")

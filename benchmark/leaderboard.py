@@ -4,6 +4,8 @@ their validator, and the generated Markdown summary + static HTML page under lea
 - `publish`: aggregate the store (tables.long_table), then merge into the published CSV of each
   protocol: for the same key the newer row (by created_at, the time its newest job finished) replaces
   the older one, and every addition / replacement is reported.
+- `withdraw`: remove a method's rows (one dataset's, one pretraining budget's) from a suite's CSVs,
+  logged row by row — for a budget the suite no longer runs (the budget is part of the key).
 - `validate`: parse a CSV as text (never evaluated) and report every problem with its line, row and
   column: schema version, required columns, types, allowed values, duplicate keys, metric ranges,
   spreadsheet formula injection.
@@ -713,6 +715,38 @@ def update_readme(readme: Path, md_text: str, site: Path) -> Path:
     return atomic_write_text(readme, head + README_START + "\n" + "\n".join(lines).strip() + "\n" + README_END + tail)
 
 
+def withdraw(suite: str, root: Path, method: str, dataset: str | None = None,
+             pretrain_budget: str | None = None, log=print) -> dict[str, Path]:
+    """Remove a method's published rows (optionally one dataset's, or one pretraining budget's) from
+    every protocol CSV of a suite — e.g. the rows of a budget the suite no longer runs, which a
+    re-run at the new budget adds next to (pretrain_budget is part of the key) instead of replacing.
+    Logged row by row; a filter that matches nothing is a usage error."""
+    check_suite_name(suite)
+    written, removed = {}, 0
+    for path in sorted((Path(root) / suite).glob("*.csv")):
+        protocol = path.stem
+        problems = validate_file(path, suite, protocol)
+        if problems:
+            raise UsageError("the published leaderboard is invalid, fix it first: " + problems[0].format(str(path)))
+        old = read_long(path)
+        hit = old["method"] == method
+        if dataset is not None:
+            hit &= old["dataset"] == dataset
+        if pretrain_budget is not None:
+            hit &= old["pretrain_budget"] == pretrain_budget
+        if not hit.any():
+            continue
+        for r in old[hit].to_dict("records"):
+            log(f"  withdrawn {_describe(r)} [{r['pretrain_budget']}]: {float(r['mean']):.4f} (n={r['n_seeds']})")
+        removed += int(hit.sum())
+        written[protocol] = write_checked(old[~hit].reset_index(drop=True), path, suite, protocol)
+        log(f"{path}: {int(hit.sum())} row(s) withdrawn, {int((~hit).sum())} left")
+    if not removed:
+        what = ", ".join(f"{k} {v!r}" for k, v in (("method", method), ("dataset", dataset),
+                                                   ("pretrain_budget", pretrain_budget)) if v is not None)
+        raise UsageError(f"no published rows of suite {suite!r} match {what} under {Path(root) / suite}")
+    return written
+
 # -------------------------------------------------------------------------------------------------
 # command line
 
@@ -726,6 +760,12 @@ def add_parser(sub) -> None:
     p.add_argument("--from-csv", default=None, metavar="FILE",
                    help="merge a submitted long-format CSV (validated first) instead of the store")
     p.add_argument("--root", default="leaderboards", help="leaderboards dir (default: leaderboards)")
+    w = lsub.add_parser("withdraw", help="remove a method's published rows (a dataset's, a budget's) from a suite's CSVs")
+    w.add_argument("--suite", required=True, help="suite name (lower_snake_case)")
+    w.add_argument("--method", required=True)
+    w.add_argument("--dataset", default=None, help="only this dataset's rows")
+    w.add_argument("--pretrain-budget", default=None, help="only rows of this budget, e.g. 20ep")
+    w.add_argument("--root", default="leaderboards", help="leaderboards dir (default: leaderboards)")
     v = lsub.add_parser("validate", help="check leaderboard CSV file(s); exit 1 listing every problem")
     v.add_argument("files", nargs="+", metavar="FILE")
     r = lsub.add_parser("render", help="Markdown summary + static HTML page with plots under <root>/site")
@@ -752,6 +792,10 @@ def cmd_leaderboard(args) -> int:
             else:
                 print(f"{f}: valid (schema {SCHEMA_VERSION})", file=sys.stderr)
         return 1 if bad else 0
+    if args.lb_command == "withdraw":
+        written = withdraw(args.suite, Path(args.root), args.method, args.dataset, args.pretrain_budget, log)
+        log("wrote " + ", ".join(str(p) for p in written.values()))
+        return 0
     if args.lb_command == "publish":
         check_suite_name(args.suite)
         root = Path(args.root)

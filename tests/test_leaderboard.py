@@ -116,6 +116,24 @@ def test_publish_merges_newer_rows_replace_same_key(published, tmp_path, capsys)
     assert read_long(path).equals(after)
 
 
+def test_withdraw_removes_only_the_matching_rows(published, capsys):
+    before = {f.stem: read_long(f) for f in (published / SUITE).glob("*.csv")}
+    assert main(["leaderboard", "withdraw", "--suite", SUITE, "--method", "simclr", "--dataset", "cifar_x",
+                 "--pretrain-budget", "1ep", "--root", str(published)]) == 0
+    err = capsys.readouterr().err
+    assert "withdrawn cifar_x · simclr · linear · 10% · accuracy [1ep]" in err
+    for protocol, old in before.items():
+        path = published / SUITE / f"{protocol}.csv"
+        new = read_long(path)
+        gone = (old["method"] == "simclr") & (old["dataset"] == "cifar_x")
+        assert gone.sum() > 0 and validate_file(path) == []
+        assert new.reset_index(drop=True).equals(old[~gone].reset_index(drop=True))
+    # nothing left to match (another budget, or the rows just withdrawn): usage error, files untouched
+    for extra in (["--method", "simclr", "--pretrain-budget", "20ep"], ["--method", "simclr", "--dataset", "cifar_x"]):
+        assert main(["leaderboard", "withdraw", "--suite", SUITE, *extra, "--root", str(published)]) == 2
+        assert "no published rows" in capsys.readouterr().err
+
+
 def test_merge_keeps_a_newer_published_row():
     row = {c: "" for c in LONG_COLUMNS}
     row.update(schema_version=SCHEMA_VERSION, suite="s", domain="d", dataset="x", method="m", encoder="e",

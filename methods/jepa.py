@@ -4,15 +4,16 @@ No pixel reconstruction and no augmentation. Token grids come from the spec (ben
 block masks on ordered grids (patches, cubes, segments, graph hops), random feature subsets for
 tables.
 
-Simplification: one mask per step shared by the batch, and the target blocks are predicted in one
-predictor pass (the paper runs one pass per target block)."""
+Simplification: the target blocks are predicted in one predictor pass (the paper runs one pass per
+target block)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.tokens import TOKEN_SPECS, TokenEncoder, block_mask, position_table, transformer_blocks
+from benchmark.tokens import (TOKEN_SPECS, TokenEncoder, block_mask, gather_tokens, position_table,
+                              transformer_blocks)
 from methods._utils import cosine_momentum, ema_update, frozen_copy
 from methods.base import Method, register_method
 from methods.mae import token_encoder_from_hparams
@@ -55,6 +56,22 @@ def sample_masks(grid: tuple[int, ...], ordered: bool, n_targets: int, target_sc
     return ctx.nonzero().flatten(), tgt.nonzero().flatten()
 
 
+def sample_batch_masks(batch: int, grid: tuple[int, ...], ordered: bool, n_targets: int,
+                       target_scale: tuple[float, float], context_scale: tuple[float, float],
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample masks as (B, Kc) context and (B, Kt) target indices: one `sample_masks` draw per
+    sample, each cut to the batch's shortest context / target (a random subset of its own tokens, so
+    context and target stay disjoint) — what I-JEPA's collator does so that a batch stacks."""
+    draws = [sample_masks(grid, ordered, n_targets, target_scale, context_scale, generator) for _ in range(batch)]
+    kc = min(len(c) for c, _ in draws)
+    kt = min(len(t) for _, t in draws)
+
+    def cut(idx, k):
+        return idx[torch.randperm(len(idx), generator=generator)[:k]].sort().values
+
+    return (torch.stack([cut(c, kc) for c, _ in draws]), torch.stack([cut(t, kt) for _, t in draws]))
+
+
 def jepa_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Smooth-L1 between predicted and target token features (target detached), as in I-JEPA."""
     return F.smooth_l1_loss(pred, target.detach())
@@ -72,11 +89,14 @@ class Predictor(nn.Module):
         self.out = nn.Linear(pred_dim, dim)
 
     def forward(self, z_ctx: torch.Tensor, ctx_idx: torch.Tensor, tgt_idx: torch.Tensor) -> torch.Tensor:
+        """Indices are shared by the batch (K,) or per sample (B, K)."""
         b = z_ctx.shape[0]
-        h_ctx = self.inp(z_ctx) + self.pos[:, ctx_idx]
-        h_tgt = self.mask_token.expand(b, len(tgt_idx), -1) + self.pos[:, tgt_idx]
+        pos = self.pos.expand(b, -1, -1)
+        h_ctx = self.inp(z_ctx) + gather_tokens(pos, ctx_idx)
+        n_tgt = tgt_idx.shape[-1]
+        h_tgt = self.mask_token.expand(b, n_tgt, -1) + gather_tokens(pos, tgt_idx)
         h = self.blocks(torch.cat([h_ctx, h_tgt], dim=1))
-        return self.out(self.norm(h[:, len(ctx_idx):]))
+        return self.out(self.norm(h[:, -n_tgt:]))
 
 
 @register_method
@@ -92,11 +112,14 @@ class JEPA(Method):
     # (10 % linear, 20 epochs, momentum 0.9, seed 0) 0.588 → 0.620. The predictor's depth and width,
     # selected on that val (the paper too finds a deeper predictor gives better features):
     # 2 × 64 0.620, 4 × 64 0.630, 4 × 128 0.672, 6 × 128 0.674.
+    # per_sample_masks: one mask draw per sample, cut to the batch's shortest (the paper's collator),
+    # instead of one draw per step; off by default — on that val 0.669 vs 0.672, and a Python loop
+    # of B draws per step.
     defaults = {"n_targets": 4, "target_scale_min": 0.15, "target_scale_max": 0.2,
                 "context_scale_min": 0.85, "context_scale_max": 1.0, "momentum": 0.99,
                 "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
                 "pos_embed": "sincos", "pred_dim": 128, "pred_depth": 4, "pred_heads": 4, "augment": False,
-                "weight_decay": 0.04}
+                "weight_decay": 0.04, "per_sample_masks": False}
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
@@ -115,15 +138,17 @@ class JEPA(Method):
         if self.hp["augment"]:
             x = view(x)
         tok = self.encoder.tokenizer
-        ctx_idx, tgt_idx = sample_masks(
-            tok.grid, tok.ordered, self.hp["n_targets"],
-            (self.hp["target_scale_min"], self.hp["target_scale_max"]),
-            (self.hp["context_scale_min"], self.hp["context_scale_max"]))
+        scales = (self.hp["n_targets"], (self.hp["target_scale_min"], self.hp["target_scale_max"]),
+                  (self.hp["context_scale_min"], self.hp["context_scale_max"]))
+        if self.hp["per_sample_masks"]:
+            ctx_idx, tgt_idx = sample_batch_masks(len(x), tok.grid, tok.ordered, *scales)
+        else:
+            ctx_idx, tgt_idx = sample_masks(tok.grid, tok.ordered, *scales)
         dev = self.predictor.pos.device
         ctx_idx, tgt_idx = ctx_idx.to(dev), tgt_idx.to(dev)
         with torch.no_grad():
             h = self.target_encoder.forward_tokens(x)
-            target = F.layer_norm(h, h.shape[-1:])[:, tgt_idx]
+            target = gather_tokens(F.layer_norm(h, h.shape[-1:]), tgt_idx)
         z = self.encoder.forward_tokens(x, keep=ctx_idx)
         return jepa_loss(self.predictor(z, ctx_idx, tgt_idx), target)
 

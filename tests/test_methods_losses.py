@@ -10,7 +10,7 @@ from methods.barlow_twins import barlow_twins_loss, cross_correlation
 from methods.byol import byol_loss
 from methods.dino import dino_loss, update_center
 from methods.fixmatch import fixmatch_unlabelled_loss
-from methods.jepa import jepa_loss, sample_masks
+from methods.jepa import jepa_loss, sample_batch_masks, sample_masks
 from methods.mae import mae_loss, normalise_targets
 from methods.mean_teacher import consistency_loss, sigmoid_rampup
 from methods.mixmatch import mixmatch_loss, mixup, sharpen
@@ -237,6 +237,22 @@ def test_jepa_masks_disjoint_and_nonempty(grid, ordered):
         assert len(ctx) > 0 and len(tgt) > 0
         assert not set(ctx.tolist()) & set(tgt.tolist())
         assert max(ctx.max(), tgt.max()) < n
+
+
+@pytest.mark.parametrize("grid,ordered", [((7, 7), True), ((13,), False)])
+def test_jepa_batch_masks_are_per_sample_cut_to_the_shortest(grid, ordered):
+    """Each row is a subset of its own sample_masks draw (same generator stream), cut to the batch's
+    shortest context / target, so rows differ but stack; context and target stay disjoint."""
+    args = (grid, ordered, 4, (0.15, 0.2), (0.85, 1.0))
+    ctx, tgt = sample_batch_masks(6, *args, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    draws = [sample_masks(*args, g) for _ in range(6)]
+    assert ctx.shape == (6, min(len(c) for c, _ in draws)) and tgt.shape == (6, min(len(t) for _, t in draws))
+    for i, (c, t) in enumerate(draws):
+        assert set(ctx[i].tolist()) <= set(c.tolist()) and set(tgt[i].tolist()) <= set(t.tolist())
+        assert len(set(ctx[i].tolist())) == ctx.shape[1]  # no index twice
+    if ordered:
+        assert len({tuple(r.tolist()) for r in tgt}) > 1  # not one mask for the whole batch
 
 
 def test_jepa_loss_detaches_target():

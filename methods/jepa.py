@@ -140,15 +140,14 @@ class JEPA(Method):
         tok = self.encoder.tokenizer
         scales = (self.hp["n_targets"], (self.hp["target_scale_min"], self.hp["target_scale_max"]),
                   (self.hp["context_scale_min"], self.hp["context_scale_max"]))
+        with torch.no_grad():
+            h = self.target_encoder.forward_tokens(x)  # (B, N, D): B also for graph batches
         if self.hp["per_sample_masks"]:
-            ctx_idx, tgt_idx = sample_batch_masks(len(x), tok.grid, tok.ordered, *scales)
+            ctx_idx, tgt_idx = sample_batch_masks(h.shape[0], tok.grid, tok.ordered, *scales)
         else:
             ctx_idx, tgt_idx = sample_masks(tok.grid, tok.ordered, *scales)
-        dev = self.predictor.pos.device
-        ctx_idx, tgt_idx = ctx_idx.to(dev), tgt_idx.to(dev)
-        with torch.no_grad():
-            h = self.target_encoder.forward_tokens(x)
-            target = gather_tokens(F.layer_norm(h, h.shape[-1:]), tgt_idx)
+        ctx_idx, tgt_idx = ctx_idx.to(h.device), tgt_idx.to(h.device)
+        target = gather_tokens(F.layer_norm(h, h.shape[-1:]), tgt_idx)
         z = self.encoder.forward_tokens(x, keep=ctx_idx)
         return jepa_loss(self.predictor(z, ctx_idx, tgt_idx), target)
 

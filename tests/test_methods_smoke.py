@@ -174,6 +174,19 @@ def test_runner_builds_token_encoder_and_masks_labels(tmp_path, monkeypatch):
     assert set(ctx.histories) == {"fraction=0.1", "fraction=1"}
 
 
+@pytest.mark.parametrize("kind", list(SPECS))
+def test_jepa_per_sample_masks_train_on_every_spec(kind):
+    spec = SPECS[kind]
+    torch.manual_seed(0)
+    m = METHODS["jepa"](METHODS["jepa"].build_encoder(spec, **SMALL["jepa"]), spec, TaskSpec(3),
+                        **SMALL["jepa"], per_sample_masks=True).train()
+    x = torch.randn(6, *spec.shape)
+    loss = m.training_step(x, None, lambda t: t)
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert all(p.grad is not None for p in m.predictor.blocks.parameters())
+
+
 @pytest.mark.parametrize("task", ["node", "graph"])
 @pytest.mark.parametrize("name", ["mae", "jepa"])
 def test_masked_methods_on_graph_batches(name, task):
@@ -195,6 +208,10 @@ def test_masked_methods_on_graph_batches(name, task):
     assert sum(float(p.grad.abs().sum()) for p in m.encoder.parameters() if p.grad is not None) > 0
     m.on_step_end(1, 10)
     assert m.eval().embed(b).shape == (len(b.nodes) if task == "node" else 4, 32)
+    if name == "jepa":  # per-sample masks take the batch size from the tokens, not len(batch)
+        ps = METHODS["jepa"](METHODS["jepa"].build_encoder(spec, **SMALL["jepa"]), spec, TaskSpec(2),
+                             **SMALL["jepa"], per_sample_masks=True).train()
+        assert torch.isfinite(ps.training_step(b, None, lambda t: t))
 
 
 def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
-"""Embed once, probe many: frozen features cached per (checkpoint, dataset, split, corruption,
-severity) as content-addressed tensor files, so every probe, fraction, seed and OOD scorer reuses
-them."""
+"""Embed once, probe many: frozen features cached per (model: job config + weights digest, dataset,
+split, corruption, severity) as content-addressed tensor files, so every probe, fraction, seed and
+OOD scorer reuses them."""
 from __future__ import annotations
 
 import hashlib
@@ -79,6 +79,17 @@ def embed_split(method: Method, adapter: Adapter, split: Split, index: torch.Ten
             x = transform(x, idx)
         out.append(model.embed(x).float().cpu())
     return torch.cat(out) if out else torch.empty(0)
+
+
+def weights_digest(module) -> str:
+    """sha256 (16 hex) over a module's state (names, dtypes, shapes and bytes of parameters and
+    buffers): the same weights give the same digest on any device."""
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 class EmbeddingCache:

@@ -5,7 +5,9 @@ their validator, and the generated Markdown summary + static HTML page under lea
   protocol: for the same key the newer row (by created_at, the time its newest job finished) replaces
   the older one, and every addition / replacement is reported.
 - `withdraw`: remove a method's rows (one dataset's, one pretraining budget's) from a suite's CSVs,
-  logged row by row — for a budget the suite no longer runs (the budget is part of the key).
+  logged row by row — for a budget the suite no longer runs (the budget is part of the key). The
+  withdrawal is remembered in <suite>/withdrawn.json, so a later publish from a store that still holds
+  those results skips them (results finished after the withdrawal, i.e. a re-run, are published).
 - `validate`: parse a CSV as text (never evaluated) and report every problem with its line, row and
   column: schema version, required columns, types, allowed values, duplicate keys, metric ranges,
   spreadsheet formula injection.
@@ -17,10 +19,11 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -396,10 +399,54 @@ def write_checked(df: pd.DataFrame, path: Path, suite: str, protocol: str) -> Pa
     return atomic_write_text(path, text)
 
 
+WITHDRAWN_FILE = "withdrawn.json"
+
+
+def read_withdrawals(suite_dir: Path) -> list[dict]:
+    """The suite's remembered withdrawals: [{method, dataset, pretrain_budget, withdrawn_at}], None
+    for a filter that was not given."""
+    path = Path(suite_dir) / WITHDRAWN_FILE
+    if not path.exists():
+        return []
+    try:
+        records = json.loads(path.read_text())
+        for r in records:
+            _ts(r["withdrawn_at"])
+            if not isinstance(r["method"], str):
+                raise TypeError("method must be a string")
+    except (ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"{path}: not a list of withdrawals {{method, dataset, pretrain_budget, withdrawn_at}}: {e}")
+    return records
+
+
+def _withdrawn_at(r, withdrawals: list[dict]) -> str | None:
+    """When a row's results were withdrawn, if a withdrawal covers it and they finished before it."""
+    for w in withdrawals:
+        if (r["method"] == w["method"] and w.get("dataset") in (None, r["dataset"])
+                and w.get("pretrain_budget") in (None, r["pretrain_budget"])
+                and _ts(r["created_at"]) <= _ts(w["withdrawn_at"])):
+            return w["withdrawn_at"]
+    return None
+
+
+def drop_withdrawn(incoming: pd.DataFrame, suite_dir: Path, log=print) -> pd.DataFrame:
+    withdrawals = read_withdrawals(suite_dir)
+    if not withdrawals or incoming.empty:
+        return incoming
+    when = [_withdrawn_at(r, withdrawals) for r in incoming.to_dict("records")]
+    gone = pd.Series([w is not None for w in when], index=incoming.index)
+    for r, w in zip(incoming.to_dict("records"), when):
+        if w is not None:
+            log(f"  skipped  {_describe(r)} [{r['pretrain_budget']}]: withdrawn at {w} (finished {r['created_at']})")
+    return incoming[~gone]
+
+
 def publish_frame(incoming: pd.DataFrame, suite: str, root: Path, log=print) -> dict[str, Path]:
-    """Merge canonical rows into root/<suite>/<protocol>.csv for each protocol present."""
+    """Merge canonical rows into root/<suite>/<protocol>.csv for each protocol present; rows of
+    withdrawn results (see `withdraw`) are skipped."""
     check_suite_name(suite)
     written = {}
+    incoming = drop_withdrawn(incoming, Path(root) / suite, log)
     for protocol, part in incoming.groupby("protocol", sort=True):
         check_suite_name(protocol, "protocol")
         path = Path(root) / suite / f"{protocol}.csv"
@@ -720,8 +767,10 @@ def withdraw(suite: str, root: Path, method: str, dataset: str | None = None,
     """Remove a method's published rows (optionally one dataset's, or one pretraining budget's) from
     every protocol CSV of a suite — e.g. the rows of a budget the suite no longer runs, which a
     re-run at the new budget adds next to (pretrain_budget is part of the key) instead of replacing.
-    Logged row by row; a filter that matches nothing is a usage error."""
+    Logged row by row; a filter that matches nothing is a usage error. The filter and the time are
+    appended to <suite>/withdrawn.json, which publish reads so as not to re-add these results."""
     check_suite_name(suite)
+    withdrawals = read_withdrawals(Path(root) / suite)
     written, removed = {}, 0
     for path in sorted((Path(root) / suite).glob("*.csv")):
         protocol = path.stem
@@ -745,6 +794,10 @@ def withdraw(suite: str, root: Path, method: str, dataset: str | None = None,
         what = ", ".join(f"{k} {v!r}" for k, v in (("method", method), ("dataset", dataset),
                                                    ("pretrain_budget", pretrain_budget)) if v is not None)
         raise UsageError(f"no published rows of suite {suite!r} match {what} under {Path(root) / suite}")
+    withdrawals.append({"method": method, "dataset": dataset, "pretrain_budget": pretrain_budget,
+                        "withdrawn_at": datetime.now(timezone.utc).isoformat()})
+    written[WITHDRAWN_FILE] = atomic_write_text(Path(root) / suite / WITHDRAWN_FILE,
+                                                json.dumps(withdrawals, indent=1) + "\n")
     return written
 
 # -------------------------------------------------------------------------------------------------

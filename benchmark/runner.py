@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 import benchmark
-from benchmark.embeddings import EmbeddingCache, embed_split, inference_copy
+from benchmark.embeddings import EmbeddingCache, embed_split, inference_copy, weights_digest
 from benchmark.fractions import label_fraction_subset, stratified_subset
 from benchmark.pretrain import PretrainConfig, TrainingFault, epochs_for_steps, pretrain
 from benchmark.protocols import PROTOCOLS
@@ -155,6 +155,7 @@ class JobContext:
         self.device = device
         self.work_dir = Path(work_dir)
         self.cache = EmbeddingCache(self.work_dir / "cache" / "embeddings")
+        self._weight_digests: dict[int, tuple] = {}
         self.progress = progress
         self.splits = adapter.splits()
         tr, va, te = self.splits["train"], self.splits["val"], self.splits["test"]
@@ -246,7 +247,14 @@ class JobContext:
         return self.models[fraction] if fraction in self.models else self.models[None]
 
     def model_key(self, fraction: float | None) -> str:
-        return self.job.config_hash() + ("" if None in self.models else f"-f{fraction:g}")
+        """Names the cached features of a trained model: the job's config plus a digest of the model's
+        weights, so features embedded by other weights (changed method defaults or training code
+        since a cache was written in this out dir) are never reused."""
+        base = self.job.config_hash() + ("" if None in self.models else f"-f{fraction:g}")
+        model = self.model(fraction)
+        if id(model) not in self._weight_digests:
+            self._weight_digests[id(model)] = (model, weights_digest(model))
+        return f"{base}-w{self._weight_digests[id(model)][1]}"
 
     # -- features ---------------------------------------------------------------------------
     def features(self, split: str, fraction: float | None, corruption: str = "", severity: int = 0,

@@ -53,3 +53,15 @@ def test_folding_skips_nothing_it_cannot_fold_and_keeps_outputs():
     with torch.no_grad():
         assert torch.allclose(folded.projector(folded.encoder(x)), m.projector(m.encoder(x)), atol=1e-5)
     assert isinstance(folded.projector[1], nn.BatchNorm1d)
+
+
+def test_weights_digest_names_exact_weights():
+    from copy import deepcopy
+
+    from benchmark.embeddings import weights_digest
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    twin = deepcopy(net)
+    assert weights_digest(net) == weights_digest(twin) and len(weights_digest(net)) == 16
+    twin[1].running_mean[0] += 1e-6  # a buffer counts, however small the change
+    assert weights_digest(twin) != weights_digest(net)
+    assert weights_digest(torch.nn.Linear(4, 3, bias=False).requires_grad_(False)) != weights_digest(net)

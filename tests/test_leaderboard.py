@@ -134,6 +134,36 @@ def test_withdraw_removes_only_the_matching_rows(published, capsys):
         assert "no published rows" in capsys.readouterr().err
 
 
+def test_withdrawn_results_are_not_republished_but_a_later_rerun_is(published, tmp_path, capsys, monkeypatch):
+    path = published / SUITE / "label_fraction.csv"
+    assert main(["leaderboard", "withdraw", "--suite", SUITE, "--method", "simclr", "--dataset", "cifar_x",
+                 "--pretrain-budget", "1ep", "--root", str(published)]) == 0
+    after_withdraw = read_long(path)
+    record = json.loads((published / SUITE / "withdrawn.json").read_text())
+    assert [{k: v for k, v in r.items() if k != "withdrawn_at"} for r in record] == [
+        {"method": "simclr", "dataset": "cifar_x", "pretrain_budget": "1ep"}]
+    capsys.readouterr()
+    # the store still holds the withdrawn results: publishing it again must not bring them back
+    assert main(["leaderboard", "publish", "--suite", SUITE, "--out", str(tmp_path / "res"),
+                 "--root", str(published)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped  cifar_x · simclr · linear · 10% · accuracy [1ep]: withdrawn at" in err
+    assert "0 added, 0 replaced" in err and read_long(path).equals(after_withdraw)
+    # results that finished after the withdrawal (a re-run) are published
+    monkeypatch.setattr("benchmark.store.now_iso", lambda: "2099-01-01T00:00:00Z")
+    make_store(tmp_path / "rerun" / "store.sqlite", methods=("simclr",), datasets=("cifar_x",),
+               extra_protocols=False).close()
+    assert main(["leaderboard", "publish", "--suite", SUITE, "--out", str(tmp_path / "rerun"),
+                 "--root", str(published)]) == 0
+    back = read_long(path)
+    assert len(back) == len(after_withdraw) + 12 and "12 added" in capsys.readouterr().err
+    # a malformed record is a clear usage error naming the file
+    (published / SUITE / "withdrawn.json").write_text('[{"method": "simclr"}]')
+    assert main(["leaderboard", "publish", "--suite", SUITE, "--out", str(tmp_path / "res"),
+                 "--root", str(published)]) == 2
+    assert "withdrawn.json: not a list of withdrawals" in capsys.readouterr().err
+
+
 def test_merge_keeps_a_newer_published_row():
     row = {c: "" for c in LONG_COLUMNS}
     row.update(schema_version=SCHEMA_VERSION, suite="s", domain="d", dataset="x", method="m", encoder="e",

@@ -46,6 +46,15 @@ def test_rows_cache_and_determinism(tmp_path):
     assert ctx2.cache.misses == 0 and ctx2.cache.hits == 3 + 5 + 2
     assert len(ctx2.linear_heads) == 1  # one head fitted, reused by the linear predictor
     assert rows2 == rows
+    # same job config, other weights (e.g. the method's defaults changed since the cache was written):
+    # the cached features are not reused, and features equal a fresh embedding of the new weights
+    ctx3 = toy_ctx(job, tmp_path)
+    with torch.no_grad():
+        next(ctx3.model(None).parameters()).mul_(-1.5)
+    feats = ctx3.features("train", None)
+    assert ctx3.cache.misses == 1 and ctx3.cache.hits == 0
+    assert not torch.allclose(feats, ctx2.features("train", None))
+    assert torch.equal(ctx3.features("train", None), feats) and ctx3.cache.hits == 1
 
 
 def test_toy_corruption_is_deterministic_and_monotone():

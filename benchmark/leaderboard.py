@@ -751,9 +751,11 @@ def update_readme(readme: Path, md_text: str, site: Path) -> Path:
                          f"generated tables should go")
     import os
     rel = Path(os.path.relpath(site.resolve(), readme.resolve().parent)).as_posix()
-    lines = []
+    lines, fenced = [], False
     for line in md_text.splitlines()[1:]:  # drop the page title
-        if line.startswith("#"):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif line.startswith("#") and not fenced:  # a YAML comment in a code block is not a heading
             line = "#" + line
         line = re.sub(r"!\[([^\]]*)\]\(([^)/]+\.png)\)", lambda m: f"![{m.group(1)}]({rel}/{m.group(2)})", line)
         lines.append(line)

@@ -305,7 +305,8 @@ def test_suite_names_are_validated(suite, tmp_path, capsys):
 
 
 def test_render_writes_markdown_html_and_plots(published, tmp_path, capsys):
-    (published / SUITE / "suite.yaml").write_text("name: tiny_lb\ndescription: <script>alert(1)</script> & co\n")
+    (published / SUITE / "suite.yaml").write_text("# why these settings\nname: tiny_lb\n"
+                                                  "description: <script>alert(1)</script> & co\n")
     readme = tmp_path / "README.md"
     readme.write_text(f"# Project\n\n## Leaderboards\n\n{README_START}\nold\n{README_END}\n\ntail\n")
     assert main(["leaderboard", "render", "--root", str(published), "--readme", str(readme)]) == 0
@@ -328,6 +329,8 @@ def test_render_writes_markdown_html_and_plots(published, tmp_path, capsys):
     assert "### label_fraction" in md and "| simclr |" in md and "byol_x" in md
     text = readme.read_text()
     assert "old" not in text and "tail" in text and "| simclr |" in text
+    # headings are demoted one level under the README's own; the suite config's comments are not headings
+    assert "#### label_fraction" in text and "```yaml\n# why these settings\nname: tiny_lb" in text
     assert f"(leaderboards/site/{SUITE}_ranks_label_fraction.png)" in text
 
 

@@ -132,11 +132,16 @@ def cmd_list(args) -> int:
     from benchmark._imports import check_datasets_package
     check_datasets_package()
     if args.what == "methods":
+        from benchmark.specs import SPEC_KINDS
         from methods.base import METHODS
-        print(f"{'name':<14} {'family':<22} {'specs':<58} paper")
+        rows = []
         for name in sorted(METHODS):
             d = METHODS[name].describe()
-            print(f"{name:<14} {d['family']:<22} {','.join(d['specs']):<58} {d['paper']}")
+            specs = sorted(d["specs"], key=lambda k: SPEC_KINDS.index(k) if k in SPEC_KINDS else len(SPEC_KINDS))
+            rows.append((name, d["family"], ",".join(specs), d["paper"]))
+        w = [max(len(r[i]) for r in rows + [("name", "family", "specs", "")]) for i in range(3)]
+        for r in [("name", "family", "specs", "paper")] + rows:
+            print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
     elif args.what == "datasets":
         from datasets.base import ADAPTERS
         print(f"{'name':<22} {'domain':<15} {'spec':<12} {'shape':<12} {'classes':<17} {'local':<6} "

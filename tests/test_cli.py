@@ -61,6 +61,12 @@ def test_help_and_lists(capsys, tmp_path):
     assert main(["list", "methods"]) == 0
     out = capsys.readouterr().out
     assert "simclr" in out and "Chen et al. 2020" in out
+    # one aligned row per method: family, then every spec it supports, then its paper
+    lines = out.splitlines()
+    paper_col = lines[0].index("paper")
+    row = next(line for line in lines if line.startswith("random_init_tokens "))
+    assert row.split()[1:3] == ["reference", "image2d,volume3d,signal1d,spectrogram,graph,tabular"]
+    assert all(len(line) > paper_col and line[paper_col - 1] == " " and line[paper_col] != " " for line in lines)
     main(["list", "datasets", "--data-dir", str(tmp_path / "empty")])
     out = capsys.readouterr().out
     assert "fashion_mnist" in out

@@ -685,6 +685,11 @@ def render(root: Path, site: Path | None = None, suites: list[str] | None = None
         body.append(f"<p>Code version(s): {_esc(', '.join(versions))}. Rows: {len(df)}. "
                     f"Created between {_esc(df['created_at'].min())} and {_esc(df['created_at'].max())}.</p>")
         md += [f"Code version(s): {', '.join(versions)}.", ""]
+        withdrawn = [" · ".join(str(w[k]) for k in ("method", "dataset", "pretrain_budget") if w.get(k))
+                     + f" (withdrawn {w['withdrawn_at'][:10]})" for w in read_withdrawals(root / suite)]
+        if withdrawn:  # readers see what was taken down, not only what is up
+            body.append(f"<p>Withdrawn (not shown; <code>{WITHDRAWN_FILE}</code>): {_esc('; '.join(withdrawn))}.</p>")
+            md += [f"Withdrawn (not shown; `{WITHDRAWN_FILE}`): {'; '.join(withdrawn)}.", ""]
         for protocol in sorted(df["protocol"].unique()):
             pdf = df[df["protocol"] == protocol]
             body.append(f"<h3>{_esc(protocol)}</h3>")

@@ -157,6 +157,12 @@ def test_withdrawn_results_are_not_republished_but_a_later_rerun_is(published, t
                  "--root", str(published)]) == 0
     back = read_long(path)
     assert len(back) == len(after_withdraw) + 12 and "12 added" in capsys.readouterr().err
+    # the page and the Markdown summary list what was withdrawn
+    assert main(["leaderboard", "render", "--root", str(published)]) == 0
+    md = (published / "site" / "leaderboard.md").read_text()
+    assert re.search(r"Withdrawn \(not shown; `withdrawn.json`\): simclr · cifar_x · 1ep \(withdrawn \d{4}-\d\d-\d\d\)", md)
+    assert "Withdrawn (not shown" in (published / "site" / "index.html").read_text()
+    capsys.readouterr()
     # a malformed record is a clear usage error naming the file
     (published / SUITE / "withdrawn.json").write_text('[{"method": "simclr"}]')
     assert main(["leaderboard", "publish", "--suite", SUITE, "--out", str(tmp_path / "res"),

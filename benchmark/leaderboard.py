@@ -433,12 +433,13 @@ def drop_withdrawn(incoming: pd.DataFrame, suite_dir: Path, log=print) -> pd.Dat
     withdrawals = read_withdrawals(suite_dir)
     if not withdrawals or incoming.empty:
         return incoming
-    when = [_withdrawn_at(r, withdrawals) for r in incoming.to_dict("records")]
-    gone = pd.Series([w is not None for w in when], index=incoming.index)
-    for r, w in zip(incoming.to_dict("records"), when):
-        if w is not None:
-            log(f"  skipped  {_describe(r)} [{r['pretrain_budget']}]: withdrawn at {w} (finished {r['created_at']})")
-    return incoming[~gone]
+    keep = []
+    for r in incoming.to_dict("records"):
+        when = _withdrawn_at(r, withdrawals)
+        keep.append(when is None)
+        if when is not None:
+            log(f"  skipped  {_describe(r)} [{r['pretrain_budget']}]: withdrawn at {when} (finished {r['created_at']})")
+    return incoming[keep]
 
 
 def publish_frame(incoming: pd.DataFrame, suite: str, root: Path, log=print) -> dict[str, Path]:

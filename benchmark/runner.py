@@ -155,7 +155,7 @@ class JobContext:
         self.device = device
         self.work_dir = Path(work_dir)
         self.cache = EmbeddingCache(self.work_dir / "cache" / "embeddings")
-        self._weight_digests: dict[int, tuple] = {}
+        self._weight_digests: dict[int, tuple] = {}  # id → (model, digest); holding the model keeps its id unique
         self.progress = progress
         self.splits = adapter.splits()
         tr, va, te = self.splits["train"], self.splits["val"], self.splits["test"]

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.suites import UsageError
+from benchmark.orchestration.suites import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"],
                    help="mixed precision in pretraining (fp16 needs CUDA)")
-    from benchmark.executors import add_executor_arguments
+    from benchmark.orchestration.executors import add_executor_arguments
     add_executor_arguments(r)
     r.add_argument("--method-file", action="append", default=None, metavar="FILE",
                    help="Python file defining a method (executed only because it is named here)")
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=None, help="output dir holding store.sqlite (default: results/<suite>)")
     rep.add_argument("--suite", default="quick", help="suite whose results to report")
 
-    from benchmark import compare, leaderboard
+    from benchmark.reporting import compare, leaderboard
     compare.add_parser(sub)
     leaderboard.add_parser(sub)
     return p
@@ -71,27 +71,27 @@ def _out_dir(args, suite_name: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from benchmark._imports import check_datasets_package
+    from benchmark.orchestration.package_guard import check_datasets_package
     check_datasets_package()
-    from benchmark.runner import expand
-    from benchmark.store import ResultStore
-    from benchmark.suites import load_suite
-    from benchmark.tables import write_tables
+    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.store import ResultStore
+    from benchmark.orchestration.suites import load_suite
+    from benchmark.reporting.tables import write_tables
 
     suite = load_suite(args.suite)
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise UsageError("--seeds: seeds must be non-negative integers")
-    from benchmark.executors import options_from_args, run_grid, worker_device
+    from benchmark.orchestration.executors import options_from_args, run_grid, worker_device
     opts = options_from_args(args, suite)
     device = worker_device(args.executor, args.device, opts, args.amp)
     if args.pretrain_on or args.evaluate_on:
-        from benchmark.transfer import transfer_jobs
+        from benchmark.orchestration.transfer import transfer_jobs
         if args.datasets:
             raise UsageError("--datasets cannot be combined with --pretrain-on/--evaluate-on")
         jobs = transfer_jobs(suite, args.pretrain_on or [], args.evaluate_on or [], args.methods, args.seeds)
     else:
         jobs = expand(suite, args.methods, args.datasets, args.seeds)
-        from benchmark.transfer import suite_transfer_jobs
+        from benchmark.orchestration.transfer import suite_transfer_jobs
         jobs += suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir}: not a directory")
@@ -129,10 +129,10 @@ def _metric_for(suite) -> dict[str, str]:
 
 
 def cmd_list(args) -> int:
-    from benchmark._imports import check_datasets_package
+    from benchmark.orchestration.package_guard import check_datasets_package
     check_datasets_package()
     if args.what == "methods":
-        from benchmark.specs import SPEC_KINDS
+        from benchmark.core.specs import SPEC_KINDS
         from methods.base import METHODS
         rows = []
         for name in sorted(METHODS):
@@ -153,7 +153,7 @@ def cmd_list(args) -> int:
                   f"{str(a.task.num_classes) + (' (multi-label)' if a.task.multilabel else ''):<17} "
                   f"{local:<6} {size}", flush=True)
     else:
-        from benchmark.suites import available_suites, load_suite
+        from benchmark.orchestration.suites import available_suites, load_suite
         for name in available_suites():
             print(f"{name:<12} {load_suite(name).description}")
     return 0
@@ -178,9 +178,9 @@ def _local_copy(name: str, data_dir) -> tuple[str, str]:
 
 
 def cmd_report(args) -> int:
-    from benchmark.store import ResultStore
-    from benchmark.suites import NAME_RE
-    from benchmark.tables import write_tables
+    from benchmark.orchestration.store import ResultStore
+    from benchmark.orchestration.suites import NAME_RE
+    from benchmark.reporting.tables import write_tables
 
     if not NAME_RE.match(args.suite):
         raise UsageError(f"--suite {args.suite!r}: expected a lower_snake_case suite name")
@@ -188,9 +188,9 @@ def cmd_report(args) -> int:
     if not (out / "store.sqlite").exists():
         raise UsageError(f"no results store at {out / 'store.sqlite'}; run the suite first or pass --out")
     store = ResultStore(out / "store.sqlite")
-    from benchmark._imports import check_datasets_package
+    from benchmark.orchestration.package_guard import check_datasets_package
     check_datasets_package()
-    from benchmark.suites import load_suite
+    from benchmark.orchestration.suites import load_suite
     try:
         metric_for = _metric_for(load_suite(args.suite))
     except UsageError:
@@ -221,10 +221,10 @@ def main(argv=None) -> int:
             if getattr(args, "executor", "local") != "local":
                 raise UsageError("--method-file needs --executor local (worker processes do not load the "
                                  "file); move the method into methods/ to run it elsewhere")
-            from benchmark.method_files import load_method_files
+            from benchmark.orchestration.method_files import load_method_files
             load_method_files(args.method_file)
-        from benchmark.compare import cmd_compare
-        from benchmark.leaderboard import cmd_leaderboard
+        from benchmark.reporting.compare import cmd_compare
+        from benchmark.reporting.leaderboard import cmd_leaderboard
         return {"run": cmd_run, "list": cmd_list, "report": cmd_report, "compare": cmd_compare,
                 "leaderboard": cmd_leaderboard}[args.command](args)
     except UsageError as e:

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from benchmark.pretrain import PretrainConfig, pretrain  # noqa: E402
+from benchmark.training.pretrain import PretrainConfig, pretrain  # noqa: E402
 from datasets.base import get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
 

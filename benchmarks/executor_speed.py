@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmark._imports import check_datasets_package  # noqa: E402
+from benchmark.orchestration.package_guard import check_datasets_package  # noqa: E402
 
 
 def _metrics(store, suite: str):
@@ -31,10 +31,10 @@ def _metrics(store, suite: str):
 
 def main(argv=None) -> int:
     check_datasets_package()
-    from benchmark.executors import ExecutorOptions, _cores, run_grid
-    from benchmark.runner import expand
-    from benchmark.store import ResultStore
-    from benchmark.suites import load_suite
+    from benchmark.orchestration.executors import ExecutorOptions, _cores, run_grid
+    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.store import ResultStore
+    from benchmark.orchestration.suites import load_suite
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="quick", help="shipped suite name or a .yaml file")

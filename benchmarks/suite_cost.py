@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmark.runner import Job, expand, run_job, run_jobs  # noqa: E402
-from benchmark.store import ResultStore  # noqa: E402
-from benchmark.suites import load_suite  # noqa: E402
+from benchmark.orchestration.runner import Job, expand, run_job, run_jobs  # noqa: E402
+from benchmark.orchestration.store import ResultStore  # noqa: E402
+from benchmark.orchestration.suites import load_suite  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -35,7 +35,7 @@ def peak_rss_mb() -> float:
 
 
 def suite_cost(suite_name: str, data_dir, out: Path) -> None:
-    from benchmark.transfer import suite_transfer_jobs
+    from benchmark.orchestration.transfer import suite_transfer_jobs
     suite = load_suite(suite_name)
     jobs = expand(suite) + suite_transfer_jobs(suite)
     store = ResultStore(out / "store.sqlite")

@@ -4,7 +4,7 @@
 For each case it times, repeated --repeats times (median / min / max, pairs per second):
   limit — the bare training step of the same model and loss on precomputed views;
   ours  — the suite's own pretraining path: adapter.batch → prepare → batched views → method →
-          optimiser, through benchmark.pretrain.pretrain (what `run` executes);
+          optimiser, through benchmark.training.pretrain.pretrain (what `run` executes);
   peer  — (Fashion-MNIST/SimCLR only) lightly's documented SimCLR pipeline: SimCLRTransform on PIL
           images + DataLoader + SimCLRProjectionHead + NTXentLoss, on the same backbone and data,
           with 0 and 2 DataLoader workers. Needs the `bench` extra (pip install -e '.[bench]').
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmark.pretrain import PretrainConfig, adamw, pretrain  # noqa: E402
+from benchmark.training.pretrain import PretrainConfig, adamw, pretrain  # noqa: E402
 from datasets.base import ADAPTERS, get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
 

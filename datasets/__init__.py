@@ -1,7 +1,7 @@
 """SSLBench dataset adapters, one module per family, registered by name on import.
 
 This package shares its top-level name with Hugging Face's `datasets`; `SSLBENCH_ADAPTERS` marks it
-as ours and `benchmark._imports.check_datasets_package` fails clearly when the other one wins.
+as ours and `benchmark.orchestration.package_guard.check_datasets_package` fails clearly when the other one wins.
 """
 import importlib
 import pkgutil

@@ -36,7 +36,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import download, file_digest
 from datasets.signal_corruptions import audio_logmel_corruptions, audio_waveform_corruptions, hash_uniform
@@ -197,8 +197,8 @@ class AudioAdapter(Adapter):
         return (inputs.to(device, non_blocking=True).float() - mean) / std
 
     def default_encoder(self):
-        # option `encoder: resnet18` picks the larger GPU encoder (datasets.signal_encoders)
-        from datasets.signal_encoders import signal_encoder
+        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.models.signal_encoders)
+        from benchmark.models.signal_encoders import signal_encoder
 
         return signal_encoder(self.spec, self.options.get("encoder"))
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -136,7 +136,7 @@ class Adapter:
 
     def default_encoder(self) -> torch.nn.Module:
         """A small encoder for this spec; it must expose `out_dim`."""
-        from benchmark.encoders import encoder_for_spec
+        from benchmark.models.encoders import encoder_for_spec
 
         return encoder_for_spec(self.spec)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import download, file_digest
 from datasets.splitting import stratified_holdout
@@ -201,7 +201,7 @@ class _Cifar(Adapter):
         return dict(IMAGE_CORRUPTIONS)
 
     def default_encoder(self):
-        from benchmark.encoders import build_encoder
+        from benchmark.models.encoders import build_encoder
         return build_encoder(self.spec, self.encoder_name)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.splitting import stratified_holdout
 
@@ -96,7 +96,7 @@ class SklearnDigits(Adapter):
         return dict(IMAGE_CORRUPTIONS)
 
     def default_encoder(self):
-        from benchmark.encoders import build_encoder
+        from benchmark.models.encoders import build_encoder
         return build_encoder(self.spec, self.encoder_name)
 
     def describe(self):

@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, default_data_dir, register_adapter
 from datasets.signal_corruptions import ecg_corruptions
 from datasets.signal_views import ecg_view
@@ -32,8 +32,8 @@ class ECGAdapter(Adapter):
     fs: ClassVar[float] = 360.0  # sampling rate used by views/corruptions (nominal for UCR)
 
     def default_encoder(self):
-        # option `encoder: resnet18` picks the larger GPU encoder (datasets.signal_encoders)
-        from datasets.signal_encoders import signal_encoder
+        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.models.signal_encoders)
+        from benchmark.models.signal_encoders import signal_encoder
 
         return signal_encoder(self.spec, self.options.get("encoder"))
 
@@ -66,7 +66,7 @@ def _files_key(paths: list[Path], *extra) -> str:
 def _cached(key: str, build):
     """Load a cached tensor dict by key, or build and save it atomically (a damaged cache file is
     rebuilt, never trusted)."""
-    from benchmark.io import atomic_torch_save, safe_torch_load
+    from benchmark.core.io import atomic_torch_save, safe_torch_load
 
     path = _cache_dir() / f"{key}.pt"
     if path.exists():

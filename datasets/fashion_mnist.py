@@ -18,7 +18,7 @@ from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import download, file_digest
 from datasets.image_views import simclr_image_view
 from datasets.splitting import stratified_holdout
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # name: (official .gz MD5 as torchvision publishes it, SHA256 of the decompressed idx payload,
@@ -143,6 +143,6 @@ class FashionMNIST(Adapter):
         return dict(IMAGE_CORRUPTIONS)
 
     def default_encoder(self):
-        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.encoders.build_encoder)
-        from benchmark.encoders import build_encoder
+        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.models.encoders.build_encoder)
+        from benchmark.models.encoders import build_encoder
         return build_encoder(self.spec, self.options.get("encoder"))

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets._keyed import keyed_normal, keyed_uniform, stratified_70_10_20, stratified_kfold
 from datasets.base import Adapter, DataError, Split, register_adapter
 

@@ -10,7 +10,7 @@ the file, what was expected and how to fix it. Official train/val/test splits (D
 
 Options (suite `options:` or `get_adapter(..., **options)`):
 - `size`: 28 (default) or 64; 2D sets also 128 and 224 (as `medmnist.INFO` offers them; large).
-- `encoder`: `small` (default, the CPU CNN of `benchmark.encoders`) or `resnet18` (ResNet-18 with a
+- `encoder`: `small` (default, the CPU CNN of `benchmark.models.encoders`) or `resnet18` (ResNet-18 with a
   small-image stem in 2D, a ResNet-18-style 3D CNN for volumes; for GPUs).
 - `download`: False to never download (the error then names the files and where to put them).
 - `verify`: False to skip the MD5 check (e.g. for a copy re-saved by another tool); the
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import download, file_digest
 
@@ -231,7 +231,7 @@ class MedMNISTAdapter(Adapter):
         if self.size not in sizes:
             raise ValueError(f"{self.name}: size must be one of {sizes}, got {options.get('size')!r}")
         self.encoder_name = options.get("encoder", "small")
-        from benchmark.encoders import NAMED_ENCODERS
+        from benchmark.models.encoders import NAMED_ENCODERS
         if self.encoder_name not in ("small", "default", *NAMED_ENCODERS):
             raise ValueError(f"{self.name}: encoder must be small or one of {sorted(NAMED_ENCODERS)}, "
                              f"got {self.encoder_name!r}")
@@ -277,7 +277,7 @@ class MedMNISTAdapter(Adapter):
         return dict(IMAGE_CORRUPTIONS)
 
     def default_encoder(self):
-        from benchmark.encoders import build_encoder
+        from benchmark.models.encoders import build_encoder
         return build_encoder(self.spec, self.encoder_name)
 
     def describe(self):

@@ -8,7 +8,7 @@ Encoding (one layout for every tabular set, recorded in `spec.extras`):
   the group is a dedicated "missing" category (Adult's `?`, or a category never seen in the
   published schema). The vocabularies are the published schemas (adult.names, covtype.info), so
   the spec — and the encoder built from it — is known before any file is read.
-One-hot keeps `benchmark.encoders.MLPEncoder` usable as is; SCARF's "replace a feature by a draw
+One-hot keeps `benchmark.models.encoders.MLPEncoder` usable as is; SCARF's "replace a feature by a draw
 from its empirical marginal" acts on whole groups, so a categorical value is replaced by another
 row's category, never by a half one-hot.
 
@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets._keyed import keyed_normal, keyed_uniform, stratified_70_10_20
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import download

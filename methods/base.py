@@ -13,7 +13,7 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from benchmark.specs import SPEC_KINDS, InputSpec, TaskSpec
+from benchmark.core.specs import SPEC_KINDS, InputSpec, TaskSpec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 View = Callable[[Any], Any]

@@ -1,6 +1,6 @@
 """JEPA (I-JEPA, Assran et al., CVPR 2023; T-JEPA for tables): from the encoded context tokens, a
 narrow predictor regresses the EMA target encoder's (layer-normed) features of masked target tokens.
-No pixel reconstruction and no augmentation. Token grids come from the spec (benchmark/tokens.py):
+No pixel reconstruction and no augmentation. Token grids come from the spec (benchmark/models/tokens.py):
 block masks on ordered grids (patches, cubes, segments, graph hops), random feature subsets for
 tables.
 
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.tokens import (TOKEN_SPECS, TokenEncoder, block_mask, gather_tokens, position_table,
+from benchmark.models.tokens import (TOKEN_SPECS, TokenEncoder, block_mask, gather_tokens, position_table,
                               transformer_blocks)
 from methods._utils import cosine_momentum, ema_update, frozen_copy
 from methods.base import Method, register_method

@@ -1,6 +1,6 @@
 """MAE (He et al., CVPR 2022): mask most tokens, encode only the visible ones with a token
 transformer, reconstruct the masked tokens with a light decoder; the loss is on masked tokens only.
-Tokens come from the input spec (benchmark/tokens.py): patches, cubes, segments, features or
+Tokens come from the input spec (benchmark/models/tokens.py): patches, cubes, segments, features or
 hop tokens of graph nodes."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.tokens import (TOKEN_SPECS, TokenEncoder, gather_tokens, position_table, random_keep,
+from benchmark.models.tokens import (TOKEN_SPECS, TokenEncoder, gather_tokens, position_table, random_keep,
                               transformer_blocks)
 from methods.base import Method, register_method
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.tokens import TOKEN_SPECS
+from benchmark.models.tokens import TOKEN_SPECS
 from methods.base import Method, register_method
 from methods.mae import ENCODER_KEYS, MAE, token_encoder_from_hparams
 

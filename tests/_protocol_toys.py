@@ -11,7 +11,7 @@ import contextlib
 
 import torch
 
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import ADAPTERS, Adapter, Split
 from datasets.splitting import name_seed
 from methods.base import METHODS, Method
@@ -118,14 +118,14 @@ def registered():
 
 def toy_job(method="random_init", dataset="toy_blobs_a", seed=0, probes=("linear", "knn"),
             protocols=("label_fraction",), fractions=(0.1, 1.0), epochs=1, **kw):
-    from benchmark.runner import Job
+    from benchmark.orchestration.runner import Job
     return Job(suite="toy", method=method, dataset=dataset, seed=seed, epochs=epochs,
                fractions=list(fractions), probes=list(probes), protocols=list(protocols),
                method_hparams={"batch_size": 64} if method in ("supervised", "simclr") else {}, **kw)
 
 
 def toy_ctx(job, work_dir, train=True):
-    from benchmark.runner import JobContext
+    from benchmark.orchestration.runner import JobContext
     from datasets.base import get_adapter
     ctx = JobContext(job, get_adapter(job.dataset, data_dir=work_dir), torch.device("cpu"), work_dir)
     if train:

@@ -7,7 +7,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmark._imports import check_datasets_package  # noqa: E402
+from benchmark.orchestration.package_guard import check_datasets_package  # noqa: E402
 
 check_datasets_package()
 

@@ -378,7 +378,7 @@ def one_thread():
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset,epochs", [("cora", 3), ("mutag", 2)])
 def test_pipeline_end_to_end(data_dir, tmp_path, dataset, epochs, one_thread):
-    from benchmark.runner import Job, run_job
+    from benchmark.orchestration.runner import Job, run_job
 
     rows = {}
     for method in ("simclr", "random_init"):

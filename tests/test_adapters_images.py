@@ -256,7 +256,7 @@ def test_fashion_mnist_registers_corruptions_and_partners():
     for group in ("near", "far"):
         for p in a.ood_partners[group]:
             assert ADAPTERS[p].spec == a.spec
-    from benchmark.encoders import ResNet18Encoder2d
+    from benchmark.models.encoders import ResNet18Encoder2d
     assert isinstance(get_adapter("fashion_mnist", encoder="resnet18").default_encoder(), ResNet18Encoder2d)
 
 

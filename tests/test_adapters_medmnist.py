@@ -297,8 +297,8 @@ def test_slice_dropout_drops_nested_slice_sets():
 
 # ---- encoders --------------------------------------------------------------------------------------
 def test_encoder_option_small_and_resnet18():
-    from benchmark.encoders import ConvEncoder, ResNet18Encoder2d, ResNet18Encoder3d, build_encoder
-    from benchmark.specs import InputSpec
+    from benchmark.models.encoders import ConvEncoder, ResNet18Encoder2d, ResNet18Encoder3d, build_encoder
+    from benchmark.core.specs import InputSpec
 
     assert isinstance(get_adapter("breastmnist").default_encoder(), ConvEncoder)
     e = get_adapter("breastmnist", encoder="resnet18").default_encoder()
@@ -328,7 +328,7 @@ def test_supervised_reference_breastmnist_reaches_083(data_dir):
     move ±1.5 points with kernel-level rounding: measured 0.821 / 0.865 / 0.833). Default small CNN
     (4 conv blocks, 128-d), 1020 AdamW steps of 32 images (60 epochs over the 546 train images,
     lr 1e-3, warm-up + cosine), linear probe on frozen features."""
-    from benchmark.runner import Job, run_job
+    from benchmark.orchestration.runner import Job, run_job
 
     accs = []
     for seed in (0, 1, 2):

@@ -251,7 +251,7 @@ def one_thread():
 
 @pytest.mark.slow
 def test_pipeline_end_to_end_adult(data_dir, tmp_path, one_thread):
-    from benchmark.runner import Job, run_job
+    from benchmark.orchestration.runner import Job, run_job
 
     for method in ("simclr", "random_init"):
         job = Job(suite="test", method=method, dataset="adult", seed=0, epochs=2, fractions=[0.1, 1.0],

@@ -90,7 +90,7 @@ def test_hf_datasets_clash_gives_clear_error(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text("")
     code = ("import sys; sys.path.insert(0, %r); sys.path.insert(1, %r)\n"
-            "from benchmark._imports import check_datasets_package\n"
+            "from benchmark.orchestration.package_guard import check_datasets_package\n"
             "check_datasets_package()\n") % (str(tmp_path), str(ROOT))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode != 0 and "shadows ours" in r.stderr
@@ -102,9 +102,9 @@ def test_hf_datasets_clash_gives_clear_error(tmp_path):
 
 
 def test_every_shipped_suite_expands_into_valid_jobs():
-    from benchmark.runner import expand
-    from benchmark.suites import available_suites, load_suite
-    from benchmark.transfer import suite_transfer_jobs
+    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.suites import available_suites, load_suite
+    from benchmark.orchestration.transfer import suite_transfer_jobs
     names = available_suites()
     assert {"quick", "methods", "standard", "full"} <= set(names)
     for name in names:

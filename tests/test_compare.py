@@ -14,10 +14,10 @@ import torch
 from scipy import stats
 
 from benchmark.cli import main
-from benchmark.compare import outcome, paired_diff, win_tie_loss
-from benchmark.runner import expand, run_jobs
-from benchmark.store import ResultStore
-from benchmark.suites import load_suite
+from benchmark.reporting.compare import outcome, paired_diff, win_tie_loss
+from benchmark.orchestration.runner import expand, run_jobs
+from benchmark.orchestration.store import ResultStore
+from benchmark.orchestration.suites import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "adding_a_method.md"
@@ -61,7 +61,7 @@ def jobs_table(store_path: Path) -> dict:
 @pytest.fixture(autouse=True)
 def isolated_method_registry():
     """Methods loaded from user files in one test do not leak into the next."""
-    from benchmark import method_files
+    from benchmark.orchestration import method_files
     from methods.base import METHODS
 
     registry, loaded = dict(METHODS), dict(method_files._LOADED)
@@ -216,7 +216,7 @@ def test_method_file_needs_the_local_executor(tmp_path, capsys):
 
 
 def test_method_file_registers_only_when_named(tmp_path):
-    from benchmark.method_files import load_method_file
+    from benchmark.orchestration.method_files import load_method_file
     from methods.base import METHODS
 
     f = extract_method(tmp_path)
@@ -226,7 +226,7 @@ def test_method_file_registers_only_when_named(tmp_path):
     # a different file claiming the same name is a clash
     other = tmp_path / "other" / "my_align_uniform.py"
     extract_method(other.parent)
-    from benchmark.suites import UsageError
+    from benchmark.orchestration.suites import UsageError
     with pytest.raises(UsageError, match="clash"):
         load_method_file(other)
 

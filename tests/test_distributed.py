@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from benchmark.distributed import distributed_nt_xent_loss, gather_with_grad
+from benchmark.training.distributed import distributed_nt_xent_loss, gather_with_grad
 from methods.simclr import nt_xent_loss
 
 WORLD, N_LOCAL, D_IN, TEMP = 2, 6, 10, 0.2

@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.embeddings import inference_copy
-from benchmark.encoders import ConvEncoder, MLPEncoder
-from benchmark.specs import InputSpec, TaskSpec
+from benchmark.evaluation.embeddings import inference_copy
+from benchmark.models.encoders import ConvEncoder, MLPEncoder
+from benchmark.core.specs import InputSpec, TaskSpec
 from methods.simclr import SimCLR
 
 
@@ -58,7 +58,7 @@ def test_folding_skips_nothing_it_cannot_fold_and_keeps_outputs():
 def test_weights_digest_names_exact_weights():
     from copy import deepcopy
 
-    from benchmark.embeddings import weights_digest
+    from benchmark.evaluation.embeddings import weights_digest
     net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
     twin = deepcopy(net)
     assert weights_digest(net) == weights_digest(twin) and len(weights_digest(net)) == 16

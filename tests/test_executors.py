@@ -1,17 +1,17 @@
 """Executors give the same stored metrics as the sequential loop: a 6-job grid on real Fashion-MNIST
 through `run --executor local|process|ray|slurm` (Ray: a real local cluster on loopback; SLURM:
 submitit's LocalExecutor). Threads per job are pinned to 1 everywhere: on CPU the number of
-intra-op threads changes the floating-point reduction order (see benchmark/executors.py)."""
+intra-op threads changes the floating-point reduction order (see benchmark/orchestration/executors.py)."""
 import shutil
 
 import pytest
 import yaml
 
 from benchmark.cli import main
-from benchmark.executors import ExecutorOptions, options_from, run_grid, worker_device
-from benchmark.runner import Job, expand
-from benchmark.store import ResultStore
-from benchmark.suites import UsageError, parse_suite
+from benchmark.orchestration.executors import ExecutorOptions, options_from, run_grid, worker_device
+from benchmark.orchestration.runner import Job, expand
+from benchmark.orchestration.store import ResultStore
+from benchmark.orchestration.suites import UsageError, parse_suite
 
 GRID = {
     "name": "exec_grid",

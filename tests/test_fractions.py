@@ -1,6 +1,6 @@
 import torch
 
-from benchmark.fractions import label_fraction_subset, stratified_subset
+from benchmark.evaluation.fractions import label_fraction_subset, stratified_subset
 
 
 def _labels():

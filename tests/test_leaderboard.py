@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.leaderboard import (README_END, README_START, canonical, merge, read_long, validate_file,
+from benchmark.reporting.leaderboard import (README_END, README_START, canonical, merge, read_long, validate_file,
                                    validate_text)
-from benchmark.store import ResultStore
-from benchmark.tables import LONG_COLUMNS, SCHEMA_VERSION
+from benchmark.orchestration.store import ResultStore
+from benchmark.reporting.tables import LONG_COLUMNS, SCHEMA_VERSION
 
 SUITE = "tiny_lb"
 
@@ -150,7 +150,7 @@ def test_withdrawn_results_are_not_republished_but_a_later_rerun_is(published, t
     assert "skipped  cifar_x · simclr · linear · 10% · accuracy [1ep]: withdrawn at" in err
     assert "0 added, 0 replaced" in err and read_long(path).equals(after_withdraw)
     # results that finished after the withdrawal (a re-run) are published
-    monkeypatch.setattr("benchmark.store.now_iso", lambda: "2099-01-01T00:00:00Z")
+    monkeypatch.setattr("benchmark.orchestration.store.now_iso", lambda: "2099-01-01T00:00:00Z")
     make_store(tmp_path / "rerun" / "store.sqlite", methods=("simclr",), datasets=("cifar_x",),
                extra_protocols=False).close()
     assert main(["leaderboard", "publish", "--suite", SUITE, "--out", str(tmp_path / "rerun"),
@@ -397,7 +397,7 @@ def test_transfer_summary_names_the_source_of_each_cell(published):
     a transfer cell never reads as an in-domain one, and two sources of one target stay apart."""
     import pandas as pd
 
-    from benchmark.leaderboard import summary_pivot
+    from benchmark.reporting.leaderboard import summary_pivot
     d = pd.read_csv(published / SUITE / "label_fraction.csv", keep_default_na=False)
     d = d[d["metric"] == "accuracy"].head(1)
     d = pd.concat([d.assign(protocol="transfer", pretrain_budget="8ep@mitdb", mean=0.7),

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import methods  # noqa: F401  (registers every method)
-from benchmark.encoders import encoder_for_spec
-from benchmark.specs import InputSpec, TaskSpec
-from benchmark.tokens import TokenEncoder
+from benchmark.models.encoders import encoder_for_spec
+from benchmark.core.specs import InputSpec, TaskSpec
+from benchmark.models.tokens import TokenEncoder
 from methods.base import METHODS
 
 SPECS = {
@@ -135,7 +135,7 @@ def test_momentum_queue_and_teacher_are_updated_not_trained():
 
 
 def test_runner_builds_token_encoder_and_masks_labels(tmp_path, monkeypatch):
-    from benchmark.runner import Job, JobContext
+    from benchmark.orchestration.runner import Job, JobContext
     from datasets.base import get_adapter
     from methods.fixmatch import FixMatch
 
@@ -215,8 +215,8 @@ def test_masked_methods_on_graph_batches(name, task):
 
 
 def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):
-    from benchmark.runner import Job, run_jobs
-    from benchmark.store import ResultStore
+    from benchmark.orchestration.runner import Job, run_jobs
+    from benchmark.orchestration.store import ResultStore
     from methods.mae import MAE
 
     # Every method supports every spec today; a method that declares fewer is skipped, not run.
@@ -231,8 +231,8 @@ def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):
 
 
 def test_methods_suite_covers_every_domain_with_zero_skips():
-    from benchmark.runner import expand, pending_jobs
-    from benchmark.suites import load_suite
+    from benchmark.orchestration.runner import expand, pending_jobs
+    from benchmark.orchestration.suites import load_suite
     from datasets.base import ADAPTERS
 
     suite = load_suite("methods")

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from benchmark.specs import InputSpec
-from benchmark.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, position_table, propagate,
+from benchmark.core.specs import InputSpec
+from benchmark.models.tokens import (GridTokenizer, TokenEncoder, block_mask, gather_tokens, position_table, propagate,
                               random_keep, sincos_positions, tokenizer_for_spec)
 
 CASES = [  # spec, expected grid, expected token dim

@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from benchmark.pretrain import PretrainConfig, pretrain
-from benchmark.specs import TaskSpec
+from benchmark.training.pretrain import PretrainConfig, pretrain
+from benchmark.core.specs import TaskSpec
 from methods.base import Method
 from tests._protocol_toys import ToyA
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from benchmark.metrics import classification_metrics
-from benchmark.probes import knn_probe, linear_probe
-from benchmark.specs import TaskSpec
+from benchmark.evaluation.metrics import classification_metrics
+from benchmark.evaluation.probes import knn_probe, linear_probe
+from benchmark.core.specs import TaskSpec
 
 
 def _blobs(n, seed, sep=4.0, classes=3, dim=16):
@@ -88,7 +88,7 @@ def test_batched_logreg_reaches_the_optimum_of_each_grid_value(multilabel):
     # The grid-batched L-BFGS must minimise each value's own objective: compared with
     # torch.optim.LBFGS (strong Wolfe) run per value to convergence (1000 iterations).
     import torch.nn.functional as F
-    from benchmark.probes import fit_logreg_grid
+    from benchmark.evaluation.probes import fit_logreg_grid
     g = torch.Generator().manual_seed(0)
     x = torch.randn(200, 12, generator=g)
     w_true = torch.randn(12, 4, generator=g)

@@ -4,9 +4,9 @@ train labels the linear and kNN probes sit at chance; the robustness protocol em
 import pytest
 import torch
 
-from benchmark.probes import knn_probe, linear_probe
-from benchmark.protocols import PROTOCOLS
-from benchmark.runner import Job, JobContext
+from benchmark.evaluation.probes import knn_probe, linear_probe
+from benchmark.evaluation.protocols import PROTOCOLS
+from benchmark.orchestration.runner import Job, JobContext
 from datasets.base import get_adapter
 
 

@@ -9,8 +9,8 @@ import torch
 from sklearn.metrics import auc, precision_recall_curve, roc_auc_score, roc_curve
 
 from _protocol_toys import registered, toy_ctx, toy_job
-from benchmark.ood import SCORERS, aupr, auroc, fpr_at_tpr, ood_metrics, score_all, synthetic_noise_inputs
-from benchmark.specs import TaskSpec
+from benchmark.evaluation.ood_scorers import SCORERS, aupr, auroc, fpr_at_tpr, ood_metrics, score_all, synthetic_noise_inputs
+from benchmark.core.specs import TaskSpec
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,7 +57,7 @@ def test_constant_scores_are_uninformative():
 
 def test_constant_encoder_gives_auroc_half_for_every_scorer(tmp_path):
     ctx = toy_ctx(toy_job("toy_constant", protocols=["ood"]), tmp_path)
-    from benchmark.protocols import PROTOCOLS
+    from benchmark.evaluation.protocols import PROTOCOLS
     rows = PROTOCOLS["ood"](ctx)
     partners = {r["ood_partner"] for r in rows}
     assert partners == {"near:toy_blobs_b", "far:synthetic_noise"}  # toy_wide skipped (other shape)
@@ -71,7 +71,7 @@ def test_constant_encoder_gives_auroc_half_for_every_scorer(tmp_path):
 
 def test_partner_of_other_spec_is_skipped_with_reason(tmp_path, caplog):
     ctx = toy_ctx(toy_job("random_init", protocols=["ood"]), tmp_path)
-    from benchmark.protocols.ood import partner_sets
+    from benchmark.evaluation.protocols.ood import partner_sets
     with caplog.at_level(logging.WARNING, logger="sslbench.protocols"):
         names = [n for n, _ in partner_sets(ctx, 1.0)]
     assert names == ["near:toy_blobs_b", "far:synthetic_noise"]
@@ -81,7 +81,7 @@ def test_partner_of_other_spec_is_skipped_with_reason(tmp_path, caplog):
 def test_random_encoder_detects_synthetic_noise(tmp_path):
     # A real (random-init) encoder on the toy data: structured noise is far OOD, every scorer beats
     # chance clearly on it.
-    from benchmark.protocols import PROTOCOLS
+    from benchmark.evaluation.protocols import PROTOCOLS
     rows = PROTOCOLS["ood"](toy_ctx(toy_job("random_init", protocols=["ood"]), tmp_path))
     far = {r["probe"]: r["value"] for r in rows if r["ood_partner"] == "far:synthetic_noise"
            and r["metric"] == "auroc"}
@@ -92,7 +92,7 @@ def test_perfect_separator_gives_auroc_one_fpr_zero():
     # ID: three tight clusters on orthogonal axes; OOD: points at the centroid of the class means,
     # where the linear head is unsure (MSP, energy low), Mahalanobis distance is large and the
     # normalised direction is far from every train feature.
-    from benchmark.protocols.common import LinearHead
+    from benchmark.evaluation.protocols.common import LinearHead
     g = torch.Generator().manual_seed(0)
     task = TaskSpec(3)
     centres = torch.zeros(3, 16)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from _protocol_toys import SIGMAS, gaussian_noise, registered, toy_ctx, toy_job
-from benchmark.protocols import PROTOCOLS
-from benchmark.protocols.robustness import SEVERITIES, add_corruption_errors
+from benchmark.evaluation.protocols import PROTOCOLS
+from benchmark.evaluation.protocols.robustness import SEVERITIES, add_corruption_errors
 from datasets.base import Split
 
 
@@ -120,7 +120,7 @@ def test_selection_never_reads_test(tmp_path):
 
 def test_corrupted_subset_cap(tmp_path, monkeypatch):
     # A test pool above the cap: corrupted copies of a fixed stratified subset, still embedded once.
-    import benchmark.protocols.robustness as rob
+    import benchmark.evaluation.protocols.robustness as rob
     monkeypatch.setattr(rob, "MAX_CORRUPTED_TEST", 100)
     ctx = toy_ctx(toy_job("random_init", probes=["knn"], protocols=["robustness"], fractions=[1.0]), tmp_path)
     rows = PROTOCOLS["robustness"](ctx)
@@ -138,14 +138,14 @@ def test_corrupted_inputs_shared_across_jobs(tmp_path, monkeypatch):
     # on the same split reuses the first one's corrupted batches (the corruption is not re-run) and
     # gets the same rows it would get with the cache off; another split never sees them.
     import _protocol_toys
-    import benchmark.protocols.robustness as rob
+    import benchmark.evaluation.protocols.robustness as rob
     calls = []
 
     def counted(x, idx, severity):
         calls.append(severity)
         return _protocol_toys.gaussian_noise(x, idx, severity)
     monkeypatch.setattr(_protocol_toys.ToyA, "corruptions", lambda self: {"gaussian_noise": counted})
-    from benchmark.runner import JobContext
+    from benchmark.orchestration.runner import JobContext
     from datasets.base import get_adapter
 
     def ctx_for(job, data_dir, work):  # data apart from the work dir, as in a real run

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from benchmark.stats import (average_ranks, friedman_nemenyi, groups_not_different, mean_std_ci,
+from benchmark.reporting.stats import (average_ranks, friedman_nemenyi, groups_not_different, mean_std_ci,
                              nemenyi_cd, nemenyi_q)
 
 

@@ -8,11 +8,11 @@ import torch
 
 from _protocol_toys import registered
 from benchmark.cli import main
-from benchmark.runner import Job, expand, pretrain_key, run_jobs
-from benchmark.store import ResultStore
-from benchmark.suites import UsageError, parse_suite
-from benchmark.tables import LONG_COLUMNS, write_tables
-from benchmark.transfer import checkpoint_key, transfer_jobs
+from benchmark.orchestration.runner import Job, expand, pretrain_key, run_jobs
+from benchmark.orchestration.store import ResultStore
+from benchmark.orchestration.suites import UsageError, parse_suite
+from benchmark.reporting.tables import LONG_COLUMNS, write_tables
+from benchmark.orchestration.transfer import checkpoint_key, transfer_jobs
 
 SUITE = {"name": "toy", "datasets": [{"name": "toy_blobs_a"}],
          "methods": ["simclr", "random_init", "supervised"], "seeds": [0, 1], "fractions": [0.1, 1.0],
@@ -106,7 +106,7 @@ def test_transfer_reuses_the_in_domain_pretraining_checkpoint(tmp_path, method):
         suite = parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a"}, {"name": "toy_blobs_b"}]}, "toy")
         src_job = [j for j in expand(suite, [method], ["toy_blobs_b"], [0])][0]
         tr_job = transfer_jobs(suite, ["toy_blobs_b"], ["toy_blobs_a"], [method], seeds=[0])[0]
-        from benchmark.runner import run_job
+        from benchmark.orchestration.runner import run_job
         src = run_job(src_job, tmp_path, tmp_path, torch.device("cpu"))
         ckpts = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
         epochs_run = []
@@ -157,7 +157,7 @@ def test_transfer_usage_errors(tmp_path, capsys):
 
 
 def test_suite_transfer_entries():
-    from benchmark.transfer import suite_transfer_jobs
+    from benchmark.orchestration.transfer import suite_transfer_jobs
     with registered():
         s = parse_suite({**SUITE, "transfer": [{"pretrain_on": "toy_blobs_b", "evaluate_on": ["toy_blobs_a"]},
                                                {"pretrain_on": ["toy_blobs_a", "toy_blobs_b"],
@@ -176,8 +176,8 @@ def test_suite_transfer_entries():
 def test_transfer_source_given_as_a_mapping_with_options():
     """A transfer item may be a dataset mapping (options, caps, epochs) for a source the suite does
     not otherwise run; its options decide the spec (MIT-BIH `length: 96` = ECG200's (1, 96))."""
-    from benchmark.suites import DatasetEntry
-    from benchmark.transfer import suite_transfer_jobs
+    from benchmark.orchestration.suites import DatasetEntry
+    from benchmark.orchestration.transfer import suite_transfer_jobs
     base = {**SUITE, "datasets": ["ecg200"], "methods": ["simclr"]}
     s = parse_suite({**base, "transfer": [{"pretrain_on": [{"name": "mitdb", "options": {"length": 96},
                                                             "max_train": 300, "epochs": 3}],
@@ -219,7 +219,7 @@ def test_per_dataset_epochs_and_hparams_override_the_suite():
         assert (a.epochs, a.method_hparams["temperature"], a.method_hparams["lr"]) == (7, 0.2, 0.01)
         assert (b.epochs, b.method_hparams["temperature"]) == (1, 0.5)
         assert jobs["toy_blobs_a", "random_init"].epochs == 7
-        from benchmark.transfer import suite_transfer_jobs
+        from benchmark.orchestration.transfer import suite_transfer_jobs
         t = [j for j in suite_transfer_jobs(s, seeds=[0]) if j.method == "simclr"][0]
         assert (t.dataset, t.epochs, t.method_hparams["temperature"]) == ("toy_blobs_b", 7, 0.2)  # source's budget
         with pytest.raises(UsageError, match=r"datasets\[0\]\.epochs"):
@@ -246,7 +246,7 @@ def test_tables_never_pool_an_older_config_of_the_same_row():
     # seeds 0-2 of the current one: the row reports the current config's 3 seeds, not 4 values.
     import pandas as pd
 
-    from benchmark.tables import latest_configs, long_table
+    from benchmark.reporting.tables import latest_configs, long_table
 
     base = {"suite": "quick", "domain": "image", "dataset": "d", "method": "simclr", "encoder": "default:image2d",
             "pretrain_budget": "5ep", "protocol": "label_fraction", "probe": "linear", "fraction": 0.1,

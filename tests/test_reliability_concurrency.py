@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WRITER = r"""
 import sys
 sys.path.insert(0, {root!r})
-from benchmark.store import ResultStore
+from benchmark.orchestration.store import ResultStore
 
 import time
 who, path, n, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -63,7 +63,7 @@ def test_two_processes_record_into_one_store(tmp_path):
 OPENER = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from benchmark.store import ResultStore
+from benchmark.orchestration.store import ResultStore
 start_at = float(sys.argv[2])
 while time.time() < start_at:
     pass

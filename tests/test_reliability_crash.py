@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.embeddings import EmbeddingCache
-from benchmark.io import safe_torch_load
-from benchmark.pretrain import PretrainConfig, pretrain
-from benchmark.runner import expand, run_jobs
-from benchmark.store import ResultStore
-from benchmark.suites import parse_suite
+from benchmark.evaluation.embeddings import EmbeddingCache
+from benchmark.core.io import safe_torch_load
+from benchmark.training.pretrain import PretrainConfig, pretrain
+from benchmark.orchestration.runner import expand, run_jobs
+from benchmark.orchestration.store import ResultStore
+from benchmark.orchestration.suites import parse_suite
 from datasets.base import get_adapter
 from methods.base import get_method_class
 
@@ -179,12 +179,12 @@ def test_truncated_embedding_cache_file_is_recomputed(tmp_path):
 
 
 def test_output_writers_are_atomic():
-    """Tables, leaderboards, checkpoints and the embedding cache write only through benchmark/io.py."""
-    for rel in ("benchmark/tables.py", "benchmark/protocol_tables.py", "benchmark/leaderboard.py",
-                "benchmark/pretrain.py", "benchmark/embeddings.py", "benchmark/plots.py"):
+    """Tables, leaderboards, checkpoints and the embedding cache write only through benchmark/core/io.py."""
+    for rel in ("benchmark/reporting/tables.py", "benchmark/reporting/protocol_tables.py", "benchmark/reporting/leaderboard.py",
+                "benchmark/training/pretrain.py", "benchmark/evaluation/embeddings.py", "benchmark/reporting/plots.py"):
         src = (ROOT / rel).read_text()
-        assert "from benchmark.io import" in src, rel
+        assert "from benchmark.core.io import" in src, rel
         for bad in ("torch.save(", ".to_csv(path", "write_text(", "open(" + "'w'", 'open("w"'):
             assert bad not in src.replace("atomic_write_text(", ""), (rel, bad)
-    io_src = (ROOT / "benchmark/io.py").read_text()
+    io_src = (ROOT / "benchmark/core/io.py").read_text()
     assert "os.replace(tmp, path)" in io_src and "os.fsync" in io_src

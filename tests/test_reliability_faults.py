@@ -63,7 +63,7 @@ pretrain: {epochs: 1, batch_size: 32}
 
 @pytest.fixture
 def registered_cleanup():
-    from benchmark import method_files
+    from benchmark.orchestration import method_files
     from methods.base import METHODS
     yield
     for n in ("rel_nan_loss", "rel_inf_loss", "rel_collapse"):
@@ -118,6 +118,6 @@ def test_faults_fail_their_jobs_suite_goes_on_report_shows_failed(fmnist_dir, tm
 
 
 def test_markdown_failed_cells_when_every_method_failed():
-    from benchmark.tables import LONG_COLUMNS, label_fraction_markdown
+    from benchmark.reporting.tables import LONG_COLUMNS, label_fraction_markdown
     md = label_fraction_markdown(pd.DataFrame(columns=LONG_COLUMNS), {}, {"digits": {"simclr"}})
     assert "### digits" in md and "| simclr | failed |" in md

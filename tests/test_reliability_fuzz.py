@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmark.cli import main
-from benchmark.leaderboard import validate_text
-from benchmark.tables import LONG_COLUMNS
+from benchmark.reporting.leaderboard import validate_text
+from benchmark.reporting.tables import LONG_COLUMNS
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 NO_DATA = "/nonexistent/sslbench-fuzz-data"

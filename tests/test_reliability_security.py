@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.io import safe_torch_load
-from benchmark.suites import UsageError, load_suite, parse_suite
+from benchmark.core.io import safe_torch_load
+from benchmark.orchestration.suites import UsageError, load_suite, parse_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,8 @@ def _code_lines(src: str):
 
 def test_torch_load_is_weights_only_everywhere():
     hits = [(f, n) for f, src in _sources().items() for n, code in _code_lines(src) if "torch.load(" in code]
-    assert [f for f, _ in hits] == ["benchmark/io.py"], hits
-    io_src = (ROOT / "benchmark/io.py").read_text()
+    assert [f for f, _ in hits] == ["benchmark/core/io.py"], hits
+    io_src = (ROOT / "benchmark/core/io.py").read_text()
     assert re.search(r"torch\.load\([^)]*weights_only=True", io_src)
 
 
@@ -51,7 +51,7 @@ def test_weights_only_load_refuses_arbitrary_objects(tmp_path):
 ALLOWED = {
     ("datasets/cifar10.py", "pickle.Unpickler"),  # array-only unpickler: resolves numpy array constructors only
     ("datasets/cifar10.py", "import pickle"),
-    ("benchmark/method_files.py", "exec_module"),  # --method-file: runs only the file named on the command line
+    ("benchmark/orchestration/method_files.py", "exec_module"),  # --method-file: runs only the file named on the command line
     ("datasets/medmnist.py", "exec_module"),  # the installed medmnist package's own info.py (metadata)
 }
 DANGEROUS = [r"\bpickle\.loads?\(", r"pickle\.Unpickler", r"^\s*import pickle", r"\bcPickle\b", r"\bdill\b",
@@ -122,8 +122,8 @@ def test_dataset_and_suite_names_in_files_are_validated(tmp_path):
     from datasets.base import get_adapter
     with pytest.raises(KeyError):
         get_adapter("../../etc/passwd")
-    from benchmark.leaderboard import validate_text
-    from benchmark.tables import LONG_COLUMNS
+    from benchmark.reporting.leaderboard import validate_text
+    from benchmark.reporting.tables import LONG_COLUMNS
     row = dict.fromkeys(LONG_COLUMNS, "x")
     row["suite"] = "../../etc"
     text = ",".join(LONG_COLUMNS) + "\n" + ",".join(row[c] for c in LONG_COLUMNS) + "\n"

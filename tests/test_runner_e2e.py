@@ -5,11 +5,11 @@ import sqlite3
 import pytest
 import torch
 
-from benchmark.pretrain import PretrainConfig, pretrain
-from benchmark.runner import expand, run_jobs
-from benchmark.store import ResultStore
-from benchmark.suites import parse_suite
-from benchmark.tables import LONG_COLUMNS, write_tables
+from benchmark.training.pretrain import PretrainConfig, pretrain
+from benchmark.orchestration.runner import expand, run_jobs
+from benchmark.orchestration.store import ResultStore
+from benchmark.orchestration.suites import parse_suite
+from benchmark.reporting.tables import LONG_COLUMNS, write_tables
 from datasets.base import get_adapter
 from methods.base import get_method_class
 
@@ -62,7 +62,7 @@ def test_rerun_executes_zero_jobs(tiny_run):
 
 def test_supervised_and_probes_share_label_subsets(tiny_run):
     # The same (dataset, fraction, seed) gives the same subset no matter which method asks.
-    from benchmark.runner import JobContext
+    from benchmark.orchestration.runner import JobContext
     out, suite, jobs, store, _ = tiny_run
     a = get_adapter("fashion_mnist", data_dir=out / "data")
     subsets = {}
@@ -105,7 +105,7 @@ def test_resumed_pretraining_equals_uninterrupted(fmnist_dir, tmp_path):
 
 
 def test_encoder_label_names_the_encoder_actually_built():
-    from benchmark.runner import Job, encoder_label
+    from benchmark.orchestration.runner import Job, encoder_label
     from datasets.base import ADAPTERS
 
     def label(method, **options):
@@ -120,7 +120,7 @@ def test_pretrain_checkpoint_key_follows_method_defaults(monkeypatch):
     """A checkpoint is named by what trained it, defaults included: after a method's default changes,
     the old finished checkpoint must not be picked up as this run's (and spelling out a default
     names the same checkpoint as leaving it implicit)."""
-    from benchmark.runner import pretrain_key
+    from benchmark.orchestration.runner import pretrain_key
     cls = get_method_class("mae")
     args = ("mae", {}, 0, 20, "fashion_mnist", {}, 2000)
     before = pretrain_key(*args)
@@ -133,7 +133,7 @@ def test_pretrain_checkpoint_key_follows_method_defaults(monkeypatch):
 def test_method_epochs_override_dataset_and_suite_epochs():
     """`method_epochs` (suite level, then per dataset) sets one method's epochs; the others keep the
     dataset's; the budget shows in the job (and so in the leaderboard's pretrain_budget column)."""
-    from benchmark.suites import UsageError
+    from benchmark.orchestration.suites import UsageError
 
     suite = parse_suite({**TINY, "methods": ["simclr", "mae", "random_init"],
                          "method_epochs": {"mae": 3, "simclr": 5},

@@ -1,0 +1,1 @@
+"""Embeddings, metrics, probes, OOD scorers and the protocols that combine them."""

@@ -1,0 +1,36 @@
+"""Label fractions (DESIGN §3.2–3.3): for each fraction, the identical class-stratified subset for
+every method; each probe selects on val and scores test once. Feature probes (linear, kNN) read the
+cached embeddings; the fine-tune probe (`needs_model`) trains a copy of the model itself."""
+from __future__ import annotations
+
+from benchmark.evaluation.probes import PROBES, head_result
+from benchmark.evaluation.protocols import register_protocol
+
+
+def probe_rows(ctx, protocol: str) -> list[dict]:
+    rows = []
+    val_y = ctx.labels("val")
+    test_y = ctx.labels("test")
+    for f in ctx.job.fractions:
+        sub = ctx.fraction_subset(f)  # positions within the train pool
+        train_y = ctx.labels("train")[sub]
+        for probe in ctx.job.probes:
+            fn = PROBES[probe]
+            if getattr(fn, "needs_model", False):
+                res = fn(ctx, f)
+            elif probe == "linear":  # the head robustness and OOD reuse at the largest fraction
+                res = head_result(ctx.linear_head(f), ctx.features("test", f), test_y)
+            else:
+                train_x = ctx.features("train", f)[sub]
+                res = fn(train_x, train_y, ctx.features("val", f), val_y, ctx.features("test", f), test_y,
+                         ctx.task)
+            ctx.keep_probe(probe, f, res)
+            for metric, value in res.metrics.items():
+                rows.append({"protocol": protocol, "probe": probe, "fraction": f,
+                             "metric": metric, "value": value})
+    return rows
+
+
+@register_protocol("label_fraction")
+def label_fraction(ctx) -> list[dict]:
+    return probe_rows(ctx, "label_fraction")

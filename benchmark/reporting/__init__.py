@@ -1,0 +1,1 @@
+"""Aggregation, statistics, tables, plots, compare and the leaderboard (schema, publish, render)."""

@@ -1,0 +1,267 @@
+"""Leaderboard plots (PNG, matplotlib Agg) drawn from the long format of DESIGN §4.
+
+- label-efficiency curves: headline metric vs label fraction per method, band = ± std over seeds;
+- robustness vs severity: headline metric averaged over corruptions at each severity (0 = clean);
+- OOD AUROC per scorer (the `probe` column of OOD rows), one panel per OOD partner;
+- average rank across (dataset, probe, fraction) blocks with a Friedman test and the Nemenyi critical
+  difference (critical-difference diagram) where ≥ 3 methods × ≥ 3 blocks, else an average-rank chart.
+Every function skips (returns no path) when its protocol has no rows.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
+REFERENCE_METHODS = ("random_init", "supervised")
+
+
+def headline_metric(rows: pd.DataFrame, dataset: str, protocol: str) -> str | None:
+    """accuracy (auroc for multi-label sets and for OOD), else whatever metric the rows have."""
+    metrics = set(rows.loc[rows["dataset"] == dataset, "metric"])
+    if not metrics:
+        return None
+    prefer = ["auroc"] if protocol == "ood" else ["accuracy", "auroc"]
+    try:
+        from datasets.base import ADAPTERS
+        if dataset in ADAPTERS and ADAPTERS[dataset].task.multilabel and protocol != "ood":
+            prefer = ["auroc", "accuracy"]
+    except Exception:  # plotting must not depend on adapters being importable
+        pass
+    for m in prefer:
+        if m in metrics:
+            return m
+    return sorted(metrics)[0]
+
+
+def method_order(methods) -> list[str]:
+    ssl = sorted(m for m in set(methods) if m not in REFERENCE_METHODS)
+    return ssl + [m for m in REFERENCE_METHODS if m in set(methods)]
+
+
+def _numeric(long: pd.DataFrame) -> pd.DataFrame:
+    d = long.copy()
+    for c in ("fraction", "mean", "std"):
+        d[c] = pd.to_numeric(d[c], errors="coerce")
+    d["severity"] = pd.to_numeric(d["severity"], errors="coerce").fillna(0).astype(int)
+    for c in ("corruption", "ood_partner"):
+        d[c] = d[c].fillna("").astype(str)
+    return d
+
+
+def _colors(methods: list[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10")
+    return {m: cmap(i % 10) for i, m in enumerate(methods)}
+
+
+def _save(fig, path: Path) -> Path:
+    from benchmark.core.io import _atomic
+
+    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # temp + rename
+    plt.close(fig)
+    return path
+
+
+def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+    d = _numeric(long[long["protocol"] == "label_fraction"])
+    made = []
+    for dataset in sorted(d["dataset"].unique()):
+        metric = headline_metric(d, dataset, "label_fraction")
+        dd = d[(d["dataset"] == dataset) & (d["metric"] == metric)]
+        probes = sorted(dd["probe"].unique())
+        methods = method_order(dd["method"].unique())
+        colors = _colors(methods)
+        fig, axes = plt.subplots(1, len(probes), figsize=(4.2 * len(probes), 3.4), squeeze=False)
+        for ax, probe in zip(axes[0], probes):
+            for m in methods:
+                r = dd[(dd["probe"] == probe) & (dd["method"] == m)].sort_values("fraction")
+                if r.empty:
+                    continue
+                x, y, s = r["fraction"].to_numpy(), r["mean"].to_numpy(), r["std"].fillna(0).to_numpy()
+                ls = "--" if m in REFERENCE_METHODS else "-"
+                ax.plot(x, y, ls, marker="o", color=colors[m], label=m)
+                ax.fill_between(x, y - s, y + s, color=colors[m], alpha=0.18, linewidth=0)
+            fr = sorted(dd["fraction"].unique())
+            if len(fr) > 1 and min(fr) > 0:
+                ax.set_xscale("log")
+            ax.set_xticks(fr)
+            ax.set_xticklabels([f"{f * 100:g}%" for f in fr])
+            ax.minorticks_off()
+            ax.set_title(f"{dataset} · {probe}")
+            ax.set_xlabel("label fraction")
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+        axes[0][-1].legend(fontsize=8, loc="best")
+        fig.suptitle("Label efficiency (band: ± std over seeds)", fontsize=10)
+        made.append((f"Label efficiency — {dataset} ({metric})",
+                     _save(fig, Path(out_dir) / f"{prefix}_label_efficiency_{dataset}.png")))
+    return made
+
+
+def robustness(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+    d = _numeric(long[long["protocol"] == "robustness"])
+    made = []
+    for dataset in sorted(d["dataset"].unique()):
+        dd = d[d["dataset"] == dataset]
+        metric = headline_metric(dd, dataset, "robustness")
+        dd = dd[dd["metric"] == metric]
+        if dd["fraction"].notna().any():
+            dd = dd[dd["fraction"] == dd["fraction"].max()]
+        corrupted = dd[(dd["severity"] > 0) & (dd["corruption"] != "")]
+        clean = dd[(dd["severity"] == 0) & (dd["corruption"] == "")]
+        if corrupted.empty:
+            continue
+        probes = sorted(corrupted["probe"].unique())
+        methods = method_order(corrupted["method"].unique())
+        colors = _colors(methods)
+        fig, axes = plt.subplots(1, len(probes), figsize=(4.2 * len(probes), 3.4), squeeze=False)
+        for ax, probe in zip(axes[0], probes):
+            for m in methods:
+                c = corrupted[(corrupted["probe"] == probe) & (corrupted["method"] == m)]
+                if c.empty:
+                    continue
+                g = c.groupby("severity").agg(mean=("mean", "mean"), std=("std", "mean")).reset_index()
+                k = clean[(clean["probe"] == probe) & (clean["method"] == m)]
+                if not k.empty:
+                    g = pd.concat([pd.DataFrame({"severity": [0], "mean": [k["mean"].mean()],
+                                                 "std": [k["std"].mean()]}), g]).sort_values("severity")
+                x, y, s = g["severity"].to_numpy(), g["mean"].to_numpy(), g["std"].fillna(0).to_numpy()
+                ax.plot(x, y, "--" if m in REFERENCE_METHODS else "-", marker="o", color=colors[m], label=m)
+                ax.fill_between(x, y - s, y + s, color=colors[m], alpha=0.18, linewidth=0)
+            ax.set_xticks(range(0, 6))
+            ax.set_title(f"{dataset} · {probe}")
+            ax.set_xlabel("severity (0 = clean)")
+            ax.set_ylabel(f"{metric} (mean over corruptions)")
+            ax.grid(alpha=0.3)
+        axes[0][-1].legend(fontsize=8, loc="best")
+        made.append((f"Robustness vs severity — {dataset} ({metric})",
+                     _save(fig, Path(out_dir) / f"{prefix}_robustness_{dataset}.png")))
+    return made
+
+
+def ood(long: pd.DataFrame, out_dir: Path, prefix: str, max_partners: int = 6) -> list[tuple[str, Path]]:
+    d = _numeric(long[(long["protocol"] == "ood") & (long["metric"] == "auroc")])
+    made = []
+    for dataset in sorted(d["dataset"].unique()):
+        dd = d[d["dataset"] == dataset]
+        if dd["fraction"].notna().any():
+            dd = dd[dd["fraction"] == dd["fraction"].max()]
+        partners = sorted(dd["ood_partner"].unique())[:max_partners]
+        scorers = sorted(dd["probe"].unique())
+        methods = method_order(dd["method"].unique())
+        colors = _colors(methods)
+        panel_w = max(4.2, 0.35 * len(scorers) * len(methods) + 1.5)
+        fig, axes = plt.subplots(1, len(partners), figsize=(panel_w * len(partners), 3.4), squeeze=False)
+        width = 0.8 / max(1, len(methods))
+        for ax, partner in zip(axes[0], partners):
+            p = dd[dd["ood_partner"] == partner]
+            for i, m in enumerate(methods):
+                ys, es = [], []
+                for s in scorers:
+                    r = p[(p["probe"] == s) & (p["method"] == m)]
+                    ys.append(r["mean"].mean() if not r.empty else np.nan)
+                    es.append(r["std"].mean() if not r.empty else 0.0)
+                xs = np.arange(len(scorers)) + (i - (len(methods) - 1) / 2) * width
+                ax.bar(xs, ys, width, yerr=np.nan_to_num(es), color=colors[m], label=m, capsize=2)
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            ax.set_xticks(np.arange(len(scorers)))
+            ax.set_xticklabels(scorers, rotation=20)
+            ax.set_ylim(0, 1.02)
+            ax.set_title(f"{dataset} vs {partner or 'OOD'}")
+            ax.set_ylabel("AUROC (ID positive)")
+            ax.grid(alpha=0.3, axis="y")
+        axes[0][-1].legend(fontsize=8, loc="lower right")
+        made.append((f"OOD AUROC per scorer — {dataset}", _save(fig, Path(out_dir) / f"{prefix}_ood_{dataset}.png")))
+    return made
+
+
+def rank_stats(long: pd.DataFrame, protocol: str = "label_fraction") -> dict | None:
+    """Average rank (1 = best) of each method over (dataset, probe, fraction[, corruption, severity,
+    OOD partner]) blocks of each dataset's headline metric; Friedman test and Nemenyi CD (α = 0.05,
+    `benchmark.reporting.stats`) where ≥ 3 methods × ≥ 3 blocks have every method."""
+    from benchmark.reporting.stats import average_ranks, friedman_nemenyi, groups_not_different
+
+    d = _numeric(long[long["protocol"] == protocol])
+    if d.empty:
+        return None
+    parts = []
+    for dataset in sorted(d["dataset"].unique()):
+        metric = headline_metric(d, dataset, protocol)
+        parts.append(d[(d["dataset"] == dataset) & (d["metric"] == metric)])
+    d = pd.concat(parts)
+    if protocol == "robustness":
+        d = d[d["severity"] > 0]
+    block_cols = ["dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
+    wide = d.pivot_table(index=block_cols, columns="method", values="mean", aggfunc="mean")
+    wide = wide.dropna(axis=1, how="all").dropna(axis=0, how="any")  # blocks where every method has a value
+    if wide.shape[1] < 2 or wide.shape[0] < 1:
+        return None
+    sign = np.array([-1.0 if m in LOWER_IS_BETTER else 1.0 for m in wide.index.get_level_values("metric")])
+    scores = wide.mul(sign, axis=0)  # higher = better in every block
+    fr = friedman_nemenyi(scores, higher_is_better=True)
+    avg = fr.avg_ranks if fr is not None else average_ranks(scores, higher_is_better=True)
+    return {"protocol": protocol, "methods": list(avg.index), "avg_rank": [float(v) for v in avg.values],
+            "n_blocks": int(len(wide)), "friedman_p": None if fr is None else fr.p_value,
+            "cd": None if fr is None else fr.cd,
+            "groups": [] if fr is None else groups_not_different(avg, fr.cd)}
+
+
+def rank_plot(long: pd.DataFrame, out_dir: Path, prefix: str,
+              protocol: str = "label_fraction") -> list[tuple[str, Path]]:
+    rs = rank_stats(long, protocol)
+    if rs is None:
+        return []
+    methods, avg, k = rs["methods"], rs["avg_rank"], len(rs["methods"])
+    if rs["cd"] is None:
+        fig, ax = plt.subplots(figsize=(5.5, 0.5 * k + 1.2))
+        ax.barh(methods[::-1], avg[::-1], color="tab:blue")
+        ax.set_xlabel(f"average rank over {rs['n_blocks']} block(s) (1 = best)")
+        ax.set_xlim(0, k + 0.5)
+        ax.set_title("Average rank (critical difference needs ≥ 3 methods × ≥ 3 blocks)", fontsize=9)
+        return [(f"Average rank — {protocol}", _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"))]
+    cd = rs["cd"]
+    fig, ax = plt.subplots(figsize=(7, 1.4 + 0.32 * k))
+    ax.set_xlim(k + 0.3, 0.7)  # best (rank 1) on the right, as in Demšar (2006)
+    ax.set_ylim(-(k // 2 + 2.5), 2.2)
+    ax.axhline(0, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.15], color="black", lw=1)
+        ax.text(r, 0.3, str(r), ha="center", fontsize=8)
+    half = (k + 1) // 2
+    for i, (m, a) in enumerate(zip(methods, avg)):
+        left = i >= half  # worse half labelled on the left
+        y = -(i - half + 1) * 0.45 - 0.3 if left else -(i + 1) * 0.45 - 0.3
+        xt = k + 0.2 if left else 0.8
+        ax.plot([a, a, xt], [0, y, y], color="tab:blue", lw=1)
+        ax.text(xt, y, f" {m} ({a:.2f}) " if not left else f" ({a:.2f}) {m} ", va="center",
+                ha="left" if left else "right", fontsize=8)
+    # cliques: maximal runs of methods whose average ranks differ by less than the CD
+    cl_y = -0.15
+    rank_of = dict(zip(methods, avg))
+    for group in rs["groups"]:
+        ax.plot([rank_of[group[0]] - 0.03, rank_of[group[-1]] + 0.03], [cl_y, cl_y], color="black", lw=3)
+        cl_y -= 0.12
+    ax.plot([1, 1 + cd], [1.3, 1.3], color="tab:red", lw=2)
+    ax.text(1 + cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="tab:red")
+    ax.set_title(f"Average rank, {protocol} ({rs['n_blocks']} blocks; Friedman p = {rs['friedman_p']:.3g}; "
+                 f"Nemenyi α = 0.05)", fontsize=9)
+    ax.axis("off")
+    return [(f"Critical-difference diagram — {protocol}",
+             _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"))]
+
+
+def all_plots(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+    """Every plot that the rows support; protocols without rows are skipped."""
+    made = []
+    made += label_efficiency(long, out_dir, prefix)
+    made += robustness(long, out_dir, prefix)
+    made += ood(long, out_dir, prefix)
+    for protocol in ("label_fraction", "robustness"):
+        made += rank_plot(long, out_dir, prefix, protocol)
+    return made

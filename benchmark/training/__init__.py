@@ -1,0 +1,1 @@
+"""The pretraining loop, its budgets, checkpoints and distributed pieces."""

@@ -7,24 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.orchestration.suites import UsageError
+from benchmark.core.arguments import csv_list
+from benchmark.core.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
-
-
-def _csv(kind, conv=str):
-    def parse(text: str):
-        items = [t.strip() for t in text.split(",")]
-        if not text.strip() or any(not t for t in items):
-            raise argparse.ArgumentTypeError(f"{kind}: expected a comma-separated list, got {text!r}")
-        try:
-            return [conv(t) for t in items]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{kind}: cannot parse {text!r}") from None
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--suite", default="quick", help="shipped suite name (quick, ...) or a .yaml file")
     r.add_argument("--data-dir", default=None, help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)")
     r.add_argument("--out", default=None, help="output dir (default: results/<suite>)")
-    r.add_argument("--methods", type=_csv("--methods"), help="comma-separated method names")
-    r.add_argument("--datasets", type=_csv("--datasets"), help="comma-separated dataset names")
-    r.add_argument("--seeds", type=_csv("--seeds", int), help="comma-separated integer seeds")
+    r.add_argument("--methods", type=csv_list("--methods"), help="comma-separated method names")
+    r.add_argument("--datasets", type=csv_list("--datasets"), help="comma-separated dataset names")
+    r.add_argument("--seeds", type=csv_list("--seeds", int), help="comma-separated integer seeds")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"],
@@ -46,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_executor_arguments(r)
     r.add_argument("--method-file", action="append", default=None, metavar="FILE",
                    help="Python file defining a method (executed only because it is named here)")
-    r.add_argument("--pretrain-on", type=_csv("--pretrain-on"),
+    r.add_argument("--pretrain-on", type=csv_list("--pretrain-on"),
                    help="transfer: pretrain on these dataset(s) (several = their union, multi-domain)")
-    r.add_argument("--evaluate-on", type=_csv("--evaluate-on"),
+    r.add_argument("--evaluate-on", type=csv_list("--evaluate-on"),
                    help="transfer: probe the --pretrain-on checkpoint on these same-spec dataset(s)")
 
     ls = sub.add_parser("list", help="list methods, datasets or suites")
@@ -73,7 +62,7 @@ def _out_dir(args, suite_name: str) -> Path:
 def cmd_run(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
     check_datasets_package()
-    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.jobs import expand, headline_metrics
     from benchmark.orchestration.store import ResultStore
     from benchmark.orchestration.suites import load_suite
     from benchmark.reporting.tables import write_tables
@@ -101,7 +90,7 @@ def cmd_run(args) -> int:
     t_start = time.perf_counter()
     summary = run_grid(args.executor, jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
                        show_progress=not args.no_progress, amp=args.amp, options=opts)
-    written = write_tables(store, out, suite.name, _metric_for(suite))
+    written = write_tables(store, out, suite.name, headline_metrics(suite))
     md = out / "label_fraction.md"
     if md.exists():
         print(md.read_text())
@@ -120,12 +109,6 @@ def cmd_run(args) -> int:
             print(f"  {label}: {err}", file=sys.stderr)
         return 1
     return 0
-
-
-def _metric_for(suite) -> dict[str, str]:
-    from datasets.base import ADAPTERS
-    return {d.name: ("auroc" if ADAPTERS[d.name].task.multilabel else "accuracy")
-            for d in suite.datasets if d.name in ADAPTERS}
 
 
 def cmd_list(args) -> int:
@@ -190,9 +173,10 @@ def cmd_report(args) -> int:
     store = ResultStore(out / "store.sqlite")
     from benchmark.orchestration.package_guard import check_datasets_package
     check_datasets_package()
+    from benchmark.orchestration.jobs import headline_metrics
     from benchmark.orchestration.suites import load_suite
     try:
-        metric_for = _metric_for(load_suite(args.suite))
+        metric_for = headline_metrics(load_suite(args.suite))
     except UsageError:
         metric_for = {}
     written = write_tables(store, out, args.suite, metric_for)

@@ -20,12 +20,13 @@ import torch  # noqa: E402
 from benchmark.training.pretrain import PretrainConfig, pretrain  # noqa: E402
 from datasets.base import get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
+from benchmark.models.encoders import encoder_for
 
 
 def measure(adapter, split, pool, device, amp: str, batch_size: int, epochs: int, encoder: str | None) -> dict:
     torch.manual_seed(0)
     a = adapter
-    m = get_method_class("simclr")(a.default_encoder(), a.spec, a.task)
+    m = get_method_class("simclr")(encoder_for(a), a.spec, a.task)
     times = []
     cfg = PretrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-3, weight_decay=1e-6, seed=0,
                          device=device, amp=amp)

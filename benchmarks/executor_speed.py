@@ -32,7 +32,7 @@ def _metrics(store, suite: str):
 def main(argv=None) -> int:
     check_datasets_package()
     from benchmark.orchestration.executors import ExecutorOptions, _cores, run_grid
-    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.jobs import expand
     from benchmark.orchestration.store import ResultStore
     from benchmark.orchestration.suites import load_suite
 

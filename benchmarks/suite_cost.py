@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmark.orchestration.runner import Job, expand, run_job, run_jobs  # noqa: E402
+from benchmark.orchestration.jobs import Job, expand  # noqa: E402
+
+from benchmark.orchestration.runner import run_job, run_jobs  # noqa: E402
 from benchmark.orchestration.store import ResultStore  # noqa: E402
 from benchmark.orchestration.suites import load_suite  # noqa: E402
 

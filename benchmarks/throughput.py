@@ -29,6 +29,7 @@ import torch  # noqa: E402
 from benchmark.training.pretrain import PretrainConfig, adamw, pretrain  # noqa: E402
 from datasets.base import ADAPTERS, get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
+from benchmark.models.encoders import encoder_for
 
 DEFAULT_CASES = ["fashion_mnist:simclr", "breastmnist:simclr", "adrenalmnist3d:simclr", "fsdd:simclr",
                  "mitdb:simclr", "mutag:simclr", "adult:simclr"]
@@ -36,7 +37,7 @@ DEFAULT_CASES = ["fashion_mnist:simclr", "breastmnist:simclr", "adrenalmnist3d:s
 
 def build(adapter, method_name, hp):
     torch.manual_seed(0)
-    return get_method_class(method_name)(adapter.default_encoder(), adapter.spec, adapter.task, **hp)
+    return get_method_class(method_name)(encoder_for(adapter), adapter.spec, adapter.task, **hp)
 
 
 def time_limit(adapter, method_name, hp, split, pool, bs, steps):
@@ -97,7 +98,7 @@ def time_peer(adapter, split, pool, bs, steps, workers):
                                          drop_last=True, num_workers=workers,
                                          persistent_workers=False)
     torch.manual_seed(0)
-    backbone = adapter.default_encoder()
+    backbone = encoder_for(adapter)
     head = SimCLRProjectionHead(backbone.out_dim, 512, 128)
     criterion = NTXentLoss(temperature=0.2)
     params = list(backbone.parameters()) + list(head.parameters())

@@ -196,11 +196,6 @@ class AudioAdapter(Adapter):
         mean, std = self.stats()
         return (inputs.to(device, non_blocking=True).float() - mean) / std
 
-    def default_encoder(self):
-        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.models.signal_encoders)
-        from benchmark.models.signal_encoders import signal_encoder
-
-        return signal_encoder(self.spec, self.options.get("encoder"))
 
     def views(self, x, generator):
         return waveform_view(x, generator) if self.input_kind == "waveform" else spectrogram_view(x, generator)

@@ -1,7 +1,8 @@
 """The dataset-adapter interface and its registry.
 
 An adapter turns a dataset's official files into `Split`s and knows its modality: the input spec,
-batched views (augmentations), deterministic corruptions, OOD partners and a default encoder.
+batched views (augmentations), deterministic corruptions and OOD partners. The encoder is built
+from the spec by the orchestration (`encoder_name` says which one the suite asked for).
 Data flows one way: adapter → views → method → encoder.
 """
 from __future__ import annotations
@@ -16,15 +17,9 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from benchmark.core.errors import DataError
+from benchmark.core.registry import Registry
 from benchmark.core.specs import InputSpec, TaskSpec
-
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class DataError(Exception):
-    """A data file is missing, truncated, corrupt or of the wrong shape. The message names the file,
-    what was expected and how to fix it. The CLI maps it to exit code 1."""
-
 
 @dataclass
 class Split:
@@ -85,6 +80,9 @@ class Adapter:
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.options = dict(options)
+        # The encoder the suite asked for by name (option `encoder`); the orchestration builds it
+        # from `spec` (benchmark.models.encoders.build_encoder), adapters never build models.
+        self.encoder_name: str = str(self.options.get("encoder") or "small")
         self._splits: dict[str, Split] | None = None
 
     # ---- data -----------------------------------------------------------------------------
@@ -134,11 +132,6 @@ class Adapter:
         """Corruptions natural to the modality, by name (DESIGN §3.5)."""
         return {}
 
-    def default_encoder(self) -> torch.nn.Module:
-        """A small encoder for this spec; it must expose `out_dim`."""
-        from benchmark.models.encoders import encoder_for_spec
-
-        return encoder_for_spec(self.spec)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "domain": self.domain, "spec": self.spec.kind,
@@ -152,19 +145,9 @@ def default_data_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "sslbench" / "data"
 
 
-ADAPTERS: dict[str, type[Adapter]] = {}
-
-
-def register_adapter(cls: type[Adapter]) -> type[Adapter]:
-    if not NAME_RE.match(cls.name):
-        raise ValueError(f"adapter name {cls.name!r} must be lower_snake_case")
-    if cls.name in ADAPTERS and ADAPTERS[cls.name] is not cls:
-        raise ValueError(f"adapter {cls.name!r} registered twice")
-    ADAPTERS[cls.name] = cls
-    return cls
+ADAPTERS: Registry[type[Adapter]] = Registry("dataset")
+register_adapter = ADAPTERS.register
 
 
 def get_adapter(name: str, data_dir=None, **options) -> Adapter:
-    if name not in ADAPTERS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(ADAPTERS))}")
-    return ADAPTERS[name](data_dir=data_dir, **options)
+    return ADAPTERS.get(name)(data_dir=data_dir, **options)

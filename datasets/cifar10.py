@@ -170,7 +170,6 @@ class _Cifar(Adapter):
         unknown = set(options) - OPTIONS
         if unknown:
             raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
-        self.encoder_name = options.get("encoder", "small")
 
     def load_splits(self) -> dict[str, Split]:
         layout = official_layout(self.variant)
@@ -200,9 +199,6 @@ class _Cifar(Adapter):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
         return dict(IMAGE_CORRUPTIONS)
 
-    def default_encoder(self):
-        from benchmark.models.encoders import build_encoder
-        return build_encoder(self.spec, self.encoder_name)
 
 
 @register_adapter

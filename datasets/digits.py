@@ -75,7 +75,6 @@ class SklearnDigits(Adapter):
             raise ValueError(f"{self.name}: size must be an int in 4..256, got {size!r}")
         self.size = size
         self.spec = InputSpec("image2d", (1, size, size))
-        self.encoder_name = options.get("encoder", "small")
 
     def load_splits(self) -> dict[str, Split]:
         x, y = load_digits_uint8(self.size)
@@ -95,9 +94,6 @@ class SklearnDigits(Adapter):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
         return dict(IMAGE_CORRUPTIONS)
 
-    def default_encoder(self):
-        from benchmark.models.encoders import build_encoder
-        return build_encoder(self.spec, self.encoder_name)
 
     def describe(self):
         return {**super().describe(), "size": self.size}

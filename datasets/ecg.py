@@ -31,11 +31,6 @@ class ECGAdapter(Adapter):
     domain = "ecg"
     fs: ClassVar[float] = 360.0  # sampling rate used by views/corruptions (nominal for UCR)
 
-    def default_encoder(self):
-        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.models.signal_encoders)
-        from benchmark.models.signal_encoders import signal_encoder
-
-        return signal_encoder(self.spec, self.options.get("encoder"))
 
     def views(self, x, generator):
         return ecg_view(x, generator, self.fs)

@@ -142,7 +142,3 @@ class FashionMNIST(Adapter):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
         return dict(IMAGE_CORRUPTIONS)
 
-    def default_encoder(self):
-        # option `encoder: resnet18` picks the larger GPU encoder (benchmark.models.encoders.build_encoder)
-        from benchmark.models.encoders import build_encoder
-        return build_encoder(self.spec, self.options.get("encoder"))

@@ -230,11 +230,6 @@ class MedMNISTAdapter(Adapter):
         self.size = int(options.get("size", 28))
         if self.size not in sizes:
             raise ValueError(f"{self.name}: size must be one of {sizes}, got {options.get('size')!r}")
-        self.encoder_name = options.get("encoder", "small")
-        from benchmark.models.encoders import NAMED_ENCODERS
-        if self.encoder_name not in ("small", "default", *NAMED_ENCODERS):
-            raise ValueError(f"{self.name}: encoder must be small or one of {sorted(NAMED_ENCODERS)}, "
-                             f"got {self.encoder_name!r}")
         self.spec = _spec(self.volume, self.channels, self.size)
 
     def load_splits(self) -> dict[str, Split]:
@@ -276,9 +271,6 @@ class MedMNISTAdapter(Adapter):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
         return dict(IMAGE_CORRUPTIONS)
 
-    def default_encoder(self):
-        from benchmark.models.encoders import build_encoder
-        return build_encoder(self.spec, self.encoder_name)
 
     def describe(self):
         return {**super().describe(), "size": self.size, "encoder": self.encoder_name}

@@ -13,9 +13,9 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
+from benchmark.core.registry import Registry
 from benchmark.core.specs import SPEC_KINDS, InputSpec, TaskSpec
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 View = Callable[[Any], Any]
 
 
@@ -85,19 +85,9 @@ def projection_mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2,
     return nn.Sequential(*mods)
 
 
-METHODS: dict[str, type[Method]] = {}
-
-
-def register_method(cls: type[Method]) -> type[Method]:
-    if not NAME_RE.match(getattr(cls, "name", "")):
-        raise ValueError(f"method name {getattr(cls, 'name', None)!r} must be lower_snake_case")
-    if cls.name in METHODS and METHODS[cls.name].__qualname__ != cls.__qualname__:
-        raise ValueError(f"method {cls.name!r} registered twice")
-    METHODS[cls.name] = cls
-    return cls
+METHODS: Registry[type[Method]] = Registry("method")
+register_method = METHODS.register
 
 
 def get_method_class(name: str) -> type[Method]:
-    if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
-    return METHODS[name]
+    return METHODS.get(name)

@@ -103,29 +103,29 @@ def registered():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     for cls in TOY_ADAPTERS:
-        ADAPTERS[cls.name] = cls
+        ADAPTERS.register(cls)
     for cls in TOY_METHODS:
-        METHODS[cls.name] = cls
+        METHODS.register(cls)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
         for cls in TOY_ADAPTERS:
-            ADAPTERS.pop(cls.name, None)
+            ADAPTERS.unregister(cls.name)
         for cls in TOY_METHODS:
-            METHODS.pop(cls.name, None)
+            METHODS.unregister(cls.name)
 
 
 def toy_job(method="random_init", dataset="toy_blobs_a", seed=0, probes=("linear", "knn"),
             protocols=("label_fraction",), fractions=(0.1, 1.0), epochs=1, **kw):
-    from benchmark.orchestration.runner import Job
+    from benchmark.orchestration.jobs import Job
     return Job(suite="toy", method=method, dataset=dataset, seed=seed, epochs=epochs,
                fractions=list(fractions), probes=list(probes), protocols=list(protocols),
                method_hparams={"batch_size": 64} if method in ("supervised", "simclr") else {}, **kw)
 
 
 def toy_ctx(job, work_dir, train=True):
-    from benchmark.orchestration.runner import JobContext
+    from benchmark.orchestration.job_context import JobContext
     from datasets.base import get_adapter
     ctx = JobContext(job, get_adapter(job.dataset, data_dir=work_dir), torch.device("cpu"), work_dir)
     if train:

@@ -11,6 +11,7 @@ import torch
 
 from datasets.audio import SC_WORDS, fix_length, read_wav
 from datasets.base import DataError, get_adapter
+from benchmark.models.encoders import encoder_for
 
 CPU = torch.device("cpu")
 
@@ -49,7 +50,7 @@ def test_fsdd_official_split_and_counts(fsdd):
     assert s["train"].inputs.shape[1:] == (1, 64, 101)
     x = fsdd.prepare(s["train"].inputs[:256], CPU)
     assert torch.isfinite(x).all() and abs(float(x.mean())) < 0.5
-    assert fsdd.default_encoder()(x[:4]).shape == (4, fsdd.default_encoder().out_dim)
+    assert encoder_for(fsdd)(x[:4]).shape == (4, encoder_for(fsdd).out_dim)
 
 
 def test_fsdd_waveform_spec(fsdd_wave, data_dir):
@@ -62,7 +63,7 @@ def test_fsdd_waveform_spec(fsdd_wave, data_dir):
     assert torch.equal(s["test"].inputs[0, 0], torch.from_numpy(fix_length(raw, 8000)))
     x = fsdd_wave.prepare(s["train"].inputs[:512], CPU)
     assert 0.5 < float(x.pow(2).mean().sqrt()) < 2.0  # scaled by the train RMS
-    enc = fsdd_wave.default_encoder()
+    enc = encoder_for(fsdd_wave)
     assert enc(x[:4]).shape == (4, enc.out_dim)
 
 

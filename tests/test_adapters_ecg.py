@@ -12,6 +12,7 @@ import torch
 
 from datasets.base import DataError, get_adapter
 from datasets.ecg import DS1, DS2, PACED, mitdb_record_beats
+from benchmark.models.encoders import encoder_for
 
 CPU = torch.device("cpu")
 
@@ -77,7 +78,7 @@ def test_mitdb_inter_patient_split(mitdb):
         assert set(s[k].record.unique().tolist()) == {int(r) for r in recs[k]}
     assert s["train"].inputs.shape[1:] == (1, 252) and mitdb.spec.shape == (1, 252)
     assert mitdb.load_seconds < 30  # measured ~1–3 s for the 9 records: no cache needed
-    enc = mitdb.default_encoder()
+    enc = encoder_for(mitdb)
     assert enc(mitdb.prepare(s["test"].inputs[:4], CPU)).shape == (4, enc.out_dim)
 
 
@@ -287,7 +288,7 @@ def test_ptbxl_fixture_superdiagnostic_multilabel(tmp_path, monkeypatch):
                        .splits()["train"].inputs, x)  # the cached tensor
     with pytest.raises(DataError, match="ptbxl_database.csv: 7 records; expected the 21,799"):
         get_adapter("ptbxl", data_dir=tmp_path, download=False).splits()
-    enc = a.default_encoder()
+    enc = encoder_for(a)
     assert enc(a.prepare(x, CPU)).shape == (4, enc.out_dim)
     corr = a.corruptions()
     assert "lead_dropout" in corr
@@ -340,10 +341,10 @@ def test_ecg_corruptions_deterministic_and_monotone(mitdb):
 
 def test_gpu_encoder_option_builds_a_1d_resnet(mitdb, data_dir):
     a = get_adapter("mitdb", data_dir=data_dir, encoder="resnet18")
-    enc = a.default_encoder()
+    enc = encoder_for(a)
     x = mitdb.prepare(mitdb.splits()["test"].inputs[:3], CPU)
     assert type(enc).__name__ == "ResNet18Encoder1d" and enc(x).shape == (3, 512) and enc.out_dim == 512
     assert sum(p.numel() for p in enc.parameters()) > 3_000_000
-    assert type(mitdb.default_encoder()).__name__ == "ConvEncoder"
+    assert type(encoder_for(mitdb)).__name__ == "ConvEncoder"
     with pytest.raises(ValueError):
-        get_adapter("mitdb", data_dir=data_dir, encoder="nope").default_encoder()
+        encoder_for(get_adapter("mitdb", data_dir=data_dir, encoder="nope"))

@@ -8,6 +8,7 @@ import torch
 
 from datasets.base import DataError, get_adapter
 from datasets.graphs import GraphBatch, NodeBatch, _subgraph_mask
+from benchmark.models.encoders import encoder_for
 
 CPU = torch.device("cpu")
 
@@ -56,7 +57,7 @@ def test_cora_batch_and_gcn_embed_exactly_the_index(cora):
     b = cora.prepare(cora.batch(s, idx), CPU)
     assert isinstance(b, NodeBatch) and b.nodes.tolist() == s.inputs.nodes[idx].tolist()
     torch.manual_seed(0)
-    enc = cora.default_encoder()
+    enc = encoder_for(cora)
     z = enc(b)
     assert z.shape == (3, enc.out_dim)
     full = enc(NodeBatch(b.x, b.edge_index, torch.arange(2708)))
@@ -129,7 +130,7 @@ def test_graph_batch_matches_pyg_collation(mutag):
     pyg = b.to_pyg()
     assert pyg.num_graphs == 4
     torch.manual_seed(0)
-    enc = mutag.default_encoder()
+    enc = encoder_for(mutag)
     enc.eval()
     z = enc(b)
     assert z.shape == (4, enc.out_dim)
@@ -378,7 +379,8 @@ def one_thread():
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset,epochs", [("cora", 3), ("mutag", 2)])
 def test_pipeline_end_to_end(data_dir, tmp_path, dataset, epochs, one_thread):
-    from benchmark.orchestration.runner import Job, run_job
+    from benchmark.orchestration.jobs import Job
+    from benchmark.orchestration.runner import run_job
 
     rows = {}
     for method in ("simclr", "random_init"):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import datasets.cifar10 as cifar
+from benchmark.models.encoders import encoder_for
 from datasets.base import ADAPTERS, DataError, get_adapter
 from datasets.digits import digits_split, load_digits_uint8
 from datasets.image_corruptions import IMAGE_CORRUPTIONS, hashed_normal, hashed_uniform
@@ -80,7 +81,7 @@ def test_cifar_adapter_on_fixture(tmp_path, monkeypatch):
     v = a.views(x, torch.Generator().manual_seed(0))
     assert v.shape == x.shape and torch.equal(v, a.views(x, torch.Generator().manual_seed(0)))
     assert set(a.corruptions()) == CORRUPTIONS
-    assert a.default_encoder()(x).shape[0] == 6
+    assert encoder_for(a)(x).shape[0] == 6
 
 
 def test_cifar_official_md5_rejects_other_files(tmp_path):
@@ -185,7 +186,7 @@ def test_digits_views_and_corruptions():
     assert v.shape == x.shape and torch.equal(v, a.views(x, torch.Generator().manual_seed(3)))
     for name, fn in a.corruptions().items():
         assert fn(x, torch.arange(64), 5).shape == x.shape, name
-    assert a.default_encoder()(x).shape == (64, a.default_encoder().out_dim)
+    assert encoder_for(a)(x).shape == (64, encoder_for(a).out_dim)
 
 
 # ---- 2D corruptions --------------------------------------------------------------------------------
@@ -256,8 +257,8 @@ def test_fashion_mnist_registers_corruptions_and_partners():
     for group in ("near", "far"):
         for p in a.ood_partners[group]:
             assert ADAPTERS[p].spec == a.spec
-    from benchmark.models.encoders import ResNet18Encoder2d
-    assert isinstance(get_adapter("fashion_mnist", encoder="resnet18").default_encoder(), ResNet18Encoder2d)
+    from benchmark.models.encoders import encoder_for, ResNet18Encoder2d
+    assert isinstance(encoder_for(get_adapter("fashion_mnist", encoder="resnet18")), ResNet18Encoder2d)
 
 
 def test_rgb_view_ops_batched_and_seeded():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import datasets.medmnist as mm
+from benchmark.models.encoders import encoder_for
 from datasets.base import ADAPTERS, DataError, get_adapter
 from datasets.volume_corruptions import VOLUME_CORRUPTIONS
 from datasets.volume_views import random_resized_crop_flip_3d, volume_view
@@ -166,8 +167,8 @@ def test_bad_options_are_rejected():
         get_adapter("breastmnist", size=32)
     with pytest.raises(ValueError, match="unknown option"):
         get_adapter("breastmnist", sise=64)
-    with pytest.raises(ValueError, match="encoder must be"):
-        get_adapter("breastmnist", encoder="vit")
+    with pytest.raises(ValueError, match="unknown encoder 'vit'"):  # the encoder is built from the spec
+        encoder_for(get_adapter("breastmnist", encoder="vit"))
     assert get_adapter("pathmnist", size=224).spec.shape == (3, 224, 224)
 
 
@@ -297,18 +298,18 @@ def test_slice_dropout_drops_nested_slice_sets():
 
 # ---- encoders --------------------------------------------------------------------------------------
 def test_encoder_option_small_and_resnet18():
-    from benchmark.models.encoders import ConvEncoder, ResNet18Encoder2d, ResNet18Encoder3d, build_encoder
+    from benchmark.models.encoders import encoder_for, ConvEncoder, ResNet18Encoder2d, ResNet18Encoder3d, build_encoder
     from benchmark.core.specs import InputSpec
 
-    assert isinstance(get_adapter("breastmnist").default_encoder(), ConvEncoder)
-    e = get_adapter("breastmnist", encoder="resnet18").default_encoder()
+    assert isinstance(encoder_for(get_adapter("breastmnist")), ConvEncoder)
+    e = encoder_for(get_adapter("breastmnist", encoder="resnet18"))
     assert isinstance(e, ResNet18Encoder2d) and e.out_dim == 512
     assert e(torch.rand(2, 1, 28, 28)).shape == (2, 512)
-    e3 = get_adapter("adrenalmnist3d", encoder="resnet18").default_encoder()
+    e3 = encoder_for(get_adapter("adrenalmnist3d", encoder="resnet18"))
     assert isinstance(e3, ResNet18Encoder3d) and e3.out_dim == 512
     tiny = build_encoder(InputSpec("volume3d", (1, 8, 8, 8)), "resnet18")
     assert tiny(torch.rand(2, 1, 8, 8, 8)).shape == (2, 512)
-    small3d = get_adapter("adrenalmnist3d").default_encoder()
+    small3d = encoder_for(get_adapter("adrenalmnist3d"))
     assert small3d(torch.rand(2, 1, 28, 28, 28)).shape == (2, small3d.out_dim)
 
 
@@ -328,7 +329,8 @@ def test_supervised_reference_breastmnist_reaches_083(data_dir):
     move ±1.5 points with kernel-level rounding: measured 0.821 / 0.865 / 0.833). Default small CNN
     (4 conv blocks, 128-d), 1020 AdamW steps of 32 images (60 epochs over the 546 train images,
     lr 1e-3, warm-up + cosine), linear probe on frozen features."""
-    from benchmark.orchestration.runner import Job, run_job
+    from benchmark.orchestration.jobs import Job
+    from benchmark.orchestration.runner import run_job
 
     accs = []
     for seed in (0, 1, 2):

@@ -251,7 +251,8 @@ def one_thread():
 
 @pytest.mark.slow
 def test_pipeline_end_to_end_adult(data_dir, tmp_path, one_thread):
-    from benchmark.orchestration.runner import Job, run_job
+    from benchmark.orchestration.jobs import Job
+    from benchmark.orchestration.runner import run_job
 
     for method in ("simclr", "random_init"):
         job = Job(suite="test", method=method, dataset="adult", seed=0, epochs=2, fractions=[0.1, 1.0],

@@ -102,7 +102,7 @@ def test_hf_datasets_clash_gives_clear_error(tmp_path):
 
 
 def test_every_shipped_suite_expands_into_valid_jobs():
-    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.jobs import expand
     from benchmark.orchestration.suites import available_suites, load_suite
     from benchmark.orchestration.transfer import suite_transfer_jobs
     names = available_suites()

@@ -15,7 +15,8 @@ from scipy import stats
 
 from benchmark.cli import main
 from benchmark.reporting.compare import outcome, paired_diff, win_tie_loss
-from benchmark.orchestration.runner import expand, run_jobs
+from benchmark.orchestration.jobs import expand
+from benchmark.orchestration.runner import run_jobs
 from benchmark.orchestration.store import ResultStore
 from benchmark.orchestration.suites import load_suite
 
@@ -64,10 +65,9 @@ def isolated_method_registry():
     from benchmark.orchestration import method_files
     from methods.base import METHODS
 
-    registry, loaded = dict(METHODS), dict(method_files._LOADED)
+    registry, loaded = METHODS.snapshot(), dict(method_files._LOADED)
     yield
-    METHODS.clear()
-    METHODS.update(registry)
+    METHODS.restore(registry)
     method_files._LOADED.clear()
     method_files._LOADED.update(loaded)
 
@@ -92,15 +92,14 @@ def test_tutorial_loss_snippet_runs(tmp_path):
     from methods.base import METHODS
 
     method_file = extract_method(tmp_path)
-    registry = dict(METHODS)
+    registry = METHODS.snapshot()
     sys.path.insert(0, str(method_file.parent))
     try:
         exec(compile(tutorial_blocks()[1], "tutorial-check", "exec"), {})  # raises if an assert fails
     finally:
         sys.path.remove(str(method_file.parent))
         sys.modules.pop("my_align_uniform", None)
-        METHODS.clear()
-        METHODS.update(registry)
+        METHODS.restore(registry)
 
 
 def test_compare_tutorial_method_against_stored_baselines(baselines, tmp_path, capsys):
@@ -186,7 +185,7 @@ def test_method_file_errors_are_one_line_usage_errors(name, tmp_path, capsys):
     f = tmp_path / name
     if content is not None:
         f.write_text(content)
-    registry = dict(METHODS)
+    registry = METHODS.snapshot()
     assert main(["run", "--method-file", str(f), "--methods", "simclr"]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1, err

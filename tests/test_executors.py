@@ -9,7 +9,7 @@ import yaml
 
 from benchmark.cli import main
 from benchmark.orchestration.executors import ExecutorOptions, options_from, run_grid, worker_device
-from benchmark.orchestration.runner import Job, expand
+from benchmark.orchestration.jobs import Job, expand
 from benchmark.orchestration.store import ResultStore
 from benchmark.orchestration.suites import UsageError, parse_suite
 

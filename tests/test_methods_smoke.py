@@ -135,7 +135,8 @@ def test_momentum_queue_and_teacher_are_updated_not_trained():
 
 
 def test_runner_builds_token_encoder_and_masks_labels(tmp_path, monkeypatch):
-    from benchmark.orchestration.runner import Job, JobContext
+    from benchmark.orchestration.jobs import Job
+    from benchmark.orchestration.job_context import JobContext
     from datasets.base import get_adapter
     from methods.fixmatch import FixMatch
 
@@ -215,7 +216,8 @@ def test_masked_methods_on_graph_batches(name, task):
 
 
 def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):
-    from benchmark.orchestration.runner import Job, run_jobs
+    from benchmark.orchestration.jobs import Job
+    from benchmark.orchestration.runner import run_jobs
     from benchmark.orchestration.store import ResultStore
     from methods.mae import MAE
 
@@ -231,7 +233,8 @@ def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):
 
 
 def test_methods_suite_covers_every_domain_with_zero_skips():
-    from benchmark.orchestration.runner import expand, pending_jobs
+    from benchmark.orchestration.jobs import expand
+    from benchmark.orchestration.runner import pending_jobs
     from benchmark.orchestration.suites import load_suite
     from datasets.base import ADAPTERS
 

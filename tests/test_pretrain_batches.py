@@ -6,6 +6,7 @@ from benchmark.training.pretrain import PretrainConfig, pretrain
 from benchmark.core.specs import TaskSpec
 from methods.base import Method
 from tests._protocol_toys import ToyA
+from benchmark.models.encoders import encoder_for
 
 
 class _Recorder(Method):
@@ -46,7 +47,7 @@ def _run(share, tmp_path=None, epochs=3, on_epoch=None):
     from datasets.base import Split
     split = Split(train.inputs, masked)
     torch.manual_seed(0)
-    m = _Recorder(adapter.default_encoder(), adapter.spec, TaskSpec(4))
+    m = _Recorder(encoder_for(adapter), adapter.spec, TaskSpec(4))
     cfg = PretrainConfig(epochs=epochs, batch_size=32, lr=1e-3, weight_decay=0.0, seed=0, labelled_share=share)
     ckpt = None if tmp_path is None else tmp_path / "semi.pt"
     pretrain(m, adapter, split, torch.arange(400), cfg, checkpoint=ckpt, on_epoch=on_epoch)

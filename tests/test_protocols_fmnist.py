@@ -6,7 +6,8 @@ import torch
 
 from benchmark.evaluation.probes import knn_probe, linear_probe
 from benchmark.evaluation.protocols import PROTOCOLS
-from benchmark.orchestration.runner import Job, JobContext
+from benchmark.orchestration.jobs import Job
+from benchmark.orchestration.job_context import JobContext
 from datasets.base import get_adapter
 
 

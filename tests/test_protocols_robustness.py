@@ -145,7 +145,7 @@ def test_corrupted_inputs_shared_across_jobs(tmp_path, monkeypatch):
         calls.append(severity)
         return _protocol_toys.gaussian_noise(x, idx, severity)
     monkeypatch.setattr(_protocol_toys.ToyA, "corruptions", lambda self: {"gaussian_noise": counted})
-    from benchmark.orchestration.runner import JobContext
+    from benchmark.orchestration.job_context import JobContext
     from datasets.base import get_adapter
 
     def ctx_for(job, data_dir, work):  # data apart from the work dir, as in a real run

@@ -8,7 +8,9 @@ import torch
 
 from _protocol_toys import registered
 from benchmark.cli import main
-from benchmark.orchestration.runner import Job, expand, pretrain_key, run_jobs
+from benchmark.orchestration.jobs import Job, expand
+from benchmark.training.checkpoints import pretrain_key
+from benchmark.orchestration.runner import run_jobs
 from benchmark.orchestration.store import ResultStore
 from benchmark.orchestration.suites import UsageError, parse_suite
 from benchmark.reporting.tables import LONG_COLUMNS, write_tables

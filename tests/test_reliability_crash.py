@@ -22,11 +22,13 @@ import torch
 from benchmark.evaluation.embeddings import EmbeddingCache
 from benchmark.core.io import safe_torch_load
 from benchmark.training.pretrain import PretrainConfig, pretrain
-from benchmark.orchestration.runner import expand, run_jobs
+from benchmark.orchestration.jobs import expand
+from benchmark.orchestration.runner import run_jobs
 from benchmark.orchestration.store import ResultStore
 from benchmark.orchestration.suites import parse_suite
 from datasets.base import get_adapter
 from methods.base import get_method_class
+from benchmark.models.encoders import encoder_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +144,7 @@ def test_same_suite_and_seed_twice_gives_identical_metrics(setup, tmp_path):
 
 def _simclr(a):
     torch.manual_seed(0)
-    return get_method_class("simclr")(a.default_encoder(), a.spec, a.task)
+    return get_method_class("simclr")(encoder_for(a), a.spec, a.task)
 
 
 @pytest.mark.slow

@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from benchmark.training.pretrain import PretrainConfig, pretrain
-from benchmark.orchestration.runner import expand, run_jobs
+from benchmark.orchestration.jobs import expand
+from benchmark.orchestration.runner import run_jobs
 from benchmark.orchestration.store import ResultStore
 from benchmark.orchestration.suites import parse_suite
 from benchmark.reporting.tables import LONG_COLUMNS, write_tables
 from datasets.base import get_adapter
 from methods.base import get_method_class
+from benchmark.models.encoders import encoder_for
 
 TINY = {
     "name": "tiny",
@@ -62,7 +64,7 @@ def test_rerun_executes_zero_jobs(tiny_run):
 
 def test_supervised_and_probes_share_label_subsets(tiny_run):
     # The same (dataset, fraction, seed) gives the same subset no matter which method asks.
-    from benchmark.orchestration.runner import JobContext
+    from benchmark.orchestration.job_context import JobContext
     out, suite, jobs, store, _ = tiny_run
     a = get_adapter("fashion_mnist", data_dir=out / "data")
     subsets = {}
@@ -80,7 +82,7 @@ def test_resumed_pretraining_equals_uninterrupted(fmnist_dir, tmp_path):
 
     def build():
         torch.manual_seed(0)
-        return get_method_class("simclr")(a.default_encoder(), a.spec, a.task)
+        return get_method_class("simclr")(encoder_for(a), a.spec, a.task)
 
     cfg = dict(batch_size=64, lr=1e-3, weight_decay=1e-6, seed=0)
     m_full = build()
@@ -105,7 +107,8 @@ def test_resumed_pretraining_equals_uninterrupted(fmnist_dir, tmp_path):
 
 
 def test_encoder_label_names_the_encoder_actually_built():
-    from benchmark.orchestration.runner import Job, encoder_label
+    from benchmark.orchestration.jobs import Job
+    from benchmark.orchestration.runner import encoder_label
     from datasets.base import ADAPTERS
 
     def label(method, **options):
@@ -120,7 +123,7 @@ def test_pretrain_checkpoint_key_follows_method_defaults(monkeypatch):
     """A checkpoint is named by what trained it, defaults included: after a method's default changes,
     the old finished checkpoint must not be picked up as this run's (and spelling out a default
     names the same checkpoint as leaving it implicit)."""
-    from benchmark.orchestration.runner import pretrain_key
+    from benchmark.training.checkpoints import pretrain_key
     cls = get_method_class("mae")
     args = ("mae", {}, 0, 20, "fashion_mnist", {}, 2000)
     before = pretrain_key(*args)

@@ -44,3 +44,9 @@ class TaskSpec:
     num_classes: int
     multilabel: bool = False
     class_names: tuple[str, ...] = ()
+
+    @property
+    def headline_metric(self) -> str:
+        """AUROC for multi-label sets (accuracy is trivially high there), else accuracy: the metric
+        val selection uses and the tables lead with (docs/design.md, Metrics)."""
+        return "auroc" if self.multilabel else "accuracy"

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.evaluation.fractions import stratified_subset
-from benchmark.evaluation.metrics import classification_metrics
+from benchmark.evaluation.metrics import classification_metrics, probabilities, selection_score
 from benchmark.training.pretrain import adamw
-from benchmark.evaluation.probes import ProbeResult, _probs, _selection_score
+from benchmark.evaluation.probes import PROBES, ProbeResult
 from datasets.splitting import name_seed
 
 FT_EPOCHS = 5
@@ -44,7 +44,7 @@ def _predict(method, head, adapter, split, index, device, task, batch=512):
     with torch.no_grad():
         for idx in torch.split(index, batch):
             out.append(head(feats(adapter.prepare(adapter.batch(split, idx), device)).float()).float().cpu())
-    return _probs(torch.cat(out), task)
+    return probabilities(torch.cat(out), task)
 
 
 def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, test_split, test_idx,
@@ -82,7 +82,7 @@ def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        score = _selection_score(_predict(m, head, adapter, val_split, val_idx, device, task), val_y, task)
+        score = selection_score(_predict(m, head, adapter, val_split, val_idx, device, task), val_y, task)
         if best is None or score > best[0] + 1e-12:
             best = (score, epoch, copy.deepcopy(m.state_dict()), copy.deepcopy(head.state_dict()))
     score, epoch, m_state, h_state = best
@@ -110,3 +110,6 @@ def finetune_probe(ctx, fraction: float) -> ProbeResult:
 
 
 finetune_probe.needs_model = True
+
+
+PROBES.register(finetune_probe, name="finetune")

@@ -58,3 +58,13 @@ def classification_metrics(probs: torch.Tensor, labels: torch.Tensor, task: Task
     return {"accuracy": float((pred == y).mean()),
             "balanced_accuracy": balanced_accuracy(y, pred),
             "auroc": auroc}
+
+
+def probabilities(logits: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+    """Class probabilities from logits: per-label sigmoids for multi-label sets, else a softmax."""
+    return torch.sigmoid(logits) if task.multilabel else torch.softmax(logits, 1)
+
+
+def selection_score(probs: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> float:
+    """The val score every selection maximises: the task's headline metric."""
+    return classification_metrics(probs, labels, task)[task.headline_metric]

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.evaluation.metrics import column_aurocs
+from benchmark.core.registry import Registry
 from benchmark.core.specs import TaskSpec
 
 # ---------------------------------------------------------------------------------------------
@@ -95,12 +96,8 @@ class Scorer:
         raise NotImplementedError
 
 
-SCORERS: dict[str, type[Scorer]] = {}
-
-
-def register_scorer(cls):
-    SCORERS[cls.name] = cls
-    return cls
+SCORERS: Registry[type[Scorer]] = Registry("OOD scorer")
+register_scorer = SCORERS.register
 
 
 @register_scorer

@@ -8,11 +8,13 @@ the val split and the test split, selects what it selects on val only, and score
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from benchmark.evaluation.metrics import classification_metrics
+from benchmark.core.registry import Registry
+from benchmark.evaluation.metrics import classification_metrics, probabilities, selection_score
 from benchmark.core.specs import TaskSpec
 
 L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -25,11 +27,6 @@ class ProbeResult:
     val_score: float
     test_probs: torch.Tensor | None = None  # kept for OOD scorers (MSP/energy use the linear head)
     test_logits: torch.Tensor | None = None
-
-
-def _selection_score(probs, labels, task: TaskSpec) -> float:
-    m = classification_metrics(probs, labels, task)
-    return m["auroc"] if task.multilabel else m["accuracy"]
 
 
 def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, max_iter: int = 200,
@@ -157,10 +154,6 @@ def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, m
     return heads
 
 
-def _probs(logits, task):
-    return torch.sigmoid(logits) if task.multilabel else torch.softmax(logits, 1)
-
-
 class LinearHead:
     """Standardise with train statistics, fit multinomial logistic regression for each L2 in the
     grid, keep the one with the best val score. `logits(x)` / `probs(x)` apply it to any features."""
@@ -173,7 +166,7 @@ class LinearHead:
         best = None
         for l2, head in zip(l2_grid, fit_logreg_grid(tr, train_y, task, l2_grid)):
             with torch.no_grad():
-                score = _selection_score(_probs(head(va), task), val_y, task)
+                score = selection_score(probabilities(head(va), task), val_y, task)
             if best is None or score > best[0] + 1e-12:
                 best = (score, l2, head)
         self.val_score, self.l2, self.head = best
@@ -188,7 +181,7 @@ class LinearHead:
         return self.head(self._norm(x)).float()
 
     def probs(self, x: torch.Tensor) -> torch.Tensor:
-        return _probs(self.logits(x), self.task)
+        return probabilities(self.logits(x), self.task)
 
 
 def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec,
@@ -199,7 +192,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec,
 def head_result(head: LinearHead, test_x, test_y) -> ProbeResult:
     """Score an already selected linear head on test (once)."""
     logits = head.logits(test_x)
-    probs = _probs(logits, head.task)
+    probs = probabilities(logits, head.task)
     return ProbeResult(classification_metrics(probs, test_y, head.task), {"l2": head.l2}, head.val_score,
                        probs, logits)
 
@@ -221,15 +214,14 @@ def knn_scores(bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature
 
 def knn_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k: int = 20,
               temperature: float = 0.07) -> ProbeResult:
-    val_score = _selection_score(knn_scores(train_x, train_y, val_x, task, k, temperature), val_y, task)
+    val_score = selection_score(knn_scores(train_x, train_y, val_x, task, k, temperature), val_y, task)
     probs = knn_scores(train_x, train_y, test_x, task, k, temperature)
     return ProbeResult(classification_metrics(probs, test_y, task), {"k": k, "temperature": temperature},
                        val_score, probs)
 
 
-PROBES = {"linear": linear_probe, "knn": knn_probe}
-
-# fine-tune needs the model, not cached features: `fn(ctx, fraction)`, marked `needs_model`.
-from benchmark.evaluation.finetune import finetune_probe  # noqa: E402
-
-PROBES["finetune"] = finetune_probe
+# Probes by name. Feature probes take (train_x, train_y, val_x, val_y, test_x, test_y, task); a probe
+# marked `needs_model` (fine-tune, registered in its own module) takes (ctx, fraction).
+PROBES: Registry[Callable] = Registry("probe")
+PROBES.register(linear_probe, name="linear")
+PROBES.register(knn_probe, name="knn")

@@ -1,8 +1,9 @@
 """Default small encoders, chosen from the input spec (DESIGN §2). Each exposes `out_dim`.
 
 Kept small on purpose: on 2 CPU cores a ResNet-18 trains at ~33 pairs/s, a 4-block CNN at ~1,000.
-Graph encoders live with the graph adapters (they need torch-geometric); they register here via
-`ENCODER_BUILDERS`.
+`build_encoder(spec, name)` is the one entry point: the orchestration calls it with the adapter's
+spec and the encoder name the suite asked for. Graph encoders (torch-geometric) are in
+`graph_encoders`, the 1-D ResNet in `signal_encoders`.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from benchmark.core.specs import InputSpec
+from benchmark.models.signal_encoders import ResNet18Encoder1d
 
 
 def _conv_stack(conv, bn, pool, in_ch: int, widths: tuple[int, ...], pool_blocks: int,
@@ -103,7 +105,7 @@ def _tabular(spec):
 
 
 def _graph(spec):
-    from datasets.graphs import graph_encoder  # GCN (node tasks) / GIN (graph tasks); needs torch-geometric
+    from benchmark.models.graph_encoders import graph_encoder  # imports torch-geometric, only when needed
 
     return graph_encoder(spec)
 
@@ -178,8 +180,17 @@ class ResNet18Encoder3d(nn.Module):
 NAMED_ENCODERS: dict[str, dict[str, Callable[[InputSpec], nn.Module]]] = {
     "resnet18": {"image2d": lambda spec: ResNet18Encoder2d(spec.channels),
                  "spectrogram": lambda spec: ResNet18Encoder2d(spec.channels),
-                 "volume3d": lambda spec: ResNet18Encoder3d(spec.channels, min(spec.shape[1:]))},
+                 "volume3d": lambda spec: ResNet18Encoder3d(spec.channels, min(spec.shape[1:])),
+                 "signal1d": lambda spec: ResNet18Encoder1d(spec.channels, spec.shape[-1])},
 }
+
+
+def encoder_available(spec: InputSpec | None, name: str) -> bool:
+    """Whether `build_encoder(spec, name)` has a builder (any spec kind when `spec` is unknown)."""
+    if name in ("", "small", "default"):
+        return True
+    kinds = NAMED_ENCODERS.get(name, {})
+    return bool(kinds) and (spec is None or spec.kind in kinds)
 
 
 def build_encoder(spec: InputSpec, name: str | None = None) -> nn.Module:
@@ -192,3 +203,9 @@ def build_encoder(spec: InputSpec, name: str | None = None) -> nn.Module:
         raise ValueError(f"encoder {name!r} has no builder for spec kind {spec.kind!r} "
                          f"(it covers {', '.join(sorted(NAMED_ENCODERS[name]))})")
     return NAMED_ENCODERS[name][spec.kind](spec)
+
+
+def encoder_for(dataset) -> nn.Module:
+    """The encoder for a dataset adapter: anything with `spec` and `encoder_name` (duck-typed, so this
+    layer does not import the adapters)."""
+    return build_encoder(dataset.spec, getattr(dataset, "encoder_name", None))

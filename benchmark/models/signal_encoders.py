@@ -1,7 +1,7 @@
 """A larger 1D encoder for GPU runs on signal1d specs (ECG, raw audio): the ResNet-18 layout in 1D
 (4 stages × 2 basic blocks, widths 64–512, kernel 7 then 3, global average pool; cf. the 1D
-ResNets of Strodthoff et al. 2021 for PTB-XL). Chosen by the adapter option `encoder: resnet18`;
-the default stays the small CPU-fast 1D CNN of `benchmark.models.encoders`."""
+ResNets of Strodthoff et al. 2021 for PTB-XL). Chosen by the adapter option `encoder: resnet18`
+(`benchmark.models.encoders.build_encoder`); the default stays the small CPU-fast 1D CNN."""
 from __future__ import annotations
 
 import torch
@@ -43,18 +43,3 @@ class ResNet18Encoder1d(nn.Module):
 
     def forward(self, x):
         return self.features(x).mean(-1)
-
-
-def signal_encoder(spec, name: str | None) -> nn.Module:
-    """The encoder an audio/ECG adapter builds: `name` None/"small"/"default" → the spec's default
-    small encoder; "resnet18" → ResNet18Encoder1d for signal1d, the shared 2D ResNet-18 for
-    spectrograms (benchmark.models.encoders.build_encoder)."""
-    from benchmark.models import encoders as E
-
-    if name in (None, "", "small", "default"):
-        return E.encoder_for_spec(spec)
-    if name == "resnet18" and spec.kind == "signal1d":
-        return ResNet18Encoder1d(spec.channels, spec.shape[-1])
-    if hasattr(E, "build_encoder"):
-        return E.build_encoder(spec, name)
-    raise ValueError(f"unknown encoder {name!r} for spec {spec.kind}; known: small, resnet18")

@@ -32,12 +32,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.orchestration.package_guard import REPO_ROOT
-from benchmark.orchestration.suites import UsageError
+from benchmark.core.errors import UsageError
+from benchmark.orchestration.suites import RESOURCE_KEYS
 
 EXECUTORS = ("local", "process", "ray", "slurm")
-RESOURCE_KEYS = {"cpus_per_job", "gpus_per_job", "mem_gb", "timeout_min", "partition", "array_parallelism",
-                 "account", "qos", "constraint"}
-
 
 @dataclass
 class ExecutorOptions:

@@ -12,7 +12,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from benchmark.orchestration.suites import UsageError
+from benchmark.core.errors import UsageError
 
 # name -> resolved path of the file that registered it (so loading the same file twice is harmless)
 _LOADED: dict[str, Path] = {}
@@ -32,7 +32,7 @@ def load_method_file(path: str | Path) -> list[str]:
     if p.suffix != ".py":
         raise UsageError(f"{where}: expected a Python file ending in .py")
     p = p.resolve()
-    before = dict(METHODS)
+    before = METHODS.snapshot()
     builtin = {n for n in before if _LOADED.get(n) != p}
     mod_name = "sslbench_user_method_" + hashlib.sha256(str(p).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(mod_name, p)
@@ -44,25 +44,25 @@ def load_method_file(path: str | Path) -> list[str]:
         spec.loader.exec_module(module)
     except ValueError as e:
         sys.modules.pop(mod_name, None)
-        _restore(METHODS, before)
+        METHODS.restore(before)
         if "registered twice" in str(e):
             raise UsageError(f"{where}: {e} (the name clashes with a built-in method; choose another "
                              f"`name`)") from None
         raise UsageError(f"{where}: importing it failed: ValueError: {e}") from None
     except SyntaxError as e:
         sys.modules.pop(mod_name, None)
-        _restore(METHODS, before)
+        METHODS.restore(before)
         raise UsageError(f"{where}: syntax error at line {e.lineno}: {e.msg}") from None
     except Exception as e:  # the user's code: report it in one line
         sys.modules.pop(mod_name, None)
-        _restore(METHODS, before)
+        METHODS.restore(before)
         first = str(e).splitlines()[0] if str(e) else ""
         raise UsageError(f"{where}: importing it failed: {type(e).__name__}: {first}") from None
 
     changed = [n for n in METHODS if n not in before or METHODS[n] is not before[n]]
     clashes = [n for n in changed if n in builtin]
     if clashes:
-        _restore(METHODS, before)
+        METHODS.restore(before)
         raise UsageError(f"{where}: method name(s) {clashes} clash with built-in methods; choose another "
                          f"`name`")
     if not changed:
@@ -76,11 +76,6 @@ def load_method_file(path: str | Path) -> list[str]:
     for n in changed:
         _LOADED[n] = p
     return changed
-
-
-def _restore(registry: dict, before: dict) -> None:
-    registry.clear()
-    registry.update(before)
 
 
 def load_method_files(paths: list[str] | None) -> list[str]:

@@ -12,18 +12,19 @@ from typing import Any
 
 import yaml
 
+from benchmark.core.errors import UsageError  # noqa: F401  (raised here; importers take it from here too)
+from benchmark.core.names import NAME_RE
+
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "method_epochs", "seeds", "fractions",
                "probes", "protocols", "pretrain", "resources", "transfer", "robustness"}
 ALLOWED_ROBUSTNESS = {"max_test"}
 ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "batch_size", "method_hparams",
                    "method_epochs"}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
-
-
-class UsageError(Exception):
-    """Bad command line or suite file; the CLI prints the message and exits 2."""
+# per-job resources the Ray and SLURM executors read from a suite's `resources:`
+RESOURCE_KEYS = {"cpus_per_job", "gpus_per_job", "mem_gb", "timeout_min", "partition", "array_parallelism",
+                 "account", "qos", "constraint"}
 
 
 @dataclass
@@ -95,8 +96,8 @@ def _method_epochs(value: Any, where: str, label: str) -> dict[str, int]:
 
 
 def parse_suite(data: Any, where: str) -> Suite:
-    from benchmark.evaluation.probes import PROBES
-    from benchmark.evaluation.protocols import PROTOCOLS
+    from benchmark.evaluation.plugins import PROBES
+    from benchmark.evaluation.plugins import PROTOCOLS
 
     _need(isinstance(data, dict), where, f"a suite must be a YAML mapping, got {type(data).__name__}")
     unknown = set(data) - ALLOWED_TOP
@@ -203,7 +204,6 @@ def _transfer(items: Any, where: str) -> list[dict[str, list]]:
 
 def _resources(res: Any, where: str) -> dict[str, Any]:
     """`resources:` asks a cluster executor for this much per job (benchmark/orchestration/executors.py)."""
-    from benchmark.orchestration.executors import RESOURCE_KEYS
 
     _need(isinstance(res, dict) and not (set(res) - RESOURCE_KEYS), where,
           f"'resources' must be a mapping with fields from {sorted(RESOURCE_KEYS)}, got {res!r}")

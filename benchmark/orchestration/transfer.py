@@ -14,18 +14,21 @@ sources) is shared by every target.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
 
 import torch
 
-from benchmark.evaluation.fractions import stratified_subset
-from benchmark.training.pretrain import PretrainConfig, pretrain
+from benchmark.core.errors import UsageError
+from benchmark.core.hashing import config_hash
 from benchmark.core.specs import TaskSpec
-from benchmark.orchestration.suites import Suite, UsageError
+from benchmark.evaluation.fractions import stratified_subset
+from benchmark.orchestration.jobs import Job, expand
+from benchmark.orchestration.suites import DatasetEntry, Suite
+from benchmark.training.budgets import supervised_budget
+from benchmark.training.checkpoints import checkpoint_path, pretrain_key
+from benchmark.training.pretrain import PretrainConfig, pretrain
 from datasets.base import ADAPTERS, Adapter, Split, get_adapter
-from methods.base import get_method_class
+from methods.base import METHODS, get_method_class
 
 
 SOURCE_KEYS = ("name", "options", "max_train", "max_val", "max_test")  # what a job records per source
@@ -34,7 +37,6 @@ SOURCE_KEYS = ("name", "options", "max_train", "max_val", "max_test")  # what a 
 def _entry(suite: Suite, item) -> dict:
     """A source/target as a plain dict: a DatasetEntry given in the transfer item itself, else the
     suite's `datasets:` entry of that name, else the defaults."""
-    from benchmark.orchestration.suites import DatasetEntry
 
     if isinstance(item, DatasetEntry):
         d = item
@@ -63,7 +65,6 @@ def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
                   methods: list[str] | None = None, seeds: list[int] | None = None):
     """Jobs for pretraining on `pretrain_on` (one dataset, or the union of several) and probing on
     each of `evaluate_on`. Validates names and specs with a UsageError naming the mismatch."""
-    from benchmark.orchestration.runner import Job, expand
 
     if not pretrain_on or not evaluate_on:
         raise UsageError("--pretrain-on and --evaluate-on go together: name the source dataset(s) "
@@ -102,16 +103,13 @@ def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
 
 
 def _known(m):
-    from methods.base import METHODS
     return m in METHODS
 
 
 def _target_suite(suite: Suite, entry: dict, source: dict) -> Suite:
     """A one-dataset suite for the target; the pretraining budget and per-dataset hyper-parameters
     are the (first) source's, since that is where the encoder is trained."""
-    from dataclasses import replace
 
-    from benchmark.orchestration.suites import DatasetEntry
     return replace(suite, datasets=[DatasetEntry(entry["name"], entry["options"], entry["max_train"],
                                                  entry["max_val"], entry["max_test"], source["epochs"],
                                                  source["method_hparams"], source["batch_size"],
@@ -129,6 +127,7 @@ class UnionAdapter(Adapter):
         self.spec = sources[0].spec
         self.data_dir = sources[0].data_dir
         self.options = {}
+        self.encoder_name = sources[0].encoder_name
         xs, ys, offset = [], [], 0
         for a, pool in zip(sources, pools):
             split = a.splits()["train"]
@@ -150,9 +149,6 @@ class UnionAdapter(Adapter):
     def views(self, x, generator):
         return self.sources[0].views(x, generator)
 
-    def default_encoder(self):
-        return self.sources[0].default_encoder()
-
 
 def _source_pool(adapter: Adapter, entry: dict) -> torch.Tensor:
     labels = adapter.splits()["train"].labels
@@ -163,7 +159,7 @@ def _source_pool(adapter: Adapter, entry: dict) -> torch.Tensor:
 def checkpoint_key(job) -> str:
     cfg = {"method": job.method, "hp": job.method_hparams, "seed": job.seed, "epochs": job.epochs,
            "sources": job.pretrain_on}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return config_hash(cfg)
 
 
 def train_transfer_models(ctx) -> None:
@@ -180,29 +176,24 @@ def train_transfer_models(ctx) -> None:
         split, task = adapter.splits()["train"], adapter.task
         pool = torch.arange(len(split))
     # the runner's own builder (encoder choice, init seed), with the source's label space for the head
-    target_task, ctx.task = ctx.task, task
-    try:
-        m = ctx.build_method()
-    finally:
-        ctx.task = target_task
+    m = ctx.build_method(task)
     if cls.trains:
         cfg = PretrainConfig(epochs=job.epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
                              weight_decay=m.hp["weight_decay"], seed=job.seed, device=ctx.device,
                              amp=getattr(ctx, "amp", "off"))
-        ckpt = ctx.work_dir / "checkpoints" / f"transfer-{checkpoint_key(job)}.pt"
+        ckpt = checkpoint_path(ctx.work_dir, checkpoint_key(job), "transfer")
         if len(srcs) == 1 and not cls.semi_supervised:
             # Pretraining on one source is the source's in-domain run — label-free, or for the
             # supervised reference its model at 100 % labels — so it shares that run's checkpoint.
-            from benchmark.orchestration.runner import pretrain_key, supervised_budget
             src = job.pretrain_on[0]
             key = pretrain_key(job.method, job.method_hparams, job.seed, job.epochs, src["name"],
                                src.get("options", {}), src.get("max_train"))
             if cls.uses_labels:
                 steps, epochs = supervised_budget(job.epochs, len(pool), len(pool), m.hp)
                 cfg = replace(cfg, epochs=epochs, max_steps=steps)
-                ckpt = ctx.work_dir / "checkpoints" / f"{cls.name}-{key}-f1.pt"
+                ckpt = checkpoint_path(ctx.work_dir, key, cls.name, 1.0)
             else:
-                ckpt = ctx.work_dir / "checkpoints" / f"pretrain-{key}.pt"
+                ckpt = checkpoint_path(ctx.work_dir, key, "pretrain")
         ctx.histories["pretrain"] = pretrain(m, adapter, split, pool, cfg, checkpoint=ckpt,
                                              on_epoch=ctx.progress)
     ctx.models[None] = m

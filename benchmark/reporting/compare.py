@@ -19,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from benchmark.core.arguments import csv_list
 from benchmark.core.io import atomic_write_text
+from benchmark.orchestration.jobs import headline_metrics
 from benchmark.orchestration.suites import Suite, UsageError
 
 LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
@@ -63,7 +65,7 @@ def outcome(metric: str, lo: float, hi: float) -> str:
 def plan(suite: Suite, store, new: str, against: list[str], datasets: list[str] | None = None,
          seeds: list[int] | None = None) -> ComparePlan:
     """Which jobs compare needs: the baselines' seeds come from the store unless given."""
-    from benchmark.orchestration.runner import expand
+    from benchmark.orchestration.jobs import expand
 
     if new in against:
         raise UsageError(f"compare: {new!r} is both the new method and a baseline")
@@ -212,19 +214,18 @@ def forget_jobs(store, jobs) -> int:
 
 
 def add_parser(sub) -> None:
-    from benchmark.cli import _csv
 
     c = sub.add_parser("compare", help="run a new method on the stored grid and tabulate NEW − baselines")
     c.add_argument("new", help="name of the new method (built-in or registered by --method-file)")
-    c.add_argument("--against", required=True, type=_csv("--against"),
+    c.add_argument("--against", required=True, type=csv_list("--against"),
                    help="comma-separated baseline methods whose results are already in the store")
     c.add_argument("--suite", default="quick", help="shipped suite name or a .yaml file (default: quick)")
     c.add_argument("--method-file", action="append", default=None, metavar="FILE",
                    help="Python file defining the new method (executed only because it is named here)")
     c.add_argument("--out", default=None, help="dir holding store.sqlite (default: results/<suite>)")
     c.add_argument("--data-dir", default=None, help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)")
-    c.add_argument("--datasets", type=_csv("--datasets"), help="restrict to these datasets of the suite")
-    c.add_argument("--seeds", type=_csv("--seeds", int), help="seeds (default: those the baselines have in the store)")
+    c.add_argument("--datasets", type=csv_list("--datasets"), help="restrict to these datasets of the suite")
+    c.add_argument("--seeds", type=csv_list("--seeds", int), help="seeds (default: those the baselines have in the store)")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     c.add_argument("--run-baselines", action="store_true",
                    help="run baselines missing from the store instead of stopping with an error")
@@ -269,13 +270,12 @@ def cmd_compare(args) -> int:
           f"reused; {len(jobs)} job(s) to check on {device}", file=sys.stderr)
     summary = run_jobs(jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
                        show_progress=not args.no_progress)
-    from benchmark.cli import _metric_for
-    write_tables(store, out, suite.name, _metric_for(suite))
+    write_tables(store, out, suite.name, headline_metrics(suite))
     hashes = {j.config_hash() for j in p.new_jobs + p.baseline_jobs}
     frame = store.frame(suite.name)
     try:  # CE / mCE are derived at table time (against the supervised rows of the same run)
         from benchmark.reporting.protocol_tables import derived_rows
-        frame = derived_rows(frame, _metric_for(suite))
+        frame = derived_rows(frame, headline_metrics(suite))
     except ImportError:
         pass
     delta = delta_table(frame, suite.name, args.new, args.against, hashes)

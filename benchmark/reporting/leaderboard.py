@@ -28,12 +28,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.core.arguments import csv_list
 from benchmark.core.io import atomic_write_text
+from benchmark.orchestration.jobs import headline_metrics
+from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
 from benchmark.orchestration.suites import NAME_RE, SUITES_DIR, UsageError
 from benchmark.reporting.tables import KEY, LONG_COLUMNS, SCHEMA_VERSION, long_table
 
-KNOWN_PROTOCOLS = {"label_fraction", "robustness", "ood", "transfer", "multi_domain"}
-KNOWN_PROBES = {"linear", "knn", "fine_tune", "msp", "energy", "mahalanobis", "knn_distance"}
 UNIT_METRICS = {"accuracy", "balanced_accuracy", "auroc", "fpr95", "aupr_in", "aupr_out", "mca",
                 "clean_accuracy", "error", "macro_f1", "average_precision"}
 NONNEG_METRICS = {"mce", "ce", "relative_robustness"}
@@ -53,19 +54,12 @@ INT_COLUMNS = ("severity", "n_seeds")
 
 
 def known_protocols() -> set[str]:
-    from benchmark.evaluation.protocols import PROTOCOLS
-    return KNOWN_PROTOCOLS | set(PROTOCOLS)
+    return set(PROTOCOLS)
 
 
 def known_probes() -> set[str]:
-    from benchmark.evaluation.probes import PROBES
-    probes = KNOWN_PROBES | set(PROBES)
-    try:  # OOD scorers (the OOD protocol stores the scorer in the probe column)
-        from benchmark.evaluation.ood_scorers import SCORERS
-        probes |= set(SCORERS)
-    except ImportError:
-        pass
-    return probes
+    """Probes and OOD scorers (the OOD protocol stores the scorer in the probe column)."""
+    return set(PROBES) | set(SCORERS)
 
 
 def check_suite_name(name: str, what: str = "--suite") -> str:
@@ -366,9 +360,8 @@ def store_long(store, suite: str, log=print) -> pd.DataFrame:
     try:
         from benchmark.reporting.protocol_tables import derived_rows
         from benchmark.orchestration.suites import load_suite
-        from benchmark.cli import _metric_for
         try:
-            metric_for = _metric_for(load_suite(suite))
+            metric_for = headline_metrics(load_suite(suite))
         except UsageError:
             metric_for = None
         frame = derived_rows(frame, metric_for)

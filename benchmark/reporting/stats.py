@@ -14,7 +14,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmark.reporting.tables import mean_std_ci  # noqa: F401  (one implementation of mean ± std ± CI)
+def mean_std_ci(values) -> tuple[float, float, int, float, float]:
+    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(vals)
+    if n == 0:
+        return (float("nan"),) * 2 + (0,) + (float("nan"),) * 2
+    mean = sum(vals) / n
+    if n == 1:
+        return mean, 0.0, 1, mean, mean
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
+    return mean, std, n, mean - half, mean + half
+
 
 MIN_METHODS = 3
 MIN_DATASETS = 3

@@ -11,6 +11,8 @@ from scipy import stats
 
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.store import ResultStore, now_iso
+from benchmark.reporting.protocol_tables import derived_rows, write_protocol_markdowns
+from benchmark.reporting.stats import mean_std_ci
 
 SCHEMA_VERSION = "1.0"
 LONG_COLUMNS = ["schema_version", "suite", "domain", "dataset", "method", "encoder", "pretrain_budget",
@@ -20,19 +22,6 @@ LONG_COLUMNS = ["schema_version", "suite", "domain", "dataset", "method", "encod
 KEY = ["suite", "domain", "dataset", "method", "encoder", "pretrain_budget", "protocol", "probe",
        "fraction", "corruption", "severity", "ood_partner", "metric"]
 REFERENCE_METHODS = ("random_init", "supervised")
-
-
-def mean_std_ci(values) -> tuple[float, float, int, float, float]:
-    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    n = len(vals)
-    if n == 0:
-        return (float("nan"),) * 2 + (0,) + (float("nan"),) * 2
-    mean = sum(vals) / n
-    if n == 1:
-        return mean, 0.0, 1, mean, mean
-    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
-    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
-    return mean, std, n, mean - half, mean + half
 
 
 # What a table row names; runs of one of these under different configs (an edited suite YAML) are
@@ -106,7 +95,6 @@ def label_fraction_markdown(long: pd.DataFrame, metric_for: dict[str, str] | Non
 def write_tables(store: ResultStore, out_dir: Path, suite: str | None = None,
                  metric_for: dict[str, str] | None = None) -> dict[str, Path]:
     """Regenerate every table of `out_dir` from the store. Returns {name: path}."""
-    from benchmark.reporting.protocol_tables import derived_rows, write_protocol_markdowns
     long = long_table(derived_rows(latest_configs(store.frame(suite)), metric_for))
     written: dict[str, Path] = {}
     for protocol, part in long.groupby("protocol"):

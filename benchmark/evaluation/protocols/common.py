@@ -9,14 +9,18 @@ from typing import Callable
 import torch
 
 from benchmark.evaluation.probes import LinearHead, knn_scores  # noqa: F401 - LinearHead re-exported for protocols
+from benchmark.core.registry import Registry
 from benchmark.core.specs import TaskSpec
 
 log = logging.getLogger("sslbench.protocols")
 
 
+PROTOCOLS: Registry[Callable] = Registry("protocol")
+register_protocol = PROTOCOLS.register
+
+
 def headline_metric(task: TaskSpec) -> str:
-    """DESIGN §3.4: AUROC for multi-label sets (accuracy is trivially high there), else accuracy."""
-    return "auroc" if task.multilabel else "accuracy"
+    return task.headline_metric
 
 
 def eval_fraction(ctx) -> float:

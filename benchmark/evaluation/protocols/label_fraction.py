@@ -3,8 +3,9 @@ every method; each probe selects on val and scores test once. Feature probes (li
 cached embeddings; the fine-tune probe (`needs_model`) trains a copy of the model itself."""
 from __future__ import annotations
 
+from benchmark.evaluation import finetune  # noqa: F401  (registers the fine-tune probe)
 from benchmark.evaluation.probes import PROBES, head_result
-from benchmark.evaluation.protocols import register_protocol
+from benchmark.evaluation.protocols.common import register_protocol
 
 
 def probe_rows(ctx, protocol: str) -> list[dict]:

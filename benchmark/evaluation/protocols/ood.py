@@ -16,7 +16,7 @@ import torch
 
 from benchmark.evaluation.fractions import stratified_subset
 from benchmark.evaluation.ood_scorers import ood_metrics, score_all, synthetic_noise_inputs
-from benchmark.evaluation.protocols import register_protocol
+from benchmark.evaluation.protocols.common import register_protocol
 from benchmark.evaluation.protocols.common import eval_fraction, log
 from datasets.base import Split, get_adapter
 from datasets.splitting import name_seed
@@ -75,10 +75,7 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
 
 
 def _embed(ctx, fraction, adapter, split, idx, dataset_key):
-    key = {"model": ctx.model_key(fraction), "dataset": dataset_key, "split": "test", "n": len(idx),
-           "corruption": "", "severity": 0}
-    return ctx.cache.get_or_compute(key, lambda: ctx._timed_embed(ctx.model(fraction), split, idx,
-                                                                  adapter=adapter))
+    return ctx.cached_features(fraction, split, idx, dataset=dataset_key, adapter=adapter)
 
 
 @register_protocol("ood")

@@ -23,7 +23,7 @@ import torch
 from benchmark.evaluation.fractions import stratified_subset
 
 from benchmark.evaluation.metrics import classification_metrics
-from benchmark.evaluation.protocols import register_protocol
+from benchmark.evaluation.protocols.common import register_protocol
 from benchmark.evaluation.protocols.common import eval_fraction, headline_metric, log, predictors
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -87,10 +87,8 @@ def _corrupted_features(ctx, fraction, pos, corruption, severity, transform):
     if len(pos) == len(ctx.index["test"]):
         return ctx.features("test", fraction, corruption=corruption, severity=severity, transform=transform)
     idx = ctx.index["test"][pos]
-    key = {"model": ctx.model_key(fraction), "dataset": ctx.job.dataset, "split": "test", "n": len(idx),
-           "subset": "robustness", "corruption": corruption, "severity": severity}
-    return ctx.cache.get_or_compute(key, lambda: ctx._timed_embed(ctx.model(fraction), ctx.splits["test"],
-                                                                  idx, transform))
+    return ctx.cached_features(fraction, ctx.splits["test"], idx, subset="robustness",
+                               corruption=corruption, severity=severity, transform=transform)
 
 
 class CorruptedInputs:

@@ -2,7 +2,7 @@
 model was pretrained elsewhere (see benchmark/orchestration/transfer.py); rows carry protocol `transfer`."""
 from __future__ import annotations
 
-from benchmark.evaluation.protocols import register_protocol
+from benchmark.evaluation.protocols.common import register_protocol
 from benchmark.evaluation.protocols.common import log
 from benchmark.evaluation.protocols.label_fraction import probe_rows
 

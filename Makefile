@@ -11,9 +11,9 @@ export SSLBENCH_DATA_DIR
 
 .PHONY: bench test install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[test,dist]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,dist]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -23,7 +23,11 @@ DATASETS ?=
 bench: $(STAMP)
 	$(PY) run_benchmark.py run --suite quick $(if $(DATASETS),--datasets $(DATASETS),)
 
+# Lint and format check first (ruff, settings in pyproject.toml), then the tests; the layer rules
+# are tests/test_architecture.py.
 test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

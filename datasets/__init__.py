@@ -1,7 +1,8 @@
 """SSLBench dataset adapters, one module per family, registered by name on import.
 
 This package shares its top-level name with Hugging Face's `datasets`; `SSLBENCH_ADAPTERS` marks it
-as ours and `benchmark.orchestration.package_guard.check_datasets_package` fails clearly when the other one wins.
+as ours and `benchmark.orchestration.package_guard.check_datasets_package` fails clearly when the other
+one wins.
 """
 import importlib
 import pkgutil
@@ -10,7 +11,9 @@ from datasets.base import ADAPTERS, Adapter, DataError, Split, get_adapter, regi
 
 SSLBENCH_ADAPTERS = True
 
-_SKIP = {"base", "files", "splitting", "image_views"}
+# Shared helpers that register nothing (their adapter modules import them).
+_SKIP = {"base", "files", "splitting", "image_views",
+         "audio_base", "ecg_base", "graph_base", "graph_batches", "tabular_base"}
 for _mod in pkgutil.iter_modules(__path__):
     if _mod.name not in _SKIP and not _mod.name.startswith("_"):
         importlib.import_module(f"datasets.{_mod.name}")

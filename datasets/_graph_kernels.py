@@ -1,4 +1,4 @@
-"""The index work of the GraphCL views as one compiled pass (Numba), for `datasets.graphs`.
+"""The index work of the GraphCL views as one compiled pass (Numba), for `datasets.graph_batches`.
 
 A MUTAG training step is ~12 ms of model work on two views of 66 small graphs. Done as NumPy/SciPy
 array calls the views took ~100 calls of 5–10 µs each plus a SciPy Dijkstra (~1 ms per step, 15 % of
@@ -42,16 +42,9 @@ def _ball(start, stop, seed, indptr, order, dst, u_walk, target, inside):
 
 
 @njit(cache=True)
-def graph_view_index(batch, src, dst, ptr, choice, u_node, u_edge, u_seed, u_walk, rate, keep_frac,
-                     aug_node_drop, aug_subgraph, aug_edge_drop):
-    """Which nodes and edges one view keeps: (nodes, edges) — the kept node ids, and the kept edges
-    with their endpoints renumbered into `nodes`. `choice[g]` is graph g's augmentation (an index
-    compared with the three aug_* ids; -1 disables one)."""
-    n, e = batch.shape[0], src.shape[0]
-    n_graphs = ptr.shape[0] - 1
-    node_keep = np.ones(n, dtype=np.bool_)
-    # node dropping; the highest-drawn node of each graph always stays
-    for gi in range(n_graphs):
+def _drop_nodes(node_keep, ptr, choice, u_node, rate, aug_node_drop):
+    """Node dropping in place on `node_keep`; the highest-drawn node of each graph always stays."""
+    for gi in range(ptr.shape[0] - 1):
         if choice[gi] != aug_node_drop or ptr[gi + 1] == ptr[gi]:
             continue
         best = np.float32(-1.0)
@@ -61,33 +54,39 @@ def graph_view_index(batch, src, dst, ptr, choice, u_node, u_edge, u_seed, u_wal
         for v in range(ptr[gi], ptr[gi + 1]):
             if u_node[v] < rate and u_node[v] < best:
                 node_keep[v] = False
-    # subgraph: a ball per graph, on the adjacency as CSR (a stable counting sort of edges by source)
-    has_ball = False
-    for gi in range(n_graphs):
-        if choice[gi] == aug_subgraph:
-            has_ball = True
-    if has_ball:
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        for j in range(e):
-            indptr[src[j] + 1] += 1
-        for v in range(n):
-            indptr[v + 1] += indptr[v]
-        fill = indptr[:-1].copy()
-        order = np.empty(e, dtype=np.int64)
-        for j in range(e):
-            order[fill[src[j]]] = j
-            fill[src[j]] += 1
-        inside = np.zeros(n, dtype=np.bool_)
-        for gi in range(n_graphs):
-            cnt = ptr[gi + 1] - ptr[gi]
-            if choice[gi] != aug_subgraph or cnt == 0:
-                continue
-            seed = ptr[gi] + min(int(math.floor(np.float64(u_seed[gi]) * cnt)), cnt - 1)
-            target = int(math.ceil(keep_frac * cnt))
-            _ball(ptr[gi], ptr[gi + 1], seed, indptr, order, dst, u_walk, target, inside)
-            for v in range(ptr[gi], ptr[gi + 1]):
-                node_keep[v] = node_keep[v] and inside[v]
-    # compaction
+
+
+@njit(cache=True)
+def _keep_subgraphs(node_keep, src, dst, ptr, choice, u_seed, u_walk, keep_frac, aug_subgraph):
+    """Subgraph in place on `node_keep`: a ball per chosen graph, on the adjacency as CSR (a stable
+    counting sort of edges by source)."""
+    n, e = node_keep.shape[0], src.shape[0]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for j in range(e):
+        indptr[src[j] + 1] += 1
+    for v in range(n):
+        indptr[v + 1] += indptr[v]
+    fill = indptr[:-1].copy()
+    order = np.empty(e, dtype=np.int64)
+    for j in range(e):
+        order[fill[src[j]]] = j
+        fill[src[j]] += 1
+    inside = np.zeros(n, dtype=np.bool_)
+    for gi in range(ptr.shape[0] - 1):
+        cnt = ptr[gi + 1] - ptr[gi]
+        if choice[gi] != aug_subgraph or cnt == 0:
+            continue
+        seed = ptr[gi] + min(int(math.floor(np.float64(u_seed[gi]) * cnt)), cnt - 1)
+        target = int(math.ceil(keep_frac * cnt))
+        _ball(ptr[gi], ptr[gi + 1], seed, indptr, order, dst, u_walk, target, inside)
+        for v in range(ptr[gi], ptr[gi + 1]):
+            node_keep[v] = node_keep[v] and inside[v]
+
+
+@njit(cache=True)
+def _compact(node_keep, batch, src, dst, choice, u_edge, rate, aug_edge_drop):
+    """The kept nodes, and the kept edges (edge dropping applied) renumbered into them."""
+    n, e = node_keep.shape[0], src.shape[0]
     new_id = np.empty(n, dtype=np.int64)
     nodes = np.empty(n, dtype=np.int64)
     m = 0
@@ -108,6 +107,23 @@ def graph_view_index(batch, src, dst, ptr, choice, u_node, u_edge, u_seed, u_wal
         edges[1, q] = new_id[t]
         q += 1
     return nodes[:m], edges[:, :q].copy()
+
+
+@njit(cache=True)
+def graph_view_index(batch, src, dst, ptr, choice, u_node, u_edge, u_seed, u_walk, rate, keep_frac,
+                     aug_node_drop, aug_subgraph, aug_edge_drop):
+    """Which nodes and edges one view keeps: (nodes, edges) — the kept node ids, and the kept edges
+    with their endpoints renumbered into `nodes`. `choice[g]` is graph g's augmentation (an index
+    compared with the three aug_* ids; -1 disables one)."""
+    node_keep = np.ones(batch.shape[0], dtype=np.bool_)
+    _drop_nodes(node_keep, ptr, choice, u_node, rate, aug_node_drop)
+    has_ball = False
+    for gi in range(ptr.shape[0] - 1):
+        if choice[gi] == aug_subgraph:
+            has_ball = True
+    if has_ball:
+        _keep_subgraphs(node_keep, src, dst, ptr, choice, u_seed, u_walk, keep_frac, aug_subgraph)
+    return _compact(node_keep, batch, src, dst, choice, u_edge, rate, aug_edge_drop)
 
 
 @njit(cache=True)

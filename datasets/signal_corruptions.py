@@ -200,10 +200,12 @@ DROP_FRAC = (0.05, 0.1, 0.2, 0.3, 0.45)
 LEAD_DROP_P = (0.1, 0.2, 0.3, 0.45, 0.6)
 
 
-def ecg_corruptions(fs: float, n_leads: int) -> dict[str, Callable]:
-    def _std(x):
-        return x.flatten(1).std(1).clamp_min(1e-8)
+def _sample_std(x):
+    return x.flatten(1).std(1).clamp_min(1e-8)
 
+
+def _ecg_interference(fs: float) -> dict[str, Callable]:
+    """The corruptions that need the sampling rate: baseline wander and powerline hum."""
     def baseline_wander(x, idx, severity):
         s = _check(severity)
         n, _, t = x.shape
@@ -213,7 +215,7 @@ def ecg_corruptions(fs: float, n_leads: int) -> dict[str, Callable]:
         f1 = 0.05 + 0.45 * u[:, :1]
         w = torch.sin(2 * math.pi * f1 * tt + 2 * math.pi * u[:, 1:2]) \
             + 0.5 * torch.sin(2 * math.pi * 0.5 * f1 * tt + 2 * math.pi * u[:, 2:3])
-        w = w / 1.5 * (WANDER_AMP[s] * _std(x).double()).view(n, 1)
+        w = w / 1.5 * (WANDER_AMP[s] * _sample_std(x).double()).view(n, 1)
         return x + w.to(x.dtype).unsqueeze(1)
 
     def powerline(x, idx, severity):
@@ -223,41 +225,49 @@ def ecg_corruptions(fs: float, n_leads: int) -> dict[str, Callable]:
         hz = torch.where(u[:, :1] < 0.5, 50.0, 60.0).double()
         tt = torch.arange(t, device=x.device, dtype=torch.float64) / fs
         w = torch.sin(2 * math.pi * hz * tt + 2 * math.pi * u[:, 1:2])
-        w = w * (POWERLINE_AMP[s] * _std(x).double()).view(n, 1) * math.sqrt(2)
+        w = w * (POWERLINE_AMP[s] * _sample_std(x).double()).view(n, 1) * math.sqrt(2)
         return x + w.to(x.dtype).unsqueeze(1)
 
-    def emg_noise(x, idx, severity):
-        s = _check(severity)
-        e = _noise_like(x, idx, ("ecg_emg",))
-        e = torch.diff(e, dim=-1, prepend=torch.zeros_like(e[..., :1])) / math.sqrt(2)
-        return x + e * _per_sample(EMG_STD[s] * _std(x), x)
+    return {"baseline_wander": baseline_wander, "powerline": powerline}
 
-    def amplitude_scaling(x, idx, severity):
-        s = _check(severity)
-        f = torch.exp(_signed(idx, "ecg_scale", severity, SCALE_LOG[s]))
-        return x * _per_sample(f, x)
 
-    def segment_dropout(x, idx, severity):
-        s = _check(severity)
-        n, _, t = x.shape
-        w = max(1, int(round(DROP_FRAC[s] * t)))
-        centre = hash_uniform(idx.cpu(), 1, "ecg_segment")[:, 0] * t  # same centre at every severity
-        start = (centre - w / 2).round().long().clamp(0, t - w).to(x.device)
-        pos = torch.arange(t, device=x.device).view(1, t)
-        m = (pos >= start.view(n, 1)) & (pos < (start + w).view(n, 1))
-        return x.masked_fill(m.unsqueeze(1), 0.0)
+def emg_noise(x, idx, severity):
+    s = _check(severity)
+    e = _noise_like(x, idx, ("ecg_emg",))
+    e = torch.diff(e, dim=-1, prepend=torch.zeros_like(e[..., :1])) / math.sqrt(2)
+    return x + e * _per_sample(EMG_STD[s] * _sample_std(x), x)
 
-    def lead_dropout(x, idx, severity):
-        s = _check(severity)
-        n, c, _ = x.shape
-        u = hash_uniform(idx.cpu(), c, "ecg_lead").to(x.device)
-        drop = u < LEAD_DROP_P[s]
-        # keep at least one lead: the lead with the largest draw survives
-        keep = torch.nn.functional.one_hot(u.argmax(1), c).bool()
-        return x.masked_fill((drop & ~keep).unsqueeze(-1), 0.0)
 
-    out = {"baseline_wander": baseline_wander, "powerline": powerline, "emg_noise": emg_noise,
-           "amplitude_scaling": amplitude_scaling, "segment_dropout": segment_dropout}
+def amplitude_scaling(x, idx, severity):
+    s = _check(severity)
+    f = torch.exp(_signed(idx, "ecg_scale", severity, SCALE_LOG[s]))
+    return x * _per_sample(f, x)
+
+
+def segment_dropout(x, idx, severity):
+    s = _check(severity)
+    n, _, t = x.shape
+    w = max(1, int(round(DROP_FRAC[s] * t)))
+    centre = hash_uniform(idx.cpu(), 1, "ecg_segment")[:, 0] * t  # same centre at every severity
+    start = (centre - w / 2).round().long().clamp(0, t - w).to(x.device)
+    pos = torch.arange(t, device=x.device).view(1, t)
+    m = (pos >= start.view(n, 1)) & (pos < (start + w).view(n, 1))
+    return x.masked_fill(m.unsqueeze(1), 0.0)
+
+
+def lead_dropout(x, idx, severity):
+    s = _check(severity)
+    n, c, _ = x.shape
+    u = hash_uniform(idx.cpu(), c, "ecg_lead").to(x.device)
+    drop = u < LEAD_DROP_P[s]
+    # keep at least one lead: the lead with the largest draw survives
+    keep = torch.nn.functional.one_hot(u.argmax(1), c).bool()
+    return x.masked_fill((drop & ~keep).unsqueeze(-1), 0.0)
+
+
+def ecg_corruptions(fs: float, n_leads: int) -> dict[str, Callable]:
+    out = {**_ecg_interference(fs), "emg_noise": emg_noise, "amplitude_scaling": amplitude_scaling,
+           "segment_dropout": segment_dropout}
     if n_leads > 1:
         out["lead_dropout"] = lead_dropout
     return out

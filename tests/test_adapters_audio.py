@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.audio import SC_WORDS, fix_length, read_wav
+from datasets.audio_base import fix_length, read_wav
 from datasets.base import DataError, get_adapter
+from datasets.speech_commands import SC_WORDS
 from benchmark.models.encoders import encoder_for
 
 CPU = torch.device("cpu")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from datasets.base import DataError, get_adapter
-from datasets.ecg import DS1, DS2, PACED, mitdb_record_beats
+from datasets.mitdb import DS1, DS2, PACED, mitdb_record_beats
 from benchmark.models.encoders import encoder_for
 
 CPU = torch.device("cpu")

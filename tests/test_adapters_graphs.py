@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from datasets.base import DataError, get_adapter
-from datasets.graphs import GraphBatch, NodeBatch, _subgraph_mask
+from datasets.graph_batches import GraphBatch, NodeBatch, subgraph_mask
 from benchmark.models.encoders import encoder_for
 
 CPU = torch.device("cpu")
@@ -200,7 +200,7 @@ def test_node_views_deterministic_and_keep_targets(cora):
     assert 0.6 < v1.edge_index.shape[1] / b.edge_index.shape[1] < 0.8  # 30 % of edges dropped
     masked_cols = (v1.x == 0).all(0) & ~(b.x == 0).all(0)
     assert 0.2 < masked_cols.sum() / (~(b.x == 0).all(0)).sum() < 0.4  # 30 % of feature columns
-    from datasets.graphs import node_views
+    from datasets.graph_batches import node_views
     iso = node_views(b, torch.Generator().manual_seed(0), 0.0, 0.0, node_rate=0.5)
     assert set(map(tuple, iso.edge_index.t().tolist())) <= set(map(tuple, b.edge_index.t().tolist()))
     had = torch.unique(b.edge_index)
@@ -229,7 +229,7 @@ def test_subgraph_is_connected_ball(mutag):
     s = mutag.splits()["train"]
     b = mutag.batch(s, torch.arange(16))
     g = torch.Generator().manual_seed(3)
-    inside = _subgraph_mask(b, 0.8, torch.rand(16, generator=g), torch.rand(8, b.edge_index.shape[1], generator=g))
+    inside = subgraph_mask(b, 0.8, torch.rand(16, generator=g), torch.rand(8, b.edge_index.shape[1], generator=g))
     counts = torch.bincount(b.batch, minlength=16)
     kept = torch.zeros(16).index_add_(0, b.batch, inside.float())
     assert torch.equal(kept, torch.ceil(0.8 * counts))  # MUTAG molecules are connected
@@ -248,8 +248,8 @@ def test_subgraph_is_connected_ball(mutag):
     # Different edge weights grow a different ball; the same ones the same ball.
     u_seed = torch.rand(16, generator=g)
     w1, w2 = torch.rand(1, b.edge_index.shape[1], generator=g), torch.rand(1, b.edge_index.shape[1], generator=g)
-    assert torch.equal(_subgraph_mask(b, 0.5, u_seed, w1), _subgraph_mask(b, 0.5, u_seed, w1))
-    assert not torch.equal(_subgraph_mask(b, 0.5, u_seed, w1), _subgraph_mask(b, 0.5, u_seed, w2))
+    assert torch.equal(subgraph_mask(b, 0.5, u_seed, w1), subgraph_mask(b, 0.5, u_seed, w1))
+    assert not torch.equal(subgraph_mask(b, 0.5, u_seed, w1), subgraph_mask(b, 0.5, u_seed, w2))
 
 
 
@@ -298,7 +298,7 @@ def _graph_views_reference(b, generator, rate, augs):
 def test_graph_views_equal_the_array_reference(name, data_dir):
     """The compiled view pass keeps exactly the nodes, edges and features the array formulation
     keeps: same draws, same float32 comparisons, same Dijkstra sums and tie-breaking."""
-    from datasets.graphs import GRAPH_VIEWS, graph_views
+    from datasets.graph_batches import GRAPH_VIEWS, graph_views
 
     adapter = get_adapter(name, data_dir=data_dir, download=False)
     s = adapter.splits()["train"]

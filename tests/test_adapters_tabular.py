@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from datasets.base import DataError, get_adapter
-from datasets.tabular import ADULT_CATEGORICAL, ADULT_NUMERIC
+from datasets.adult import ADULT_CATEGORICAL, ADULT_NUMERIC
 
 CPU = torch.device("cpu")
 

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from benchmark.training.distributed import distributed_nt_xent_loss, gather_with_grad
+from benchmark.core.gather import gather_with_grad
 from methods.simclr import nt_xent_loss
 
 WORLD, N_LOCAL, D_IN, TEMP = 2, 6, 10, 0.2
@@ -60,7 +60,7 @@ def _worker(rank: int, store_file: str, out_dir: str) -> None:
         x1, x2 = _batch()
         sl = slice(rank * N_LOCAL, (rank + 1) * N_LOCAL)
         results = {}
-        for name, loss_fn in (("ours", lambda a, b: distributed_nt_xent_loss(a, b, TEMP)), ("naive", _naive_loss)):
+        for name, loss_fn in (("ours", lambda a, b: nt_xent_loss(a, b, TEMP, gather=True)), ("naive", _naive_loss)):
             model = torch.nn.parallel.DistributedDataParallel(_model())
             loss = loss_fn(model(x1[sl]), model(x2[sl]))
             loss.backward()  # DDP averages the parameter gradients over the ranks
@@ -151,4 +151,4 @@ def test_gather_forward_concatenates_and_backward_sums(ranks):
 def test_single_process_falls_back_to_nt_xent():
     z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
     assert not dist.is_initialized()
-    assert torch.equal(distributed_nt_xent_loss(z1, z2, TEMP), nt_xent_loss(z1, z2, TEMP))
+    assert torch.equal(nt_xent_loss(z1, z2, TEMP, gather=True), nt_xent_loss(z1, z2, TEMP))

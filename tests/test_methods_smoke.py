@@ -191,7 +191,7 @@ def test_jepa_per_sample_masks_train_on_every_spec(kind):
 @pytest.mark.parametrize("task", ["node", "graph"])
 @pytest.mark.parametrize("name", ["mae", "jepa"])
 def test_masked_methods_on_graph_batches(name, task):
-    # Duck-typed graph batches as datasets/graphs.py builds them (node batch / disjoint union).
+    # Duck-typed graph batches as datasets/graph_batches.py builds them (node batch / disjoint union).
     from types import SimpleNamespace
 
     torch.manual_seed(0)

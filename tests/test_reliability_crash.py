@@ -182,7 +182,8 @@ def test_truncated_embedding_cache_file_is_recomputed(tmp_path):
 
 def test_output_writers_are_atomic():
     """Tables, leaderboards, checkpoints and the embedding cache write only through benchmark/core/io.py."""
-    for rel in ("benchmark/reporting/tables.py", "benchmark/reporting/protocol_tables.py", "benchmark/reporting/leaderboard.py",
+    for rel in ("benchmark/reporting/tables.py", "benchmark/reporting/protocol_tables.py",
+                "benchmark/reporting/leaderboard/publish.py", "benchmark/reporting/leaderboard/pages.py",
                 "benchmark/training/pretrain.py", "benchmark/evaluation/embeddings.py", "benchmark/reporting/plots.py"):
         src = (ROOT / rel).read_text()
         assert "from benchmark.core.io import" in src, rel

@@ -67,7 +67,7 @@ def registered_cleanup():
     from methods.base import METHODS
     yield
     for n in ("rel_nan_loss", "rel_inf_loss", "rel_collapse"):
-        METHODS.pop(n, None)
+        METHODS.unregister(n)
         method_files._LOADED.pop(n, None)
 
 

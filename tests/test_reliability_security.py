@@ -149,13 +149,13 @@ def test_downloads_only_from_official_sources(tmp_path, monkeypatch):
 def test_every_adapter_url_constant_is_an_official_source():
     import torchvision.datasets as tvd
 
-    from datasets import audio, ecg, fashion_mnist, tabular
+    from datasets import adult, esc50, fashion_mnist, fsdd, speech_commands, ucr
     from datasets.files import check_official_url
     from datasets.medmnist import medmnist_info
 
     urls = [fashion_mnist.MIRROR + "train-images-idx3-ubyte.gz", tvd.CIFAR10.url, tvd.CIFAR100.url,
-            audio.FSDD_URL, audio.SC_URL, audio.ESC50_URL, ecg.UCR_URL.format(name="ECG200"),
-            tabular.ADULT_URL + "adult.data"]
+            fsdd.FSDD_URL, speech_commands.SC_URL, esc50.ESC50_URL, ucr.UCR_URL.format(name="ECG200"),
+            adult.ADULT_URL + "adult.data"]
     urls += [v for k, v in medmnist_info("breastmnist").items() if k.startswith("url")]
     for url in urls:
         assert check_official_url(url) == url

@@ -14,7 +14,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _atomic(path: Path, write) -> Path:
+def atomic_write(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -32,11 +32,11 @@ def _atomic(path: Path, write) -> Path:
 
 
 def atomic_write_text(path, text: str) -> Path:
-    return _atomic(path, lambda f: f.write(text.encode()))
+    return atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def atomic_torch_save(path, obj: Any) -> Path:
-    return _atomic(path, lambda f: torch.save(obj, f))
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def safe_torch_load(path) -> Any:

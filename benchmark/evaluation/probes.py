@@ -29,74 +29,74 @@ class ProbeResult:
     test_logits: torch.Tensor | None = None
 
 
-def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, max_iter: int = 200,
-                    tol_grad: float = 1e-6, history: int = 10, tol_change: float = 1e-9) -> list[torch.nn.Linear]:
-    """Multinomial (multi-label: per-label binary) logistic regression with L2 penalty l2/2·|W|², one
-    head per value of `l2_grid`, fitted together: full-batch L-BFGS (two-loop recursion, `history`
-    pairs, Armijo backtracking) batched over the grid, so every iteration is two GEMMs for all grid
-    values (a converged value takes zero steps). Gradients are analytic (no autograd).
+class LogRegGridObjective:
+    """L2-penalised logistic loss (softmax, or per-label sigmoids for multi-label sets) of K weight
+    matrices at once. Weights are (grid value, class, feature) flattened to (K, D), so both GEMMs
+    take them as (K·C, d+1) without copies, and logits come out (grid, class, sample): softmax then
+    reduces over a middle dimension with samples contiguous, which vectorises well on CPU."""
 
-    Why not `torch.optim.LBFGS` per value: its per-iteration Python cost (strong-Wolfe line search,
-    closure, autograd) made 18 fits per job ~40 % of the quick suite's evaluation time. Up to 200
-    iterations: at 100 the weakly regularised values stopped short of their optimum and val
-    selection moved (BreastMNIST supervised probe 0.829 vs 0.844 converged); at 200 they reach it
-    (tested against strong-Wolfe LBFGS), about 2x faster than 6 torch LBFGS runs of 100."""
-    num_classes, multilabel, l2s = task.num_classes, task.multilabel, list(l2_grid)
-    n, d = x.shape
-    C = num_classes
-    K = len(l2s)
-    D = C * (d + 1)
-    dt = x.dtype
-    x1 = torch.cat([x, torch.ones(n, 1, dtype=dt)], 1)  # the bias is the last weight column (unpenalised)
-    x1t = x1.t().contiguous()
-    lam = torch.tensor(l2s, dtype=dt)
-    reg = torch.ones(1, C, d + 1, dtype=dt)
-    reg[..., d] = 0.0
-    reg = reg.view(1, D)
-    # Weights, gradients and curvature pairs are (grid value, class, feature) flattened to (K, D), so
-    # both GEMMs take them as (K·C, d+1) without copies, and the logits come out (grid, class,
-    # sample): softmax and its log then reduce over a middle dimension with samples contiguous,
-    # which vectorises (on 2 cores, 3000 samples × 6 × 10: log_softmax 0.15 ms vs 0.6 ms for
-    # logsumexp + 0.5 ms for softmax over a last dimension of 10).
-    if multilabel:
-        target = y.to(dt).t().unsqueeze(0)  # (1, C, n)
-    else:
-        target = F.one_hot(y, C).to(dt).t().unsqueeze(0)
-        y_idx = y.view(1, 1, n).expand(K, 1, n)
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2s: list[float]):
+        self.multilabel, C = task.multilabel, task.num_classes
+        n, d = x.shape
+        self.n, self.d, self.C, self.K, self.D, self.dt = n, d, C, len(l2s), C * (d + 1), x.dtype
+        self.x1 = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], 1)  # bias = last column (unpenalised)
+        self.x1t = self.x1.t().contiguous()
+        self.lam = torch.tensor(l2s, dtype=x.dtype)
+        reg = torch.ones(1, C, d + 1, dtype=x.dtype)
+        reg[..., d] = 0.0
+        self.reg = reg.view(1, self.D)
+        if self.multilabel:
+            self.target = y.to(x.dtype).t().unsqueeze(0)  # (1, C, n)
+        else:
+            self.target = F.one_hot(y, C).to(x.dtype).t().unsqueeze(0)
+            self.y_idx = y.view(1, 1, n).expand(self.K, 1, n)
 
-    def evaluate(w):
-        """Loss per grid value at w (K, D), and what its gradient needs (the link outputs)."""
-        logits = (w.view(K * C, d + 1) @ x1t).view(K, C, n)
-        if multilabel:
-            loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").mean((1, 2))
+    def evaluate(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss per grid value at w (K, D), and the link outputs its gradient needs."""
+        K, C, n = self.K, self.C, self.n
+        logits = (w.view(K * C, self.d + 1) @ self.x1t).view(K, C, n)
+        if self.multilabel:
+            loss = F.binary_cross_entropy_with_logits(logits, self.target.expand_as(logits),
+                                                      reduction="none").mean((1, 2))
         else:
             logits = torch.log_softmax(logits, 1)  # log-probabilities from here on
-            loss = -logits.gather(1, y_idx).mean((1, 2))
-        wr = w * reg
-        return loss + 0.5 * lam * torch.linalg.vecdot(wr, wr), logits
+            loss = -logits.gather(1, self.y_idx).mean((1, 2))
+        wr = w * self.reg
+        return loss + 0.5 * self.lam * torch.linalg.vecdot(wr, wr), logits
 
-    def gradient(out, w):
-        resid = (torch.sigmoid(out) - target) / (n * C) if multilabel else (out.exp() - target) / n
-        return (resid.view(K * C, n) @ x1).view(K, D) + lam.unsqueeze(1) * (w * reg)
+    def gradient(self, out: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        n, C = self.n, self.C
+        resid = (torch.sigmoid(out) - self.target) / (n * C) if self.multilabel else (out.exp() - self.target) / n
+        return (resid.view(self.K * C, n) @ self.x1).view(self.K, self.D) + self.lam.unsqueeze(1) * (w * self.reg)
 
-    # Every grid value is carried through every iteration (a converged or stopped one takes zero
-    # steps and stores no curvature pair), so the loop has no gathers or scatters: on small labelled
-    # subsets its cost is the number of tensor ops, not arithmetic.
-    w = torch.zeros(K, D, dtype=dt)
-    f, out = evaluate(w)
-    g = gradient(out, w)
-    # One ring of curvature pairs shared by the grid; a value that made no pair this step stores
-    # rho = 0, which the two-loop recursion skips exactly.
-    S = torch.zeros(history, K, D, dtype=dt)
-    Y = torch.zeros(history, K, D, dtype=dt)
-    rho = torch.zeros(history, K, dtype=dt)
-    gamma = torch.zeros(K, dtype=dt)  # 0 until the first curvature pair: then scaled steepest descent
-    filled, head = 0, 0
-    active = g.abs().amax(1) > tol_grad
-    for _ in range(max_iter):
-        if not bool(active.any()):
-            break
-        order = [(head - 1 - i) % history for i in range(filled)]
+    def heads(self, w: torch.Tensor) -> list[torch.nn.Linear]:
+        w = w.view(self.K, self.C, self.d + 1)
+        heads = []
+        for i in range(self.K):
+            head = torch.nn.Linear(self.d, self.C, dtype=self.dt).requires_grad_(False)
+            with torch.no_grad():
+                head.weight.copy_(w[i, :, :self.d])
+                head.bias.copy_(w[i, :, self.d])
+            heads.append(head)
+        return heads
+
+
+class CurvatureRing:
+    """L-BFGS curvature pairs shared by the grid. A value that made no pair in a step stores
+    rho = 0, which the two-loop recursion skips exactly; gamma is 0 until a value's first pair."""
+
+    def __init__(self, history: int, K: int, D: int, dt: torch.dtype):
+        self.S = torch.zeros(history, K, D, dtype=dt)
+        self.Y = torch.zeros(history, K, D, dtype=dt)
+        self.rho = torch.zeros(history, K, dtype=dt)
+        self.gamma = torch.zeros(K, dtype=dt)
+        self.history, self.filled, self.head = history, 0, 0
+
+    def direction(self, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two-loop recursion's search direction q and the slope g·q (steepest descent, scaled,
+        where q is not a descent direction or no pair exists yet)."""
+        S, Y, rho = self.S, self.Y, self.rho
+        order = [(self.head - 1 - i) % self.history for i in range(self.filled)]
         q = -g
         alphas = []
         for j in order:
@@ -104,7 +104,7 @@ def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, m
             q = torch.addcmul(q, a.unsqueeze(1), Y[j], value=-1.0)
             alphas.append(a)
         first = (1.0 / g.abs().sum(1).clamp_min(1e-30)).clamp(max=1.0)
-        q = q * torch.where(gamma > 0, gamma, first).unsqueeze(1)
+        q = q * torch.where(self.gamma > 0, self.gamma, first).unsqueeze(1)
         for j, a in zip(reversed(order), reversed(alphas)):
             q = torch.addcmul(q, (a - rho[j] * torch.linalg.vecdot(Y[j], q)).unsqueeze(1), S[j])
         gtp = torch.linalg.vecdot(g, q)
@@ -112,46 +112,69 @@ def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, m
         if bool(bad.any()):
             q = torch.where(bad.unsqueeze(1), -g * first.unsqueeze(1), q)
             gtp = torch.linalg.vecdot(g, q)
-        q = q * active.unsqueeze(1)
-        t = active.to(dt)
-        pending = active.clone()
-        f_new, out_new = f, out
-        for _ in range(40):  # backtracking: halve until Armijo's sufficient decrease holds
-            f_try, out_try = evaluate(torch.addcmul(w, t.unsqueeze(1), q))
-            accepted = pending & (f_try <= f + 1e-4 * t * gtp)
-            # keep each value's accepted trial: its loss and link outputs are the new point's
-            f_new = torch.where(accepted, f_try, f_new)
-            out_new = torch.where(accepted.view(K, 1, 1), out_try, out_new)
-            pending = pending & ~accepted
-            if not bool(pending.any()):
-                break
-            t = torch.where(pending, t * 0.5, t)
-        t = torch.where(pending, torch.zeros_like(t), t)  # no decrease found: that value stops
-        step = t.unsqueeze(1) * q
-        w = w + step
-        g_new = gradient(out_new, w)
-        yv = g_new - g
+        return q, gtp
+
+    def push(self, step: torch.Tensor, yv: torch.Tensor, active: torch.Tensor) -> None:
         sy = torch.linalg.vecdot(step, yv)
         upd = (sy > 1e-10) & active
-        um = upd.unsqueeze(1).to(dt)
-        S[head] = step * um
-        Y[head] = yv * um
-        rho[head] = torch.where(upd, 1.0 / sy.clamp_min(1e-30), torch.zeros_like(sy))
-        gamma = torch.where(upd, sy / torch.linalg.vecdot(yv, yv).clamp_min(1e-30), gamma)
-        head = (head + 1) % history
-        filled = min(filled + 1, history)
+        um = upd.unsqueeze(1).to(step.dtype)
+        self.S[self.head] = step * um
+        self.Y[self.head] = yv * um
+        self.rho[self.head] = torch.where(upd, 1.0 / sy.clamp_min(1e-30), torch.zeros_like(sy))
+        self.gamma = torch.where(upd, sy / torch.linalg.vecdot(yv, yv).clamp_min(1e-30), self.gamma)
+        self.head = (self.head + 1) % self.history
+        self.filled = min(self.filled + 1, self.history)
+
+
+def backtrack(obj: LogRegGridObjective, w, q, f, out, gtp, active):
+    """Armijo backtracking for every grid value at once: halve a value's step until its sufficient
+    decrease holds (at most 40 halvings). Returns (steps, new losses, new link outputs, failed)."""
+    t = active.to(obj.dt)
+    pending = active.clone()
+    f_new, out_new = f, out
+    for _ in range(40):
+        f_try, out_try = obj.evaluate(torch.addcmul(w, t.unsqueeze(1), q))
+        accepted = pending & (f_try <= f + 1e-4 * t * gtp)
+        f_new = torch.where(accepted, f_try, f_new)  # each value keeps its accepted trial point
+        out_new = torch.where(accepted.view(obj.K, 1, 1), out_try, out_new)
+        pending = pending & ~accepted
+        if not bool(pending.any()):
+            break
+        t = torch.where(pending, t * 0.5, t)
+    t = torch.where(pending, torch.zeros_like(t), t)  # no decrease found: that value stops
+    return t, f_new, out_new, pending
+
+
+def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, max_iter: int = 200,
+                    tol_grad: float = 1e-6, history: int = 10, tol_change: float = 1e-9) -> list[torch.nn.Linear]:
+    """Logistic regression with L2 penalty l2/2·|W|², one head per value of `l2_grid`, fitted
+    together: full-batch L-BFGS (two-loop recursion, `history` pairs, Armijo backtracking) batched
+    over the grid, so every iteration is two GEMMs for all values; gradients are analytic.
+
+    Batched instead of `torch.optim.LBFGS` per value: its per-iteration Python cost dominated the
+    evaluation time. Up to 200 iterations: fewer left weakly regularised values short of their
+    optimum and moved the val selection. Every value is carried through every iteration (a
+    converged one takes zero steps), so the loop has no gathers or scatters."""
+    obj = LogRegGridObjective(x, y, task, list(l2_grid))
+    w = torch.zeros(obj.K, obj.D, dtype=obj.dt)
+    f, out = obj.evaluate(w)
+    g = obj.gradient(out, w)
+    ring = CurvatureRing(history, obj.K, obj.D, obj.dt)
+    active = g.abs().amax(1) > tol_grad
+    for _ in range(max_iter):
+        if not bool(active.any()):
+            break
+        q, gtp = ring.direction(g)
+        q = q * active.unsqueeze(1)
+        t, f_new, out_new, pending = backtrack(obj, w, q, f, out, gtp, active)
+        step = t.unsqueeze(1) * q
+        w = w + step
+        g_new = obj.gradient(out_new, w)
+        ring.push(step, g_new - g, active)
         done = (g_new.abs().amax(1) <= tol_grad) | ((f - f_new).abs() < tol_change) | pending
         f, out, g = f_new, out_new, g_new
         active = active & ~done
-    w = w.view(K, C, d + 1)
-    heads = []
-    for i in range(K):
-        head = torch.nn.Linear(d, C, dtype=dt).requires_grad_(False)
-        with torch.no_grad():
-            head.weight.copy_(w[i, :, :d])
-            head.bias.copy_(w[i, :, d])
-        heads.append(head)
-    return heads
+    return obj.heads(w)
 
 
 class LinearHead:

@@ -27,7 +27,6 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (config_hash, protocol, probe, fraction, corruption, severity, ood_partner, metric)
 );
 """
-RESULT_FIELDS = ("protocol", "probe", "fraction", "corruption", "severity", "ood_partner", "metric", "value")
 JOB_FIELDS = ("config_hash", "group_hash", "suite", "method", "dataset", "domain", "encoder",
               "pretrain_budget", "seed")
 

@@ -61,9 +61,9 @@ def _colors(methods: list[str]) -> dict[str, tuple]:
 
 
 def _save(fig, path: Path) -> Path:
-    from benchmark.core.io import _atomic
+    from benchmark.core.io import atomic_write
 
-    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # temp + rename
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # temp + rename
     plt.close(fig)
     return path
 

@@ -100,112 +100,153 @@ def _autocast(cfg: PretrainConfig):
     return torch.autocast(device_type=cfg.device.type, dtype=dtype)
 
 
+CHECKPOINT_FIELDS = {"model", "optimizer", "g_data", "g_view", "torch_rng", "history", "epoch"}
+
+
+def read_checkpoint(checkpoint: Path | None) -> dict | None:
+    """The saved training state, or None; a damaged checkpoint (truncated, foreign) is deleted and
+    the run retrains, it is never trusted."""
+    if checkpoint is None or not checkpoint.exists():
+        return None
+    try:
+        state = safe_torch_load(checkpoint)
+        if not (isinstance(state, dict) and CHECKPOINT_FIELDS <= set(state)):
+            raise ValueError("missing fields")
+        return state
+    except Exception:
+        checkpoint.unlink(missing_ok=True)
+        return None
+
+
+def labelled_stream(cfg: PretrainConfig, labels: torch.Tensor, pool: torch.Tensor,
+                    bs: int) -> tuple[int, torch.Tensor]:
+    """(labelled samples per batch, the labelled part of the pool) for semi-supervised methods
+    (labels < 0 mark unlabelled samples); (0, empty) otherwise."""
+    if cfg.labelled_share is None:
+        return 0, pool[:0]
+    if not 0 < cfg.labelled_share < 1:
+        raise ValueError(f"labelled_share must be in (0, 1), got {cfg.labelled_share}")
+    lab_rows = labels[pool]
+    labelled = pool[(lab_rows >= 0).all(1) if lab_rows.dim() > 1 else lab_rows >= 0]
+    n_lab = min(bs - 1, max(1, round(bs * cfg.labelled_share))) if len(labelled) else 0
+    return n_lab, labelled
+
+
+def epoch_batches(pool: torch.Tensor, labelled: torch.Tensor, n_lab: int, bs: int, steps: int,
+                  g_data: torch.Generator) -> list[torch.Tensor]:
+    """One epoch's batches of sample indices: a fresh permutation of the pool; with a labelled
+    stream, each batch is `n_lab` labelled samples (fresh permutations, as many as needed) first."""
+    order = pool[torch.randperm(len(pool), generator=g_data)]
+    if not n_lab:
+        return [order[b * bs:(b + 1) * bs] for b in range(steps)]
+    reps = -(-steps * n_lab // len(labelled))
+    lab_order = torch.cat([labelled[torch.randperm(len(labelled), generator=g_data)] for _ in range(reps)])
+    return [torch.cat([lab_order[b * n_lab:(b + 1) * n_lab], order[b * (bs - n_lab):(b + 1) * (bs - n_lab)]])
+            for b in range(steps)]
+
+
+def raise_if_collapsed(history: dict[str, Any]) -> None:
+    last = history["epochs"][-1] if history["epochs"] else {}
+    if last.get("embedding_std", 1.0) < 1e-4:
+        raise TrainingFault(f"representation collapsed: per-dimension std {last['embedding_std']:.2e}, "
+                            f"rankme {last['rankme']:.2f}")
+
+
+class _Trainer:
+    """The state of one pretraining run: model, optimiser, generators, step counter, history."""
+
+    def __init__(self, method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
+                 cfg: PretrainConfig):
+        self.method, self.adapter, self.split, self.pool, self.cfg = method, adapter, split, pool, cfg
+        method.to(cfg.device).train()
+        self.opt = adamw(method.parameters(), cfg.lr, cfg.weight_decay, cfg.device)
+        self.g_data = torch.Generator().manual_seed(name_seed("data", cfg.seed))
+        self.g_view = torch.Generator().manual_seed(name_seed("view", cfg.seed))
+        self.bs = min(cfg.batch_size, len(pool))
+        self.steps_per_epoch = max(1, len(pool) // self.bs)  # drop the ragged last batch: BatchNorm needs >1
+        self.total = self.steps_per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            self.total = min(self.total, cfg.max_steps)
+        self.scaler = torch.amp.GradScaler(cfg.device.type, enabled=cfg.amp == "fp16" and cfg.device.type == "cuda")
+        self.history: dict[str, Any] = {"epochs": [], "steps": 0, "wall_s": 0.0}
+        self.start_epoch = 0
+
+    def restore(self, state: dict) -> None:
+        self.method.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.g_data.set_state(state["g_data"])
+        self.g_view.set_state(state["g_view"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = state["history"]
+        self.start_epoch = int(state["epoch"])
+
+    def save(self, checkpoint: Path, epoch: int) -> None:
+        atomic_torch_save(checkpoint, {"model": self.method.state_dict(), "optimizer": self.opt.state_dict(),
+                                       "g_data": self.g_data.get_state(), "g_view": self.g_view.get_state(),
+                                       "torch_rng": torch.get_rng_state(), "history": self.history,
+                                       "epoch": epoch})
+
+    def step(self, idx: torch.Tensor, step: int, epoch: int, view: Callable) -> float:
+        cfg, device, method = self.cfg, self.cfg.device, self.method
+        x = self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), device), device)
+        y = self.split.labels[idx].to(device, non_blocking=True) if method.uses_labels else None
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(step, self.total, cfg.lr, cfg.warmup_frac)
+        with _autocast(cfg):
+            loss = method.training_step(x, y, view)
+        if not torch.isfinite(loss):
+            raise TrainingFault(f"non-finite loss {float(loss.detach())} at epoch {epoch} step {step}")
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        method.on_step_end(step + 1, self.total)
+        return float(loss.detach())
+
+
 def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
              cfg: PretrainConfig, checkpoint: Path | None = None,
              on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train `method` on samples `pool` of `split` (labels passed only when the method uses them).
-    Returns the history: per-epoch mean loss, collapse monitor, wall time."""
-    device = cfg.device
-    method.to(device).train()
-    opt = adamw(method.parameters(), cfg.lr, cfg.weight_decay, device)
-    g_data = torch.Generator().manual_seed(name_seed("data", cfg.seed))
-    g_view = torch.Generator().manual_seed(name_seed("view", cfg.seed))
-    bs = min(cfg.batch_size, len(pool))
-    steps_per_epoch = max(1, len(pool) // bs)  # drop the ragged last batch: BatchNorm needs >1
-    total = steps_per_epoch * cfg.epochs
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16" and device.type == "cuda")
-    history: dict[str, Any] = {"epochs": [], "steps": 0, "wall_s": 0.0}
-    start_epoch = 0
-    state = None
-    if checkpoint is not None and checkpoint.exists():
-        try:  # a damaged checkpoint (truncated, foreign) is discarded and retrained, never trusted
-            state = safe_torch_load(checkpoint)
-            if not (isinstance(state, dict) and {"model", "optimizer", "g_data", "g_view", "torch_rng",
-                                                 "history", "epoch"} <= set(state)):
-                raise ValueError("missing fields")
-        except Exception:
-            checkpoint.unlink(missing_ok=True)
-            state = None
+    Returns the history: per-epoch mean loss, collapse monitor, wall time. Resumes exactly from the
+    last finished epoch of `checkpoint`."""
+    tr = _Trainer(method, adapter, split, pool, cfg)
+    state = read_checkpoint(checkpoint)
     if state is not None:
-        method.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        g_data.set_state(state["g_data"])
-        g_view.set_state(state["g_view"])
-        torch.set_rng_state(state["torch_rng"])
-        history = state["history"]
-        start_epoch = int(state["epoch"])
-    # Collapse monitor each epoch on a fixed subset: ≤ 256 samples and ≤ 1/4 of an epoch's samples, so
-    # on small sets (BreastMNIST: 2 steps per epoch) it costs a few % of training, not 15 %.
-    monitor_idx = pool[:min(len(pool), 256, max(64, steps_per_epoch * bs // 4))]
-    # On tiny epochs (MUTAG: 2 steps) even that is ~10 % of training: there the monitor runs every
-    # `monitor_every`-th epoch (≥ ~1,000 trained samples apart) and always on the last one.
-    monitor_every = max(1, round(1024 / max(1, steps_per_epoch * bs)))
-    view = lambda t: adapter.views(t, g_view)  # noqa: E731
-    labels = split.labels
-    n_lab, labelled = 0, pool[:0]
-    if cfg.labelled_share is not None:
-        if not 0 < cfg.labelled_share < 1:
-            raise ValueError(f"labelled_share must be in (0, 1), got {cfg.labelled_share}")
-        lab_rows = labels[pool]
-        labelled = pool[(lab_rows >= 0).all(1) if lab_rows.dim() > 1 else lab_rows >= 0]
-        if len(labelled):
-            n_lab = min(bs - 1, max(1, round(bs * cfg.labelled_share)))
-    step = history["steps"]
-    for epoch in range(start_epoch, cfg.epochs):
-        if step >= total:
+        tr.restore(state)
+    bs, spe = tr.bs, tr.steps_per_epoch
+    # Collapse monitor on a fixed subset: ≤ 256 samples and ≤ 1/4 of an epoch's samples; on tiny
+    # epochs only every `monitor_every`-th epoch (≥ ~1,000 samples apart) and on the last one.
+    monitor_idx = pool[:min(len(pool), 256, max(64, spe * bs // 4))]
+    monitor_every = max(1, round(1024 / max(1, spe * bs)))
+    view = lambda t: adapter.views(t, tr.g_view)  # noqa: E731
+    n_lab, labelled = labelled_stream(cfg, split.labels, pool, bs)
+    step = tr.history["steps"]
+    for epoch in range(tr.start_epoch, cfg.epochs):
+        if step >= tr.total:
             break
         t0 = time.perf_counter()
-        order = pool[torch.randperm(len(pool), generator=g_data)]
-        if n_lab:  # the labelled stream: fresh permutations of the labelled samples, as many as needed
-            reps = -(-steps_per_epoch * n_lab // len(labelled))
-            lab_order = torch.cat([labelled[torch.randperm(len(labelled), generator=g_data)] for _ in range(reps)])
         losses = []
-        for b in range(steps_per_epoch):
-            if step >= total:
+        for idx in epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data):
+            if step >= tr.total:
                 break
-            if n_lab:
-                idx = torch.cat([lab_order[b * n_lab:(b + 1) * n_lab],
-                                 order[b * (bs - n_lab):(b + 1) * (bs - n_lab)]])
-            else:
-                idx = order[b * bs:(b + 1) * bs]
-            x = adapter.prepare(pin_batch(adapter.batch(split, idx), device), device)
-            y = labels[idx].to(device, non_blocking=True) if method.uses_labels else None
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, cfg.lr, cfg.warmup_frac)
-            with _autocast(cfg):
-                loss = method.training_step(x, y, view)
-            if not torch.isfinite(loss):
-                raise TrainingFault(f"non-finite loss {float(loss.detach())} at epoch {epoch} step {step}")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            losses.append(tr.step(idx, step, epoch, view))
             step += 1
-            method.on_step_end(step, total)
-            losses.append(float(loss.detach()))
-        last = epoch + 1 == cfg.epochs or step >= total
-        stats = (collapse_stats(method, adapter, split, monitor_idx, device)
+        last = epoch + 1 == cfg.epochs or step >= tr.total
+        stats = (collapse_stats(method, adapter, split, monitor_idx, cfg.device)
                  if last or (epoch + 1) % monitor_every == 0 else {})
         record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)),
                   "seconds": time.perf_counter() - t0, **stats}
-        history["epochs"].append(record)
-        history["steps"] = step
-        history["wall_s"] = history["wall_s"] + record["seconds"]
+        tr.history["epochs"].append(record)
+        tr.history["steps"] = step
+        tr.history["wall_s"] = tr.history["wall_s"] + record["seconds"]
         if checkpoint is not None:
-            atomic_torch_save(checkpoint, {"model": method.state_dict(), "optimizer": opt.state_dict(),
-                                           "g_data": g_data.get_state(), "g_view": g_view.get_state(),
-                                           "torch_rng": torch.get_rng_state(), "history": history,
-                                           "epoch": epoch + 1})
+            tr.save(checkpoint, epoch + 1)
         if on_epoch:
             on_epoch(epoch + 1, record)
-    if history["epochs"] and history["epochs"][-1].get("embedding_std", 1.0) < 1e-4:
-        raise TrainingFault(f"representation collapsed: per-dimension std "
-                            f"{history['epochs'][-1]['embedding_std']:.2e}, rankme "
-                            f"{history['epochs'][-1]['rankme']:.2f}")
+    raise_if_collapsed(tr.history)
     method.eval()
-    return history
+    return tr.history
 
 
 def epochs_for_steps(steps: int, pool_size: int, batch_size: int) -> int:

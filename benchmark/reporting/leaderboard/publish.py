@@ -1,0 +1,195 @@
+"""Publishing leaderboards under <root>/<suite>/<protocol>.csv.
+
+- `publish_store` / `publish_csv`: aggregate the store (tables.long_table), or take a submitted CSV,
+  then merge into the published CSV of each protocol, reporting every addition / replacement.
+- `withdraw`: remove a method's rows (one dataset's, one pretraining budget's) from a suite's CSVs,
+  logged row by row. The withdrawal is remembered in <suite>/withdrawn.json, so a later publish from a
+  store that still holds those results skips them (results finished after it, i.e. a re-run, are
+  published).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.core.io import atomic_write_text
+from benchmark.orchestration.jobs import headline_metrics
+from benchmark.orchestration.suites import SUITES_DIR, UsageError
+from benchmark.reporting.leaderboard.frames import canonical, describe_row, merge, parse_time, read_long
+from benchmark.reporting.leaderboard.schema import check_suite_name, validate_file, validate_text
+from benchmark.reporting.tables import KEY, LONG_COLUMNS, long_table
+
+WITHDRAWN_FILE = "withdrawn.json"
+
+
+def store_long(store, suite: str, log=print) -> pd.DataFrame:
+    """The store's results for the suite in the long format, with the rows the tables derive at table
+    time (CE / mCE against the supervised reference); created_at = when the cell's newest job
+    finished. Cells without a single finite value (e.g. relative robustness of a 0-accuracy clean
+    row) are left out, with a note."""
+    from benchmark.reporting.tables import latest_configs
+    frame = latest_configs(store.frame(suite))
+    if frame.empty:
+        return canonical(pd.DataFrame(columns=LONG_COLUMNS))
+    try:
+        from benchmark.orchestration.suites import load_suite
+        from benchmark.reporting.protocol_tables import derived_rows
+        try:
+            metric_for = headline_metrics(load_suite(suite))
+        except UsageError:
+            metric_for = None
+        frame = derived_rows(frame, metric_for)
+    except ImportError:
+        pass
+    long = long_table(frame)
+    newest = frame.groupby(KEY, dropna=False)["created_at"].max().reset_index()
+    long = long.drop(columns=["created_at"]).merge(newest, on=KEY, how="left")[LONG_COLUMNS]
+    empty = long["n_seeds"] == 0
+    for _, r in long[empty].iterrows():
+        log(f"  skipped  {describe_row(r)}: no finite value in any seed")
+    return canonical(long[~empty])
+
+
+def write_checked(df: pd.DataFrame, path: Path, suite: str, protocol: str) -> Path:
+    text = df.to_csv(index=False, lineterminator="\n")
+    problems = validate_text(text, suite, protocol)
+    if problems:
+        raise UsageError(f"refusing to publish an invalid leaderboard {path}: "
+                         + problems[0].format(str(path))
+                         + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return atomic_write_text(path, text)
+
+
+def read_withdrawals(suite_dir: Path) -> list[dict]:
+    """The suite's remembered withdrawals: [{method, dataset, pretrain_budget, withdrawn_at}], None
+    for a filter that was not given."""
+    path = Path(suite_dir) / WITHDRAWN_FILE
+    if not path.exists():
+        return []
+    try:
+        records = json.loads(path.read_text())
+        for r in records:
+            parse_time(r["withdrawn_at"])
+            if not isinstance(r["method"], str):
+                raise TypeError("method must be a string")
+    except (ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"{path}: not a list of withdrawals "
+                         f"{{method, dataset, pretrain_budget, withdrawn_at}}: {e}")
+    return records
+
+
+def _withdrawn_at(r, withdrawals: list[dict]) -> str | None:
+    """When a row's results were withdrawn, if a withdrawal covers it and they finished before it."""
+    for w in withdrawals:
+        if (r["method"] == w["method"] and w.get("dataset") in (None, r["dataset"])
+                and w.get("pretrain_budget") in (None, r["pretrain_budget"])
+                and parse_time(r["created_at"]) <= parse_time(w["withdrawn_at"])):
+            return w["withdrawn_at"]
+    return None
+
+
+def drop_withdrawn(incoming: pd.DataFrame, suite_dir: Path, log=print) -> pd.DataFrame:
+    withdrawals = read_withdrawals(suite_dir)
+    if not withdrawals or incoming.empty:
+        return incoming
+    keep = []
+    for r in incoming.to_dict("records"):
+        when = _withdrawn_at(r, withdrawals)
+        keep.append(when is None)
+        if when is not None:
+            log(f"  skipped  {describe_row(r)} [{r['pretrain_budget']}]: withdrawn at {when} "
+                f"(finished {r['created_at']})")
+    return incoming[keep]
+
+
+def _read_published(path: Path, suite: str, protocol: str) -> pd.DataFrame:
+    """A published CSV as canonical rows, refusing an invalid one."""
+    problems = validate_file(path, suite, protocol)
+    if problems:
+        raise UsageError("the published leaderboard is invalid, fix it first: "
+                         + problems[0].format(str(path)))
+    return read_long(path)
+
+
+def publish_frame(incoming: pd.DataFrame, suite: str, root: Path, log=print) -> dict[str, Path]:
+    """Merge canonical rows into root/<suite>/<protocol>.csv for each protocol present; rows of
+    withdrawn results (see `withdraw`) are skipped."""
+    check_suite_name(suite)
+    written = {}
+    incoming = drop_withdrawn(incoming, Path(root) / suite, log)
+    for protocol, part in incoming.groupby("protocol", sort=True):
+        check_suite_name(protocol, "protocol")
+        path = Path(root) / suite / f"{protocol}.csv"
+        old = canonical(pd.DataFrame(columns=LONG_COLUMNS))
+        if path.exists():
+            old = _read_published(path, suite, protocol)
+        merged, changes = merge(old, part)
+        written[protocol] = write_checked(merged, path, suite, protocol)
+        n = {w: sum(c.startswith(w) for c in changes) for w in ("added", "replaced", "kept")}
+        log(f"{path}: {len(merged)} row(s); {n['added']} added, {n['replaced']} replaced, "
+            f"{len(part) - sum(n.values())} unchanged, {n['kept']} kept (published row newer)")
+        for c in changes:
+            log("  " + c)
+    return written
+
+
+def publish_store(store, suite: str, root: Path, log=print) -> dict[str, Path]:
+    check_suite_name(suite)
+    long = store_long(store, suite, log)
+    if long.empty:
+        raise UsageError(f"no finished results for suite {suite!r} in {store.path}; run it first")
+    written = publish_frame(long, suite, root, log)
+    cfg = SUITES_DIR / f"{suite}.yaml"
+    if cfg.exists():  # the exact config the page shows next to the tables
+        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", cfg.read_text())
+    return written
+
+
+def publish_csv(csv_path: Path, suite: str, root: Path, log=print) -> dict[str, Path]:
+    """Validate a submitted CSV, then merge it like store results."""
+    check_suite_name(suite)
+    problems = validate_file(csv_path, suite)
+    if problems:
+        more = f" (+{len(problems) - 1} more; run `leaderboard validate`)" if len(problems) > 1 else ""
+        raise UsageError("submission rejected: " + problems[0].format(str(csv_path)) + more)
+    return publish_frame(read_long(csv_path), suite, root, log)
+
+
+def withdraw(suite: str, root: Path, method: str, dataset: str | None = None,
+             pretrain_budget: str | None = None, log=print) -> dict[str, Path]:
+    """Remove a method's published rows (optionally one dataset's, or one pretraining budget's) from
+    every protocol CSV of a suite — e.g. the rows of a budget the suite no longer runs, which a
+    re-run at the new budget adds next to (pretrain_budget is part of the key) instead of replacing.
+    Logged row by row; a filter that matches nothing is a usage error. The filter and the time are
+    appended to <suite>/withdrawn.json, which publish reads so as not to re-add these results."""
+    check_suite_name(suite)
+    withdrawals = read_withdrawals(Path(root) / suite)
+    written, removed = {}, 0
+    for path in sorted((Path(root) / suite).glob("*.csv")):
+        protocol = path.stem
+        old = _read_published(path, suite, protocol)
+        hit = old["method"] == method
+        if dataset is not None:
+            hit &= old["dataset"] == dataset
+        if pretrain_budget is not None:
+            hit &= old["pretrain_budget"] == pretrain_budget
+        if not hit.any():
+            continue
+        for r in old[hit].to_dict("records"):
+            log(f"  withdrawn {describe_row(r)} [{r['pretrain_budget']}]: "
+                f"{float(r['mean']):.4f} (n={r['n_seeds']})")
+        removed += int(hit.sum())
+        written[protocol] = write_checked(old[~hit].reset_index(drop=True), path, suite, protocol)
+        log(f"{path}: {int(hit.sum())} row(s) withdrawn, {int((~hit).sum())} left")
+    if not removed:
+        what = ", ".join(f"{k} {v!r}" for k, v in (("method", method), ("dataset", dataset),
+                                                   ("pretrain_budget", pretrain_budget)) if v is not None)
+        raise UsageError(f"no published rows of suite {suite!r} match {what} under {Path(root) / suite}")
+    withdrawals.append({"method": method, "dataset": dataset, "pretrain_budget": pretrain_budget,
+                        "withdrawn_at": datetime.now(timezone.utc).isoformat()})
+    written[WITHDRAWN_FILE] = atomic_write_text(Path(root) / suite / WITHDRAWN_FILE,
+                                                json.dumps(withdrawals, indent=1) + "\n")
+    return written

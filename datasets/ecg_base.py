@@ -1,0 +1,106 @@
+"""What the ECG adapters share (MIT-BIH in `datasets.mitdb`, UCR ECG200 / ECG5000 in `datasets.ucr`,
+PTB-XL in `datasets.ptbxl`): the adapter base, per-series z-scoring, an atomic tensor cache and the
+checksummed PhysioNet download. Spec "signal1d" (C, T).
+
+Normalisation (documented per adapter): MIT-BIH and PTB-XL are z-scored per record and lead (the
+record's median and std), so gain/offset differences between recordings are removed while the
+beat-to-beat morphology within a record is kept; UCR series are z-normalised per series, the UCR
+archive's own convention (a no-op for files that are already normalised).
+
+Views: `datasets.signal_views.ecg_view` (crop-stretch, amplitude scale, baseline wander, noise,
+segment mask). Corruptions: `datasets.signal_corruptions.ecg_corruptions`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from datasets.base import Adapter, DataError
+from datasets.files import created_dirs, file_digest, remove_empty
+from datasets.signal_corruptions import ecg_corruptions
+from datasets.signal_views import ecg_view
+
+
+class ECGAdapter(Adapter):
+    domain = "ecg"
+    fs: ClassVar[float] = 360.0  # sampling rate used by views/corruptions (nominal for UCR)
+
+    def views(self, x, generator):
+        return ecg_view(x, generator, self.fs)
+
+    def corruptions(self):
+        return ecg_corruptions(self.fs, self.spec.shape[0])
+
+
+def zscore_rows(x: torch.Tensor) -> torch.Tensor:
+    mu = x.mean(-1, keepdim=True)
+    sd = x.std(-1, keepdim=True).clamp_min(1e-6)
+    return (x - mu) / sd
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("SSLBENCH_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "sslbench" / "cache"
+
+
+def files_key(paths: list[Path], *extra) -> str:
+    h = hashlib.sha256(repr(extra).encode())
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:24]
+
+
+def cached_tensors(key: str, build):
+    """Load a cached tensor dict by key, or build and save it atomically (a damaged cache file is
+    rebuilt, never trusted)."""
+    from benchmark.core.io import atomic_torch_save, safe_torch_load
+
+    path = _cache_dir() / f"{key}.pt"
+    if path.exists():
+        try:
+            return safe_torch_load(path)
+        except Exception:
+            path.unlink(missing_ok=True)
+    obj = build()
+    try:
+        atomic_torch_save(path, obj)
+    except OSError:
+        pass  # an unwritable cache only costs time
+    return obj
+
+
+def physionet_fetch(db: str, dest: Path, files: list[str], want, what: str) -> None:
+    """Download `files` and every file of SHA256SUMS.txt accepted by `want` from PhysioNet database
+    `db` (e.g. "mitdb/1.0.0") with wfdb's client, then check each against PhysioNet's published
+    SHA256SUMS.txt; a mismatching file is deleted and named. A failed download removes the folders
+    it created."""
+    import wfdb
+
+    new = created_dirs(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        wfdb.dl_files(db, str(dest), ["SHA256SUMS.txt"])
+        sums = {}
+        for ln in (dest / "SHA256SUMS.txt").read_text().splitlines():
+            if ln.strip():
+                digest, name = ln.split(maxsplit=1)
+                sums[name.strip()] = digest
+        wanted = list(files) + sorted(k for k in sums if want(k) and k not in files)
+        wfdb.dl_files(db, str(dest), wanted)
+    except Exception as e:
+        (dest / "SHA256SUMS.txt").unlink(missing_ok=True)
+        if not any(dest.iterdir()):
+            remove_empty(new)
+        raise DataError(f"cannot download {what} ({db}) from PhysioNet to {dest}: {e}. Offline, put the "
+                        f"files there by hand (https://physionet.org/content/{db}/)") from e
+    for rel in wanted:
+        if rel in sums and file_digest(dest / rel, "sha256") != sums[rel]:
+            (dest / rel).unlink()
+            raise DataError(f"{dest / rel}: SHA256 does not match PhysioNet's SHA256SUMS.txt; "
+                            f"run again to re-fetch it")
+

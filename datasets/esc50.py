@@ -1,0 +1,95 @@
+"""ESC-50 environmental sounds: 5 s clips, 50 classes (or ESC-10), the 5 official folds."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.core.specs import TaskSpec
+from datasets.audio_base import N_MELS, AudioAdapter, read_clips
+from datasets.base import DataError, register_adapter
+from datasets.files import fetch_archive, offline_hint
+
+ESC50_URL = "https://github.com/karolpiczak/ESC-50/archive/master.zip"
+
+
+@register_adapter
+class ESC50(AudioAdapter):
+    """ESC-50 (Piczak 2015): 2,000 5-s clips at 44.1 kHz, 50 classes, 5 official folds.
+
+    Root `<data_dir>/esc50` or `<data_dir>/ESC-50` (or `ESC-50-master`) with `meta/esc50.csv` and
+    `audio/*.wav`; else the GitHub master archive is downloaded (no checksum is published: the CSV
+    must list 2,000 clips, 40 per class, 400 per fold, and every file must read as mono 44.1 kHz).
+    Resampled to 16 kHz by default (option `sample_rate`), 5 s. Split: fold `test_fold` (default 5)
+    is test, the fold before it (default 4) val, the other three train — so one run is one fold of
+    the official cross-validation. Option `esc10: true` keeps the ESC-10 subset (10 classes)."""
+
+    name = "esc50"
+    sample_rate = 16000
+    clip_seconds = 5.0
+    spec = AudioAdapter.spec_for("logmel", 16000, 5.0, N_MELS)
+    task = TaskSpec(50)
+    ood_partners = {"near": [], "far": []}
+
+    def __init__(self, data_dir=None, **options):
+        super().__init__(data_dir, **options)
+        if self.options.get("esc10"):
+            self.task = TaskSpec(10)
+
+    def locate(self) -> Path:
+        cands = [self.data_dir / n for n in ("esc50", "ESC-50", "ESC-50-master")]
+        for d in cands:
+            if (d / "meta" / "esc50.csv").exists():
+                return d
+        msg = (f"ESC-50 not found in any of {[str(c) for c in cands]} (expected meta/esc50.csv "
+               f"and audio/*.wav); get {ESC50_URL} and unzip it there")
+        if not self.options.get("download", True):
+            raise DataError(msg)
+        with offline_hint(msg):
+            fetch_archive(ESC50_URL, None, cands[0], "ESC-50-master", "ESC-50")
+        return cands[0]
+
+    def load_waveforms(self):
+        root = self.locate()
+        meta = root / "meta" / "esc50.csv"
+        try:
+            with open(meta, newline="") as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise DataError(f"{meta}: cannot read ({e})") from e
+        need = {"filename", "fold", "target", "category", "esc10"}
+        if not rows or not need <= set(rows[0]):
+            raise DataError(f"{meta}: expected columns {sorted(need)}; "
+                            f"got {list(rows[0]) if rows else 'no rows'}")
+        try:
+            recs = [(r["filename"], int(r["fold"]), int(r["target"]), r["category"], r["esc10"] == "True")
+                    for r in rows]
+        except ValueError as e:
+            raise DataError(f"{meta}: non-integer fold/target ({e})") from e
+        if self.options.get("strict", True) and (len(recs) != 2000 or
+                                                 np.bincount([r[2] for r in recs]).tolist() != [40] * 50):
+            raise DataError(f"{meta}: {len(recs)} rows; expected the official 2000 (40 per class) — "
+                            f"pass strict: false for a subset")
+        if self.options.get("esc10"):
+            recs = [r for r in recs if r[4]]
+            targets = sorted({r[2] for r in recs})
+            remap = {t: i for i, t in enumerate(targets)}
+            names = {r[2]: r[3] for r in recs}
+            self.task = TaskSpec(len(targets), class_names=tuple(names[t] for t in targets))
+            recs = [(a, b, remap[c], d, e) for a, b, c, d, e in recs]
+        else:
+            names = {r[2]: r[3] for r in recs}
+            self.task = TaskSpec(50, class_names=tuple(names.get(t, str(t)) for t in range(50)))
+        test_fold = int(self.options.get("test_fold", 5))
+        if test_fold not in (1, 2, 3, 4, 5):
+            raise ValueError("esc50: option test_fold must be 1..5")
+        val_fold = 5 if test_fold == 1 else test_fold - 1
+        out = {}
+        for split, folds in (("train", {1, 2, 3, 4, 5} - {test_fold, val_fold}), ("val", {val_fold}),
+                             ("test", {test_fold})):
+            sel = [r for r in recs if r[1] in folds]
+            waves = read_clips([root / "audio" / r[0] for r in sel], None, self.length, target_sr=self.sr)
+            out[split] = (waves, torch.tensor([r[2] for r in sel], dtype=torch.int64))
+        return out

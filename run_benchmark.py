@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """SSLBench command line: run / list / report. See `python run_benchmark.py --help`."""
+
 import os
 import sys
 

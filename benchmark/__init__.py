@@ -1,2 +1,3 @@
-"""SSLBench: the runner and everything that evaluates (DESIGN §1)."""
+"""SSLBench: the runner and everything that evaluates (docs/design.md §1)."""
+
 __version__ = "0.1.0"

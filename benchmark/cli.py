@@ -1,8 +1,8 @@
 """argparse front end. Usage errors exit 2 with one clear line; data errors and failed jobs exit 1."""
+
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,39 +17,65 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="run_benchmark.py", description="SSLBench: cross-domain self-supervised learning benchmark.")
+    p = _Parser(
+        prog="run_benchmark.py", description="SSLBench: cross-domain self-supervised learning benchmark."
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run a suite (skips jobs already in the store)")
     r.add_argument("--suite", default="quick", help="shipped suite name (quick, ...) or a .yaml file")
-    r.add_argument("--data-dir", default=None, help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)")
+    r.add_argument(
+        "--data-dir",
+        default=None,
+        help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)",
+    )
     r.add_argument("--out", default=None, help="output dir (default: results/<suite>)")
     r.add_argument("--methods", type=csv_list("--methods"), help="comma-separated method names")
     r.add_argument("--datasets", type=csv_list("--datasets"), help="comma-separated dataset names")
     r.add_argument("--seeds", type=csv_list("--seeds", int), help="comma-separated integer seeds")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
-    r.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"],
-                   help="mixed precision in pretraining (fp16 needs CUDA)")
+    r.add_argument(
+        "--amp",
+        default="off",
+        choices=["off", "bf16", "fp16"],
+        help="mixed precision in pretraining (fp16 needs CUDA)",
+    )
     from benchmark.orchestration.executors import add_executor_arguments
+
     add_executor_arguments(r)
-    r.add_argument("--method-file", action="append", default=None, metavar="FILE",
-                   help="Python file defining a method (executed only because it is named here)")
-    r.add_argument("--pretrain-on", type=csv_list("--pretrain-on"),
-                   help="transfer: pretrain on these dataset(s) (several = their union, multi-domain)")
-    r.add_argument("--evaluate-on", type=csv_list("--evaluate-on"),
-                   help="transfer: probe the --pretrain-on checkpoint on these same-spec dataset(s)")
+    r.add_argument(
+        "--method-file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="Python file defining a method (executed only because it is named here)",
+    )
+    r.add_argument(
+        "--pretrain-on",
+        type=csv_list("--pretrain-on"),
+        help="transfer: pretrain on these dataset(s) (several = their union, multi-domain)",
+    )
+    r.add_argument(
+        "--evaluate-on",
+        type=csv_list("--evaluate-on"),
+        help="transfer: probe the --pretrain-on checkpoint on these same-spec dataset(s)",
+    )
 
     ls = sub.add_parser("list", help="list methods, datasets or suites")
     ls.add_argument("what", choices=["methods", "datasets", "suites"])
-    ls.add_argument("--data-dir", default=None,
-                    help="data directory checked for local copies (default: $SSLBENCH_DATA_DIR, else ~/.cache)")
+    ls.add_argument(
+        "--data-dir",
+        default=None,
+        help="data directory checked for local copies (default: $SSLBENCH_DATA_DIR, else ~/.cache)",
+    )
 
     rep = sub.add_parser("report", help="regenerate tables from the results store")
     rep.add_argument("--out", default=None, help="output dir holding store.sqlite (default: results/<suite>)")
     rep.add_argument("--suite", default="quick", help="suite whose results to report")
 
     from benchmark.reporting import compare, leaderboard
+
     compare.add_parser(sub)
     leaderboard.add_parser(sub)
     return p
@@ -61,6 +87,7 @@ def _out_dir(args, suite_name: str) -> Path:
 
 def cmd_run(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
+
     check_datasets_package()
     from benchmark.orchestration.jobs import expand, headline_metrics
     from benchmark.orchestration.store import ResultStore
@@ -71,16 +98,19 @@ def cmd_run(args) -> int:
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise UsageError("--seeds: seeds must be non-negative integers")
     from benchmark.orchestration.executors import options_from_args, run_grid, worker_device
+
     opts = options_from_args(args, suite)
     device = worker_device(args.executor, args.device, opts, args.amp)
     if args.pretrain_on or args.evaluate_on:
         from benchmark.orchestration.transfer import transfer_jobs
+
         if args.datasets:
             raise UsageError("--datasets cannot be combined with --pretrain-on/--evaluate-on")
         jobs = transfer_jobs(suite, args.pretrain_on or [], args.evaluate_on or [], args.methods, args.seeds)
     else:
         jobs = expand(suite, args.methods, args.datasets, args.seeds)
         from benchmark.orchestration.transfer import suite_transfer_jobs
+
         jobs += suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir}: not a directory")
@@ -88,21 +118,40 @@ def cmd_run(args) -> int:
     store = ResultStore(out / "store.sqlite")
     print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
     t_start = time.perf_counter()
-    summary = run_grid(args.executor, jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
-                       show_progress=not args.no_progress, amp=args.amp, options=opts)
+    summary = run_grid(
+        args.executor,
+        jobs,
+        store,
+        args.data_dir,
+        out,
+        device,
+        log=lambda m: print(m, file=sys.stderr),
+        show_progress=not args.no_progress,
+        amp=args.amp,
+        options=opts,
+    )
     written = write_tables(store, out, suite.name, headline_metrics(suite))
     md = out / "label_fraction.md"
     if md.exists():
         print(md.read_text())
-    print(f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; "
-          f"tables: {', '.join(str(p) for p in written.values())}", file=sys.stderr)
+    print(
+        f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; "
+        f"tables: {', '.join(str(p) for p in written.values())}",
+        file=sys.stderr,
+    )
     import resource
-    print(f"wall {time.perf_counter() - t_start:.0f} s, peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", file=sys.stderr)
+
+    print(
+        f"wall {time.perf_counter() - t_start:.0f} s, peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+        file=sys.stderr,
+    )
     if summary.get("train_s"):
-        print(f"evaluation (all protocols) {summary['eval_s']:.1f} s = "
-              f"{100 * summary['eval_s'] / summary['train_s']:.0f} % of training {summary['train_s']:.1f} s",
-              file=sys.stderr)
+        print(
+            f"evaluation (all protocols) {summary['eval_s']:.1f} s = "
+            f"{100 * summary['eval_s'] / summary['train_s']:.0f} % of training {summary['train_s']:.1f} s",
+            file=sys.stderr,
+        )
     if summary["failed"]:
         print("failed jobs:", file=sys.stderr)
         for label, err in summary["failed"]:
@@ -113,30 +162,41 @@ def cmd_run(args) -> int:
 
 def cmd_list(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
+
     check_datasets_package()
     if args.what == "methods":
         from benchmark.core.specs import SPEC_KINDS
         from methods.base import METHODS
+
         rows = []
         for name in sorted(METHODS):
             d = METHODS[name].describe()
-            specs = sorted(d["specs"], key=lambda k: SPEC_KINDS.index(k) if k in SPEC_KINDS else len(SPEC_KINDS))
+            specs = sorted(
+                d["specs"], key=lambda k: SPEC_KINDS.index(k) if k in SPEC_KINDS else len(SPEC_KINDS)
+            )
             rows.append((name, d["family"], ",".join(specs), d["paper"]))
         w = [max(len(r[i]) for r in rows + [("name", "family", "specs", "")]) for i in range(3)]
         for r in [("name", "family", "specs", "paper")] + rows:
             print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
     elif args.what == "datasets":
         from datasets.base import ADAPTERS
-        print(f"{'name':<22} {'domain':<15} {'spec':<12} {'shape':<12} {'classes':<17} {'local':<6} "
-              f"train/val/test")
+
+        print(
+            f"{'name':<22} {'domain':<15} {'spec':<12} {'shape':<12} {'classes':<17} {'local':<6} "
+            f"train/val/test"
+        )
         for name in sorted(ADAPTERS):
             a = ADAPTERS[name]
             local, size = _local_copy(name, args.data_dir)
-            print(f"{name:<22} {a.domain:<15} {a.spec.kind:<12} {'x'.join(map(str, a.spec.shape)):<12} "
-                  f"{str(a.task.num_classes) + (' (multi-label)' if a.task.multilabel else ''):<17} "
-                  f"{local:<6} {size}", flush=True)
+            print(
+                f"{name:<22} {a.domain:<15} {a.spec.kind:<12} {'x'.join(map(str, a.spec.shape)):<12} "
+                f"{str(a.task.num_classes) + (' (multi-label)' if a.task.multilabel else ''):<17} "
+                f"{local:<6} {size}",
+                flush=True,
+            )
     else:
         from benchmark.orchestration.suites import available_suites, load_suite
+
         for name in available_suites():
             print(f"{name:<12} {load_suite(name).description}")
     return 0
@@ -148,14 +208,18 @@ def _local_copy(name: str, data_dir) -> tuple[str, str]:
     import logging
 
     from datasets.base import get_adapter
+
     logging.disable(logging.WARNING)  # PyG / adapter chatter while probing
     try:
         splits = get_adapter(name, data_dir=data_dir, download=False).splits()
         return "yes", "/".join(str(len(splits[k])) for k in ("train", "val", "test"))
     except Exception as e:  # missing, partial or corrupt files: listed as not usable, never fatal
         why = str(e).split(". ")[0]
-        return "no", ("files missing" if any(w in why for w in ("download", "not in any of", "not found", "missing"))
-                      else why[:60])
+        return "no", (
+            "files missing"
+            if any(w in why for w in ("download", "not in any of", "not found", "missing"))
+            else why[:60]
+        )
     finally:
         logging.disable(logging.NOTSET)
 
@@ -172,9 +236,11 @@ def cmd_report(args) -> int:
         raise UsageError(f"no results store at {out / 'store.sqlite'}; run the suite first or pass --out")
     store = ResultStore(out / "store.sqlite")
     from benchmark.orchestration.package_guard import check_datasets_package
+
     check_datasets_package()
     from benchmark.orchestration.jobs import headline_metrics
     from benchmark.orchestration.suites import load_suite
+
     try:
         metric_for = headline_metrics(load_suite(args.suite))
     except UsageError:
@@ -203,14 +269,23 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if getattr(args, "method_file", None):
             if getattr(args, "executor", "local") != "local":
-                raise UsageError("--method-file needs --executor local (worker processes do not load the "
-                                 "file); move the method into methods/ to run it elsewhere")
+                raise UsageError(
+                    "--method-file needs --executor local (worker processes do not load the "
+                    "file); move the method into methods/ to run it elsewhere"
+                )
             from benchmark.orchestration.method_files import load_method_files
+
             load_method_files(args.method_file)
         from benchmark.reporting.compare import cmd_compare
         from benchmark.reporting.leaderboard import cmd_leaderboard
-        return {"run": cmd_run, "list": cmd_list, "report": cmd_report, "compare": cmd_compare,
-                "leaderboard": cmd_leaderboard}[args.command](args)
+
+        return {
+            "run": cmd_run,
+            "list": cmd_list,
+            "report": cmd_report,
+            "compare": cmd_compare,
+            "leaderboard": cmd_leaderboard,
+        }[args.command](args)
     except UsageError as e:
         print(f"error: {_one_line(str(e))}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ and how pretraining cost grows with dataset size and epochs.
 Timings come from the per-job timing the runner stores with every job (train_s; embed_s = embedding
 cache misses; eval_s per protocol), so they are the suite's own numbers, not a re-implementation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmark.orchestration.jobs import Job, expand  # noqa: E402
-
 from benchmark.orchestration.runner import run_job, run_jobs  # noqa: E402
 from benchmark.orchestration.store import ResultStore  # noqa: E402
 from benchmark.orchestration.suites import load_suite  # noqa: E402
@@ -38,15 +38,19 @@ def peak_rss_mb() -> float:
 
 def suite_cost(suite_name: str, data_dir, out: Path) -> None:
     from benchmark.orchestration.transfer import suite_transfer_jobs
+
     suite = load_suite(suite_name)
     jobs = expand(suite) + suite_transfer_jobs(suite)
     store = ResultStore(out / "store.sqlite")
     t0 = time.perf_counter()
-    summary = run_jobs(jobs, store, data_dir, out, torch.device("cpu"), log=lambda m: None,
-                       show_progress=False)
+    summary = run_jobs(
+        jobs, store, data_dir, out, torch.device("cpu"), log=lambda m: None, show_progress=False
+    )
     wall = time.perf_counter() - t0
-    print(f"suite {suite.name}: {len(jobs)} jobs, ran {summary['ran']}, failed {len(summary['failed'])}, "
-          f"wall {wall:.0f} s, peak RSS {peak_rss_mb():.0f} MB")
+    print(
+        f"suite {suite.name}: {len(jobs)} jobs, ran {summary['ran']}, failed {len(summary['failed'])}, "
+        f"wall {wall:.0f} s, peak RSS {peak_rss_mb():.0f} MB"
+    )
     breakdown(out / "store.sqlite")
 
 
@@ -66,7 +70,8 @@ def breakdown(store_path: Path) -> None:
     for ds, (tr, emb, pr) in sorted(per_ds.items()):
         tot = [tot[0] + tr, tot[1] + emb, tot[2] + pr]
         print(f"{ds:<18}{tr:>12.1f}{emb:>10.1f}{pr:>10.1f}{(emb + pr) / max(tr, 1e-9):>14.0%}")
-    print(f"{'total':<18}{tot[0]:>12.1f}{tot[1]:>10.1f}{tot[2]:>10.1f}{(tot[1] + tot[2]) / max(tot[0], 1e-9):>14.0%}")
+    share = (tot[1] + tot[2]) / max(tot[0], 1e-9)
+    print(f"{'total':<18}{tot[0]:>12.1f}{tot[1]:>10.1f}{tot[2]:>10.1f}{share:>14.0%}")
 
 
 def growth(data_dir, out: Path) -> None:
@@ -76,8 +81,21 @@ def growth(data_dir, out: Path) -> None:
     for n in (1000, 2000, 4000):
         cells = []
         for e in (1, 2, 4):
-            job = Job("cost", "simclr", "fashion_mnist", 0, e, [0.1], ["linear"], ["label_fraction"],
-                      {}, {}, n, 1000, 1000)
+            job = Job(
+                "cost",
+                "simclr",
+                "fashion_mnist",
+                0,
+                e,
+                [0.1],
+                ["linear"],
+                ["label_fraction"],
+                {},
+                {},
+                n,
+                1000,
+                1000,
+            )
             res = run_job(job, data_dir, out / f"g{n}_{e}", torch.device("cpu"))
             t = res.history["timing"]
             cells.append(f"{t['train_s']:.1f} / {sum(t['eval_s'].values()):.1f}")
@@ -90,8 +108,11 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--growth", action="store_true", help="also measure size × epochs scaling")
     p.add_argument("--skip-suite", action="store_true")
-    p.add_argument("--store", default=None,
-                   help="only break down the stored timings of a finished run (e.g. results/quick/store.sqlite)")
+    p.add_argument(
+        "--store",
+        default=None,
+        help="only break down the stored timings of a finished run (e.g. results/quick/store.sqlite)",
+    )
     args = p.parse_args(argv)
     if args.store:
         breakdown(Path(args.store))

@@ -12,6 +12,7 @@ For each case it times, repeated --repeats times (median / min / max, pairs per 
     python benchmarks/throughput.py                       # Fashion-MNIST SimCLR + one method per domain
     python benchmarks/throughput.py --cases fashion_mnist:simclr --repeats 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,13 +27,20 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from benchmark.models.encoders import encoder_for  # noqa: E402
 from benchmark.training.pretrain import PretrainConfig, adamw, pretrain  # noqa: E402
 from datasets.base import ADAPTERS, get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
-from benchmark.models.encoders import encoder_for
 
-DEFAULT_CASES = ["fashion_mnist:simclr", "breastmnist:simclr", "adrenalmnist3d:simclr", "fsdd:simclr",
-                 "mitdb:simclr", "mutag:simclr", "adult:simclr"]
+DEFAULT_CASES = [
+    "fashion_mnist:simclr",
+    "breastmnist:simclr",
+    "adrenalmnist3d:simclr",
+    "fsdd:simclr",
+    "mitdb:simclr",
+    "mutag:simclr",
+    "adult:simclr",
+]
 
 
 def build(adapter, method_name, hp):
@@ -49,7 +57,7 @@ def time_limit(adapter, method_name, hp, split, pool, bs, steps):
     batches = []
     per_epoch = len(pool) // bs
     for s in range(steps):
-        idx = pool[(s % per_epoch) * bs:(s % per_epoch + 1) * bs]
+        idx = pool[(s % per_epoch) * bs : (s % per_epoch + 1) * bs]
         x = adapter.prepare(adapter.batch(split, idx), torch.device("cpu"))
         batches.append((x, [adapter.views(x, g) for _ in range(4)], split.labels[idx]))
     t0 = time.perf_counter()
@@ -65,9 +73,15 @@ def time_limit(adapter, method_name, hp, split, pool, bs, steps):
 
 def time_ours(adapter, method_name, hp, split, pool, bs, steps):
     m = build(adapter, method_name, hp)
-    sub = pool[:steps * bs] if steps * bs <= len(pool) else pool  # one epoch, or several on a small set
-    cfg = PretrainConfig(epochs=-(-steps // (len(sub) // bs)), batch_size=bs, lr=1e-3, weight_decay=1e-6,
-                         seed=0, max_steps=steps)
+    sub = pool[: steps * bs] if steps * bs <= len(pool) else pool  # one epoch, or several on a small set
+    cfg = PretrainConfig(
+        epochs=-(-steps // (len(sub) // bs)),
+        batch_size=bs,
+        lr=1e-3,
+        weight_decay=1e-6,
+        seed=0,
+        max_steps=steps,
+    )
     t0 = time.perf_counter()
     pretrain(m, adapter, split, sub, cfg)
     return steps * bs / (time.perf_counter() - t0)
@@ -75,12 +89,12 @@ def time_ours(adapter, method_name, hp, split, pool, bs, steps):
 
 def time_peer(adapter, split, pool, bs, steps, workers):
     """lightly's pipeline as its docs show it, on the same backbone and images."""
-    from PIL import Image
     from lightly.loss import NTXentLoss
     from lightly.models.modules import SimCLRProjectionHead
     from lightly.transforms import SimCLRTransform
+    from PIL import Image
 
-    images = split.inputs[pool[:steps * bs]].squeeze(1).numpy()
+    images = split.inputs[pool[: steps * bs]].squeeze(1).numpy()
 
     class PILDataset(torch.utils.data.Dataset):
         def __init__(self, arr, transform):
@@ -92,11 +106,17 @@ def time_peer(adapter, split, pool, bs, steps, workers):
         def __getitem__(self, i):
             return self.transform(Image.fromarray(self.arr[i], mode="L")), 0
 
-    transform = SimCLRTransform(input_size=28, normalize={"mean": [0.5], "std": [0.5]},
-                                vf_prob=0.0, rr_prob=0.0)
-    loader = torch.utils.data.DataLoader(PILDataset(images, transform), batch_size=bs, shuffle=True,
-                                         drop_last=True, num_workers=workers,
-                                         persistent_workers=False)
+    transform = SimCLRTransform(
+        input_size=28, normalize={"mean": [0.5], "std": [0.5]}, vf_prob=0.0, rr_prob=0.0
+    )
+    loader = torch.utils.data.DataLoader(
+        PILDataset(images, transform),
+        batch_size=bs,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=False,
+    )
     torch.manual_seed(0)
     backbone = encoder_for(adapter)
     head = SimCLRProjectionHead(backbone.out_dim, 512, 128)
@@ -130,8 +150,10 @@ def main(argv=None):
     p.add_argument("--readme", default=None, help="write the table into this README's performance block")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
-          f"{args.steps} steps × {args.repeats} repeats; pairs/s as median (min–max)")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
+        f"{args.steps} steps × {args.repeats} repeats; pairs/s as median (min–max)"
+    )
     rows, skipped = [], []
     for case in args.cases.split(","):
         ds, method = case.split(":")
@@ -168,8 +190,9 @@ def main(argv=None):
                     res = {k: v for k, v in res.items() if not k.startswith("peer")}
                     break
         med = {k: summary(v)[0] for k, v in res.items() if v}
-        line = f"{case:<26}" + "  ".join(f"{k} {summary(v)[0]:7.0f} ({summary(v)[1]:.0f}–{summary(v)[2]:.0f})"
-                                         for k, v in res.items() if v)
+        line = f"{case:<26}" + "  ".join(
+            f"{k} {summary(v)[0]:7.0f} ({summary(v)[1]:.0f}–{summary(v)[2]:.0f})" for k, v in res.items() if v
+        )
         line += f"  | ours/limit {med['ours'] / med['limit']:.2f}"
         for k in med:
             if k.startswith("peer"):
@@ -177,8 +200,11 @@ def main(argv=None):
         print(line, flush=True)
         rows.append((case, med))
     if args.readme and skipped:  # a partial table would silently replace the measured one
-        print(f"not writing {args.readme}: {len(skipped)} case(s) skipped ({', '.join(skipped)}); "
-              f"pass --data-dir or set SSLBENCH_DATA_DIR", file=sys.stderr)
+        print(
+            f"not writing {args.readme}: {len(skipped)} case(s) skipped ({', '.join(skipped)}); "
+            f"pass --data-dir or set SSLBENCH_DATA_DIR",
+            file=sys.stderr,
+        )
         return 1
     if args.readme and rows:
         write_readme(Path(args.readme), markdown_table(rows, args))
@@ -190,12 +216,19 @@ START, END = "<!-- performance:start", "<!-- performance:end -->"
 
 def markdown_table(rows, args) -> str:
     peers = sorted({k for _, med in rows for k in med if k.startswith("peer")})
-    head = ["case", "limit pairs/s", "ours pairs/s", "ours / limit"] + \
-        [f"{k} pairs/s" for k in peers] + [f"ours / {k}" for k in peers]
-    lines = [f"Measured by `python benchmarks/throughput.py --readme README.md` (torch {torch.__version__}, "
-             f"{args.threads} threads, batch {args.batch_size}, medians of {args.repeats} interleaved repeats "
-             f"of {args.steps} steps).", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = (
+        ["case", "limit pairs/s", "ours pairs/s", "ours / limit"]
+        + [f"{k} pairs/s" for k in peers]
+        + [f"ours / {k}" for k in peers]
+    )
+    lines = [
+        f"Measured by `python benchmarks/throughput.py --readme README.md` (torch {torch.__version__}, "
+        f"{args.threads} threads, batch {args.batch_size}, medians of {args.repeats} interleaved repeats "
+        f"of {args.steps} steps).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for case, med in rows:
         cells = [case, f"{med['limit']:.0f}", f"{med['ours']:.0f}", f"{med['ours'] / med['limit']:.2f}"]
         cells += [f"{med[k]:.0f}" if k in med else "" for k in peers]

@@ -9,6 +9,7 @@ same float64 path sums, the same tie-breaking (by node id).
 Inputs are the k copies of the batch laid end to end (`_HostIndex.tiled`) and the uniform draws of
 each copy; `rate` is float32 like the draws, as NumPy compares a float32 array with a Python float.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -110,8 +111,22 @@ def _compact(node_keep, batch, src, dst, choice, u_edge, rate, aug_edge_drop):
 
 
 @njit(cache=True)
-def graph_view_index(batch, src, dst, ptr, choice, u_node, u_edge, u_seed, u_walk, rate, keep_frac,
-                     aug_node_drop, aug_subgraph, aug_edge_drop):
+def graph_view_index(
+    batch,
+    src,
+    dst,
+    ptr,
+    choice,
+    u_node,
+    u_edge,
+    u_seed,
+    u_walk,
+    rate,
+    keep_frac,
+    aug_node_drop,
+    aug_subgraph,
+    aug_edge_drop,
+):
     """Which nodes and edges one view keeps: (nodes, edges) — the kept node ids, and the kept edges
     with their endpoints renumbered into `nodes`. `choice[g]` is graph g's augmentation (an index
     compared with the three aug_* ids; -1 disables one)."""

@@ -1,12 +1,13 @@
 """Helpers shared by the graph and tabular adapters.
 
-- Keyed (counter-based) randomness for corruptions (DESIGN §3.5): every random number is a pure
+- Keyed (counter-based) randomness for corruptions (docs/design.md §3.5): every random number is a pure
   function of (corruption name, sample index, element key), computed batched with integer hashing.
   A sample is therefore corrupted identically whichever batch it is embedded in, and since the
   severity only moves a threshold / scale applied to the same numbers, severity s+1 corrupts a
   superset of what severity s corrupts (monotone by construction).
-- A stratified 70/10/20 split fixed by a name-derived seed (DESIGN §3.1, for sets without one).
+- A stratified 70/10/20 split fixed by a name-derived seed (docs/design.md §3.1, for sets without one).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,9 @@ def stratified_70_10_20(labels: torch.Tensor, *seed_parts) -> tuple[torch.Tensor
     return rest[keep], rest[val], test
 
 
-def stratified_kfold(labels: torch.Tensor, k: int, fold: int, *seed_parts) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def stratified_kfold(
+    labels: torch.Tensor, k: int, fold: int, *seed_parts
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fold `fold` of a stratified k-fold: test = that fold; val = a stratified 10 % of the other
     folds; train = the rest. Every sample is in exactly one test fold across the k folds."""
     if not 0 <= fold < k:

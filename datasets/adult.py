@@ -1,4 +1,5 @@
 """UCI Adult / Census Income from the official adult.data / adult.test, checked against their MD5s."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,32 +19,124 @@ ADULT_FILES = {  # name: (MD5 of the UCI original, data rows)
     "adult.data": ("5d7c39d7b8804f071cdd1f2a7c460872", 32561),
     "adult.test": ("35238206dfdf7f1fe215bbb874adecdc", 16281),
 }
-ADULT_COLUMNS = ("age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
-                 "occupation", "relationship", "race", "sex", "capital-gain", "capital-loss",
-                 "hours-per-week", "native-country", "income")
+ADULT_COLUMNS = (
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
+)
 ADULT_NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
 ADULT_CATEGORICAL = {  # the published schema, in adult.names order
-    "workclass": ["Private", "Self-emp-not-inc", "Self-emp-inc", "Federal-gov", "Local-gov",
-                  "State-gov", "Without-pay", "Never-worked"],
-    "education": ["Bachelors", "Some-college", "11th", "HS-grad", "Prof-school", "Assoc-acdm",
-                  "Assoc-voc", "9th", "7th-8th", "12th", "Masters", "1st-4th", "10th", "Doctorate",
-                  "5th-6th", "Preschool"],
-    "marital-status": ["Married-civ-spouse", "Divorced", "Never-married", "Separated", "Widowed",
-                       "Married-spouse-absent", "Married-AF-spouse"],
-    "occupation": ["Tech-support", "Craft-repair", "Other-service", "Sales", "Exec-managerial",
-                   "Prof-specialty", "Handlers-cleaners", "Machine-op-inspct", "Adm-clerical",
-                   "Farming-fishing", "Transport-moving", "Priv-house-serv", "Protective-serv",
-                   "Armed-Forces"],
+    "workclass": [
+        "Private",
+        "Self-emp-not-inc",
+        "Self-emp-inc",
+        "Federal-gov",
+        "Local-gov",
+        "State-gov",
+        "Without-pay",
+        "Never-worked",
+    ],
+    "education": [
+        "Bachelors",
+        "Some-college",
+        "11th",
+        "HS-grad",
+        "Prof-school",
+        "Assoc-acdm",
+        "Assoc-voc",
+        "9th",
+        "7th-8th",
+        "12th",
+        "Masters",
+        "1st-4th",
+        "10th",
+        "Doctorate",
+        "5th-6th",
+        "Preschool",
+    ],
+    "marital-status": [
+        "Married-civ-spouse",
+        "Divorced",
+        "Never-married",
+        "Separated",
+        "Widowed",
+        "Married-spouse-absent",
+        "Married-AF-spouse",
+    ],
+    "occupation": [
+        "Tech-support",
+        "Craft-repair",
+        "Other-service",
+        "Sales",
+        "Exec-managerial",
+        "Prof-specialty",
+        "Handlers-cleaners",
+        "Machine-op-inspct",
+        "Adm-clerical",
+        "Farming-fishing",
+        "Transport-moving",
+        "Priv-house-serv",
+        "Protective-serv",
+        "Armed-Forces",
+    ],
     "relationship": ["Wife", "Own-child", "Husband", "Not-in-family", "Other-relative", "Unmarried"],
     "race": ["White", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other", "Black"],
     "sex": ["Female", "Male"],
-    "native-country": ["United-States", "Cambodia", "England", "Puerto-Rico", "Canada", "Germany",
-                       "Outlying-US(Guam-USVI-etc)", "India", "Japan", "Greece", "South", "China",
-                       "Cuba", "Iran", "Honduras", "Philippines", "Italy", "Poland", "Jamaica",
-                       "Vietnam", "Mexico", "Portugal", "Ireland", "France", "Dominican-Republic",
-                       "Laos", "Ecuador", "Taiwan", "Haiti", "Columbia", "Hungary", "Guatemala",
-                       "Nicaragua", "Scotland", "Thailand", "Yugoslavia", "El-Salvador",
-                       "Trinadad&Tobago", "Peru", "Hong", "Holand-Netherlands"],
+    "native-country": [
+        "United-States",
+        "Cambodia",
+        "England",
+        "Puerto-Rico",
+        "Canada",
+        "Germany",
+        "Outlying-US(Guam-USVI-etc)",
+        "India",
+        "Japan",
+        "Greece",
+        "South",
+        "China",
+        "Cuba",
+        "Iran",
+        "Honduras",
+        "Philippines",
+        "Italy",
+        "Poland",
+        "Jamaica",
+        "Vietnam",
+        "Mexico",
+        "Portugal",
+        "Ireland",
+        "France",
+        "Dominican-Republic",
+        "Laos",
+        "Ecuador",
+        "Taiwan",
+        "Haiti",
+        "Columbia",
+        "Hungary",
+        "Guatemala",
+        "Nicaragua",
+        "Scotland",
+        "Thailand",
+        "Yugoslavia",
+        "El-Salvador",
+        "Trinadad&Tobago",
+        "Peru",
+        "Hong",
+        "Holand-Netherlands",
+    ],
 }
 ADULT_LABELS = {"<=50K": 0, ">50K": 1}
 
@@ -67,14 +160,17 @@ def read_adult_file(path: Path, expected_rows: int | None) -> tuple[np.ndarray, 
             continue
         parts = [p.strip() for p in line.split(",")]
         if len(parts) != len(ADULT_COLUMNS):
-            raise DataError(f"{path}: line {lineno} has {len(parts)} comma-separated columns; expected "
-                            f"{len(ADULT_COLUMNS)} ({', '.join(ADULT_COLUMNS)}). The file is corrupt "
-                            f"or not UCI Adult — {fix}")
+            raise DataError(
+                f"{path}: line {lineno} has {len(parts)} comma-separated columns; expected "
+                f"{len(ADULT_COLUMNS)} ({', '.join(ADULT_COLUMNS)}). The file is corrupt "
+                f"or not UCI Adult — {fix}"
+            )
         try:
             nums.append([np.nan if parts[p] == "?" else float(parts[p]) for p in num_pos])
         except ValueError as e:
-            raise DataError(f"{path}: line {lineno}: non-numeric value in a numeric column ({e}); "
-                            f"{fix}") from e
+            raise DataError(
+                f"{path}: line {lineno}: non-numeric value in a numeric column ({e}); {fix}"
+            ) from e
         row = []
         for p, voc in zip(cat_pos, vocab):
             v = parts[p]
@@ -83,19 +179,26 @@ def read_adult_file(path: Path, expected_rows: int | None) -> tuple[np.ndarray, 
             elif v in voc:
                 row.append(voc[v])
             else:
-                raise DataError(f"{path}: line {lineno}: {ADULT_COLUMNS[p]}={v!r} is not in the "
-                                f"adult.names schema; {fix}")
+                raise DataError(
+                    f"{path}: line {lineno}: {ADULT_COLUMNS[p]}={v!r} is not in the adult.names schema; {fix}"
+                )
         cats.append(row)
         lab = parts[-1].rstrip(".")
         if lab not in ADULT_LABELS:
-            raise DataError(f"{path}: line {lineno}: label {parts[-1]!r}; expected one of "
-                            f"{sorted(ADULT_LABELS)} (test labels may end with '.'); {fix}")
+            raise DataError(
+                f"{path}: line {lineno}: label {parts[-1]!r}; expected one of "
+                f"{sorted(ADULT_LABELS)} (test labels may end with '.'); {fix}"
+            )
         ys.append(ADULT_LABELS[lab])
     if expected_rows is not None and len(ys) != expected_rows:
-        raise DataError(f"{path}: {len(ys)} data rows; expected {expected_rows} — the file is "
-                        f"truncated or altered; {fix}")
-    return (np.asarray(nums, dtype=np.float64).reshape(-1, len(num_pos)),
-            np.asarray(cats, dtype=np.int64).reshape(-1, len(cat_pos)), np.asarray(ys, dtype=np.int64))
+        raise DataError(
+            f"{path}: {len(ys)} data rows; expected {expected_rows} — the file is truncated or altered; {fix}"
+        )
+    return (
+        np.asarray(nums, dtype=np.float64).reshape(-1, len(num_pos)),
+        np.asarray(cats, dtype=np.int64).reshape(-1, len(cat_pos)),
+        np.asarray(ys, dtype=np.int64),
+    )
 
 
 def _md5_matches(path: Path, md5: str) -> bool:
@@ -123,9 +226,11 @@ class Adult(TabularAdapter):
             if all((d / f).exists() for f in ADULT_FILES):
                 return d
         if not self.options.get("download", True):
-            raise DataError(f"UCI Adult files {sorted(ADULT_FILES)} not found in any of "
-                            f"{[str(c) for c in cands]}; put the official files there (from {ADULT_URL}) "
-                            f"or allow downloading")
+            raise DataError(
+                f"UCI Adult files {sorted(ADULT_FILES)} not found in any of "
+                f"{[str(c) for c in cands]}; put the official files there (from {ADULT_URL}) "
+                f"or allow downloading"
+            )
         for f, (md5, _) in ADULT_FILES.items():
             if not (cands[0] / f).exists():
                 download(ADULT_URL + f, cands[0] / f, md5)
@@ -137,13 +242,19 @@ class Adult(TabularAdapter):
         for f, (md5, rows) in ADULT_FILES.items():
             parts[f] = read_adult_file(root / f, rows)
             if self.options.get("verify_checksum", True) and not _md5_matches(root / f, md5):
-                raise DataError(f"{root / f}: parses, but its content differs from the official UCI "
-                                f"file (MD5 {md5}); re-download it from {ADULT_URL}{f}")
+                raise DataError(
+                    f"{root / f}: parses, but its content differs from the official UCI "
+                    f"file (MD5 {md5}); re-download it from {ADULT_URL}{f}"
+                )
         (n1, c1, y1), (n2, c2, y2) = parts["adult.data"], parts["adult.test"]
         train, val = stratified_holdout(torch.from_numpy(y1), 0.1, self.split_seed_name)
         n_tr = len(y1)
-        return (np.concatenate([n1, n2]), np.concatenate([c1, c2]), np.concatenate([y1, y2]),
-                {"train": train.numpy(), "val": val.numpy(), "test": np.arange(n_tr, n_tr + len(y2))})
+        return (
+            np.concatenate([n1, n2]),
+            np.concatenate([c1, c2]),
+            np.concatenate([y1, y2]),
+            {"train": train.numpy(), "val": val.numpy(), "test": np.arange(n_tr, n_tr + len(y2))},
+        )
 
 
 shuffled_tabular_partner(Adult)

@@ -13,7 +13,7 @@ Two input specs (option `input`):
 - `waveform`: spec "signal1d" (1, T); stored as int16 PCM, `prepare` scales to [-1, 1] and divides
   by the train split's RMS (one global constant, so gain differences between clips are kept).
 
-Corruptions (DESIGN §3.5): see `datasets.signal_corruptions` — on `waveform` they act on the
+Corruptions (docs/design.md §3.5): see `datasets.signal_corruptions` — on `waveform` they act on the
 waveform; on `logmel` they are spectrogram-domain equivalents (gain and time shift exact, noise
 exact in expectation, low-pass approximate per band; clipping only with `input: waveform`).
 
@@ -22,6 +22,7 @@ validation_list.txt / testing_list.txt; ESC-50's official folds (fold 5 test, fo
 train; option `test_fold` rotates both). Val for FSDD is a stratified 10 % of train, fixed by a seed
 derived from the dataset name.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,8 +56,10 @@ def read_wav(path: Path, expected_sr: int | None) -> tuple[np.ndarray, int]:
         else:
             data, sr = _read_wav_scipy(path)
     except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
-        raise DataError(f"{path}: not a readable WAV file ({e}); the file is truncated or corrupt — "
-                        f"delete it and download the dataset again") from e
+        raise DataError(
+            f"{path}: not a readable WAV file ({e}); the file is truncated or corrupt — "
+            f"delete it and download the dataset again"
+        ) from e
     if data.shape[1] != 1:
         raise DataError(f"{path}: {data.shape[1]} channels; expected mono audio")
     if data.shape[0] == 0:
@@ -85,15 +88,20 @@ def fix_length(x: np.ndarray, length: int) -> np.ndarray:
     n = len(x)
     if n >= length:
         start = (n - length) // 2
-        return x[start:start + length]
+        return x[start : start + length]
     out = np.zeros(length, dtype=x.dtype)
     start = (length - n) // 2
-    out[start:start + n] = x
+    out[start : start + n] = x
     return out
 
 
-def read_clips(paths: list[Path], expected_sr: int | None, length: int, target_sr: int | None = None,
-               crop_before_resample: bool = True) -> torch.Tensor:
+def read_clips(
+    paths: list[Path],
+    expected_sr: int | None,
+    length: int,
+    target_sr: int | None = None,
+    crop_before_resample: bool = True,
+) -> torch.Tensor:
     """int16 (N, length) clips. With `target_sr`, clips at another rate are resampled (batched,
     torchaudio.functional.resample) before fixing the length."""
     out = torch.empty(len(paths), length, dtype=torch.int16)
@@ -123,8 +131,11 @@ class AudioAdapter(Adapter):
             return InputSpec("signal1d", (1, t), {"sample_rate": sample_rate})
         if input_kind == "logmel":
             hop = sample_rate // 100
-            return InputSpec("spectrogram", (1, n_mels, 1 + t // hop),
-                             {"sample_rate": sample_rate, "hop_length": hop, "n_fft": sample_rate // 40})
+            return InputSpec(
+                "spectrogram",
+                (1, n_mels, 1 + t // hop),
+                {"sample_rate": sample_rate, "hop_length": hop, "n_fft": sample_rate // 40},
+            )
         raise ValueError(f"{cls.name}: option input must be 'logmel' or 'waveform', got {input_kind!r}")
 
     def __init__(self, data_dir=None, **options):
@@ -144,16 +155,26 @@ class AudioAdapter(Adapter):
     def _mel_transform(self):
         import torchaudio.transforms as T
 
-        return T.MelSpectrogram(sample_rate=self.sr, n_fft=self.sr // 40, hop_length=self.sr // 100,
-                                n_mels=self.n_mels, f_min=0.0, f_max=self.sr / 2, power=2.0)
+        return T.MelSpectrogram(
+            sample_rate=self.sr,
+            n_fft=self.sr // 40,
+            hop_length=self.sr // 100,
+            n_mels=self.n_mels,
+            f_min=0.0,
+            f_max=self.sr / 2,
+            power=2.0,
+        )
 
     @torch.no_grad()
     def mel_power(self, waves: torch.Tensor) -> torch.Tensor:
         """Float waveforms (N, T) in [-1, 1] → mel power (N, n_mels, frames), computed in chunks."""
         if not hasattr(self, "_mel"):
             self._mel = self._mel_transform()
-        return torch.cat([self._mel(c.float()) for c in torch.split(waves, CHUNK)]) if len(waves) \
+        return (
+            torch.cat([self._mel(c.float()) for c in torch.split(waves, CHUNK)])
+            if len(waves)
             else torch.empty(0, self.n_mels, self.spec.shape[-1])
+        )
 
     def _to_db(self, waves_int16: torch.Tensor) -> torch.Tensor:
         out = []
@@ -167,8 +188,10 @@ class AudioAdapter(Adapter):
         splits = {}
         for name, (waves, labels) in raw.items():
             if waves.shape[1:] != (self.length,):
-                raise DataError(f"{self.name}: {name} clips have shape {tuple(waves.shape[1:])}; "
-                                f"expected ({self.length},)")
+                raise DataError(
+                    f"{self.name}: {name} clips have shape {tuple(waves.shape[1:])}; "
+                    f"expected ({self.length},)"
+                )
             inputs = waves.unsqueeze(1) if self.input_kind == "waveform" else self._to_db(waves)
             splits[name] = Split(inputs, labels)
         tr = splits["train"].inputs.float()

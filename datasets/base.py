@@ -5,12 +5,12 @@ batched views (augmentations), deterministic corruptions and OOD partners. The e
 from the spec by the orchestration (`encoder_name` says which one the suite asked for).
 Data flows one way: adapter → views → method → encoder.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -20,6 +20,7 @@ import torch
 from benchmark.core.errors import DataError
 from benchmark.core.registry import Registry
 from benchmark.core.specs import InputSpec, TaskSpec
+
 
 @dataclass
 class Split:
@@ -35,7 +36,7 @@ class Split:
 
 
 # A corruption maps (prepared float batch, sample indices, severity 1..5) → corrupted batch.
-# It must be deterministic given (sample index, corruption, severity) — DESIGN §3.5.
+# It must be deterministic given (sample index, corruption, severity) — docs/design.md §3.5.
 Corruption = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 
 
@@ -74,7 +75,7 @@ class Adapter:
     domain: ClassVar[str]  # natural_images, medical_2d, medical_3d, audio, ecg, graphs, tabular
     spec: InputSpec
     task: TaskSpec
-    # Partner dataset names for OOD detection (DESIGN §3.6).
+    # Partner dataset names for OOD detection (docs/design.md §3.6).
     ood_partners: ClassVar[dict[str, list[str]]] = {"near": [], "far": []}
 
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
@@ -111,8 +112,13 @@ class Adapter:
         return self._splits
 
     def _splits_cache_key(self) -> tuple:
-        return (type(self).__module__, type(self).__qualname__, str(self.data_dir),
-                json.dumps(self.options, sort_keys=True, default=str), _tree_signature(self.data_dir))
+        return (
+            type(self).__module__,
+            type(self).__qualname__,
+            str(self.data_dir),
+            json.dumps(self.options, sort_keys=True, default=str),
+            _tree_signature(self.data_dir),
+        )
 
     def batch(self, split: Split, index: torch.Tensor) -> Any:
         """The raw inputs of samples `index` (a LongTensor) of `split`."""
@@ -129,14 +135,18 @@ class Adapter:
         raise NotImplementedError
 
     def corruptions(self) -> dict[str, Corruption]:
-        """Corruptions natural to the modality, by name (DESIGN §3.5)."""
+        """Corruptions natural to the modality, by name (docs/design.md §3.5)."""
         return {}
 
-
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "domain": self.domain, "spec": self.spec.kind,
-                "shape": list(self.spec.shape), "classes": self.task.num_classes,
-                "multilabel": self.task.multilabel}
+        return {
+            "name": self.name,
+            "domain": self.domain,
+            "spec": self.spec.kind,
+            "shape": list(self.spec.shape),
+            "classes": self.task.num_classes,
+            "multilabel": self.task.multilabel,
+        }
 
 
 def default_data_dir() -> Path:

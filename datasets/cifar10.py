@@ -9,12 +9,13 @@ batches are dicts of bytes, lists and one uint8 array), so a swapped file cannot
 array shape (N, 3072) uint8, the label count and label range are checked per file. Missing files
 are downloaded from torchvision's URL (the official tarball, MD5-checked, written atomically, then
 only the expected members extracted). Official split: 50k train / 10k test; val is a stratified
-10 % of train fixed by a seed derived from the dataset name (DESIGN §3.1).
+10 % of train fixed by a seed derived from the dataset name (docs/design.md §3.1).
 
 Options: `download` (default True), `encoder` (`small` | `resnet18`).
-OOD partners: CIFAR-10 and CIFAR-100 are each other's near partner (DESIGN §3.6); no registered far
+OOD partners: CIFAR-10 and CIFAR-100 are each other's near partner (docs/design.md §3.6); no registered far
 partner has the 3×32×32 spec (the OOD protocol adds its synthetic-noise partner).
 """
+
 from __future__ import annotations
 
 import os
@@ -52,18 +53,32 @@ def official_layout(variant: str) -> CifarLayout:
     """Files, MD5s and URL as torchvision publishes them (imported lazily)."""
     from torchvision.datasets import CIFAR10, CIFAR100
 
-    cls, label_key, k = {"cifar10": (CIFAR10, "labels", 10), "cifar100": (CIFAR100, "fine_labels", 100)}[variant]
+    cls, label_key, k = {"cifar10": (CIFAR10, "labels", 10), "cifar100": (CIFAR100, "fine_labels", 100)}[
+        variant
+    ]
     per_train = 50000 // len(cls.train_list)
-    return CifarLayout(cls.base_folder, cls.url, cls.filename, cls.tgz_md5,
-                       tuple((f, m, per_train) for f, m in cls.train_list),
-                       tuple((f, m, 10000) for f, m in cls.test_list),
-                       (cls.meta["filename"], cls.meta["md5"], cls.meta["key"]), label_key, k)
+    return CifarLayout(
+        cls.base_folder,
+        cls.url,
+        cls.filename,
+        cls.tgz_md5,
+        tuple((f, m, per_train) for f, m in cls.train_list),
+        tuple((f, m, 10000) for f, m in cls.test_list),
+        (cls.meta["filename"], cls.meta["md5"], cls.meta["key"]),
+        label_key,
+        k,
+    )
 
 
-_NUMPY_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                  ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-                  ("numpy", "ndarray"), ("numpy", "dtype"),
-                  ("_codecs", "encode")}  # how Python 3 pickles bytes at protocol 2; a pure transform
+_NUMPY_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}  # how Python 3 pickles bytes at protocol 2; a pure transform
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):
@@ -78,9 +93,19 @@ def load_pickle(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
             obj = _ArrayOnlyUnpickler(f, encoding="bytes").load()
-    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, IndexError) as e:
-        raise DataError(f"{path}: not a readable CIFAR python batch ({type(e).__name__}: {e}); the file is "
-                        f"truncated or corrupt — delete it and download it again") from e
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        TypeError,
+        pickle.UnpicklingError,
+        AttributeError,
+        IndexError,
+    ) as e:
+        raise DataError(
+            f"{path}: not a readable CIFAR python batch ({type(e).__name__}: {e}); the file is "
+            f"truncated or corrupt — delete it and download it again"
+        ) from e
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected a pickled dict (CIFAR python batch), got {type(obj).__name__}")
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
@@ -91,33 +116,44 @@ def read_batch(path: Path, n: int, label_key: str, num_classes: int) -> tuple[np
     d = load_pickle(path)
     for key in ("data", label_key):
         if key not in d:
-            raise DataError(f"{path}: no {key!r} entry; expected a CIFAR python batch with keys "
-                            f"'data' and {label_key!r} (found {sorted(d)})")
+            raise DataError(
+                f"{path}: no {key!r} entry; expected a CIFAR python batch with keys "
+                f"'data' and {label_key!r} (found {sorted(d)})"
+            )
     data = d["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape != (n, 3072):
         shape = getattr(data, "shape", None)
-        raise DataError(f"{path}: 'data' is {type(data).__name__} {getattr(data, 'dtype', '')} of shape "
-                        f"{shape}; expected uint8 ({n}, 3072)")
+        raise DataError(
+            f"{path}: 'data' is {type(data).__name__} {getattr(data, 'dtype', '')} of shape "
+            f"{shape}; expected uint8 ({n}, 3072)"
+        )
     labels = np.asarray(d[label_key])
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: {label_key!r} has shape {labels.shape} dtype {labels.dtype}; expected "
-                        f"{n} integer labels")
+        raise DataError(
+            f"{path}: {label_key!r} has shape {labels.shape} dtype {labels.dtype}; expected "
+            f"{n} integer labels"
+        )
     if n and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataError(f"{path}: labels take values {labels.min()}..{labels.max()}; expected 0..{num_classes - 1}")
+        raise DataError(
+            f"{path}: labels take values {labels.min()}..{labels.max()}; expected 0..{num_classes - 1}"
+        )
     return data.reshape(n, 3, 32, 32), labels.astype(np.int64)
 
 
 def read_cifar_dir(root: Path, layout: CifarLayout, verify: bool = True):
     """Verify (MD5) and read every file of `layout` in `root`: (x_train, y_train, x_test, y_test,
     class names)."""
+
     def check(fname, md5):
         path = root / fname
         if not path.is_file():
             raise DataError(f"{path}: missing; expected the official CIFAR file {fname}")
         if verify and file_digest(path, "md5") != md5:
-            raise DataError(f"{path}: MD5 does not match torchvision's published {md5}; the file is "
-                            f"truncated, corrupt or not the official release — delete {root} and "
-                            f"download it again")
+            raise DataError(
+                f"{path}: MD5 does not match torchvision's published {md5}; the file is "
+                f"truncated, corrupt or not the official release — delete {root} and "
+                f"download it again"
+            )
         return path
 
     parts = {}
@@ -127,7 +163,9 @@ def read_cifar_dir(root: Path, layout: CifarLayout, verify: bool = True):
     meta = load_pickle(check(layout.meta[0], layout.meta[1]))
     names = meta.get(layout.meta[2])
     if not isinstance(names, list) or len(names) != layout.num_classes:
-        raise DataError(f"{root / layout.meta[0]}: {layout.meta[2]!r} should list {layout.num_classes} class names")
+        raise DataError(
+            f"{root / layout.meta[0]}: {layout.meta[2]!r} should list {layout.num_classes} class names"
+        )
     names = tuple(n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names)
     return (*parts["train"], *parts["test"], names)
 
@@ -177,28 +215,33 @@ class _Cifar(Adapter):
         needed = [f for f, *_ in (*layout.train, *layout.test, layout.meta)]
         if not all((root / f).is_file() for f in needed):
             if not self.options.get("download", True):
-                raise DataError(f"{self.name}: files {needed} not all found in {root}; download "
-                                f"{layout.url} (MD5 {layout.tgz_md5}) and extract it in {self.data_dir}")
+                raise DataError(
+                    f"{self.name}: files {needed} not all found in {root}; download "
+                    f"{layout.url} (MD5 {layout.tgz_md5}) and extract it in {self.data_dir}"
+                )
             fetch(self.data_dir, layout)
         x_tr, y_tr, x_te, y_te, names = read_cifar_dir(root, layout)
         self.task = TaskSpec(layout.num_classes, class_names=names)
         x_tr, y_tr = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
         train_idx, val_idx = stratified_holdout(y_tr, 0.1, self.name)
-        return {"train": Split(x_tr[train_idx], y_tr[train_idx]),
-                "val": Split(x_tr[val_idx], y_tr[val_idx]),
-                "test": Split(torch.from_numpy(x_te), torch.from_numpy(y_te))}
+        return {
+            "train": Split(x_tr[train_idx], y_tr[train_idx]),
+            "val": Split(x_tr[val_idx], y_tr[val_idx]),
+            "test": Split(torch.from_numpy(x_te), torch.from_numpy(y_te)),
+        }
 
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
     def views(self, x, generator):
         from datasets.image_views import simclr_rgb_view
+
         return simclr_rgb_view(x, generator)
 
     def corruptions(self):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
-        return dict(IMAGE_CORRUPTIONS)
 
+        return dict(IMAGE_CORRUPTIONS)
 
 
 @register_adapter

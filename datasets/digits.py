@@ -1,7 +1,7 @@
 """scikit-learn's bundled handwritten digits (UCI Optical Recognition of Handwritten Digits, test
 part): 1797 8×8 gray images with values 0–16, 10 classes, via `sklearn.datasets.load_digits` (no
 download). There is no official split: a stratified 70/10/20 train/val/test split fixed by a seed
-derived from the dataset name (DESIGN §3.1) — 20 % of each class to test, then 12.5 % of the rest
+derived from the dataset name (docs/design.md §3.1) — 20 % of each class to test, then 12.5 % of the rest
 (10 % of the whole) to val.
 
 Images are stored as uint8 (value·255/16, rounded); `prepare` gives floats in [0, 1].
@@ -13,6 +13,7 @@ protocol compares partner specs as registered; its split is identical to `sklear
 OOD partners: `sklearn_digits_28` has Fashion-MNIST near and BreastMNIST far; no registered set
 shares the 1×8×8 spec of `sklearn_digits` (the protocol's synthetic-noise partner remains).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,18 +36,22 @@ def load_digits_uint8(size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         bunch = load_digits()
     except (OSError, ValueError) as e:
-        raise DataError(f"scikit-learn's bundled digits file could not be read ({e}); reinstall "
-                        f"scikit-learn") from e
+        raise DataError(
+            f"scikit-learn's bundled digits file could not be read ({e}); reinstall scikit-learn"
+        ) from e
     images, target = np.asarray(bunch.images), np.asarray(bunch.target)
     if images.shape != (N_SAMPLES, 8, 8) or target.shape != (N_SAMPLES,):
-        raise DataError(f"sklearn load_digits() gave images {images.shape} and targets {target.shape}; "
-                        f"expected ({N_SAMPLES}, 8, 8) and ({N_SAMPLES},) — reinstall scikit-learn")
+        raise DataError(
+            f"sklearn load_digits() gave images {images.shape} and targets {target.shape}; "
+            f"expected ({N_SAMPLES}, 8, 8) and ({N_SAMPLES},) — reinstall scikit-learn"
+        )
     if images.min() < 0 or images.max() > 16 or set(np.unique(target)) != set(range(10)):
-        raise DataError("sklearn load_digits(): values outside 0..16 or labels not 0..9; reinstall scikit-learn")
+        raise DataError(
+            "sklearn load_digits(): values outside 0..16 or labels not 0..9; reinstall scikit-learn"
+        )
     x = torch.from_numpy(np.round(images * (255.0 / 16.0))).float().unsqueeze(1)
     if size != 8:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                          antialias=size < 8)
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < 8)
     return x.round().clamp(0, 255).to(torch.uint8), torch.from_numpy(target.astype(np.int64))
 
 
@@ -86,14 +91,15 @@ class SklearnDigits(Adapter):
     def views(self, x, generator):
         # Digits are not mirror-symmetric classes: no flips; milder crops than the default on 8 px.
         from datasets.image_views import color_jitter, random_erase, random_resized_crop_flip
+
         x = random_resized_crop_flip(x, generator, scale=(0.5, 1.0), flip=False)
         x = color_jitter(x, generator)
         return random_erase(x, generator, p=0.2)
 
     def corruptions(self):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
-        return dict(IMAGE_CORRUPTIONS)
 
+        return dict(IMAGE_CORRUPTIONS)
 
     def describe(self):
         return {**super().describe(), "size": self.size}

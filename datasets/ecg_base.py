@@ -10,6 +10,7 @@ archive's own convention (a no-op for files that are already normalised).
 Views: `datasets.signal_views.ecg_view` (crop-stretch, amplitude scale, baseline wander, noise,
 segment mask). Corruptions: `datasets.signal_corruptions.ecg_corruptions`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,11 +97,13 @@ def physionet_fetch(db: str, dest: Path, files: list[str], want, what: str) -> N
         (dest / "SHA256SUMS.txt").unlink(missing_ok=True)
         if not any(dest.iterdir()):
             remove_empty(new)
-        raise DataError(f"cannot download {what} ({db}) from PhysioNet to {dest}: {e}. Offline, put the "
-                        f"files there by hand (https://physionet.org/content/{db}/)") from e
+        raise DataError(
+            f"cannot download {what} ({db}) from PhysioNet to {dest}: {e}. Offline, put the "
+            f"files there by hand (https://physionet.org/content/{db}/)"
+        ) from e
     for rel in wanted:
         if rel in sums and file_digest(dest / rel, "sha256") != sums[rel]:
             (dest / rel).unlink()
-            raise DataError(f"{dest / rel}: SHA256 does not match PhysioNet's SHA256SUMS.txt; "
-                            f"run again to re-fetch it")
-
+            raise DataError(
+                f"{dest / rel}: SHA256 does not match PhysioNet's SHA256SUMS.txt; run again to re-fetch it"
+            )

@@ -1,4 +1,5 @@
 """ESC-50 environmental sounds: 5 s clips, 50 classes (or ESC-10), the 5 official folds."""
+
 from __future__ import annotations
 
 import csv
@@ -43,8 +44,10 @@ class ESC50(AudioAdapter):
         for d in cands:
             if (d / "meta" / "esc50.csv").exists():
                 return d
-        msg = (f"ESC-50 not found in any of {[str(c) for c in cands]} (expected meta/esc50.csv "
-               f"and audio/*.wav); get {ESC50_URL} and unzip it there")
+        msg = (
+            f"ESC-50 not found in any of {[str(c) for c in cands]} (expected meta/esc50.csv "
+            f"and audio/*.wav); get {ESC50_URL} and unzip it there"
+        )
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):
@@ -61,17 +64,23 @@ class ESC50(AudioAdapter):
             raise DataError(f"{meta}: cannot read ({e})") from e
         need = {"filename", "fold", "target", "category", "esc10"}
         if not rows or not need <= set(rows[0]):
-            raise DataError(f"{meta}: expected columns {sorted(need)}; "
-                            f"got {list(rows[0]) if rows else 'no rows'}")
+            raise DataError(
+                f"{meta}: expected columns {sorted(need)}; got {list(rows[0]) if rows else 'no rows'}"
+            )
         try:
-            recs = [(r["filename"], int(r["fold"]), int(r["target"]), r["category"], r["esc10"] == "True")
-                    for r in rows]
+            recs = [
+                (r["filename"], int(r["fold"]), int(r["target"]), r["category"], r["esc10"] == "True")
+                for r in rows
+            ]
         except ValueError as e:
             raise DataError(f"{meta}: non-integer fold/target ({e})") from e
-        if self.options.get("strict", True) and (len(recs) != 2000 or
-                                                 np.bincount([r[2] for r in recs]).tolist() != [40] * 50):
-            raise DataError(f"{meta}: {len(recs)} rows; expected the official 2000 (40 per class) — "
-                            f"pass strict: false for a subset")
+        if self.options.get("strict", True) and (
+            len(recs) != 2000 or np.bincount([r[2] for r in recs]).tolist() != [40] * 50
+        ):
+            raise DataError(
+                f"{meta}: {len(recs)} rows; expected the official 2000 (40 per class) — "
+                f"pass strict: false for a subset"
+            )
         if self.options.get("esc10"):
             recs = [r for r in recs if r[4]]
             targets = sorted({r[2] for r in recs})
@@ -87,8 +96,11 @@ class ESC50(AudioAdapter):
             raise ValueError("esc50: option test_fold must be 1..5")
         val_fold = 5 if test_fold == 1 else test_fold - 1
         out = {}
-        for split, folds in (("train", {1, 2, 3, 4, 5} - {test_fold, val_fold}), ("val", {val_fold}),
-                             ("test", {test_fold})):
+        for split, folds in (
+            ("train", {1, 2, 3, 4, 5} - {test_fold, val_fold}),
+            ("val", {val_fold}),
+            ("test", {test_fold}),
+        ):
             sel = [r for r in recs if r[1] in folds]
             waves = read_clips([root / "audio" / r[0] for r in sel], None, self.length, target_sr=self.sr)
             out[split] = (waves, torch.tensor([r[2] for r in sel], dtype=torch.int64))

@@ -3,8 +3,9 @@
 Looked up, in order, in `<data_dir>/fashion-mnist`, `<data_dir>/FashionMNIST/raw` (torchvision's
 layout), `/usr/share/datasets/fashion-mnist` (Debian's `dataset-fashion-mnist`), else downloaded from
 the official mirror torchvision uses, with its MD5s. Official split: 60k train / 10k test; val is a
-stratified 10 % of train fixed by a seed derived from the dataset name (DESIGN §3.1).
+stratified 10 % of train fixed by a seed derived from the dataset name (docs/design.md §3.1).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -14,32 +15,50 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import download, file_digest
 from datasets.image_views import simclr_image_view
 from datasets.splitting import stratified_holdout
-from benchmark.core.specs import InputSpec, TaskSpec
 
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # name: (official .gz MD5 as torchvision publishes it, SHA256 of the decompressed idx payload,
 #        expected idx dims)
 FILES = {
-    "train-images-idx3-ubyte.gz": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                                   "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                                   (60000, 28, 28)),
-    "train-labels-idx1-ubyte.gz": ("25c81989df183df01b3e8a0aad5dffbe",
-                                   "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                                   (60000,)),
-    "t10k-images-idx3-ubyte.gz": ("bef4ecab320f06d8554ea6380940ec79",
-                                  "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                                  (10000, 28, 28)),
-    "t10k-labels-idx1-ubyte.gz": ("bb300cfdad3c16e7a12a480ee83cd310",
-                                  "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-                                  (10000,)),
+    "train-images-idx3-ubyte.gz": (
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        (60000, 28, 28),
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "25c81989df183df01b3e8a0aad5dffbe",
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        (60000,),
+    ),
+    "t10k-images-idx3-ubyte.gz": (
+        "bef4ecab320f06d8554ea6380940ec79",
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        (10000, 28, 28),
+    ),
+    "t10k-labels-idx1-ubyte.gz": (
+        "bb300cfdad3c16e7a12a480ee83cd310",
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        (10000,),
+    ),
 }
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
-           "bag", "ankle boot")
+CLASSES = (
+    "t-shirt/top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
 
 
 def read_idx_gz(path: Path, expected_dims: tuple[int, ...]) -> np.ndarray:
@@ -49,21 +68,27 @@ def read_idx_gz(path: Path, expected_dims: tuple[int, ...]) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as e:
-        raise DataError(f"{path}: not a readable gzip idx file ({e}); the file is truncated or "
-                        f"corrupt — delete it and re-download (or reinstall dataset-fashion-mnist)") from e
+        raise DataError(
+            f"{path}: not a readable gzip idx file ({e}); the file is truncated or "
+            f"corrupt — delete it and re-download (or reinstall dataset-fashion-mnist)"
+        ) from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path}: bad idx magic {raw[:4].hex()!r}; expected 000008{len(expected_dims):02x} "
-                        f"(uint8 idx with {len(expected_dims)} dims)")
+        raise DataError(
+            f"{path}: bad idx magic {raw[:4].hex()!r}; expected 000008{len(expected_dims):02x} "
+            f"(uint8 idx with {len(expected_dims)} dims)"
+        )
     ndim = raw[3]
     if ndim != len(expected_dims):
         raise DataError(f"{path}: idx has {ndim} dims; expected {len(expected_dims)}")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     if tuple(dims) != tuple(expected_dims):
         raise DataError(f"{path}: idx shape {tuple(dims)}; expected {tuple(expected_dims)}")
-    payload = raw[4 + 4 * ndim:]
+    payload = raw[4 + 4 * ndim :]
     if len(payload) != int(np.prod(dims)):
-        raise DataError(f"{path}: payload has {len(payload)} bytes; expected {int(np.prod(dims))} "
-                        f"for shape {tuple(dims)} — the file is truncated")
+        raise DataError(
+            f"{path}: payload has {len(payload)} bytes; expected {int(np.prod(dims))} "
+            f"for shape {tuple(dims)} — the file is truncated"
+        )
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
 
 
@@ -73,8 +98,10 @@ def verify(path: Path, md5_gz: str, sha_raw: str) -> None:
         return
     if file_digest(path, "sha256", decompress=True) == sha_raw:
         return
-    raise DataError(f"{path}: checksum mismatch — neither the official MD5 {md5_gz} of the .gz nor "
-                    f"the SHA256 of its idx content matches; delete it and download it again")
+    raise DataError(
+        f"{path}: checksum mismatch — neither the official MD5 {md5_gz} of the .gz nor "
+        f"the SHA256 of its idx content matches; delete it and download it again"
+    )
 
 
 def locate_files(data_dir: Path, allow_download: bool = True) -> Path:
@@ -84,8 +111,9 @@ def locate_files(data_dir: Path, allow_download: bool = True) -> Path:
             return d
     target = data_dir / "fashion-mnist"
     if not allow_download:
-        raise DataError(f"Fashion-MNIST files {sorted(FILES)} not found in any of "
-                        f"{[str(c) for c in candidates]}")
+        raise DataError(
+            f"Fashion-MNIST files {sorted(FILES)} not found in any of {[str(c) for c in candidates]}"
+        )
     for fname, (md5, _, _) in FILES.items():
         if not (target / fname).exists():
             download(MIRROR + fname, target / fname, md5)
@@ -98,8 +126,9 @@ _VERIFIED: dict[tuple, dict[str, np.ndarray]] = {}
 
 
 def _load_verified(root: Path) -> dict[str, np.ndarray]:
-    key = tuple((str((root / f).resolve()), (root / f).stat().st_size, (root / f).stat().st_mtime_ns)
-                for f in FILES)
+    key = tuple(
+        (str((root / f).resolve()), (root / f).stat().st_size, (root / f).stat().st_mtime_ns) for f in FILES
+    )
     if key not in _VERIFIED:
         arrays = {}
         for fname, (md5, sha, dims) in FILES.items():
@@ -127,9 +156,11 @@ class FashionMNIST(Adapter):
         x_test = torch.from_numpy(arrays["t10k-images-idx3-ubyte.gz"].copy()).unsqueeze(1)
         y_test = torch.from_numpy(arrays["t10k-labels-idx1-ubyte.gz"].astype(np.int64))
         train_idx, val_idx = stratified_holdout(y_train, 0.1, self.name)
-        return {"train": Split(x_train[train_idx], y_train[train_idx]),
-                "val": Split(x_train[val_idx], y_train[val_idx]),
-                "test": Split(x_test, y_test)}
+        return {
+            "train": Split(x_train[train_idx], y_train[train_idx]),
+            "val": Split(x_train[val_idx], y_train[val_idx]),
+            "test": Split(x_test, y_test),
+        }
 
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
@@ -140,5 +171,5 @@ class FashionMNIST(Adapter):
 
     def corruptions(self):
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
-        return dict(IMAGE_CORRUPTIONS)
 
+        return dict(IMAGE_CORRUPTIONS)

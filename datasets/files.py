@@ -4,6 +4,7 @@ Every file is checked before use: a published checksum where one exists, otherwi
 checks in the reader. Downloads go only to the adapter's known official URLs, to a temp file that is
 verified and then renamed into place, so a half-downloaded file is never trusted.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,10 +29,12 @@ def file_digest(path: Path, algo: str = "md5", decompress: bool = False) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path}: cannot read ({e}); expected a complete"
-                        f"{' gzip' if decompress else ''} file, "
-                        f"this one is truncated or corrupt — "
-                        f"delete it and download it again") from e
+        raise DataError(
+            f"{path}: cannot read ({e}); expected a complete"
+            f"{' gzip' if decompress else ''} file, "
+            f"this one is truncated or corrupt — "
+            f"delete it and download it again"
+        ) from e
     return h.hexdigest()
 
 
@@ -51,8 +54,10 @@ OFFICIAL_URL_PREFIXES = (
 def check_official_url(url: str) -> str:
     """Refuse any URL that is not under a known official source (no other host, no other scheme)."""
     if not isinstance(url, str) or ".." in url or not url.startswith(OFFICIAL_URL_PREFIXES):
-        raise DataError(f"refusing to download {url!r}: not one of the official dataset sources "
-                        f"({', '.join(OFFICIAL_URL_PREFIXES)}); put the file in the data dir by hand")
+        raise DataError(
+            f"refusing to download {url!r}: not one of the official dataset sources "
+            f"({', '.join(OFFICIAL_URL_PREFIXES)}); put the file in the data dir by hand"
+        )
     return url
 
 
@@ -68,8 +73,10 @@ def download(url: str, dest: Path, md5: str | None = None) -> Path:
             raise DataError(f"{url}: downloaded file fails its MD5 check (expected {md5})")
         os.replace(tmp, dest)
     except OSError as e:
-        raise DataError(f"cannot download {url} to {dest}: {e}. Without internet, put the official "
-                        f"files in a data dir and pass --data-dir or set SSLBENCH_DATA_DIR") from e
+        raise DataError(
+            f"cannot download {url} to {dest}: {e}. Without internet, put the official "
+            f"files in a data dir and pass --data-dir or set SSLBENCH_DATA_DIR"
+        ) from e
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,4 +1,5 @@
 """Free Spoken Digit Dataset: 8 kHz spoken digits, official split by recording index."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ class FSDD(AudioAdapter):
         d = self.data_dir / "fsdd" / "recordings"
         if d.is_dir() and any(d.glob("*.wav")):
             return d
-        msg = (f"FSDD: no WAV files in {d}; expected {{digit}}_{{speaker}}_{{index}}.wav "
-               f"(3000 files) from {FSDD_URL} (recordings/)")
+        msg = (
+            f"FSDD: no WAV files in {d}; expected {{digit}}_{{speaker}}_{{index}}.wav "
+            f"(3000 files) from {FSDD_URL} (recordings/)"
+        )
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):
@@ -58,19 +61,26 @@ class FSDD(AudioAdapter):
         missing = sorted(expected - set(files))
         if missing or len(files) != len(expected):
             names = [f"{d}_{s}_{i}.wav" for d, s, i in missing[:10]]
-            raise DataError(f"FSDD in {root}: {len(missing)} recording(s) missing from the digit × speaker × "
-                            f"index 0–49 grid (e.g. {names}); a partial copy is refused — re-download")
+            raise DataError(
+                f"FSDD in {root}: {len(missing)} recording(s) missing from the digit × speaker × "
+                f"index 0–49 grid (e.g. {names}); a partial copy is refused — re-download"
+            )
         keys = sorted(files)
-        waves = read_clips([files[k] for k in keys], 8000 if self.sr == 8000 else None, self.length,
-                           target_sr=self.sr)
+        waves = read_clips(
+            [files[k] for k in keys], 8000 if self.sr == 8000 else None, self.length, target_sr=self.sr
+        )
         labels = torch.tensor([k[0] for k in keys], dtype=torch.int64)
         is_test = torch.tensor([k[2] < 5 for k in keys])
         tr_all = torch.nonzero(~is_test).flatten()
         te = torch.nonzero(is_test).flatten()
         tr_pos, va_pos = stratified_holdout(labels[tr_all], 0.1, self.name)
         tr, va = tr_all[tr_pos], tr_all[va_pos]
-        self.split_files = {k: [files[keys[i]].name for i in v.tolist()]
-                            for k, v in (("train", tr), ("val", va), ("test", te))}
-        return {"train": (waves[tr], labels[tr]), "val": (waves[va], labels[va]),
-                "test": (waves[te], labels[te])}
-
+        self.split_files = {
+            k: [files[keys[i]].name for i in v.tolist()]
+            for k, v in (("train", tr), ("val", va), ("test", te))
+        }
+        return {
+            "train": (waves[tr], labels[tr]),
+            "val": (waves[va], labels[va]),
+            "test": (waves[te], labels[te]),
+        }

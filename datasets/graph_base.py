@@ -7,6 +7,7 @@ are symlinked into a writable cache (`cache_dir` option, else `$SSLBENCH_CACHE_D
 ~/.cache/sslbench) under a key derived from their SHA-256, processed there in a temp dir and renamed
 into place atomically, so a changed raw file never meets a stale processed file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,15 +33,15 @@ def _cache_base(options: dict) -> Path:
 def _writable(path: Path) -> bool:
     """Writable by us *and* not marked read-only: root passes `os.access` on a dr-xr-xr-x shared
     copy, which must still not be written to."""
-    return (path.is_dir() and os.access(path, os.W_OK | os.X_OK)
-            and bool(path.stat().st_mode & 0o222))
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK) and bool(path.stat().st_mode & 0o222)
 
 
 def pyg_root(family: str, name: str, raw_dir: Path, raw_files: list[Path], options: dict, build) -> Path:
     """A root under which PyG finds `<name>/raw` and may write `<name>/processed`: the data dir when
     writable, else a content-keyed cache dir prepared atomically (built with `build(root)`)."""
-    if (raw_dir.parent / "processed").is_dir() or (_writable(raw_dir.parent)
-                                                   and not options.get("cache_processed", False)):
+    if (raw_dir.parent / "processed").is_dir() or (
+        _writable(raw_dir.parent) and not options.get("cache_processed", False)
+    ):
         return raw_dir.parent.parent  # PyG's own layout: processed/ next to raw/
     h = hashlib.sha256()
     for f in sorted(raw_files):
@@ -76,8 +77,11 @@ class GraphAdapter(Adapter):
 
     def corruptions(self):
         self.splits()
-        return {"edge_removal": edge_removal, "feature_noise": make_feature_noise(self.feature_scale),
-                "node_dropping": node_dropping}
+        return {
+            "edge_removal": edge_removal,
+            "feature_noise": make_feature_noise(self.feature_scale),
+            "node_dropping": node_dropping,
+        }
 
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True)
@@ -119,19 +123,34 @@ def shuffled_partner(base: type[Adapter]) -> type[Adapter]:
         first = splits["train"].inputs
         if isinstance(first, NodeSet):  # one shared graph: shuffle it once
             shuffled = _shuffle_nodeset(first, seed)
-            return {k: Split(NodeSet(shuffled.x, shuffled.edge_index, v.inputs.nodes), v.labels)
-                    for k, v in splits.items()}
+            return {
+                k: Split(NodeSet(shuffled.x, shuffled.edge_index, v.inputs.nodes), v.labels)
+                for k, v in splits.items()
+            }
         shuffled = _shuffle_graphset(first, seed)
-        return {k: Split(GraphSet(shuffled.x, shuffled.edge_index, shuffled.node_ptr, shuffled.edge_ptr,
-                                  v.inputs.graph_ids), v.labels) for k, v in splits.items()}
+        return {
+            k: Split(
+                GraphSet(
+                    shuffled.x, shuffled.edge_index, shuffled.node_ptr, shuffled.edge_ptr, v.inputs.graph_ids
+                ),
+                v.labels,
+            )
+            for k, v in splits.items()
+        }
 
-    cls = type(base.__name__ + "Shuffled", (base,), {
-        "__doc__": f"OOD partner of {base.name}: its graphs with node features permuted and edges "
-                   f"rewired at random (see the OOD-partner note in datasets/graph_base.py).",
-        "name": base.name + "_shuffled", "ood_partners": {"near": [], "far": []},
-        "split_base": base.name, "load_splits": load_splits, "__module__": base.__module__,
-    })
+    cls = type(
+        base.__name__ + "Shuffled",
+        (base,),
+        {
+            "__doc__": f"OOD partner of {base.name}: its graphs with node features permuted and edges "
+            f"rewired at random (see the OOD-partner note in datasets/graph_base.py).",
+            "name": base.name + "_shuffled",
+            "ood_partners": {"near": [], "far": []},
+            "split_base": base.name,
+            "load_splits": load_splits,
+            "__module__": base.__module__,
+        },
+    )
     register_adapter(cls)
     base.ood_partners = {"near": [cls.name], "far": []}
     return cls
-

@@ -6,7 +6,7 @@ Batch representation (what `batch(split, index)` returns, what views/corruptions
   GCN runs on the full graph and returns the rows of `nodes`, so the generic loop (index minibatches
   of the train pool → embeddings of exactly those samples) works unchanged. Planetoid is
   transductive: every node's features and every edge are visible, only the 140/500/1000 labels are
-  split; pretraining draws its loss on the train nodes only (DESIGN §3.1: pretraining sees the train
+  split; pretraining draws its loss on the train nodes only (docs/design.md §3.1: pretraining sees the train
   split).
 - graph tasks: `GraphBatch(x, edge_index, batch, num_graphs)` — the selected graphs gathered
   (vectorised, no per-graph Python) from one collated storage, node ids local to the batch, `batch`
@@ -20,7 +20,7 @@ graph gets one of the four, rate 0.2. Node tasks use GRACE's (Zhu et al. 2020): 
 feature-column masking, rate 0.3; node dropping on a node batch isolates (removes every edge of)
 random non-target nodes; subgraph is graph-task only.
 
-Corruptions (DESIGN §3.5, keyed randomness from datasets/_keyed.py, severities nested):
+Corruptions (docs/design.md §3.5, keyed randomness from datasets/_keyed.py, severities nested):
 edge_removal ({10..50} % of undirected edges, both directions together), feature_noise
 (gaussian, σ ∈ {0.25, 0.5, 1, 1.5, 2} × the per-feature std of the train nodes), node_dropping
 ({5, 10, 20, 30, 40} % of nodes; at least one node per graph kept). Graph tasks key the randomness by
@@ -31,6 +31,7 @@ the corrupted graph is one fixed function of (corruption, severity), identical f
 nodes (their edges are removed, their own features kept) instead of deleting them, so every node
 still receives an embedding.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,14 +52,16 @@ GRAPH_VIEWS = ("node_dropping", "subgraph", "edge_dropping", "feature_masking")
 class NodeBatch:
     """A whole graph and the ids of the nodes whose embeddings are wanted (node tasks)."""
 
-    x: torch.Tensor           # (num_nodes, F) float
+    x: torch.Tensor  # (num_nodes, F) float
     edge_index: torch.Tensor  # (2, E) long, both directions of every undirected edge
-    nodes: torch.Tensor       # (B,) long
+    nodes: torch.Tensor  # (B,) long
 
     def to(self, device, non_blocking: bool = False) -> "NodeBatch":
-        return NodeBatch(self.x.to(device, non_blocking=non_blocking).float(),
-                         self.edge_index.to(device, non_blocking=non_blocking),
-                         self.nodes.to(device, non_blocking=non_blocking))
+        return NodeBatch(
+            self.x.to(device, non_blocking=non_blocking).float(),
+            self.edge_index.to(device, non_blocking=non_blocking),
+            self.nodes.to(device, non_blocking=non_blocking),
+        )
 
     def __len__(self) -> int:
         return int(self.nodes.shape[0])
@@ -68,18 +71,22 @@ class NodeBatch:
 class GraphBatch:
     """Several graphs as one disjoint union (PyG's batching convention)."""
 
-    x: torch.Tensor           # (N, F) float
+    x: torch.Tensor  # (N, F) float
     edge_index: torch.Tensor  # (2, E) long, ids local to this batch
-    batch: torch.Tensor       # (N,) long, graph position in the batch, non-decreasing
+    batch: torch.Tensor  # (N,) long, graph position in the batch, non-decreasing
     num_graphs: int
 
     def to(self, device, non_blocking: bool = False) -> "GraphBatch":
-        if self.x.dtype == torch.float32 and all(t.device == torch.device(device)
-                                                 for t in (self.x, self.edge_index, self.batch)):
+        if self.x.dtype == torch.float32 and all(
+            t.device == torch.device(device) for t in (self.x, self.edge_index, self.batch)
+        ):
             return self  # already there: keep the batch's host index (`_host_index`) with it
-        return GraphBatch(self.x.to(device, non_blocking=non_blocking).float(),
-                          self.edge_index.to(device, non_blocking=non_blocking),
-                          self.batch.to(device, non_blocking=non_blocking), self.num_graphs)
+        return GraphBatch(
+            self.x.to(device, non_blocking=non_blocking).float(),
+            self.edge_index.to(device, non_blocking=non_blocking),
+            self.batch.to(device, non_blocking=non_blocking),
+            self.num_graphs,
+        )
 
     def __len__(self) -> int:
         return self.num_graphs
@@ -126,10 +133,15 @@ class GraphSet:
         from datasets._graph_kernels import gather_graphs
 
         gids = self.graph_ids.numpy()[np.asarray(index, dtype=np.int64).reshape(-1)]
-        nodes, ei, batch, ptr = gather_graphs(gids, self.node_ptr.numpy(), self.edge_ptr.numpy(),
-                                              self.edge_index.numpy())
-        out = GraphBatch(self.x.index_select(0, torch.from_numpy(nodes)), torch.from_numpy(ei),
-                         torch.from_numpy(batch), len(gids))
+        nodes, ei, batch, ptr = gather_graphs(
+            gids, self.node_ptr.numpy(), self.edge_ptr.numpy(), self.edge_index.numpy()
+        )
+        out = GraphBatch(
+            self.x.index_select(0, torch.from_numpy(nodes)),
+            torch.from_numpy(ei),
+            torch.from_numpy(batch),
+            len(gids),
+        )
         out.__dict__["_host_index"] = _HostIndex(batch, ei, ptr)  # what views need, at hand
         return out
 
@@ -161,8 +173,9 @@ def _host_index(b: GraphBatch) -> _HostIndex:
     return h
 
 
-def subgraph_mask(b: GraphBatch, keep_frac: float, u_seed: torch.Tensor,
-                  u_edge: torch.Tensor) -> torch.Tensor:
+def subgraph_mask(
+    b: GraphBatch, keep_frac: float, u_seed: torch.Tensor, u_edge: torch.Tensor
+) -> torch.Tensor:
     """GraphCL's subgraph view of every graph of `b` as a node mask: from a random seed node
     (`u_seed`), grow outward in random order until ceil(keep_frac · nodes) are inside (or the seed's
     component is exhausted) — Dijkstra with random positive edge weights `u_edge[0]` + 0.05, the
@@ -170,18 +183,30 @@ def subgraph_mask(b: GraphBatch, keep_frac: float, u_seed: torch.Tensor,
     from datasets._graph_kernels import graph_view_index
 
     h = _host_index(b)
-    nodes, _ = graph_view_index(h.batch, h.src, h.dst, h.ptr, np.zeros(b.num_graphs, dtype=np.int64),
-                                np.ones(len(h.batch), dtype=np.float32),
-                                np.ones(len(h.src), dtype=np.float32),
-                                _host(u_seed).astype(np.float32), _host(u_edge[0]).astype(np.float32),
-                                np.float32(0.0), keep_frac, -1, 0, -1)
+    nodes, _ = graph_view_index(
+        h.batch,
+        h.src,
+        h.dst,
+        h.ptr,
+        np.zeros(b.num_graphs, dtype=np.int64),
+        np.ones(len(h.batch), dtype=np.float32),
+        np.ones(len(h.src), dtype=np.float32),
+        _host(u_seed).astype(np.float32),
+        _host(u_edge[0]).astype(np.float32),
+        np.float32(0.0),
+        keep_frac,
+        -1,
+        0,
+        -1,
+    )
     inside = torch.zeros(len(h.batch), dtype=torch.bool)
     inside[torch.from_numpy(nodes)] = True
     return inside
 
 
-def graph_views(b: GraphBatch, generator: torch.Generator, rate: float = 0.2,
-                augs: tuple[str, ...] = GRAPH_VIEWS) -> GraphBatch:
+def graph_views(
+    b: GraphBatch, generator: torch.Generator, rate: float = 0.2, augs: tuple[str, ...] = GRAPH_VIEWS
+) -> GraphBatch:
     """GraphCL: each graph gets one augmentation drawn from `augs`, all applied in one pass:
     node_dropping (each node with prob. `rate`; the graph's highest-drawn node always stays),
     subgraph (`subgraph_mask` at 1 − rate), edge_dropping (each directed edge with prob. `rate`),
@@ -197,9 +222,22 @@ def graph_views(b: GraphBatch, generator: torch.Generator, rate: float = 0.2,
     u_seed = torch.rand(g, generator=generator).numpy()
     u_walk = torch.rand(e, generator=generator).numpy()  # random edge weights of the subgraph ball
     aug_id = {a: (augs.index(a) if a in augs else -1) for a in GRAPH_VIEWS}
-    nodes, edges = graph_view_index(h.batch, h.src, h.dst, h.ptr, choice, u_node, u_edge, u_seed, u_walk,
-                                    np.float32(rate), 1.0 - rate, aug_id["node_dropping"],
-                                    aug_id["subgraph"], aug_id["edge_dropping"])
+    nodes, edges = graph_view_index(
+        h.batch,
+        h.src,
+        h.dst,
+        h.ptr,
+        choice,
+        u_node,
+        u_edge,
+        u_seed,
+        u_walk,
+        np.float32(rate),
+        1.0 - rate,
+        aug_id["node_dropping"],
+        aug_id["subgraph"],
+        aug_id["edge_dropping"],
+    )
     dev = b.x.device
     batch = h.batch[nodes]
     x = b.x.index_select(0, torch.from_numpy(nodes).to(dev))
@@ -210,8 +248,13 @@ def graph_views(b: GraphBatch, generator: torch.Generator, rate: float = 0.2,
     return GraphBatch(x, torch.from_numpy(edges).to(dev), torch.from_numpy(batch).to(dev), g)
 
 
-def node_views(b: NodeBatch, generator: torch.Generator, edge_rate: float = 0.3,
-               feature_rate: float = 0.3, node_rate: float = 0.0) -> NodeBatch:
+def node_views(
+    b: NodeBatch,
+    generator: torch.Generator,
+    edge_rate: float = 0.3,
+    feature_rate: float = 0.3,
+    node_rate: float = 0.0,
+) -> NodeBatch:
     """GRACE: drop edges, mask feature columns (shared by all nodes); optionally isolate random
     non-target nodes."""
     dev = b.x.device
@@ -265,8 +308,10 @@ def make_feature_noise(scale: torch.Tensor):
         else:
             gk, pk = _node_keys(b, sample_indices)
             cols = torch.arange(b.x.shape[1])
-            z = (keyed_normal("graph/feature_noise", gk[:, None], pk[:, None], cols[None, :])
-                 * scale.double()[None, :]).float()
+            z = (
+                keyed_normal("graph/feature_noise", gk[:, None], pk[:, None], cols[None, :])
+                * scale.double()[None, :]
+            ).float()
             if isinstance(b, NodeBatch):
                 node_task_noise.clear()
                 node_task_noise[key] = z
@@ -274,6 +319,7 @@ def make_feature_noise(scale: torch.Tensor):
         if isinstance(b, NodeBatch):
             return NodeBatch(x, b.edge_index, b.nodes)
         return GraphBatch(x, b.edge_index, b.batch, b.num_graphs)
+
     return feature_noise
 
 
@@ -295,5 +341,9 @@ def node_dropping(b, sample_indices, severity):
     new_id = np.cumsum(node_keep) - 1
     edges = new_id.take(np.compress(node_keep[h.src] & node_keep[h.dst], h.edge_index, axis=1))
     dev = b.x.device
-    return GraphBatch(b.x.index_select(0, torch.from_numpy(nodes).to(dev)), torch.from_numpy(edges).to(dev),
-                      torch.from_numpy(h.batch[nodes]).to(dev), b.num_graphs)
+    return GraphBatch(
+        b.x.index_select(0, torch.from_numpy(nodes).to(dev)),
+        torch.from_numpy(edges).to(dev),
+        torch.from_numpy(h.batch[nodes]).to(dev),
+        b.num_graphs,
+    )

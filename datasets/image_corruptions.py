@@ -1,4 +1,4 @@
-"""Deterministic corruptions of image2d batches (DESIGN §3.5), after CIFAR-10-C (Hendrycks &
+"""Deterministic corruptions of image2d batches (docs/design.md §3.5), after CIFAR-10-C (Hendrycks &
 Dietterich 2019), with its per-severity parameters for 32 px images (spatial ones scaled by H/32).
 
 Every corruption has the `datasets.base.Corruption` signature `fn(x, index, severity)`: `x` is a
@@ -13,6 +13,7 @@ Registry: `IMAGE_CORRUPTIONS` = gaussian_noise, shot_noise, gaussian_blur, contr
 jpeg, pixelate. The helpers `hashed_uniform`, `hashed_normal`, `check_severity` and
 `gaussian_kernel1d` are shared with `datasets.volume_corruptions`.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from benchmark.core.registry import Registry
 from datasets.splitting import name_seed
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -30,7 +32,11 @@ _M32 = 0xFFFFFFFF
 
 def check_severity(severity) -> int:
     """The severity as an int in 1..5 (numpy/torch integers accepted; 0, floats and bools are not)."""
-    if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) or int(severity) not in SEVERITIES:
+    if (
+        isinstance(severity, bool)
+        or not isinstance(severity, numbers.Integral)
+        or int(severity) not in SEVERITIES
+    ):
         raise ValueError(f"corruption severity must be an int in 1..5, got {severity!r}")
     return int(severity)
 
@@ -99,7 +105,7 @@ def per_sample_noise(x: torch.Tensor, index: torch.Tensor, *parts, kind: str = "
         if kind == "normal":
             torch.randn(m, generator=g, out=out[i])
         else:  # uniform in (0, 1): never exactly 0, so log(u) and quantile transforms stay finite
-            torch.rand(m, generator=g, out=out[i]).mul_(1 - 2.0 ** -24).add_(2.0 ** -25)
+            torch.rand(m, generator=g, out=out[i]).mul_(1 - 2.0**-24).add_(2.0**-25)
     return out.view_as(x).to(device=x.device, dtype=x.dtype)
 
 
@@ -116,7 +122,7 @@ def gaussian_blur2d(x: torch.Tensor, sigma: float) -> torch.Tensor:
     n, c, h, w = x.shape
     k = gaussian_kernel1d(sigma, x.device, x.dtype)
     r = min(len(k) // 2, h - 1, w - 1)
-    k = k[len(k) // 2 - r: len(k) // 2 + r + 1]
+    k = k[len(k) // 2 - r : len(k) // 2 + r + 1]
     k = k / k.sum()
     y = F.pad(x.reshape(n * c, 1, h, w), (r, r, r, r), mode="reflect")
     y = F.conv2d(y, k.view(1, 1, 1, -1))
@@ -215,12 +221,13 @@ def pixelate(x, index, severity):
     return F.interpolate(small, size=(h, w), mode="nearest").clamp(0, 1)
 
 
-IMAGE_CORRUPTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
-    "gaussian_noise": gaussian_noise,
-    "shot_noise": shot_noise,
-    "gaussian_blur": gaussian_blur,
-    "contrast": contrast,
-    "brightness": brightness,
-    "jpeg": jpeg,
-    "pixelate": pixelate,
-}
+IMAGE_CORRUPTIONS: Registry[Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = Registry(
+    "image corruption"
+)
+IMAGE_CORRUPTIONS.register(gaussian_noise, name="gaussian_noise")
+IMAGE_CORRUPTIONS.register(shot_noise, name="shot_noise")
+IMAGE_CORRUPTIONS.register(gaussian_blur, name="gaussian_blur")
+IMAGE_CORRUPTIONS.register(contrast, name="contrast")
+IMAGE_CORRUPTIONS.register(brightness, name="brightness")
+IMAGE_CORRUPTIONS.register(jpeg, name="jpeg")
+IMAGE_CORRUPTIONS.register(pixelate, name="pixelate")

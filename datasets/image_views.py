@@ -3,8 +3,9 @@
 Every random parameter is drawn for the whole batch at once from a CPU `torch.Generator` (so runs
 are reproducible on any device) and applied to the whole batch at once (crops as separable batched
 interpolation matmuls) — per-sample Python transforms are as slow as the model step on 2 cores
-(DESIGN §6).
+(docs/design.md §6).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,9 @@ def _rand(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Ten
     return (torch.rand(n, generator=g) * (hi - lo) + lo).to(device)
 
 
-def random_resized_crop_flip(x: torch.Tensor, g: torch.Generator, scale=(0.3, 1.0),
-                             ratio=(3 / 4, 4 / 3), flip: bool = True) -> torch.Tensor:
+def random_resized_crop_flip(
+    x: torch.Tensor, g: torch.Generator, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), flip: bool = True
+) -> torch.Tensor:
     """RandomResizedCrop + horizontal flip as one affine resample per sample."""
     n = x.shape[0]
     area = _rand(n, *scale, g, x.device)
@@ -39,8 +41,9 @@ def random_resized_crop_flip(x: torch.Tensor, g: torch.Generator, scale=(0.3, 1.
     return separable_resample_2d(x, scale, centre)
 
 
-def color_jitter(x: torch.Tensor, g: torch.Generator, brightness=0.4, contrast=0.4,
-                 p: float = 0.8) -> torch.Tensor:
+def color_jitter(
+    x: torch.Tensor, g: torch.Generator, brightness=0.4, contrast=0.4, p: float = 0.8
+) -> torch.Tensor:
     """Per-sample brightness and contrast jitter, applied with probability p. Inputs in [0, 1]."""
     n = x.shape[0]
     apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(n, 1, 1, 1)

@@ -6,7 +6,7 @@ Files: `<flag>.npz` (28 px) or `<flag>_<size>.npz`, looked up in `<data_dir>/med
 in `medmnist.INFO` into `<data_dir>/medmnist/`. Every file is checked against the official MD5 in
 `medmnist.INFO` (`MD5`, `MD5_64`, ...), then its keys, shapes, dtypes, per-split counts
 (`INFO[flag]["n_samples"]`) and label ranges; any mismatch or truncation is a `DataError` naming
-the file, what was expected and how to fix it. Official train/val/test splits (DESIGN §3.1).
+the file, what was expected and how to fix it. Official train/val/test splits (docs/design.md §3.1).
 
 Options (suite `options:` or `get_adapter(..., **options)`):
 - `size`: 28 (default) or 64; 2D sets also 128 and 224 (as `medmnist.INFO` offers them; large).
@@ -26,7 +26,7 @@ Views: `image_views.simclr_image_view` (gray) / `simclr_rgb_view` (RGB) and
 whose classes include left/right organs. Corruptions: `image_corruptions.IMAGE_CORRUPTIONS` (2D) and
 `volume_corruptions.VOLUME_CORRUPTIONS` (3D).
 
-OOD partners (DESIGN §3.6, all 28 px defaults, the spec the OOD protocol compares):
+OOD partners (docs/design.md §3.6, all 28 px defaults, the spec the OOD protocol compares):
 - gray 2D: near = up to three other gray MedMNIST sets of a different source (the Organ family
   never lists its own siblings, which share their classes); far = `fashion_mnist` and
   `sklearn_digits_28` (natural images at 1×28×28).
@@ -35,6 +35,7 @@ OOD partners (DESIGN §3.6, all 28 px defaults, the spec the OOD protocol compar
 - 3D: sets from CT (organ, nodule, adrenal, fracture) are near to each other and far from those of
   another acquisition (vessel: MRA, synapse: electron microscopy), and vice versa.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -52,14 +53,26 @@ from datasets.files import download, file_digest
 # flag: (channels, classes, multilabel). Static so registration does not import `medmnist`;
 # tests check it against medmnist.INFO.
 FLAGS_2D: dict[str, tuple[int, int, bool]] = {
-    "pathmnist": (3, 9, False), "chestmnist": (1, 14, True), "dermamnist": (3, 7, False),
-    "octmnist": (1, 4, False), "pneumoniamnist": (1, 2, False), "retinamnist": (3, 5, False),
-    "breastmnist": (1, 2, False), "bloodmnist": (3, 8, False), "tissuemnist": (1, 8, False),
-    "organamnist": (1, 11, False), "organcmnist": (1, 11, False), "organsmnist": (1, 11, False),
+    "pathmnist": (3, 9, False),
+    "chestmnist": (1, 14, True),
+    "dermamnist": (3, 7, False),
+    "octmnist": (1, 4, False),
+    "pneumoniamnist": (1, 2, False),
+    "retinamnist": (3, 5, False),
+    "breastmnist": (1, 2, False),
+    "bloodmnist": (3, 8, False),
+    "tissuemnist": (1, 8, False),
+    "organamnist": (1, 11, False),
+    "organcmnist": (1, 11, False),
+    "organsmnist": (1, 11, False),
 }
 FLAGS_3D: dict[str, tuple[int, int, bool]] = {
-    "organmnist3d": (1, 11, False), "nodulemnist3d": (1, 2, False), "adrenalmnist3d": (1, 2, False),
-    "fracturemnist3d": (1, 3, False), "vesselmnist3d": (1, 2, False), "synapsemnist3d": (1, 2, False),
+    "organmnist3d": (1, 11, False),
+    "nodulemnist3d": (1, 2, False),
+    "adrenalmnist3d": (1, 2, False),
+    "fracturemnist3d": (1, 3, False),
+    "vesselmnist3d": (1, 2, False),
+    "synapsemnist3d": (1, 2, False),
 }
 SIZES_2D = (28, 64, 128, 224)
 SIZES_3D = (28, 64)
@@ -105,8 +118,10 @@ def medmnist_info(flag: str) -> dict[str, Any]:
         try:
             _INFO = _load_info()
         except ImportError as e:
-            raise DataError(f"{flag}: the `medmnist` package is needed for its official URLs and MD5s "
-                            f"(pip install 'medmnist>=3.0')") from e
+            raise DataError(
+                f"{flag}: the `medmnist` package is needed for its official URLs and MD5s "
+                f"(pip install 'medmnist>=3.0')"
+            ) from e
     if flag not in _INFO:
         raise KeyError(f"medmnist.INFO has no flag {flag!r}")
     return _INFO[flag]
@@ -136,22 +151,28 @@ def locate_npz(data_dir: Path, flag: str, size: int, allow_download: bool = True
             return p
     url, md5 = official_url_md5(flag, size)
     if not allow_download:
-        raise DataError(f"{flag}: {npz_name(flag, size)} not found in any of {[str(c) for c in cands]}; "
-                        f"download it from {url} (MD5 {md5}) into {cands[0].parent}")
+        raise DataError(
+            f"{flag}: {npz_name(flag, size)} not found in any of {[str(c) for c in cands]}; "
+            f"download it from {url} (MD5 {md5}) into {cands[0].parent}"
+        )
     try:
         return download(url, cands[0], md5)
     except DataError as e:
-        raise DataError(f"{flag}: {npz_name(flag, size)} is not in any of {[str(c) for c in cands]} and "
-                        f"downloading it failed: {e}. Put the official file (from {url}, MD5 {md5}) in "
-                        f"{cands[0].parent}") from e
+        raise DataError(
+            f"{flag}: {npz_name(flag, size)} is not in any of {[str(c) for c in cands]} and "
+            f"downloading it failed: {e}. Put the official file (from {url}, MD5 {md5}) in "
+            f"{cands[0].parent}"
+        ) from e
 
 
 def verify_md5(path: Path, md5: str) -> None:
     got = file_digest(path, "md5")
     if got != md5:
-        raise DataError(f"{path}: MD5 {got} does not match the official {md5} (medmnist.INFO); the file "
-                        f"is truncated, corrupt or not the official release — delete it and download it "
-                        f"again (or pass the option verify: false for a re-saved copy)")
+        raise DataError(
+            f"{path}: MD5 {got} does not match the official {md5} (medmnist.INFO); the file "
+            f"is truncated, corrupt or not the official release — delete it and download it "
+            f"again (or pass the option verify: false for a re-saved copy)"
+        )
 
 
 def expected_image_shape(n: int, size: int, channels: int, volume: bool) -> tuple[int, ...]:
@@ -160,46 +181,67 @@ def expected_image_shape(n: int, size: int, channels: int, volume: bool) -> tupl
     return (n, size, size) if channels == 1 else (n, size, size, 3)
 
 
-def read_medmnist_npz(path: Path, flag: str, size: int, n_samples: dict[str, int], channels: int,
-                      num_classes: int, multilabel: bool, volume: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read_medmnist_npz(
+    path: Path,
+    flag: str,
+    size: int,
+    n_samples: dict[str, int],
+    channels: int,
+    num_classes: int,
+    multilabel: bool,
+    volume: bool,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: (uint8 images, labels (N, L))} from an official npz, every field checked."""
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: not a readable .npz archive ({e}); the file is truncated or corrupt — "
-                        f"delete it and download it again") from e
+        raise DataError(
+            f"{path}: not a readable .npz archive ({e}); the file is truncated or corrupt — "
+            f"delete it and download it again"
+        ) from e
     if not isinstance(z, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: expected an .npz archive with train/val/test images and labels, "
-                        f"found a single array")
+        raise DataError(
+            f"{path}: expected an .npz archive with train/val/test images and labels, found a single array"
+        )
     n_labels = num_classes if multilabel else 1
     out = {}
     with z:
         missing = [f"{s}_{k}" for s in SPLITS for k in ("images", "labels") if f"{s}_{k}" not in z.files]
         if missing:
-            raise DataError(f"{path}: missing arrays {missing}; expected train/val/test _images and "
-                            f"_labels as in the official MedMNIST release (found {sorted(z.files)})")
+            raise DataError(
+                f"{path}: missing arrays {missing}; expected train/val/test _images and "
+                f"_labels as in the official MedMNIST release (found {sorted(z.files)})"
+            )
         for s in SPLITS:
             try:
                 images, labels = z[f"{s}_images"], z[f"{s}_labels"]
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-                raise DataError(f"{path}: cannot read {s} arrays ({e}); the file is truncated or corrupt — "
-                                f"delete it and download it again") from e
+                raise DataError(
+                    f"{path}: cannot read {s} arrays ({e}); the file is truncated or corrupt — "
+                    f"delete it and download it again"
+                ) from e
             n = n_samples[s]
             want = expected_image_shape(n, size, channels, volume)
             if tuple(images.shape) != want:
-                raise DataError(f"{path}: {s}_images has shape {tuple(images.shape)}; expected {want} "
-                                f"({flag} at size {size}, {n} {s} samples per medmnist.INFO); not the official "
-                                f"file — delete it and download it again")
+                raise DataError(
+                    f"{path}: {s}_images has shape {tuple(images.shape)}; expected {want} "
+                    f"({flag} at size {size}, {n} {s} samples per medmnist.INFO); not the official "
+                    f"file — delete it and download it again"
+                )
             if tuple(labels.shape) != (n, n_labels):
-                raise DataError(f"{path}: {s}_labels has shape {tuple(labels.shape)}; expected "
-                                f"{(n, n_labels)}; not the official file — delete it and download it again")
+                raise DataError(
+                    f"{path}: {s}_labels has shape {tuple(labels.shape)}; expected "
+                    f"{(n, n_labels)}; not the official file — delete it and download it again"
+                )
             images = _as_uint8(images, path, s)
             if not np.issubdtype(labels.dtype, np.integer):
                 raise DataError(f"{path}: {s}_labels has dtype {labels.dtype}; expected integers")
             hi = 1 if multilabel else num_classes - 1
             if labels.size and (labels.min() < 0 or labels.max() > hi):
-                raise DataError(f"{path}: {s}_labels take values {int(labels.min())}..{int(labels.max())}; "
-                                f"expected 0..{hi}")
+                raise DataError(
+                    f"{path}: {s}_labels take values {int(labels.min())}..{int(labels.max())}; "
+                    f"expected 0..{hi}"
+                )
             out[s] = (images, labels)
     return out
 
@@ -237,20 +279,35 @@ class MedMNISTAdapter(Adapter):
         path = locate_npz(self.data_dir, self.flag, self.size, self.options.get("download", True))
         if self.options.get("verify", True):
             verify_md5(path, official_url_md5(self.flag, self.size)[1])
-        arrays = read_medmnist_npz(path, self.flag, self.size, info["n_samples"], self.channels,
-                                   self.num_classes, self.multilabel, self.volume)
+        arrays = read_medmnist_npz(
+            path,
+            self.flag,
+            self.size,
+            info["n_samples"],
+            self.channels,
+            self.num_classes,
+            self.multilabel,
+            self.volume,
+        )
         splits = {}
         for s, (images, labels) in arrays.items():
             x = torch.from_numpy(np.ascontiguousarray(images))
-            x = x.permute(0, 3, 1, 2).contiguous() if (not self.volume and self.channels == 3) else x.unsqueeze(1)
+            x = (
+                x.permute(0, 3, 1, 2).contiguous()
+                if (not self.volume and self.channels == 3)
+                else x.unsqueeze(1)
+            )
             if self.multilabel:
                 y = torch.from_numpy(labels.astype(np.float32))
             else:
                 y = torch.from_numpy(labels.reshape(-1).astype(np.int64))
             splits[s] = Split(x, y)
         labels = info.get("label", {})
-        self.task = TaskSpec(self.num_classes, multilabel=self.multilabel,
-                             class_names=tuple(labels[str(i)] for i in range(self.num_classes) if str(i) in labels))
+        self.task = TaskSpec(
+            self.num_classes,
+            multilabel=self.multilabel,
+            class_names=tuple(labels[str(i)] for i in range(self.num_classes) if str(i) in labels),
+        )
         return splits
 
     def prepare(self, inputs, device):
@@ -259,18 +316,21 @@ class MedMNISTAdapter(Adapter):
     def views(self, x, generator):
         if self.volume:
             from datasets.volume_views import volume_view
+
             return volume_view(x, generator, flip_axes=() if self.flag in NO_FLIP else (0, 1, 2))
         from datasets.image_views import simclr_image_view, simclr_rgb_view
+
         view = simclr_rgb_view if self.channels == 3 else simclr_image_view
         return view(x, generator, flip=self.flag not in NO_FLIP)
 
     def corruptions(self):
         if self.volume:
             from datasets.volume_corruptions import VOLUME_CORRUPTIONS
+
             return dict(VOLUME_CORRUPTIONS)
         from datasets.image_corruptions import IMAGE_CORRUPTIONS
-        return dict(IMAGE_CORRUPTIONS)
 
+        return dict(IMAGE_CORRUPTIONS)
 
     def describe(self):
         return {**super().describe(), "size": self.size, "encoder": self.encoder_name}
@@ -297,8 +357,12 @@ def _make(flag: str, volume: bool, channels: int, num_classes: int, multilabel: 
     attrs = {
         "__doc__": f"MedMNIST {flag} ({'3D' if volume else '2D'}) from its official npz.",
         "__module__": __name__,
-        "name": flag, "flag": flag, "volume": volume, "channels": channels,
-        "num_classes": num_classes, "multilabel": multilabel,
+        "name": flag,
+        "flag": flag,
+        "volume": volume,
+        "channels": channels,
+        "num_classes": num_classes,
+        "multilabel": multilabel,
         "domain": "medical_3d" if volume else "medical_2d",
         "spec": _spec(volume, channels, 28),
         "task": TaskSpec(num_classes, multilabel=multilabel),

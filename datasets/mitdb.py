@@ -2,6 +2,7 @@
 Records are z-scored per record and lead (the record's median and std), so gain/offset differences
 between recordings are removed while the beat-to-beat morphology within a record is kept.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,14 +16,63 @@ from datasets.ecg_base import ECGAdapter, cached_tensors, files_key, physionet_f
 from datasets.files import offline_hint
 from datasets.splitting import name_seed
 
-AAMI = {**{s: 0 for s in "NLRej"}, **{s: 1 for s in "AaJS"}, **{s: 2 for s in "VE"}, "F": 3,
-        **{s: 4 for s in "/fQ"}}
+AAMI = {
+    **{s: 0 for s in "NLRej"},
+    **{s: 1 for s in "AaJS"},
+    **{s: 2 for s in "VE"},
+    "F": 3,
+    **{s: 4 for s in "/fQ"},
+}
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
 # de Chazal et al. 2004 inter-patient split; paced records 102, 104, 107, 217 are in neither.
-DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201",
-       "203", "205", "207", "208", "209", "215", "220", "223", "230")
-DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212", "213",
-       "214", "219", "221", "222", "228", "231", "232", "233", "234")
+DS1 = (
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
+)
+DS2 = (
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
+)
 PACED = ("102", "104", "107", "217")
 MITDB_FS = 360
 
@@ -32,17 +82,23 @@ def _read_record(path: Path):
 
     for ext in (".hea", ".dat"):
         if not path.with_suffix(ext).exists():
-            raise DataError(f"{path.with_suffix(ext)}: missing; a WFDB record needs .hea and .dat "
-                            f"(get them from https://physionet.org/content/mitdb/1.0.0/)")
+            raise DataError(
+                f"{path.with_suffix(ext)}: missing; a WFDB record needs .hea and .dat "
+                f"(get them from https://physionet.org/content/mitdb/1.0.0/)"
+            )
     try:
         rec = wfdb.rdrecord(str(path))
     except Exception as e:
-        raise DataError(f"{path}.hea/.dat: cannot read WFDB record ({type(e).__name__}: {e}); "
-                        f"the files are truncated or corrupt") from e
+        raise DataError(
+            f"{path}.hea/.dat: cannot read WFDB record ({type(e).__name__}: {e}); "
+            f"the files are truncated or corrupt"
+        ) from e
     sig = rec.p_signal
     if sig is None or sig.ndim != 2 or sig.shape[0] != rec.sig_len or sig.shape[0] == 0:
-        raise DataError(f"{path}.dat: signal shape {None if sig is None else sig.shape}; expected "
-                        f"({rec.sig_len}, {rec.n_sig}) as the header says")
+        raise DataError(
+            f"{path}.dat: signal shape {None if sig is None else sig.shape}; expected "
+            f"({rec.sig_len}, {rec.n_sig}) as the header says"
+        )
     if not np.isfinite(sig).all():
         # wfdb marks invalid samples as NaN; fill them with the lead median (few samples at most)
         bad = ~np.isfinite(sig)
@@ -58,8 +114,9 @@ def _lead_index(rec, path: Path, lead: str) -> int:
     return 0  # MLII is absent in 102 and 104 (V5 first): the first lead is used there
 
 
-def mitdb_record_beats(path: Path, lead: str = "MLII", before: float = 0.25, after: float = 0.45,
-                       labelled: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def mitdb_record_beats(
+    path: Path, lead: str = "MLII", before: float = 0.25, after: float = 0.45, labelled: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(beats (B, 1, W) float32, AAMI labels (B,), R-peak samples (B,)) of one record. Beats are cut
     around the reference annotations (`labelled`) or around QRS complexes found by wfdb's XQRS
     detector; the signal is edge-padded so beats near the ends are kept; the record's lead is
@@ -82,8 +139,10 @@ def mitdb_record_beats(path: Path, lead: str = "MLII", before: float = 0.25, aft
         r = np.array([k[0] for k in keep], dtype=np.int64)
         y = np.array([k[1] for k in keep], dtype=np.int64)
         if r.min() < 0 or r.max() >= len(x):
-            raise DataError(f"{path}.atr: annotation sample {int(r.max())} is past the signal's end "
-                            f"({len(x)} samples) — the .dat file is truncated")
+            raise DataError(
+                f"{path}.atr: annotation sample {int(r.max())} is past the signal's end "
+                f"({len(x)} samples) — the .dat file is truncated"
+            )
     else:
         from wfdb import processing
 
@@ -159,8 +218,9 @@ class MITBIH(ECGAdapter):
     def _shape_beats(self, beats: torch.Tensor) -> torch.Tensor:
         if "length" not in self.options:
             return beats
-        out = torch.nn.functional.interpolate(beats, size=self.spec.shape[1], mode="linear",
-                                              align_corners=True)
+        out = torch.nn.functional.interpolate(
+            beats, size=self.spec.shape[1], mode="linear", align_corners=True
+        )
         return zscore_rows(out)
 
     def root(self) -> Path:
@@ -168,13 +228,20 @@ class MITBIH(ECGAdapter):
         for d in cands:
             if d.is_dir() and (any(d.glob("*.hea")) or (d / "RECORDS").exists()):
                 return d
-        msg = (f"MIT-BIH: no WFDB records in {cands[0]}; expected RECORDS and <rec>.hea/.dat/.atr "
-               f"(e.g. 100.hea) from https://physionet.org/content/mitdb/1.0.0/")
+        msg = (
+            f"MIT-BIH: no WFDB records in {cands[0]}; expected RECORDS and <rec>.hea/.dat/.atr "
+            f"(e.g. 100.hea) from https://physionet.org/content/mitdb/1.0.0/"
+        )
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):  # the 48 records (~100 MB), SHA256-checked against PhysioNet's list
-            physionet_fetch("mitdb/1.0.0", cands[0], ["RECORDS"],
-                            lambda rel: rel.split(".")[-1] in ("hea", "dat", "atr"), "MIT-BIH")
+            physionet_fetch(
+                "mitdb/1.0.0",
+                cands[0],
+                ["RECORDS"],
+                lambda rel: rel.split(".")[-1] in ("hea", "dat", "atr"),
+                "MIT-BIH",
+            )
         return cands[0]
 
     def record_splits(self, names: list[str]) -> dict[str, list[str]]:
@@ -195,8 +262,9 @@ class MITBIH(ECGAdapter):
         out = {"train": train, "val": sorted(perm[:n_val]), "test": sorted(ds2)}
         empty = [k for k, v in out.items() if not v]
         if empty:
-            raise DataError(f"MIT-BIH: records {names} leave the {empty} split(s) empty; need ≥2 DS1 "
-                            f"and ≥1 DS2 record")
+            raise DataError(
+                f"MIT-BIH: records {names} leave the {empty} split(s) empty; need ≥2 DS1 and ≥1 DS2 record"
+            )
         return out
 
     def load_splits(self):
@@ -207,8 +275,9 @@ class MITBIH(ECGAdapter):
         out = {}
         for split, recs in self.records.items():
             parts = [mitdb_record_beats(root / r, lead) for r in recs]
-            out[split] = Split(self._shape_beats(torch.cat([p[0] for p in parts])),
-                               torch.cat([p[1] for p in parts]))
+            out[split] = Split(
+                self._shape_beats(torch.cat([p[0] for p in parts])), torch.cat([p[1] for p in parts])
+            )
             out[split].record = torch.cat([torch.full((len(p[1]),), int(r)) for p, r in zip(parts, recs)])
         if self.options.get("unlabelled"):
             self.extra_pretrain = self.unlabelled_split()
@@ -218,8 +287,9 @@ class MITBIH(ECGAdapter):
         cands = (self.data_dir / "ecg" / "mitdb_signals_only", self.data_dir / "mitdb_signals_only")
         d = next((p for p in cands if p.is_dir()), None)
         if d is None:
-            raise DataError(f"MIT-BIH: no signals-only records in "
-                            f"{self.data_dir / 'ecg' / 'mitdb_signals_only'}")
+            raise DataError(
+                f"MIT-BIH: no signals-only records in {self.data_dir / 'ecg' / 'mitdb_signals_only'}"
+            )
         names = _mitdb_records(d, with_ann=False)
         lead = self.options.get("lead", "MLII")
         paths = [d / f"{n}{e}" for n in names for e in (".hea", ".dat")]
@@ -227,7 +297,9 @@ class MITBIH(ECGAdapter):
             if not p.exists():
                 raise DataError(f"{p}: missing (listed in {d / 'RECORDS'})")
         key = "mitdb-unlabelled-" + files_key(paths, lead, 0.25, 0.45)
-        obj = cached_tensors(key, lambda: {"beats": torch.cat(
-            [mitdb_record_beats(d / n, lead, labelled=False)[0] for n in names])})
+        obj = cached_tensors(
+            key,
+            lambda: {"beats": torch.cat([mitdb_record_beats(d / n, lead, labelled=False)[0] for n in names])},
+        )
         beats = self._shape_beats(obj["beats"])
         return Split(beats, torch.full((len(beats),), -1, dtype=torch.int64))

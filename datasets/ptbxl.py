@@ -1,6 +1,7 @@
 """PTB-XL 12-lead ECGs, superdiagnostic multi-label task. Records are z-scored per record and lead
 (the record's median and std).
 """
+
 from __future__ import annotations
 
 import ast
@@ -54,8 +55,10 @@ class PTBXL(ECGAdapter):
         for d in cands:
             if (d / "ptbxl_database.csv").exists():
                 return d
-        msg = (f"PTB-XL not found in any of {[str(c) for c in cands]} (expected ptbxl_database.csv, "
-               f"scp_statements.csv and records{self.sampling_rate}/); get https://physionet.org/content/ptb-xl/1.0.3/")
+        msg = (
+            f"PTB-XL not found in any of {[str(c) for c in cands]} (expected ptbxl_database.csv, "
+            f"scp_statements.csv and records{self.sampling_rate}/); get https://physionet.org/content/ptb-xl/1.0.3/"
+        )
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):
@@ -64,8 +67,13 @@ class PTBXL(ECGAdapter):
 
     def _download(self, dest: Path) -> None:
         folder = f"records{self.sampling_rate}/"
-        physionet_fetch(PTBXL_DB, dest, ["ptbxl_database.csv", "scp_statements.csv"],
-                        lambda rel: rel.startswith(folder), "PTB-XL")
+        physionet_fetch(
+            PTBXL_DB,
+            dest,
+            ["ptbxl_database.csv", "scp_statements.csv"],
+            lambda rel: rel.startswith(folder),
+            "PTB-XL",
+        )
 
     def _read_tables(self, root: Path):
         db, st = root / "ptbxl_database.csv", root / "scp_statements.csv"
@@ -73,11 +81,16 @@ class PTBXL(ECGAdapter):
             with open(st, newline="") as f:
                 rows = list(csv.DictReader(f))
             key = next(iter(rows[0])) if rows else ""
-            diag = {r[key]: r["diagnostic_class"] for r in rows
-                    if r.get("diagnostic", "").strip() in ("1", "1.0") and r.get("diagnostic_class")}
+            diag = {
+                r[key]: r["diagnostic_class"]
+                for r in rows
+                if r.get("diagnostic", "").strip() in ("1", "1.0") and r.get("diagnostic_class")
+            }
         except (OSError, KeyError, StopIteration, csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{st}: cannot read scp_statements.csv ({type(e).__name__}: {e}); expected "
-                            f"columns including diagnostic and diagnostic_class") from e
+            raise DataError(
+                f"{st}: cannot read scp_statements.csv ({type(e).__name__}: {e}); expected "
+                f"columns including diagnostic and diagnostic_class"
+            ) from e
         try:
             with open(db, newline="") as f:
                 recs = list(csv.DictReader(f))
@@ -88,11 +101,15 @@ class PTBXL(ECGAdapter):
                 classes = sorted({diag[c] for c in codes if c in diag})
                 out.append((int(float(r["ecg_id"])), int(float(r["strat_fold"])), r[fcol], classes))
         except (OSError, KeyError, ValueError, SyntaxError, csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{db}: cannot parse ptbxl_database.csv ({type(e).__name__}: {e}); expected "
-                            f"columns ecg_id, scp_codes, strat_fold, filename_lr/_hr") from e
+            raise DataError(
+                f"{db}: cannot parse ptbxl_database.csv ({type(e).__name__}: {e}); expected "
+                f"columns ecg_id, scp_codes, strat_fold, filename_lr/_hr"
+            ) from e
         if self.options.get("strict", True) and len(out) != 21799:
-            raise DataError(f"{db}: {len(out)} records; expected the 21,799 of PTB-XL 1.0.3 "
-                            f"(pass strict: false for a subset)")
+            raise DataError(
+                f"{db}: {len(out)} records; expected the 21,799 of PTB-XL 1.0.3 "
+                f"(pass strict: false for a subset)"
+            )
         return out
 
     def load_splits(self):
@@ -109,11 +126,14 @@ class PTBXL(ECGAdapter):
                 try:
                     sig, meta = wfdb.rdsamp(str(path))
                 except Exception as e:
-                    raise DataError(f"{path}.hea/.dat: cannot read WFDB record "
-                                    f"({type(e).__name__}: {e})") from e
+                    raise DataError(
+                        f"{path}.hea/.dat: cannot read WFDB record ({type(e).__name__}: {e})"
+                    ) from e
                 if sig.shape != (T, PTBXL_LEADS) or meta["fs"] != self.sampling_rate:
-                    raise DataError(f"{path}.dat: signal {sig.shape} at {meta['fs']} Hz; expected "
-                                    f"({T}, {PTBXL_LEADS}) at {self.sampling_rate} Hz")
+                    raise DataError(
+                        f"{path}.dat: signal {sig.shape} at {meta['fs']} Hz; expected "
+                        f"({T}, {PTBXL_LEADS}) at {self.sampling_rate} Hz"
+                    )
                 s = torch.from_numpy(np.nan_to_num(sig.T.astype(np.float32)))
                 x[i] = (s - s.median(-1, keepdim=True).values) / s.std(-1, keepdim=True).clamp_min(1e-6)
             return {"x": x}

@@ -5,6 +5,7 @@ resampling is separable: one small (N, size, size) interpolation matrix per axis
 batched matmuls. On CPU this is several times cheaper than `affine_grid` + `grid_sample`, which
 evaluates the full grid per output pixel, and gives the same values (tested against grid_sample).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""Deterministic corruptions for audio and ECG (DESIGN §3.5), severities 1–5.
+"""Deterministic corruptions for audio and ECG (docs/design.md §3.5), severities 1–5.
 
 Randomness is a counter-based hash of (sample index, corruption name, draw number): the same sample
 gets the same corruption whatever batch it is in, on any device, and the whole batch is corrupted
@@ -21,6 +21,7 @@ ECG (`ecg_corruptions`, acting on (N, C, T)): baseline_wander, powerline (50 or 
   (white noise high-passed by a first difference, i.e. broadband muscle-like), amplitude_scaling,
   segment_dropout, and lead_dropout when C > 1. Amplitudes are relative to each sample's std.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,7 +72,6 @@ def _per_sample(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _noise_like(x, idx, key) -> torch.Tensor:
-    n = x.shape[0]
     per = int(torch.tensor(x.shape[1:]).prod())
     return hash_normal(idx.cpu(), per, *key).view(x.shape).to(device=x.device, dtype=x.dtype)
 
@@ -109,6 +109,7 @@ def audio_waveform_corruptions() -> dict[str, Callable]:
         s = _check(severity)
         shift = torch.round(_signed(idx, "audio_shift", severity, SHIFT_FRAC[s] * x.shape[-1]))
         from datasets.signal_views import shift_time
+
         return shift_time(x, shift, 0.0)
 
     def gain(x, idx, severity):
@@ -129,13 +130,23 @@ def audio_waveform_corruptions() -> dict[str, Callable]:
         p = _per_sample(peak, x)
         return torch.maximum(torch.minimum(x, p), -p)
 
-    return {"gaussian_noise": gaussian_noise, "time_shift": time_shift, "gain": gain,
-            "low_pass": low_pass, "clipping": clipping}
+    return {
+        "gaussian_noise": gaussian_noise,
+        "time_shift": time_shift,
+        "gain": gain,
+        "low_pass": low_pass,
+        "clipping": clipping,
+    }
 
 
-def audio_logmel_corruptions(mel_fn: Callable[[torch.Tensor], torch.Tensor], wave_len: int,
-                             mel_centre_frac: torch.Tensor, db_mean: float, db_std: float,
-                             db_floor: float = -100.0) -> dict[str, Callable]:
+def audio_logmel_corruptions(
+    mel_fn: Callable[[torch.Tensor], torch.Tensor],
+    wave_len: int,
+    mel_centre_frac: torch.Tensor,
+    db_mean: float,
+    db_std: float,
+    db_floor: float = -100.0,
+) -> dict[str, Callable]:
     """Spectrogram-domain equivalents of the waveform corruptions, on standardised dB log-mels.
 
     `mel_fn` maps waveforms (N, T) to mel power (N, F, frames) with the adapter's transform;
@@ -151,6 +162,7 @@ def audio_logmel_corruptions(mel_fn: Callable[[torch.Tensor], torch.Tensor], wav
     - low_pass: each band's power is multiplied by |H|² of the 4th-order Butterworth at the band's
       centre frequency (approximate: the response is taken constant across a band).
     """
+
     def to_power(x):
         return 10 ** ((x.double() * db_std + db_mean) / 10)
 
@@ -171,6 +183,7 @@ def audio_logmel_corruptions(mel_fn: Callable[[torch.Tensor], torch.Tensor], wav
         s = _check(severity)
         shift = torch.round(_signed(idx, "audio_shift", severity, SHIFT_FRAC[s] * x.shape[-1]))
         from datasets.signal_views import shift_time
+
         return shift_time(x, shift, (db_floor - db_mean) / db_std)
 
     def gain(x, idx, severity):
@@ -186,16 +199,15 @@ def audio_logmel_corruptions(mel_fn: Callable[[torch.Tensor], torch.Tensor], wav
         h2 = butterworth_gain(mel_centre_frac.double(), LOWPASS_FRAC[s]) ** 2
         return to_std(to_power(x) * h2.to(x.device).view(1, 1, -1, 1), x)
 
-    return {"gaussian_noise": gaussian_noise, "time_shift": time_shift, "gain": gain,
-            "low_pass": low_pass}
+    return {"gaussian_noise": gaussian_noise, "time_shift": time_shift, "gain": gain, "low_pass": low_pass}
 
 
 # ---------------------------------------------------------------------------------------------
 # ECG
-WANDER_AMP = (0.1, 0.25, 0.5, 0.8, 1.2)     # × sample std
+WANDER_AMP = (0.1, 0.25, 0.5, 0.8, 1.2)  # × sample std
 POWERLINE_AMP = (0.05, 0.1, 0.2, 0.35, 0.5)
 EMG_STD = (0.05, 0.1, 0.2, 0.35, 0.5)
-SCALE_LOG = (0.15, 0.3, 0.5, 0.75, 1.0)     # factor exp(±v)
+SCALE_LOG = (0.15, 0.3, 0.5, 0.75, 1.0)  # factor exp(±v)
 DROP_FRAC = (0.05, 0.1, 0.2, 0.3, 0.45)
 LEAD_DROP_P = (0.1, 0.2, 0.3, 0.45, 0.6)
 
@@ -206,6 +218,7 @@ def _sample_std(x):
 
 def _ecg_interference(fs: float) -> dict[str, Callable]:
     """The corruptions that need the sampling rate: baseline wander and powerline hum."""
+
     def baseline_wander(x, idx, severity):
         s = _check(severity)
         n, _, t = x.shape
@@ -213,8 +226,9 @@ def _ecg_interference(fs: float) -> dict[str, Callable]:
         tt = torch.arange(t, device=x.device, dtype=torch.float64) / fs
         # two slow components (0.05–0.5 Hz respiration-like and a drift) with random phases
         f1 = 0.05 + 0.45 * u[:, :1]
-        w = torch.sin(2 * math.pi * f1 * tt + 2 * math.pi * u[:, 1:2]) \
-            + 0.5 * torch.sin(2 * math.pi * 0.5 * f1 * tt + 2 * math.pi * u[:, 2:3])
+        w = torch.sin(2 * math.pi * f1 * tt + 2 * math.pi * u[:, 1:2]) + 0.5 * torch.sin(
+            2 * math.pi * 0.5 * f1 * tt + 2 * math.pi * u[:, 2:3]
+        )
         w = w / 1.5 * (WANDER_AMP[s] * _sample_std(x).double()).view(n, 1)
         return x + w.to(x.dtype).unsqueeze(1)
 
@@ -266,8 +280,12 @@ def lead_dropout(x, idx, severity):
 
 
 def ecg_corruptions(fs: float, n_leads: int) -> dict[str, Callable]:
-    out = {**_ecg_interference(fs), "emg_noise": emg_noise, "amplitude_scaling": amplitude_scaling,
-           "segment_dropout": segment_dropout}
+    out = {
+        **_ecg_interference(fs),
+        "emg_noise": emg_noise,
+        "amplitude_scaling": amplitude_scaling,
+        "segment_dropout": segment_dropout,
+    }
     if n_leads > 1:
         out["lead_dropout"] = lead_dropout
     return out

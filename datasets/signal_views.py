@@ -11,6 +11,7 @@ Views used by the adapters:
 - `ecg_view`: random crop-and-stretch, amplitude scaling, baseline wander, gaussian noise,
   segment masking (after Mehari & Strodthoff 2022's ECG SSL augmentations).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The numeric sets shipped inside scikit-learn: breast_cancer and wine."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -25,20 +26,51 @@ class _SklearnBundled(TabularAdapter):
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
         counts = tuple(np.bincount(y).tolist())
         if X.shape != (sum(self.expected), len(self.numeric)) or counts != self.expected:
-            raise DataError(f"sklearn.datasets.{self.loader}: shape {X.shape}, class counts {counts}; "
-                            f"expected ({sum(self.expected)}, {len(self.numeric)}) and {self.expected} — "
-                            f"reinstall scikit-learn")
+            raise DataError(
+                f"sklearn.datasets.{self.loader}: shape {X.shape}, class counts {counts}; "
+                f"expected ({sum(self.expected)}, {len(self.numeric)}) and {self.expected} — "
+                f"reinstall scikit-learn"
+            )
         tr, va, te = stratified_70_10_20(torch.from_numpy(y), self.split_seed_name)
-        return X, np.zeros((len(X), 0), dtype=np.int64), y, {"train": tr.numpy(), "val": va.numpy(),
-                                                               "test": te.numpy()}
+        return (
+            X,
+            np.zeros((len(X), 0), dtype=np.int64),
+            y,
+            {"train": tr.numpy(), "val": va.numpy(), "test": te.numpy()},
+        )
 
 
-BREAST_CANCER_FEATURES = [f"{stat} {f}" for stat in ("mean", "error", "worst") for f in (
-    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
-    "concave points", "symmetry", "fractal dimension")]
-WINE_FEATURES = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
-                 "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
-                 "od280/od315_of_diluted_wines", "proline"]
+BREAST_CANCER_FEATURES = [
+    f"{stat} {f}"
+    for stat in ("mean", "error", "worst")
+    for f in (
+        "radius",
+        "texture",
+        "perimeter",
+        "area",
+        "smoothness",
+        "compactness",
+        "concavity",
+        "concave points",
+        "symmetry",
+        "fractal dimension",
+    )
+]
+WINE_FEATURES = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity_of_ash",
+    "magnesium",
+    "total_phenols",
+    "flavanoids",
+    "nonflavanoid_phenols",
+    "proanthocyanins",
+    "color_intensity",
+    "hue",
+    "od280/od315_of_diluted_wines",
+    "proline",
+]
 
 
 @register_adapter

@@ -1,4 +1,5 @@
 """Google Speech Commands v0.02: 1 s clips of 35 words (or the 12-class variant), official lists."""
+
 from __future__ import annotations
 
 import os
@@ -17,10 +18,43 @@ from datasets.signal_corruptions import hash_uniform
 
 SC_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
 SC_SHA256 = "af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58"  # as torchaudio records it
-SC_WORDS = ("backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
-            "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on", "one",
-            "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up", "visual", "wow",
-            "yes", "zero")
+SC_WORDS = (
+    "backward",
+    "bed",
+    "bird",
+    "cat",
+    "dog",
+    "down",
+    "eight",
+    "five",
+    "follow",
+    "forward",
+    "four",
+    "go",
+    "happy",
+    "house",
+    "learn",
+    "left",
+    "marvin",
+    "nine",
+    "no",
+    "off",
+    "on",
+    "one",
+    "right",
+    "seven",
+    "sheila",
+    "six",
+    "stop",
+    "three",
+    "tree",
+    "two",
+    "up",
+    "visual",
+    "wow",
+    "yes",
+    "zero",
+)
 SC_CORE = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SC_OFFICIAL_COUNTS = {"train": 84843, "val": 9981, "test": 11005}  # v0.02, 35 words
 
@@ -55,15 +89,19 @@ class SpeechCommands(AudioAdapter):
             raise ValueError("speech_commands: option classes must be 35 or 12")
 
     def locate(self) -> Path:
-        cands = [self.data_dir / "speech_commands" / "speech_commands_v0.02",
-                 self.data_dir / "SpeechCommands" / "speech_commands_v0.02",
-                 self.data_dir / "speech_commands_v0.02"]
+        cands = [
+            self.data_dir / "speech_commands" / "speech_commands_v0.02",
+            self.data_dir / "SpeechCommands" / "speech_commands_v0.02",
+            self.data_dir / "speech_commands_v0.02",
+        ]
         for d in cands:
             if (d / "testing_list.txt").exists():
                 return d
-        msg = (f"Speech Commands v0.02 not found in any of {[str(c) for c in cands]} "
-               f"(expected testing_list.txt, validation_list.txt and one folder per word); "
-               f"get {SC_URL} and extract it into {cands[0]}")
+        msg = (
+            f"Speech Commands v0.02 not found in any of {[str(c) for c in cands]} "
+            f"(expected testing_list.txt, validation_list.txt and one folder per word); "
+            f"get {SC_URL} and extract it into {cands[0]}"
+        )
         if not self.options.get("download", True):
             raise DataError(msg)
         dest = cands[0]
@@ -96,8 +134,9 @@ class SpeechCommands(AudioAdapter):
                 raise DataError(f"{path}: cannot read the official split list ({e})") from e
             for e in entries:
                 if e.count("/") != 1 or not e.endswith(".wav") or e.split("/")[0] not in SC_WORDS:
-                    raise DataError(f"{path}: bad entry {e!r}; expected <word>/<file>.wav with one of "
-                                    f"the 35 words")
+                    raise DataError(
+                        f"{path}: bad entry {e!r}; expected <word>/<file>.wav with one of the 35 words"
+                    )
                 if not (root / e).exists():
                     raise DataError(f"{path} lists {e}, but {root / e} does not exist")
             lists[split] = set(entries)
@@ -114,14 +153,19 @@ class SpeechCommands(AudioAdapter):
         strict = self.options.get("strict", True)
         counts = {k: len(v) for k, v in rel.items()}
         if strict and counts != SC_OFFICIAL_COUNTS:
-            raise DataError(f"Speech Commands in {root}: split sizes {counts}; expected the official "
-                            f"{SC_OFFICIAL_COUNTS} — the copy is incomplete "
-                            f"(pass strict: false for a subset)")
+            raise DataError(
+                f"Speech Commands in {root}: split sizes {counts}; expected the official "
+                f"{SC_OFFICIAL_COUNTS} — the copy is incomplete "
+                f"(pass strict: false for a subset)"
+            )
         out = {}
         for split, items in rel.items():
-            waves = read_clips([root / r for r in items],
-                               self.sample_rate if self.sr == self.sample_rate else None,
-                               self.length, target_sr=self.sr)
+            waves = read_clips(
+                [root / r for r in items],
+                self.sample_rate if self.sr == self.sample_rate else None,
+                self.length,
+                target_sr=self.sr,
+            )
             labels = torch.tensor([self._label(r.split("/")[0]) for r in items], dtype=torch.int64)
             out[split] = (waves, labels)
         if self.n_classes == 12:
@@ -132,20 +176,26 @@ class SpeechCommands(AudioAdapter):
         noise_dir = root / "_background_noise_"
         files = sorted(noise_dir.glob("*.wav")) if noise_dir.is_dir() else []
         if not files:
-            raise DataError(f"{noise_dir}: no background-noise WAVs; the 12-class variant needs them "
-                            f"for _silence_")
+            raise DataError(
+                f"{noise_dir}: no background-noise WAVs; the 12-class variant needs them for _silence_"
+            )
         crops: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
         for f in files:
             x, sr = read_wav(f, None)
             if sr != self.sr:
                 import torchaudio.functional as AF
 
-                x = AF.resample(torch.from_numpy(x.astype(np.float32)), sr, self.sr).round().clamp(
-                    -32768, 32767).to(torch.int16).numpy()
+                x = (
+                    AF.resample(torch.from_numpy(x.astype(np.float32)), sr, self.sr)
+                    .round()
+                    .clamp(-32768, 32767)
+                    .to(torch.int16)
+                    .numpy()
+                )
             n = len(x) // self.length
             if n == 0:
                 continue
-            c = torch.from_numpy(x[:n * self.length].copy()).view(n, self.length)
+            c = torch.from_numpy(x[: n * self.length].copy()).view(n, self.length)
             u = hash_uniform(torch.arange(n), 1, "sc_silence", f.name)[:, 0]
             for split, sel in (("test", u < 0.1), ("val", (u >= 0.1) & (u < 0.2)), ("train", u >= 0.2)):
                 crops[split].append(c[sel])
@@ -153,4 +203,3 @@ class SpeechCommands(AudioAdapter):
             w = torch.cat(parts) if parts else torch.empty(0, self.length, dtype=torch.int16)
             waves, labels = out[split]
             out[split] = (torch.cat([waves, w]), torch.cat([labels, torch.full((len(w),), 11)]))
-

@@ -1,4 +1,5 @@
-"""Deterministic, stratified splitting helpers (DESIGN §3.1–3.2)."""
+"""Deterministic, stratified splitting helpers (docs/design.md §3.1–3.2)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -17,13 +17,14 @@ Views (batched, generator-driven): SCARF corruption (Bahri et al. 2022) — each
 is, with probability `scarf_rate` (0.6, the paper's default), replaced by the same feature of a
 uniformly drawn train row — then gaussian noise (σ = 0.1 in standardised units) on numeric columns.
 
-Corruptions (DESIGN §3.5; keyed randomness, see datasets/_keyed.py, so severities are nested):
+Corruptions (docs/design.md §3.5; keyed randomness, see datasets/_keyed.py, so severities are nested):
 - gaussian_noise: σ ∈ {0.1, 0.25, 0.5, 0.75, 1.0} standardised units on numeric features;
 - missing_values: {10, 20, 30, 40, 50} % of a row's features set missing and filled exactly as the
   loader fills a missing value (numeric → train mean, categorical → the missing category);
 - category_swap: {10, 20, 30, 40, 50} % of a row's categorical features replaced by a different
   category of the schema (only registered for sets with categorical features).
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -42,15 +43,19 @@ SWAP_RATES = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 def tabular_spec(numeric: list[str], categorical: dict[str, list[str]]) -> InputSpec:
     cards = [len(v) + 1 for v in categorical.values()]  # +1: the missing category (column 0)
-    return InputSpec("tabular", (len(numeric) + sum(cards),), extras={
-        "encoding": "one_hot",
-        "num_numeric": len(numeric),
-        "numeric_features": list(numeric),
-        "categorical_features": list(categorical),
-        "categorical_cardinalities": cards,
-        "layout": "numeric columns first, then one one-hot group per categorical feature; "
-                  "group column 0 = missing",
-    })
+    return InputSpec(
+        "tabular",
+        (len(numeric) + sum(cards),),
+        extras={
+            "encoding": "one_hot",
+            "num_numeric": len(numeric),
+            "numeric_features": list(numeric),
+            "categorical_features": list(categorical),
+            "categorical_cardinalities": cards,
+            "layout": "numeric columns first, then one one-hot group per categorical feature; "
+            "group column 0 = missing",
+        },
+    )
 
 
 class TabularAdapter(Adapter):
@@ -77,8 +82,10 @@ class TabularAdapter(Adapter):
         num, cat, y, idx = self.read_raw()
         n_num, n_cat = len(self.numeric), len(self.categorical)
         if num.shape[1] != n_num or cat.shape[1] != n_cat:
-            raise DataError(f"{self.name}: reader produced {num.shape[1]} numeric / {cat.shape[1]} "
-                            f"categorical columns; expected {n_num} / {n_cat}")
+            raise DataError(
+                f"{self.name}: reader produced {num.shape[1]} numeric / {cat.shape[1]} "
+                f"categorical columns; expected {n_num} / {n_cat}"
+            )
         tr = idx["train"]
         with np.errstate(invalid="ignore"):
             mean = np.nanmean(num[tr], axis=0) if n_num else np.zeros(0)
@@ -98,8 +105,9 @@ class TabularAdapter(Adapter):
         z = np.where(np.isnan(z), 0.0, z)  # missing numeric → train mean
         blocks = [torch.from_numpy(z.astype(np.float32))]
         for j, card in enumerate(self.spec.extras["categorical_cardinalities"]):
-            blocks.append(torch.nn.functional.one_hot(torch.from_numpy(cat[:, j].astype(np.int64)),
-                                                      card).float())
+            blocks.append(
+                torch.nn.functional.one_hot(torch.from_numpy(cat[:, j].astype(np.int64)), card).float()
+            )
         return torch.cat(blocks, 1) if blocks else torch.empty(len(num), 0)
 
     # ---- layout helpers -------------------------------------------------------------------
@@ -147,7 +155,7 @@ class TabularAdapter(Adapter):
             width = (groups[-1][1] - n_num) if groups else 0
             m = torch.zeros(len(groups), width, dtype=dtype)
             for j, (a, b) in enumerate(groups):
-                m[j, a - n_num:b - n_num] = 1
+                m[j, a - n_num : b - n_num] = 1
             cache[key] = m.to(device)
         return cache[key]
 
@@ -203,8 +211,9 @@ class TabularAdapter(Adapter):
 
     def _missing_values(self, x, sample_indices, severity):
         s = self._check(severity)
-        u = keyed_uniform("tabular/missing_values", sample_indices.cpu()[:, None],
-                          torch.arange(self.n_features)[None, :])
+        u = keyed_uniform(
+            "tabular/missing_values", sample_indices.cpu()[:, None], torch.arange(self.n_features)[None, :]
+        )
         miss = (u < MISSING_RATES[s]).to(x.device)
         out = x.clone()
         n = len(self.numeric)
@@ -254,11 +263,18 @@ def shuffled_tabular_partner(base: type[TabularAdapter]) -> type[TabularAdapter]
             out[k] = Split(v.inputs[rows, torch.arange(v.inputs.shape[1]).expand_as(rows)], v.labels)
         return out
 
-    cls = type(base.__name__ + "Shuffled", (base,), {
-        "__doc__": f"OOD partner of {base.name}: each feature permuted independently across rows.",
-        "name": base.name + "_shuffled", "ood_partners": {"near": [], "far": []},
-        "split_base": base.name, "load_splits": load_splits, "__module__": base.__module__,
-    })
+    cls = type(
+        base.__name__ + "Shuffled",
+        (base,),
+        {
+            "__doc__": f"OOD partner of {base.name}: each feature permuted independently across rows.",
+            "name": base.name + "_shuffled",
+            "ood_partners": {"near": [], "far": []},
+            "split_base": base.name,
+            "load_splits": load_splits,
+            "__module__": base.__module__,
+        },
+    )
     register_adapter(cls)
     base.ood_partners = {"near": [cls.name], "far": []}
     return cls

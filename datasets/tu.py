@@ -5,10 +5,11 @@ checking the text files agree with each other (`validate_tu_raw`). Read-only dat
 `download=False`; offline, the DataError names the files and where to put them.
 
 Splits: TUDataset has no official split: a stratified 70/10/20 split fixed by a seed derived from
-the dataset name (DESIGN §3.1); option `fold=k` (0..9) gives fold k of a name-seeded stratified
+the dataset name (docs/design.md §3.1); option `fold=k` (0..9) gives fold k of a name-seeded stratified
 10-fold CV instead (test = fold k, val = a stratified 10 % of the other folds). Batches are
 `GraphBatch`es, views are GraphCL's: see `datasets.graph_batches`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,9 @@ def _read_ints(path: Path, cols: int | None = None) -> np.ndarray:
     import pandas as pd
 
     try:
-        df = pd.read_csv(path, header=None, sep=",", skipinitialspace=True, dtype=str,
-                         keep_default_na=False, engine="c")
+        df = pd.read_csv(
+            path, header=None, sep=",", skipinitialspace=True, dtype=str, keep_default_na=False, engine="c"
+        )
     except Exception as e:
         raise DataError(f"{path}: cannot parse as comma-separated integers ({type(e).__name__}: {e})") from e
     if cols is not None and df.shape[1] != cols:
@@ -46,8 +48,10 @@ def _read_ints(path: Path, cols: int | None = None) -> np.ndarray:
     bad = vals.isna().any(axis=1).to_numpy()
     if bad.any():
         line = int(np.argmax(bad)) + 1
-        raise DataError(f"{path}: line {line} is not {cols or 'comma-separated'} integer(s): "
-                        f"{','.join(df.iloc[line - 1].tolist())!r}; the file is corrupt — re-download it")
+        raise DataError(
+            f"{path}: line {line} is not {cols or 'comma-separated'} integer(s): "
+            f"{','.join(df.iloc[line - 1].tolist())!r}; the file is corrupt — re-download it"
+        )
     return vals.to_numpy(dtype=np.float64)
 
 
@@ -58,34 +62,46 @@ def validate_tu_raw(raw_dir: Path, name: str, expected: dict[str, Any]) -> None:
     required = ["A", "graph_indicator", "graph_labels"]
     missing = [f(s).name for s in required if not f(s).exists()]
     if missing:
-        raise DataError(f"{raw_dir}: TUDataset files {missing} missing; "
-                        f"expected {[f(s).name for s in required]} "
-                        f"(+ node_labels etc.) from {TU_URL}/{name}.zip, extracted into {raw_dir}")
+        raise DataError(
+            f"{raw_dir}: TUDataset files {missing} missing; "
+            f"expected {[f(s).name for s in required]} "
+            f"(+ node_labels etc.) from {TU_URL}/{name}.zip, extracted into {raw_dir}"
+        )
     gi = _read_ints(f("graph_indicator"), 1)[:, 0].astype(np.int64)
     n_nodes = len(gi)
     n_graphs = int(gi.max()) if n_nodes else 0
     if n_nodes == 0 or gi.min() != 1 or np.any(np.diff(gi) < 0) or len(np.unique(gi)) != n_graphs:
-        raise DataError(f"{f('graph_indicator')}: graph ids must run 1..G in non-decreasing order with "
-                        f"every graph present; the file is corrupt or truncated")
+        raise DataError(
+            f"{f('graph_indicator')}: graph ids must run 1..G in non-decreasing order with "
+            f"every graph present; the file is corrupt or truncated"
+        )
     labels = _read_ints(f("graph_labels"), None)
     if len(labels) != n_graphs:
-        raise DataError(f"{f('graph_labels')}: {len(labels)} graph labels but {f('graph_indicator').name} "
-                        f"describes {n_graphs} graphs (expected one label per graph); one of the two is "
-                        f"truncated — re-download {TU_URL}/{name}.zip")
+        raise DataError(
+            f"{f('graph_labels')}: {len(labels)} graph labels but {f('graph_indicator').name} "
+            f"describes {n_graphs} graphs (expected one label per graph); one of the two is "
+            f"truncated — re-download {TU_URL}/{name}.zip"
+        )
     for s in ("node_labels", "node_attributes"):
         if f(s).exists():
             rows = len(_read_ints(f(s), None))
             if rows != n_nodes:
-                raise DataError(f"{f(s)}: {rows} rows but {f('graph_indicator').name} has {n_nodes} nodes; "
-                                f"mismatched node counts — one of the files is truncated or from another "
-                                f"dataset")
+                raise DataError(
+                    f"{f(s)}: {rows} rows but {f('graph_indicator').name} has {n_nodes} nodes; "
+                    f"mismatched node counts — one of the files is truncated or from another "
+                    f"dataset"
+                )
     a = _read_ints(f("A"), 2).astype(np.int64)
     if a.size and (a.min() < 1 or a.max() > n_nodes):
-        raise DataError(f"{f('A')}: node ids range {a.min()}..{a.max()}; expected 1..{n_nodes} (the number "
-                        f"of lines of {f('graph_indicator').name}) — mismatched node counts")
+        raise DataError(
+            f"{f('A')}: node ids range {a.min()}..{a.max()}; expected 1..{n_nodes} (the number "
+            f"of lines of {f('graph_indicator').name}) — mismatched node counts"
+        )
     if a.size and np.any(gi[a[:, 0] - 1] != gi[a[:, 1] - 1]):
-        raise DataError(f"{f('A')}: an edge joins nodes of two different graphs; the file does not match "
-                        f"{f('graph_indicator').name}")
+        raise DataError(
+            f"{f('A')}: an edge joins nodes of two different graphs; the file does not match "
+            f"{f('graph_indicator').name}"
+        )
     for s in ("edge_labels", "edge_attributes"):
         if f(s).exists() and len(_read_ints(f(s), None)) != len(a):
             raise DataError(f"{f(s)}: row count differs from the {len(a)} edges of {f('A').name}")
@@ -93,8 +109,10 @@ def validate_tu_raw(raw_dir: Path, name: str, expected: dict[str, Any]) -> None:
     bad = {k: (got[k], v) for k, v in expected.items() if k in got and got[k] != v}
     if bad:
         found = ", ".join(f"{g} {k} (expected {e})" for k, (g, e) in bad.items())
-        raise DataError(f"{raw_dir}: {name} has {found}; the files are truncated or not the official "
-                        f"{name} — re-download {TU_URL}/{name}.zip")
+        raise DataError(
+            f"{raw_dir}: {name} has {found}; the files are truncated or not the official "
+            f"{name} — re-download {TU_URL}/{name}.zip"
+        )
 
 
 class TUAdapter(GraphAdapter):
@@ -112,8 +130,9 @@ class TUAdapter(GraphAdapter):
         super().__init__(data_dir, **options)
         feats = self.options.get("node_features", "dataset")
         if feats not in ("dataset", "degree"):
-            raise ValueError(f"{self.name}: option node_features must be 'dataset' or 'degree', "
-                             f"got {feats!r}")
+            raise ValueError(
+                f"{self.name}: option node_features must be 'dataset' or 'degree', got {feats!r}"
+            )
         if "max_degree" in self.options and feats != "degree":
             raise ValueError(f"{self.name}: option max_degree needs node_features: degree")
         if feats == "degree":
@@ -128,16 +147,19 @@ class TUAdapter(GraphAdapter):
         raw_dir = base / self.pyg_name / "raw"
         if not (raw_dir / f"{self.pyg_name}_A.txt").exists():
             if not self.options.get("download", True):
-                raise DataError(f"{self.name}: {raw_dir / (self.pyg_name + '_A.txt')} and the other "
-                                f"{self.pyg_name}_*.txt files not found; extract "
-                                f"{TU_URL}/{self.pyg_name}.zip "
-                                f"into {raw_dir} or allow downloading")
+                raise DataError(
+                    f"{self.name}: {raw_dir / (self.pyg_name + '_A.txt')} and the other "
+                    f"{self.pyg_name}_*.txt files not found; extract "
+                    f"{TU_URL}/{self.pyg_name}.zip "
+                    f"into {raw_dir} or allow downloading"
+                )
             ds = self._run_pyg(base, download=True)
         else:
             validate_tu_raw(raw_dir, self.pyg_name, self.expected)
             files = sorted(raw_dir.glob(f"{self.pyg_name}_*.txt"))
-            root = pyg_root("TUDataset", self.pyg_name, raw_dir, files, self.options,
-                            lambda r: self._run_pyg(r))
+            root = pyg_root(
+                "TUDataset", self.pyg_name, raw_dir, files, self.options, lambda r: self._run_pyg(r)
+            )
             ds = self._run_pyg(root)
         from torch_geometric.data import Batch
 
@@ -146,8 +168,10 @@ class TUAdapter(GraphAdapter):
         counts = tuple(torch.bincount(y).tolist())
         want = self.expected.get("class_counts", counts)
         if len(y) != self.expected["graphs"] or counts != want:
-            raise DataError(f"{raw_dir}: {len(y)} graphs with class counts {counts}; expected "
-                            f"{self.expected['graphs']} with {want}")
+            raise DataError(
+                f"{raw_dir}: {len(y)} graphs with class counts {counts}; expected "
+                f"{self.expected['graphs']} with {want}"
+            )
         node_ptr = big.ptr.long()
         ei = big.edge_index.long()
         egraph = big.batch[ei[0]]
@@ -162,19 +186,23 @@ class TUAdapter(GraphAdapter):
         else:
             x = big.x.float()
         if x.shape[1] != self.spec.shape[0]:
-            raise DataError(f"{raw_dir}: node features have width {x.shape[1]}; "
-                            f"expected {self.spec.shape[0]}")
+            raise DataError(
+                f"{raw_dir}: node features have width {x.shape[1]}; expected {self.spec.shape[0]}"
+            )
         fold = self.options.get("fold")
         seed_name = getattr(self, "split_base", None) or self.name  # a derived partner keeps its base's split
         if fold is None:
             tr, va, te = stratified_70_10_20(y, seed_name)
         else:
             tr, va, te = stratified_kfold(y, 10, int(fold), seed_name)
-        tr_nodes = torch.from_numpy(_np_ranges(node_ptr[tr].numpy(),
-                                               (node_ptr[tr + 1] - node_ptr[tr]).numpy()))
+        tr_nodes = torch.from_numpy(
+            _np_ranges(node_ptr[tr].numpy(), (node_ptr[tr + 1] - node_ptr[tr]).numpy())
+        )
         self.feature_scale = x[tr_nodes].std(0)
-        return {k: Split(GraphSet(x, ei, node_ptr, edge_ptr, ids), y[ids])
-                for k, ids in (("train", tr), ("val", va), ("test", te))}
+        return {
+            k: Split(GraphSet(x, ei, node_ptr, edge_ptr, ids), y[ids])
+            for k, ids in (("train", tr), ("val", va), ("test", te))
+        }
 
     def _run_pyg(self, root: Path, download: bool = False):
         from torch_geometric.datasets import TUDataset
@@ -183,38 +211,81 @@ class TUAdapter(GraphAdapter):
             return TUDataset(str(root), self.pyg_name, use_node_attr=self.options.get("use_node_attr", False))
         except Exception as e:
             raw = Path(root) / self.pyg_name / "raw"
-            hint = (f"could not download it ({type(e).__name__}: {e}); without internet extract "
-                    f"{TU_URL}/{self.pyg_name}.zip into {raw}") if download else \
-                f"PyG cannot read the raw files in {raw} ({type(e).__name__}: {e}); re-download them"
+            hint = (
+                (
+                    f"could not download it ({type(e).__name__}: {e}); without internet extract "
+                    f"{TU_URL}/{self.pyg_name}.zip into {raw}"
+                )
+                if download
+                else f"PyG cannot read the raw files in {raw} ({type(e).__name__}: {e}); re-download them"
+            )
             raise DataError(f"{self.name}: {hint}") from e
 
     def views(self, x, generator):
         return graph_views(x, generator, self.options.get("view_rate", 0.2))
 
 
-def _tu(name: str, pyg_name: str, feats: int, expected: dict[str, Any], classes: tuple[str, ...],
-        doc: str, max_degree: int | None = None):
-    cls = type(pyg_name.replace("-", "_"), (TUAdapter,), {
-        "__doc__": doc, "name": name, "pyg_name": pyg_name, "max_degree": max_degree,
-        "spec": InputSpec("graph", (feats,), extras={"task": "graph"}),
-        "task": TaskSpec(len(classes), class_names=classes), "expected": expected,
-        "ood_partners": {"near": [], "far": []},
-        "__module__": __name__,
-    })
+def _tu(
+    name: str,
+    pyg_name: str,
+    feats: int,
+    expected: dict[str, Any],
+    classes: tuple[str, ...],
+    doc: str,
+    max_degree: int | None = None,
+):
+    cls = type(
+        pyg_name.replace("-", "_"),
+        (TUAdapter,),
+        {
+            "__doc__": doc,
+            "name": name,
+            "pyg_name": pyg_name,
+            "max_degree": max_degree,
+            "spec": InputSpec("graph", (feats,), extras={"task": "graph"}),
+            "task": TaskSpec(len(classes), class_names=classes),
+            "expected": expected,
+            "ood_partners": {"near": [], "far": []},
+            "__module__": __name__,
+        },
+    )
     return register_adapter(cls)
 
 
-MUTAG = _tu("mutag", "MUTAG", 7, {"graphs": 188, "nodes": 3371, "edges": 7442, "class_counts": (63, 125)},
-            ("non_mutagenic", "mutagenic"), "MUTAG: nitroaromatic compounds, mutagenicity on S. typhimurium.")
-PROTEINS = _tu("proteins", "PROTEINS", 3,
-               {"graphs": 1113, "nodes": 43471, "edges": 162088, "class_counts": (663, 450)},
-               ("non_enzyme", "enzyme"), "PROTEINS: enzymes vs non-enzymes (node labels: SSE type).")
-NCI1 = _tu("nci1", "NCI1", 37, {"graphs": 4110}, ("inactive", "active"),
-           "NCI1: chemical compounds screened against non-small cell lung cancer (download only).")
-IMDB_BINARY = _tu("imdb_binary", "IMDB-BINARY", 136, {"graphs": 1000},
-                  ("action", "romance"),
-                  "IMDB-BINARY: actor ego-networks; no node features, one-hot degree (≤135) as in PyG's "
-                  "OneHotDegree(135) (download only).", max_degree=135)
+MUTAG = _tu(
+    "mutag",
+    "MUTAG",
+    7,
+    {"graphs": 188, "nodes": 3371, "edges": 7442, "class_counts": (63, 125)},
+    ("non_mutagenic", "mutagenic"),
+    "MUTAG: nitroaromatic compounds, mutagenicity on S. typhimurium.",
+)
+PROTEINS = _tu(
+    "proteins",
+    "PROTEINS",
+    3,
+    {"graphs": 1113, "nodes": 43471, "edges": 162088, "class_counts": (663, 450)},
+    ("non_enzyme", "enzyme"),
+    "PROTEINS: enzymes vs non-enzymes (node labels: SSE type).",
+)
+NCI1 = _tu(
+    "nci1",
+    "NCI1",
+    37,
+    {"graphs": 4110},
+    ("inactive", "active"),
+    "NCI1: chemical compounds screened against non-small cell lung cancer (download only).",
+)
+IMDB_BINARY = _tu(
+    "imdb_binary",
+    "IMDB-BINARY",
+    136,
+    {"graphs": 1000},
+    ("action", "romance"),
+    "IMDB-BINARY: actor ego-networks; no node features, one-hot degree (≤135) as in PyG's "
+    "OneHotDegree(135) (download only).",
+    max_degree=135,
+)
 
 
 for _base in (MUTAG, PROTEINS, NCI1, IMDB_BINARY):

@@ -1,6 +1,7 @@
 """UCR archive ECG sets (ECG200, ECG5000) in the archive's text format. Series are z-normalised per
 series, the UCR archive's own convention (a no-op for files that are already normalised).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from datasets.splitting import stratified_holdout
 UCR_URL = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
 
 
-def read_ucr(path: Path, length: int | None = None,
-             count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_ucr(
+    path: Path, length: int | None = None, count: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """UCR text format: one series per line, first value the class label; whitespace-, comma- or
     tab-separated. Ragged, non-numeric or wrong-count files raise a DataError naming the file."""
     try:
@@ -32,19 +34,24 @@ def read_ucr(path: Path, length: int | None = None,
         try:
             rows.append([float(v) for v in ln.replace(",", " ").split()])
         except ValueError as e:
-            raise DataError(f"{path}:{i}: non-numeric value ({e}); expected UCR format "
-                            f"'label v1 v2 …'") from e
+            raise DataError(
+                f"{path}:{i}: non-numeric value ({e}); expected UCR format 'label v1 v2 …'"
+            ) from e
         if len(rows[-1]) != len(rows[0]):
-            raise DataError(f"{path}:{i}: {len(rows[-1]) - 1} values; line 1 has {len(rows[0]) - 1} "
-                            f"— the file is ragged or truncated")
+            raise DataError(
+                f"{path}:{i}: {len(rows[-1]) - 1} values; line 1 has {len(rows[0]) - 1} "
+                f"— the file is ragged or truncated"
+            )
     if not rows:
         raise DataError(f"{path}: empty file")
     arr = np.asarray(rows)
     if length is not None and arr.shape[1] - 1 != length:
         raise DataError(f"{path}: series length {arr.shape[1] - 1}; expected {length}")
     if count is not None and arr.shape[0] != count:
-        raise DataError(f"{path}: {arr.shape[0]} series; expected {count} — the file is truncated or not "
-                        f"the official one; delete it and download the official archive again")
+        raise DataError(
+            f"{path}: {arr.shape[0]} series; expected {count} — the file is truncated or not "
+            f"the official one; delete it and download the official archive again"
+        )
     if not np.isfinite(arr).all():
         raise DataError(f"{path}: contains NaN/inf; expected equal-length complete series")
     return arr[:, 1:].astype(np.float32), arr[:, 0]
@@ -77,8 +84,10 @@ class UCRAdapter(ECGAdapter):
                 if tr.exists() and te.exists():
                     return tr, te
         d = self.data_dir / "ecg" / "ucr" / n
-        msg = (f"{n}: {n}_TRAIN.txt / {n}_TEST.txt not found in {d}; get them from "
-               f"{UCR_URL.format(name=n)} (UCR archive) and put them there")
+        msg = (
+            f"{n}: {n}_TRAIN.txt / {n}_TEST.txt not found in {d}; get them from "
+            f"{UCR_URL.format(name=n)} (UCR archive) and put them there"
+        )
         if not self.options.get("download", True):
             raise DataError(msg)
         import zipfile
@@ -117,11 +126,16 @@ class UCRAdapter(ECGAdapter):
         x_tr, x_te = (zscore_rows(torch.from_numpy(a)).unsqueeze(1) for a in (x_tr, x_te))
         if "length" in self.options:
             L = self.spec.shape[1]
-            x_tr, x_te = (torch.nn.functional.interpolate(a, size=L, mode="linear", align_corners=True)
-                          for a in (x_tr, x_te))
+            x_tr, x_te = (
+                torch.nn.functional.interpolate(a, size=L, mode="linear", align_corners=True)
+                for a in (x_tr, x_te)
+            )
         keep, hold = stratified_holdout(y_tr, 0.1, self.name)
-        return {"train": Split(x_tr[keep], y_tr[keep]), "val": Split(x_tr[hold], y_tr[hold]),
-                "test": Split(x_te, y_te)}
+        return {
+            "train": Split(x_tr[keep], y_tr[keep]),
+            "val": Split(x_tr[hold], y_tr[hold]),
+            "test": Split(x_te, y_te),
+        }
 
 
 @register_adapter

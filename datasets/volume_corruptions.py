@@ -1,4 +1,4 @@
-"""Deterministic corruptions of volume3d batches (N, C, D, H, W) in [0, 1] (DESIGN §3.5).
+"""Deterministic corruptions of volume3d batches (N, C, D, H, W) in [0, 1] (docs/design.md §3.5).
 
 Same contract as `datasets.image_corruptions`: `fn(x, index, severity)` with severity 1..5, every
 random draw a counter-based hash of (sample index, corruption, severity, element), so a sample's
@@ -13,6 +13,7 @@ Registry `VOLUME_CORRUPTIONS`:
 - slice_dropout: a fraction 5–40 % of axial slices (along D) zeroed per sample (missing or
   corrupted slices); the slice order is drawn per sample once, so severities are nested.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -20,8 +21,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from datasets.image_corruptions import (check_severity, gaussian_kernel1d, hashed_uniform,
-                                        per_sample_noise)
+from benchmark.core.registry import Registry
+from datasets.image_corruptions import check_severity, gaussian_kernel1d, hashed_uniform, per_sample_noise
 
 
 def _scale(x: torch.Tensor) -> float:
@@ -75,9 +76,8 @@ def slice_dropout(x, index, severity):
     return x.masked_fill(drop, 0.0)
 
 
-VOLUME_CORRUPTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
-    "noise": noise,
-    "blur": blur,
-    "intensity_shift": intensity_shift,
-    "slice_dropout": slice_dropout,
-}
+VOLUME_CORRUPTIONS: Registry[Callable] = Registry("volume corruption")
+VOLUME_CORRUPTIONS.register(noise, name="noise")
+VOLUME_CORRUPTIONS.register(blur, name="blur")
+VOLUME_CORRUPTIONS.register(intensity_shift, name="intensity_shift")
+VOLUME_CORRUPTIONS.register(slice_dropout, name="slice_dropout")

@@ -4,6 +4,7 @@ The 3D counterpart of `datasets.image_views`: every random parameter is drawn fo
 at once from a CPU `torch.Generator` (reproducible on any device) and the geometric part is one
 5-D `affine_grid` + `grid_sample` (trilinear) call — no per-sample Python.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,14 @@ def _rand(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tens
     return (torch.rand(shape, generator=g) * (hi - lo) + lo).to(device)
 
 
-def random_resized_crop_flip_3d(x: torch.Tensor, g: torch.Generator, scale=(0.4, 1.0),
-                                ratio=(3 / 4, 4 / 3), flip_axes=(0, 1, 2),
-                                max_rotation: float = 0.0) -> torch.Tensor:
+def random_resized_crop_flip_3d(
+    x: torch.Tensor,
+    g: torch.Generator,
+    scale=(0.4, 1.0),
+    ratio=(3 / 4, 4 / 3),
+    flip_axes=(0, 1, 2),
+    max_rotation: float = 0.0,
+) -> torch.Tensor:
     """RandomResizedCrop in 3D (+ flips along `flip_axes`, indices into (D, H, W), and an optional
     rotation about the D axis of up to `max_rotation` radians) as one affine resample per sample.
 
@@ -60,8 +66,14 @@ def random_resized_crop_flip_3d(x: torch.Tensor, g: torch.Generator, scale=(0.4,
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def intensity_jitter(x: torch.Tensor, g: torch.Generator, brightness: float = 0.2,
-                     contrast: float = 0.3, gamma: float = 0.3, p: float = 0.8) -> torch.Tensor:
+def intensity_jitter(
+    x: torch.Tensor,
+    g: torch.Generator,
+    brightness: float = 0.2,
+    contrast: float = 0.3,
+    gamma: float = 0.3,
+    p: float = 0.8,
+) -> torch.Tensor:
     """Per-sample gamma, contrast (about the volume mean) and brightness, with probability p."""
     n = x.shape[0]
     shape = (n,) + (1,) * (x.dim() - 1)
@@ -77,8 +89,9 @@ def intensity_jitter(x: torch.Tensor, g: torch.Generator, brightness: float = 0.
     return torch.where(apply.bool(), y, x)
 
 
-def gaussian_noise(x: torch.Tensor, g: torch.Generator, max_sigma: float = 0.05,
-                   p: float = 0.5) -> torch.Tensor:
+def gaussian_noise(
+    x: torch.Tensor, g: torch.Generator, max_sigma: float = 0.05, p: float = 0.5
+) -> torch.Tensor:
     n = x.shape[0]
     shape = (n,) + (1,) * (x.dim() - 1)
     sigma = (_rand(n, 0, max_sigma, g, x.device) * (_rand(n, 0, 1, g, x.device) < p)).view(shape)
@@ -86,8 +99,9 @@ def gaussian_noise(x: torch.Tensor, g: torch.Generator, max_sigma: float = 0.05,
     return eps.mul_(sigma).add_(x).clamp_(0, 1)
 
 
-def random_cutout_3d(x: torch.Tensor, g: torch.Generator, p: float = 0.25,
-                     max_frac: float = 0.4) -> torch.Tensor:
+def random_cutout_3d(
+    x: torch.Tensor, g: torch.Generator, p: float = 0.25, max_frac: float = 0.4
+) -> torch.Tensor:
     """Zero one random box per selected sample, vectorised with a broadcast mask."""
     n, _, d, h, w = x.shape
     dev = x.device
@@ -98,7 +112,7 @@ def random_cutout_3d(x: torch.Tensor, g: torch.Generator, p: float = 0.25,
     mask = apply.view(n, 1, 1, 1)
     for axis, size in enumerate((d, h, w)):
         pos = torch.arange(size, device=dev)
-        inside = (pos >= start[:, axis:axis + 1]) & (pos < (start + ext)[:, axis:axis + 1])  # (N, size)
+        inside = (pos >= start[:, axis : axis + 1]) & (pos < (start + ext)[:, axis : axis + 1])  # (N, size)
         view = [n, 1, 1, 1]
         view[axis + 1] = size
         mask = mask & inside.view(view)

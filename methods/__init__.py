@@ -1,4 +1,5 @@
 """SSL methods, one file each, registered by name. Importing this package registers them all."""
+
 import importlib
 import pkgutil
 

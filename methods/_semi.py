@@ -1,5 +1,6 @@
 """Helpers for the semi-supervised methods: which rows carry a label and the supervised term.
 `y` is −1 (a row of −1 for multi-label sets) for samples outside the labelled subset."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Helpers shared by several methods (EMA teachers and their momentum schedule). Not a method."""
+
 from __future__ import annotations
 
 import copy

@@ -1,6 +1,7 @@
 """Barlow Twins (Zbontar et al., ICML 2021): drive the cross-correlation matrix of the two views'
 batch-standardised projections to the identity (invariance on the diagonal, redundancy reduction
 off it)."""
+
 from __future__ import annotations
 
 import torch
@@ -35,7 +36,9 @@ class BarlowTwins(Method):
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"], layers=3)
+        self.projector = projection_mlp(
+            encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"], layers=3
+        )
 
     def training_step(self, x, y, view):
         z1 = self.projector(self.encoder(view(x)))

@@ -5,9 +5,9 @@ encoder it is given, plus a pure loss function tested on its own. The pretrainin
 else about it: it calls `training_step(x, y, view)` where `view(x)` returns a fresh random
 augmentation of the batch (call it as many times as the method needs views), then `on_step_end`.
 """
+
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -42,8 +42,9 @@ class Method(nn.Module):
         known = {**self.base_defaults, **self.defaults}
         unknown = set(hparams) - set(known)
         if unknown:
-            raise ValueError(f"method {self.name!r}: unknown hyper-parameter(s) {sorted(unknown)}; "
-                             f"known: {sorted(known)}")
+            raise ValueError(
+                f"method {self.name!r}: unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
         self.hp = {**known, **hparams}
         self.encoder = encoder
         self.spec = spec
@@ -67,12 +68,18 @@ class Method(nn.Module):
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
-        return {"name": cls.name, "family": cls.family, "paper": cls.paper,
-                "uses_labels": cls.uses_labels, "specs": list(cls.supported_specs)}
+        return {
+            "name": cls.name,
+            "family": cls.family,
+            "paper": cls.paper,
+            "uses_labels": cls.uses_labels,
+            "specs": list(cls.supported_specs),
+        }
 
 
-def projection_mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2,
-                   last_bn: bool = False) -> nn.Sequential:
+def projection_mlp(
+    in_dim: int, hidden: int, out_dim: int, layers: int = 2, last_bn: bool = False
+) -> nn.Sequential:
     """The usual SSL projector: (Linear-BN-ReLU) × (layers-1) then Linear (optionally BN)."""
     mods: list[nn.Module] = []
     d = in_dim

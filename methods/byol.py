@@ -1,5 +1,6 @@
 """BYOL (Grill et al., NeurIPS 2020): an online network (encoder → projector → predictor) regresses
 the projection of the other view by an EMA target network; no negatives."""
+
 from __future__ import annotations
 
 import torch

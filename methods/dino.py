@@ -1,6 +1,7 @@
 """DINO (Caron et al., ICCV 2021): self-distillation with no labels — a student matches the centred,
 sharpened output distribution of an EMA teacher over K prototypes; the centre is an EMA of the
 teacher's batch mean (it prevents collapse to one dimension, sharpening prevents uniform output)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,19 +18,32 @@ class DINOHead(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: int, bottleneck: int, use_bn: bool = False):
         super().__init__()
+
         def bn() -> list[nn.Module]:  # the paper's use_bn_in_head (off: the layer indices stay as before)
             return [nn.BatchNorm1d(hidden)] if use_bn else []
 
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), *bn(), nn.GELU(), nn.Linear(hidden, hidden), *bn(),
-                                 nn.GELU(), nn.Linear(hidden, bottleneck))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            *bn(),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            *bn(),
+            nn.GELU(),
+            nn.Linear(hidden, bottleneck),
+        )
         self.last = nn.Parameter(torch.randn(out_dim, bottleneck) * 0.02)
 
     def forward(self, h):
         return F.normalize(self.mlp(h), dim=-1) @ F.normalize(self.last, dim=1).t()
 
 
-def dino_loss(student: list[torch.Tensor], teacher: list[torch.Tensor], center: torch.Tensor,
-              student_temp: float, teacher_temp: float) -> torch.Tensor:
+def dino_loss(
+    student: list[torch.Tensor],
+    teacher: list[torch.Tensor],
+    center: torch.Tensor,
+    student_temp: float,
+    teacher_temp: float,
+) -> torch.Tensor:
     """Mean over pairs (teacher view i, student view j ≠ i) of the cross entropy
     −Σ softmax((t_i − c)/τ_t) · log softmax(s_j/τ_s). Teacher outputs are detached."""
     total, terms = 0.0, 0
@@ -58,14 +72,29 @@ class DINO(Method):
     # Paper: K 65536, head 2048 hidden / 256 bottleneck, τ_s 0.1, τ_t 0.04 (warm-up to 0.07),
     # centre momentum 0.9, teacher m 0.996 → 1 (cosine), multi-crop. Scaled: K 1024, 512/128, m 0.99.
     # `n_local_views` adds student-only views (the adapter makes one view size).
-    defaults = {"out_dim": 1024, "hidden": 512, "bottleneck": 128, "student_temp": 0.1,
-                "teacher_temp": 0.04, "warmup_teacher_temp": 0.04, "warmup_frac": 0.0,
-                "center_momentum": 0.9, "momentum": 0.99, "n_local_views": 0, "use_bn_in_head": False}
+    defaults = {
+        "out_dim": 1024,
+        "hidden": 512,
+        "bottleneck": 128,
+        "student_temp": 0.1,
+        "teacher_temp": 0.04,
+        "warmup_teacher_temp": 0.04,
+        "warmup_frac": 0.0,
+        "center_momentum": 0.9,
+        "momentum": 0.99,
+        "n_local_views": 0,
+        "use_bn_in_head": False,
+    }
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.head = DINOHead(encoder.out_dim, self.hp["out_dim"], self.hp["hidden"], self.hp["bottleneck"],
-                             self.hp["use_bn_in_head"])
+        self.head = DINOHead(
+            encoder.out_dim,
+            self.hp["out_dim"],
+            self.hp["hidden"],
+            self.hp["bottleneck"],
+            self.hp["use_bn_in_head"],
+        )
         self.teacher_encoder = frozen_copy(self.encoder)
         self.teacher_head = frozen_copy(self.head)
         self.register_buffer("center", torch.zeros(1, self.hp["out_dim"]))
@@ -76,7 +105,9 @@ class DINO(Method):
         warm = self.hp["warmup_frac"] * self._total
         if warm > 0 and self._step < warm:
             a = self._step / warm
-            return self.hp["warmup_teacher_temp"] + a * (self.hp["teacher_temp"] - self.hp["warmup_teacher_temp"])
+            return self.hp["warmup_teacher_temp"] + a * (
+                self.hp["teacher_temp"] - self.hp["warmup_teacher_temp"]
+            )
         return self.hp["teacher_temp"]
 
     def training_step(self, x, y, view):

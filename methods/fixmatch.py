@@ -4,6 +4,7 @@ strong view against the weak view's confident (≥ τ) hard pseudo-label.
 Views: the adapters expose one augmentation, `view`; the weak view is `view(x)` and the strong view
 is `view(view(x))` — two independent random augmentations composed (a harsher distortion), standing in
 for RandAugment, which only exists for images."""
+
 from __future__ import annotations
 
 import torch
@@ -14,8 +15,9 @@ from methods._semi import probabilities, supervised_term
 from methods.base import Method, register_method
 
 
-def fixmatch_unlabelled_loss(logits_weak: torch.Tensor, logits_strong: torch.Tensor, threshold: float,
-                             multilabel: bool = False) -> torch.Tensor:
+def fixmatch_unlabelled_loss(
+    logits_weak: torch.Tensor, logits_strong: torch.Tensor, threshold: float, multilabel: bool = False
+) -> torch.Tensor:
     """mean_b 1[max p_weak ≥ τ] · CE(strong, argmax p_weak); p_weak detached. Multi-label: per
     label, pseudo-label 1[p ≥ 0.5] where p ≥ τ or p ≤ 1 − τ, BCE averaged over all entries."""
     with torch.no_grad():
@@ -51,4 +53,5 @@ class FixMatch(Method):
         logits_s = self.head(self.encoder(strong))
         ml = self.task.multilabel
         return supervised_term(logits_w, y, ml) + self.hp["lambda_u"] * fixmatch_unlabelled_loss(
-            logits_w, logits_s, self.hp["threshold"], ml)
+            logits_w, logits_s, self.hp["threshold"], ml
+        )

@@ -6,22 +6,34 @@ tables.
 
 Simplification: the target blocks are predicted in one predictor pass (the paper runs one pass per
 target block)."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.models.tokens import (TOKEN_SPECS, TokenEncoder, block_mask, gather_tokens, position_table,
-                              transformer_blocks)
+from benchmark.models.tokens import (
+    TOKEN_SPECS,
+    TokenEncoder,
+    block_mask,
+    gather_tokens,
+    position_table,
+    transformer_blocks,
+)
 from methods._utils import cosine_momentum, ema_update, frozen_copy
 from methods.base import Method, register_method
 from methods.mae import token_encoder_from_hparams
 
 
-def sample_masks(grid: tuple[int, ...], ordered: bool, n_targets: int, target_scale: tuple[float, float],
-                 context_scale: tuple[float, float], generator: torch.Generator | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_masks(
+    grid: tuple[int, ...],
+    ordered: bool,
+    n_targets: int,
+    target_scale: tuple[float, float],
+    context_scale: tuple[float, float],
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(context indices, target indices), disjoint and both non-empty. Ordered grids: the union of
     `n_targets` random blocks is the target; the context is a large random block minus the targets.
     Unordered tokens (table features): a random subset of about n_targets·scale (≤ 1/2) is the target,
@@ -56,13 +68,21 @@ def sample_masks(grid: tuple[int, ...], ordered: bool, n_targets: int, target_sc
     return ctx.nonzero().flatten(), tgt.nonzero().flatten()
 
 
-def sample_batch_masks(batch: int, grid: tuple[int, ...], ordered: bool, n_targets: int,
-                       target_scale: tuple[float, float], context_scale: tuple[float, float],
-                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_batch_masks(
+    batch: int,
+    grid: tuple[int, ...],
+    ordered: bool,
+    n_targets: int,
+    target_scale: tuple[float, float],
+    context_scale: tuple[float, float],
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample masks as (B, Kc) context and (B, Kt) target indices: one `sample_masks` draw per
     sample, each cut to the batch's shortest context / target (a random subset of its own tokens, so
     context and target stay disjoint) — what I-JEPA's collator does so that a batch stacks."""
-    draws = [sample_masks(grid, ordered, n_targets, target_scale, context_scale, generator) for _ in range(batch)]
+    draws = [
+        sample_masks(grid, ordered, n_targets, target_scale, context_scale, generator) for _ in range(batch)
+    ]
     kc = min(len(c) for c, _ in draws)
     kt = min(len(t) for _, t in draws)
 
@@ -78,8 +98,16 @@ def jepa_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class Predictor(nn.Module):
-    def __init__(self, dim: int, grid: tuple[int, ...], ordered: bool, pred_dim: int, depth: int, heads: int,
-                 pos_embed: str = "sincos"):
+    def __init__(
+        self,
+        dim: int,
+        grid: tuple[int, ...],
+        ordered: bool,
+        pred_dim: int,
+        depth: int,
+        heads: int,
+        pos_embed: str = "sincos",
+    ):
         super().__init__()
         self.inp = nn.Linear(dim, pred_dim)
         self.mask_token = nn.Parameter(torch.randn(1, 1, pred_dim) * 0.02)
@@ -103,7 +131,10 @@ class Predictor(nn.Module):
 class JEPA(Method):
     name = "jepa"
     family = "masked"
-    paper = "Assran et al. 2023, Self-Supervised Learning from Images with a Joint-Embedding Predictive Architecture (I-JEPA); T-JEPA for tables"
+    paper = (
+        "Assran et al. 2023, Self-Supervised Learning from Images with a Joint-Embedding Predictive "
+        "Architecture (I-JEPA); T-JEPA for tables"
+    )
     supported_specs = TOKEN_SPECS
     builds_encoder = True
     # Paper: 4 target blocks of scale 0.15–0.2, context block 0.85–1.0, predictor 384-d (narrow),
@@ -115,11 +146,25 @@ class JEPA(Method):
     # per_sample_masks: one mask draw per sample, cut to the batch's shortest (the paper's collator),
     # instead of one draw per step; off by default — on that val 0.669 vs 0.672, and a Python loop
     # of B draws per step.
-    defaults = {"n_targets": 4, "target_scale_min": 0.15, "target_scale_max": 0.2,
-                "context_scale_min": 0.85, "context_scale_max": 1.0, "momentum": 0.99,
-                "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
-                "pos_embed": "sincos", "pred_dim": 128, "pred_depth": 4, "pred_heads": 4, "augment": False,
-                "weight_decay": 0.04, "per_sample_masks": False}
+    defaults = {
+        "n_targets": 4,
+        "target_scale_min": 0.15,
+        "target_scale_max": 0.2,
+        "context_scale_min": 0.85,
+        "context_scale_max": 1.0,
+        "momentum": 0.99,
+        "enc_dim": 128,
+        "enc_depth": 4,
+        "enc_heads": 4,
+        "max_tokens": 64,
+        "pos_embed": "sincos",
+        "pred_dim": 128,
+        "pred_depth": 4,
+        "pred_heads": 4,
+        "augment": False,
+        "weight_decay": 0.04,
+        "per_sample_masks": False,
+    }
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
@@ -131,15 +176,25 @@ class JEPA(Method):
             raise TypeError("jepa needs a TokenEncoder (JEPA.build_encoder)")
         self.target_encoder = frozen_copy(encoder)
         tok = encoder.tokenizer
-        self.predictor = Predictor(encoder.out_dim, tok.grid, tok.ordered, self.hp["pred_dim"],
-                                   self.hp["pred_depth"], self.hp["pred_heads"], self.hp["pos_embed"])
+        self.predictor = Predictor(
+            encoder.out_dim,
+            tok.grid,
+            tok.ordered,
+            self.hp["pred_dim"],
+            self.hp["pred_depth"],
+            self.hp["pred_heads"],
+            self.hp["pos_embed"],
+        )
 
     def training_step(self, x, y, view):
         if self.hp["augment"]:
             x = view(x)
         tok = self.encoder.tokenizer
-        scales = (self.hp["n_targets"], (self.hp["target_scale_min"], self.hp["target_scale_max"]),
-                  (self.hp["context_scale_min"], self.hp["context_scale_max"]))
+        scales = (
+            self.hp["n_targets"],
+            (self.hp["target_scale_min"], self.hp["target_scale_max"]),
+            (self.hp["context_scale_min"], self.hp["context_scale_max"]),
+        )
         with torch.no_grad():
             h = self.target_encoder.forward_tokens(x)  # (B, N, D): B also for graph batches
         if self.hp["per_sample_masks"]:

@@ -2,6 +2,7 @@
 transformer, reconstruct the masked tokens with a light decoder; the loss is on masked tokens only.
 Tokens come from the input spec (benchmark/models/tokens.py): patches, cubes, segments, features or
 hop tokens of graph nodes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +10,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.models.tokens import (TOKEN_SPECS, TokenEncoder, gather_tokens, position_table, random_keep,
-                              transformer_blocks)
+from benchmark.models.tokens import (
+    TOKEN_SPECS,
+    TokenEncoder,
+    gather_tokens,
+    position_table,
+    random_keep,
+    transformer_blocks,
+)
 from methods.base import Method, register_method
 
 ENCODER_KEYS = ("enc_dim", "enc_depth", "enc_heads", "max_tokens", "pos_embed")
@@ -18,8 +25,14 @@ ENCODER_KEYS = ("enc_dim", "enc_depth", "enc_heads", "max_tokens", "pos_embed")
 
 def token_encoder_from_hparams(cls, spec, hparams: dict[str, Any]) -> TokenEncoder:
     hp = {**cls.defaults, **{k: v for k, v in hparams.items() if k in ENCODER_KEYS}}
-    return TokenEncoder(spec, dim=hp["enc_dim"], depth=hp["enc_depth"], heads=hp["enc_heads"],
-                        max_tokens=hp["max_tokens"], pos_embed=hp["pos_embed"])
+    return TokenEncoder(
+        spec,
+        dim=hp["enc_dim"],
+        depth=hp["enc_depth"],
+        heads=hp["enc_heads"],
+        max_tokens=hp["max_tokens"],
+        pos_embed=hp["pos_embed"],
+    )
 
 
 def normalise_targets(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -54,9 +67,20 @@ class MAE(Method):
     # Decoder 4 × 128-d (the paper: a deeper, wider decoder makes the encoder's last blocks more
     # abstract and its linear probe better), selected on that val at batch 64: 2 × 64 0.677,
     # 4 × 64 0.637, 2 × 128 0.674, 4 × 128 0.690, 8 × 128 0.687.
-    defaults = {"mask_ratio": 0.75, "enc_dim": 128, "enc_depth": 4, "enc_heads": 4, "max_tokens": 64,
-                "pos_embed": "sincos", "dec_dim": 128, "dec_depth": 4, "dec_heads": 4, "norm_targets": True,
-                "augment": False, "weight_decay": 0.05}
+    defaults = {
+        "mask_ratio": 0.75,
+        "enc_dim": 128,
+        "enc_depth": 4,
+        "enc_heads": 4,
+        "max_tokens": 64,
+        "pos_embed": "sincos",
+        "dec_dim": 128,
+        "dec_depth": 4,
+        "dec_heads": 4,
+        "norm_targets": True,
+        "augment": False,
+        "weight_decay": 0.05,
+    }
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
@@ -66,11 +90,13 @@ class MAE(Method):
         super().__init__(encoder, spec, task, **hp)
         if not isinstance(encoder, TokenEncoder):
             raise TypeError("mae needs a TokenEncoder (MAE.build_encoder)")
-        n, p = encoder.num_tokens, encoder.tokenizer.token_dim
+        p = encoder.tokenizer.token_dim
         d = self.hp["dec_dim"]
         self.decoder_embed = nn.Linear(encoder.out_dim, d)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
-        self.decoder_pos = position_table(self.hp["pos_embed"], encoder.tokenizer.grid, d, encoder.tokenizer.ordered)
+        self.decoder_pos = position_table(
+            self.hp["pos_embed"], encoder.tokenizer.grid, d, encoder.tokenizer.ordered
+        )
         self.decoder = transformer_blocks(d, self.hp["dec_depth"], self.hp["dec_heads"], 2.0)
         self.decoder_norm = nn.LayerNorm(d)
         self.decoder_head = nn.Linear(d, p)

@@ -1,6 +1,7 @@
 """Mean Teacher (Tarvainen & Valpola, NeurIPS 2017): cross entropy on the labelled samples + a
 ramped-up consistency cost (MSE between class probabilities) between the student on one view and an
 EMA teacher on another view. Probes read the teacher."""
+
 from __future__ import annotations
 
 import math
@@ -14,11 +15,13 @@ from methods._utils import ema_update, frozen_copy
 from methods.base import Method, register_method
 
 
-def consistency_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                     multilabel: bool = False) -> torch.Tensor:
+def consistency_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, multilabel: bool = False
+) -> torch.Tensor:
     """Mean squared difference of the probabilities (teacher detached), averaged over all entries."""
-    return F.mse_loss(probabilities(student_logits, multilabel),
-                      probabilities(teacher_logits.detach(), multilabel))
+    return F.mse_loss(
+        probabilities(student_logits, multilabel), probabilities(teacher_logits.detach(), multilabel)
+    )
 
 
 def sigmoid_rampup(step: int, rampup_steps: float) -> float:
@@ -56,7 +59,9 @@ class MeanTeacher(Method):
         with torch.no_grad():
             t_logits = self.teacher_head(self.teacher_encoder(view(x)))
         ml = self.task.multilabel
-        return supervised_term(logits, y, ml) + self.consistency_weight() * consistency_loss(logits, t_logits, ml)
+        return supervised_term(logits, y, ml) + self.consistency_weight() * consistency_loss(
+            logits, t_logits, ml
+        )
 
     @torch.no_grad()
     def on_step_end(self, step, total_steps):

@@ -5,6 +5,7 @@ linearly ramped λ_u · MSE on the mixed unlabelled part.
 
 Tensor inputs are mixed in input space (as the paper). Inputs that are not tensors (graph batches)
 cannot be interpolated; for them the same recipe mixes encoder features (manifold MixUp)."""
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,14 @@ def mixup(a: torch.Tensor, b: torch.Tensor, lam: float) -> torch.Tensor:
     return lam * a + (1 - lam) * b
 
 
-def mixmatch_loss(logits_x: torch.Tensor, targets_x: torch.Tensor, logits_u: torch.Tensor,
-                  targets_u: torch.Tensor, lambda_u: float, multilabel: bool = False) -> torch.Tensor:
+def mixmatch_loss(
+    logits_x: torch.Tensor,
+    targets_x: torch.Tensor,
+    logits_u: torch.Tensor,
+    targets_u: torch.Tensor,
+    lambda_u: float,
+    multilabel: bool = False,
+) -> torch.Tensor:
     """Soft cross entropy on the mixed labelled rows + λ_u · mean squared error between the
     probabilities and the mixed guessed targets on the unlabelled rows (empty parts count 0)."""
     zero = (logits_x.sum() + logits_u.sum()) * 0.0
@@ -53,8 +60,14 @@ class MixMatch(Method):
     semi_supervised = True
     # Paper: K 2, T 0.5, α 0.75, λ_u 75 (CIFAR-10) ramped up linearly over training.
     # `labelled_share`: the paper's batches are 64 labelled + 64 unlabelled samples.
-    defaults = {"k": 2, "sharpen_temp": 0.5, "alpha": 0.75, "lambda_u": 75.0, "rampup_frac": 1.0,
-                "labelled_share": 0.5}
+    defaults = {
+        "k": 2,
+        "sharpen_temp": 0.5,
+        "alpha": 0.75,
+        "lambda_u": 75.0,
+        "rampup_frac": 1.0,
+        "labelled_share": 0.5,
+    }
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)

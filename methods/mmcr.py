@@ -1,5 +1,6 @@
 """MMCR (Yerxa et al., NeurIPS 2023), maximum manifold capacity representations: maximise the
 nuclear norm of the matrix of per-sample centroids of several normalised views."""
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,10 @@ def mmcr_loss(z: torch.Tensor, local_weight: float = 0.0) -> torch.Tensor:
 class MMCR(Method):
     name = "mmcr"
     family = "manifold_capacity"
-    paper = "Yerxa et al. 2023, Learning Efficient Coding of Natural Images with Maximum Manifold Capacity Representations"
+    paper = (
+        "Yerxa et al. 2023, Learning Efficient Coding of Natural Images with Maximum Manifold Capacity "
+        "Representations"
+    )
     # Paper: 16–40 views, 512-d projection, λ_local 0. Scaled: 4 views (cost is linear in views).
     defaults = {"n_views": 4, "proj_hidden": 512, "proj_dim": 128, "local_weight": 0.0}
 

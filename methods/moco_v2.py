@@ -1,5 +1,6 @@
 """MoCo v2 (Chen et al. 2020, on He et al. CVPR 2020): InfoNCE of a query against its momentum-encoded
 key and a FIFO queue of past keys as negatives; MLP projector, symmetrised over the two views."""
+
 from __future__ import annotations
 
 import torch
@@ -9,8 +10,9 @@ from methods._utils import ema_update, frozen_copy
 from methods.base import Method, projection_mlp, register_method
 
 
-def moco_infonce_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
-                      temperature: float) -> torch.Tensor:
+def moco_infonce_loss(
+    q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """Cross entropy with the positive key at index 0: logits [q·k⁺, q·queue] / T, all L2-normalised.
     q (N, D), k (N, D) — no gradient is meant to reach k (it comes from the momentum encoder),
     queue (K, D)."""
@@ -41,15 +43,23 @@ class MoCoV2(Method):
     paper = "Chen et al. 2020, Improved Baselines with Momentum Contrastive Learning (MoCo v2)"
     # Paper: queue 65536, m 0.999, T 0.2, 2048-128 MLP head. Queue scaled to small pools (keys older
     # than ~1 epoch are stale at our step counts), momentum to short schedules.
-    defaults = {"temperature": 0.2, "queue_size": 2048, "momentum": 0.99, "proj_hidden": 512,
-                "proj_dim": 128, "symmetric": True}
+    defaults = {
+        "temperature": 0.2,
+        "queue_size": 2048,
+        "momentum": 0.99,
+        "proj_hidden": 512,
+        "proj_dim": 128,
+        "symmetric": True,
+    }
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
         self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)
-        self.register_buffer("queue", F.normalize(torch.randn(self.hp["queue_size"], self.hp["proj_dim"]), dim=1))
+        self.register_buffer(
+            "queue", F.normalize(torch.randn(self.hp["queue_size"], self.hp["proj_dim"]), dim=1)
+        )
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self._pending: list[torch.Tensor] = []
 

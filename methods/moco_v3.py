@@ -1,5 +1,6 @@
 """MoCo v3 (Chen, Xie & He, ICCV 2021): in-batch InfoNCE between an online query (encoder →
 projector → predictor) and momentum-encoder keys, symmetrised, scaled by 2τ; no queue."""
+
 from __future__ import annotations
 
 import torch
@@ -23,18 +24,27 @@ def moco_v3_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.
 class MoCoV3(Method):
     name = "moco_v3"
     family = "contrastive"
-    paper = "Chen, Xie & He 2021, An Empirical Study of Training Self-Supervised Vision Transformers (MoCo v3)"
+    paper = (
+        "Chen, Xie & He 2021, An Empirical Study of Training Self-Supervised Vision Transformers (MoCo v3)"
+    )
     # Paper: 3-layer 4096-256 projector, 2-layer 4096-256 predictor, T 0.2 (ViT) / 1.0 (ResNet),
     # m 0.99 → 1 (cosine). Widths scaled for 128-d encoders.
-    defaults = {"temperature": 0.2, "momentum": 0.99, "proj_hidden": 1024, "proj_dim": 256,
-                "pred_hidden": 1024}
+    defaults = {
+        "temperature": 0.2,
+        "momentum": 0.99,
+        "proj_hidden": 1024,
+        "proj_dim": 256,
+        "pred_hidden": 1024,
+    }
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"],
-                                        layers=3, last_bn=True)
-        self.predictor = projection_mlp(self.hp["proj_dim"], self.hp["pred_hidden"], self.hp["proj_dim"],
-                                        layers=2, last_bn=True)
+        self.projector = projection_mlp(
+            encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"], layers=3, last_bn=True
+        )
+        self.predictor = projection_mlp(
+            self.hp["proj_dim"], self.hp["pred_hidden"], self.hp["proj_dim"], layers=2, last_bn=True
+        )
         self.momentum_encoder = frozen_copy(self.encoder)
         self.momentum_projector = frozen_copy(self.projector)
         self._m = self.hp["momentum"]

@@ -1,4 +1,5 @@
-"""Reference rows every table carries (DESIGN §3.9)."""
+"""Reference rows every table carries (docs/design.md §3.9)."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F

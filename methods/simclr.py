@@ -1,4 +1,5 @@
 """SimCLR (Chen et al., ICML 2020): NT-Xent between two augmented views through an MLP projector."""
+
 from __future__ import annotations
 
 import torch
@@ -8,7 +9,9 @@ from benchmark.core.gather import gather_with_grad, world
 from methods.base import Method, projection_mlp, register_method
 
 
-def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float, gather: bool = False) -> torch.Tensor:
+def nt_xent_loss(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float, gather: bool = False
+) -> torch.Tensor:
     """Normalised-temperature cross entropy over 2N embeddings: for each of the 2N rows the positive
     is its other view and the 2N-2 remaining rows are negatives; mean over all 2N rows.
 

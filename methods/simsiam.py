@@ -1,5 +1,6 @@
 """SimSiam (Chen & He, CVPR 2021): symmetric negative cosine between the predictor output of one view
 and the stop-gradient projection of the other; no momentum encoder, no negatives."""
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,10 @@ from methods.base import Method, projection_mlp, register_method
 
 def simsiam_loss(p1: torch.Tensor, z1: torch.Tensor, p2: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     """D(p1, sg(z2))/2 + D(p2, sg(z1))/2 with D = −cosine similarity; in [−1, 1]."""
-    return -0.5 * (F.cosine_similarity(p1, z2.detach(), dim=-1).mean()
-                   + F.cosine_similarity(p2, z1.detach(), dim=-1).mean())
+    return -0.5 * (
+        F.cosine_similarity(p1, z2.detach(), dim=-1).mean()
+        + F.cosine_similarity(p2, z1.detach(), dim=-1).mean()
+    )
 
 
 @register_method
@@ -25,12 +28,15 @@ class SimSiam(Method):
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"],
-                                        layers=3, last_bn=True)
+        self.projector = projection_mlp(
+            encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"], layers=3, last_bn=True
+        )
         self.predictor = nn.Sequential(
             nn.Linear(self.hp["proj_dim"], self.hp["pred_hidden"], bias=False),
-            nn.BatchNorm1d(self.hp["pred_hidden"]), nn.ReLU(inplace=True),
-            nn.Linear(self.hp["pred_hidden"], self.hp["proj_dim"]))
+            nn.BatchNorm1d(self.hp["pred_hidden"]),
+            nn.ReLU(inplace=True),
+            nn.Linear(self.hp["pred_hidden"], self.hp["proj_dim"]),
+        )
 
     def training_step(self, x, y, view):
         z1 = self.projector(self.encoder(view(x)))

@@ -1,6 +1,7 @@
 """SwAV (Caron et al., NeurIPS 2020): swapped prediction — the code (Sinkhorn-Knopp equipartitioned
 assignment to learned prototypes) of one view is predicted from the other view's prototype scores.
 Optional queue of past embeddings to stabilise assignments at small batch sizes."""
+
 from __future__ import annotations
 
 import torch
@@ -26,8 +27,9 @@ def sinkhorn(scores: torch.Tensor, epsilon: float, iterations: int) -> torch.Ten
     return (q * b).t()
 
 
-def swapped_prediction_loss(scores: list[torch.Tensor], codes: list[torch.Tensor],
-                            temperature: float) -> torch.Tensor:
+def swapped_prediction_loss(
+    scores: list[torch.Tensor], codes: list[torch.Tensor], temperature: float
+) -> torch.Tensor:
     """Mean over (code view i, predicting view j ≠ i) of −Σ_k q_i log softmax(s_j / T)."""
     total, terms = 0.0, 0
     for i, q in enumerate(codes):
@@ -47,9 +49,17 @@ class SwAV(Method):
     # Paper: 2048-128 projector, 3000 prototypes, T 0.1, ε 0.05, 3 Sinkhorn iterations, queue 3840
     # (optional), prototypes frozen for the first epoch, multi-crop. Prototypes scaled to small
     # datasets; multi-crop → `n_views` extra same-size views (the adapter makes one view size).
-    defaults = {"temperature": 0.1, "epsilon": 0.05, "sinkhorn_iterations": 3, "num_prototypes": 100,
-                "proj_hidden": 512, "proj_dim": 128, "queue_size": 0, "freeze_prototypes_steps": 0,
-                "n_views": 2}
+    defaults = {
+        "temperature": 0.1,
+        "epsilon": 0.05,
+        "sinkhorn_iterations": 3,
+        "num_prototypes": 100,
+        "proj_hidden": 512,
+        "proj_dim": 128,
+        "queue_size": 0,
+        "freeze_prototypes_steps": 0,
+        "n_views": 2,
+    }
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
@@ -67,7 +77,10 @@ class SwAV(Method):
         self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
 
     def training_step(self, x, y, view):
-        zs = [F.normalize(self.projector(self.encoder(view(x))), dim=1) for _ in range(max(2, self.hp["n_views"]))]
+        zs = [
+            F.normalize(self.projector(self.encoder(view(x))), dim=1)
+            for _ in range(max(2, self.hp["n_views"]))
+        ]
         w = self.prototypes.weight
         if self._step < self.hp["freeze_prototypes_steps"]:
             w = w.detach()
@@ -79,7 +92,7 @@ class SwAV(Method):
             s = scores[i].detach()
             if use_queue:
                 s = torch.cat([s, self.queue[i] @ w.detach().t()])
-            codes.append(sinkhorn(s, self.hp["epsilon"], self.hp["sinkhorn_iterations"])[:zs[i].shape[0]])
+            codes.append(sinkhorn(s, self.hp["epsilon"], self.hp["sinkhorn_iterations"])[: zs[i].shape[0]])
         self._pending = [z.detach() for z in zs[:2]]
         return swapped_prediction_loss(scores, codes, self.hp["temperature"])
 

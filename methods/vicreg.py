@@ -1,5 +1,6 @@
 """VICReg (Bardes, Ponce & LeCun, ICLR 2022): invariance (MSE between views) + variance (hinge on the
 per-dimension std) + covariance (squared off-diagonal covariances) regularisation."""
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,9 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
     return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
 
 
-def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_coeff: float, std_coeff: float,
-                cov_coeff: float) -> torch.Tensor:
+def vicreg_loss(
+    z1: torch.Tensor, z2: torch.Tensor, sim_coeff: float, std_coeff: float, cov_coeff: float
+) -> torch.Tensor:
     """λ·MSE(z1, z2) + μ·[v(z1) + v(z2)]/2 + ν·[c(z1) + c(z2)] as in the official implementation."""
     inv = F.mse_loss(z1, z2)
     var = 0.5 * (variance_term(z1) + variance_term(z2))
@@ -41,7 +43,9 @@ class VICReg(Method):
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"], layers=3)
+        self.projector = projection_mlp(
+            encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"], layers=3
+        )
 
     def training_step(self, x, y, view):
         z1 = self.projector(self.encoder(view(x)))

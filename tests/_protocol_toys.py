@@ -5,6 +5,7 @@ place plus pixel noise, so even a random conv encoder separates the classes. One
 `gaussian_noise`, deterministic per (sample index, corruption, severity). toy_wide has another shape
 (a partner that must be skipped, and a transfer spec mismatch).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,13 +27,20 @@ def make_split(n, seed, classes=4, shape=(1, 8, 8), shift=0):
     x = torch.rand((n, *shape), generator=g) * 60
     for k, (r, c) in enumerate(CORNERS[:classes]):
         r, c = (r + shift) % (shape[1] - 2), (c + shift) % (shape[2] - 2)
-        x[y == k, :, r:r + 3, c:c + 3] += 180
+        x[y == k, :, r : r + 3, c : c + 3] += 180
     return Split(x.clamp(0, 255).to(torch.uint8), y)
 
 
 def gaussian_noise(x, idx, severity):
-    noise = torch.stack([torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(
-        name_seed(int(i), "gaussian_noise", severity))) for i in idx])
+    noise = torch.stack(
+        [
+            torch.randn(
+                x.shape[1:],
+                generator=torch.Generator().manual_seed(name_seed(int(i), "gaussian_noise", severity)),
+            )
+            for i in idx
+        ]
+    )
     return (x + SIGMAS[severity - 1] * noise.to(x.device)).clamp(0, 1)
 
 
@@ -48,9 +56,11 @@ class ToyA(Adapter):
     def load_splits(self):
         n_tr, n_va, n_te = self.sizes
         base = name_seed(self.name) % 1000
-        return {"train": make_split(n_tr, base + 1, shift=self.shift),
-                "val": make_split(n_va, base + 2, shift=self.shift),
-                "test": make_split(n_te, base + 3, shift=self.shift)}
+        return {
+            "train": make_split(n_tr, base + 1, shift=self.shift),
+            "val": make_split(n_va, base + 2, shift=self.shift),
+            "test": make_split(n_te, base + 3, shift=self.shift),
+        }
 
     def prepare(self, inputs, device):
         return inputs.to(device).float().div(255.0)
@@ -77,12 +87,15 @@ class ToyWide(ToyA):
     ood_partners = {"near": [], "far": []}
 
     def load_splits(self):
-        return {k: make_split(n, i, shape=(1, 8, 12)) for i, (k, n) in
-                enumerate(zip(("train", "val", "test"), self.sizes))}
+        return {
+            k: make_split(n, i, shape=(1, 8, 12))
+            for i, (k, n) in enumerate(zip(("train", "val", "test"), self.sizes))
+        }
 
 
 class ConstantEmbed(Method):
     """An encoder that outputs the same vector for every input."""
+
     name = "toy_constant"
     family = "reference"
     trains = False
@@ -116,17 +129,36 @@ def registered():
             METHODS.unregister(cls.name)
 
 
-def toy_job(method="random_init", dataset="toy_blobs_a", seed=0, probes=("linear", "knn"),
-            protocols=("label_fraction",), fractions=(0.1, 1.0), epochs=1, **kw):
+def toy_job(
+    method="random_init",
+    dataset="toy_blobs_a",
+    seed=0,
+    probes=("linear", "knn"),
+    protocols=("label_fraction",),
+    fractions=(0.1, 1.0),
+    epochs=1,
+    **kw,
+):
     from benchmark.orchestration.jobs import Job
-    return Job(suite="toy", method=method, dataset=dataset, seed=seed, epochs=epochs,
-               fractions=list(fractions), probes=list(probes), protocols=list(protocols),
-               method_hparams={"batch_size": 64} if method in ("supervised", "simclr") else {}, **kw)
+
+    return Job(
+        suite="toy",
+        method=method,
+        dataset=dataset,
+        seed=seed,
+        epochs=epochs,
+        fractions=list(fractions),
+        probes=list(probes),
+        protocols=list(protocols),
+        method_hparams={"batch_size": 64} if method in ("supervised", "simclr") else {},
+        **kw,
+    )
 
 
 def toy_ctx(job, work_dir, train=True):
     from benchmark.orchestration.job_context import JobContext
     from datasets.base import get_adapter
+
     ctx = JobContext(job, get_adapter(job.dataset, data_dir=work_dir), torch.device("cpu"), work_dir)
     if train:
         ctx.train_models()

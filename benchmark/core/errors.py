@@ -1,4 +1,5 @@
 """The two errors the command line maps to exit codes: usage (2) and data (1)."""
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ local gradient without summing over ranks is wrong too. Here backward sums over 
 this rank's slice, so under DDP the gradients equal those of the single-process loss on the global
 batch (tests/training/test_distributed.py checks it on 2 CPU processes).
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,7 +40,7 @@ class GatherWithGrad(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank * ctx.n:(ctx.rank + 1) * ctx.n]
+        return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n]
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Config hashes: the short, stable digest that names a job, a checkpoint or a cached result."""
+
 from __future__ import annotations
 
 import hashlib

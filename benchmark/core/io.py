@@ -1,5 +1,6 @@
 """Atomic file output: write to a temp file in the same directory, fsync, then rename. A reader (or
 a crash) sees the old file or the new one, never half of one."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

@@ -1,4 +1,5 @@
 """The one rule for registry, suite, dataset and method names."""
+
 from __future__ import annotations
 
 import re

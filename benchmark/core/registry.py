@@ -1,6 +1,7 @@
 """One registry class for every pluggable kind (methods, datasets, probes, protocols, OOD scorers,
 corruptions, executors): register with a duplicate check, look up with the known names in the error.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping

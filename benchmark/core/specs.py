@@ -1,8 +1,9 @@
-"""Typed input specs (DESIGN §2).
+"""Typed input specs (docs/design.md §2).
 
 An adapter declares one `InputSpec`; encoders, batched views and token masks are chosen from it,
 so a method is written once and runs on every domain.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

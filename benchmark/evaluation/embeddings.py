@@ -1,6 +1,7 @@
 """Embed once, probe many: frozen features cached per (model: job config + weights digest, dataset,
 split, corruption, severity) as content-addressed tensor files, so every probe, fraction, seed and
 OOD scorer reuses them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -48,10 +49,15 @@ def inference_copy(method: Method) -> Method:
     for seq in [m for m in copy.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(seq) - 1):
             layer, bn = seq[i], seq[i + 1]
-            if not (isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats
-                    and bn.running_mean is not None):
+            if not (
+                isinstance(bn, nn.modules.batchnorm._BatchNorm)
+                and bn.track_running_stats
+                and bn.running_mean is not None
+            ):
                 continue
-            if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(layer, nn.modules.conv._ConvTransposeNd):
+            if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(
+                layer, nn.modules.conv._ConvTransposeNd
+            ):
                 fused = fuse_conv_bn_eval(layer, bn)
                 if layer.weight.dim() in (4, 5):  # keep the channels-last layout the encoder runs in
                     fmt = torch.channels_last if layer.weight.dim() == 4 else torch.channels_last_3d
@@ -67,8 +73,15 @@ def inference_copy(method: Method) -> Method:
 
 
 @torch.no_grad()
-def embed_split(method: Method, adapter: Adapter, split: Split, index: torch.Tensor, device,
-                batch_size: int | None = None, transform: Callable | None = None) -> torch.Tensor:
+def embed_split(
+    method: Method,
+    adapter: Adapter,
+    split: Split,
+    index: torch.Tensor,
+    device,
+    batch_size: int | None = None,
+    transform: Callable | None = None,
+) -> torch.Tensor:
     """Features of samples `index` (CPU float32). `transform(x, idx)` corrupts a prepared batch."""
     batch_size = batch_size or embed_batch_size(adapter, device)
     model = inference_copy(method.to(device))

@@ -1,4 +1,4 @@
-"""The fine-tune probe (DESIGN §3.3): a copy of the pretrained encoder plus a fresh linear head,
+"""The fine-tune probe (docs/design.md §3.3): a copy of the pretrained encoder plus a fresh linear head,
 trained end-to-end with cross-entropy (BCE for multi-label sets) on the labelled subset; after each
 epoch the val score is measured, the best epoch's weights are kept, and test is scored once with them.
 
@@ -6,8 +6,10 @@ Kept cheap on CPU and optional (list `finetune` in a suite's `probes`): at most 
 samples (a class-stratified subset of the fraction's subset, fixed per dataset/fraction/seed), val
 capped at FT_MAX_VAL for selection, FT_EPOCHS rounds (a round is one pass over the subset, or
 FT_MIN_STEPS steps when the subset is smaller than that: a 1 % subset would otherwise get a handful
-of steps), AdamW (head 1e-3, encoder 1e-4), no augmentation. The selected "epoch" is the round. The fine-tuned copy is discarded; the frozen model the other probes read is untouched.
+of steps), AdamW (head 1e-3, encoder 1e-4), no augmentation. The selected "epoch" is the round.
+The fine-tuned copy is discarded; the frozen model the other probes read is untouched.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,8 +20,8 @@ import torch.nn.functional as F
 
 from benchmark.evaluation.fractions import stratified_subset
 from benchmark.evaluation.metrics import classification_metrics, probabilities, selection_score
-from benchmark.training.pretrain import adamw
 from benchmark.evaluation.probes import PROBES, ProbeResult
+from benchmark.training.pretrain import adamw
 from datasets.splitting import name_seed
 
 FT_EPOCHS = 5
@@ -47,8 +49,20 @@ def _predict(method, head, adapter, split, index, device, task, batch=512):
     return probabilities(torch.cat(out), task)
 
 
-def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, test_split, test_idx,
-             device, seed: int, epochs: int = FT_EPOCHS) -> ProbeResult:
+def finetune(
+    method,
+    adapter,
+    task,
+    train_split,
+    train_idx,
+    val_split,
+    val_idx,
+    test_split,
+    test_idx,
+    device,
+    seed: int,
+    epochs: int = FT_EPOCHS,
+) -> ProbeResult:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     m = copy.deepcopy(method).to(device)
@@ -57,8 +71,12 @@ def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, 
         m.eval()
         dim = feats(adapter.prepare(adapter.batch(train_split, train_idx[:2]), device)).shape[1]
     head = torch.nn.Linear(dim, task.num_classes).to(device)
-    opt = adamw([{"params": m.parameters(), "lr": FT_LR_ENCODER},
-                 {"params": head.parameters(), "lr": FT_LR_HEAD}], FT_LR_HEAD, 1e-4, device)
+    opt = adamw(
+        [{"params": m.parameters(), "lr": FT_LR_ENCODER}, {"params": head.parameters(), "lr": FT_LR_HEAD}],
+        FT_LR_HEAD,
+        1e-4,
+        device,
+    )
     labels = train_split.labels
     val_y = val_split.labels[val_idx]
     bs = min(FT_BATCH, len(train_idx))
@@ -77,8 +95,11 @@ def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, 
             x = adapter.prepare(adapter.batch(train_split, idx), device)
             y = labels[idx].to(device)
             logits = head(feats(x).float())
-            loss = (F.binary_cross_entropy_with_logits(logits, y.float()) if task.multilabel
-                    else F.cross_entropy(logits, y))
+            loss = (
+                F.binary_cross_entropy_with_logits(logits, y.float())
+                if task.multilabel
+                else F.cross_entropy(logits, y)
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -89,8 +110,9 @@ def finetune(method, adapter, task, train_split, train_idx, val_split, val_idx, 
     m.load_state_dict(m_state)
     head.load_state_dict(h_state)
     probs = _predict(m, head, adapter, test_split, test_idx, device, task)
-    return ProbeResult(classification_metrics(probs, test_split.labels[test_idx], task),
-                       {"epoch": epoch}, score, probs)
+    return ProbeResult(
+        classification_metrics(probs, test_split.labels[test_idx], task), {"epoch": epoch}, score, probs
+    )
 
 
 def finetune_probe(ctx, fraction: float) -> ProbeResult:
@@ -98,15 +120,28 @@ def finetune_probe(ctx, fraction: float) -> ProbeResult:
     pool = ctx.index["train"][ctx.fraction_subset(fraction)]
     sub_labels = ctx.splits["train"].labels[pool]
     if len(pool) > FT_MAX_TRAIN:
-        pool = pool[stratified_subset(sub_labels, FT_MAX_TRAIN, ctx.job.dataset, "finetune",
-                                      f"{fraction:g}", ctx.job.seed)]
+        pool = pool[
+            stratified_subset(
+                sub_labels, FT_MAX_TRAIN, ctx.job.dataset, "finetune", f"{fraction:g}", ctx.job.seed
+            )
+        ]
     val_idx = ctx.index["val"]
     if len(val_idx) > FT_MAX_VAL:
         val_idx = val_idx[stratified_subset(ctx.labels("val"), FT_MAX_VAL, ctx.job.dataset, "finetune_val")]
     s = ctx.splits
-    return finetune(ctx.model(fraction), ctx.adapter, ctx.task, s["train"], pool, s["val"], val_idx,
-                    s["test"], ctx.index["test"], ctx.device,
-                    name_seed("finetune", ctx.job.dataset, f"{fraction:g}", ctx.job.seed))
+    return finetune(
+        ctx.model(fraction),
+        ctx.adapter,
+        ctx.task,
+        s["train"],
+        pool,
+        s["val"],
+        val_idx,
+        s["test"],
+        ctx.index["test"],
+        ctx.device,
+        name_seed("finetune", ctx.job.dataset, f"{fraction:g}", ctx.job.seed),
+    )
 
 
 finetune_probe.needs_model = True

@@ -1,5 +1,6 @@
-"""Label-fraction subsets (DESIGN §3.2): class-stratified, ≥1 example per class, drawn from a
+"""Label-fraction subsets (docs/design.md §3.2): class-stratified, ≥1 example per class, drawn from a
 generator seeded by (dataset, fraction, seed) only — so every method gets the identical subset."""
+
 from __future__ import annotations
 
 import torch

@@ -1,10 +1,11 @@
-"""Classification metrics (DESIGN §3.4): accuracy, balanced accuracy, macro one-vs-rest AUROC;
+"""Classification metrics (docs/design.md §3.4): accuracy, balanced accuracy, macro one-vs-rest AUROC;
 multi-label sets: mean per-label accuracy at 0.5 and mean per-label AUROC.
 
 Computed directly with NumPy/SciPy rather than through scikit-learn's per-call validation: the
 robustness and OOD protocols score hundreds of (corruption, severity, probe) cells per job, and
 `roc_auc_score` per class cost more than the probes themselves. Values equal scikit-learn's
 (tests/test_probes_metrics.py compares them on random inputs)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,18 +47,23 @@ def classification_metrics(probs: torch.Tensor, labels: torch.Tensor, task: Task
     y = labels.detach().cpu().numpy()
     if task.multilabel:
         pred = (p >= 0.5).astype(int)
-        return {"accuracy": float((pred == y).mean()),
-                "balanced_accuracy": float(np.mean([balanced_accuracy(y[:, c], pred[:, c])
-                                                    for c in range(y.shape[1])])),
-                "auroc": _macro_auroc(y.astype(bool), p)}
+        return {
+            "accuracy": float((pred == y).mean()),
+            "balanced_accuracy": float(
+                np.mean([balanced_accuracy(y[:, c], pred[:, c]) for c in range(y.shape[1])])
+            ),
+            "auroc": _macro_auroc(y.astype(bool), p),
+        }
     pred = p.argmax(1)
     if task.num_classes == 2:
         auroc = float(column_aurocs((y == 1)[:, None], p[:, 1:2])[0])
     else:
         auroc = _macro_auroc(np.eye(task.num_classes, dtype=bool)[y], p)
-    return {"accuracy": float((pred == y).mean()),
-            "balanced_accuracy": balanced_accuracy(y, pred),
-            "auroc": auroc}
+    return {
+        "accuracy": float((pred == y).mean()),
+        "balanced_accuracy": balanced_accuracy(y, pred),
+        "auroc": auroc,
+    }
 
 
 def probabilities(logits: torch.Tensor, task: TaskSpec) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""OOD detection (DESIGN §3.6): scorers as small plugins and the OpenOOD metrics.
+"""OOD detection (docs/design.md §3.6): scorers as small plugins and the OpenOOD metrics.
 
 A scorer is fitted on train features (and labels) of the in-distribution set and returns, for any
 features, a confidence score where *higher means more in-distribution*. MSP and energy read the
@@ -11,18 +11,19 @@ accepted, so a constant scorer gets FPR@95 = 1, never a flattering 0); AUPR-In i
 area under the precision–recall curve with ID positive and the confidence as score, AUPR-Out the same
 with OOD positive and the negated confidence.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.evaluation.metrics import column_aurocs
 from benchmark.core.registry import Registry
 from benchmark.core.specs import TaskSpec
+from benchmark.evaluation.metrics import column_aurocs
 
 # ---------------------------------------------------------------------------------------------
 # metrics
@@ -70,8 +71,12 @@ def aupr(pos_scores, neg_scores) -> float:
 
 def ood_metrics(id_scores, ood_scores) -> dict[str, float]:
     s_in, s_out = _as_np(id_scores), _as_np(ood_scores)
-    return {"auroc": auroc(s_in, s_out), "fpr95": fpr_at_tpr(s_in, s_out, 0.95),
-            "aupr_in": aupr(s_in, s_out), "aupr_out": aupr(-s_out, -s_in)}
+    return {
+        "auroc": auroc(s_in, s_out),
+        "fpr95": fpr_at_tpr(s_in, s_out, 0.95),
+        "aupr_in": aupr(s_in, s_out),
+        "aupr_out": aupr(-s_out, -s_in),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +85,7 @@ def ood_metrics(id_scores, ood_scores) -> dict[str, float]:
 
 @dataclass
 class FitData:
-    train_x: torch.Tensor          # features of the labelled train pool
+    train_x: torch.Tensor  # features of the labelled train pool
     train_y: torch.Tensor
     task: TaskSpec
 
@@ -103,6 +108,7 @@ register_scorer = SCORERS.register
 @register_scorer
 class MSP(Scorer):
     """Maximum softmax probability (Hendrycks & Gimpel 2017); multi-label: max per-label sigmoid."""
+
     name = "msp"
     needs_logits = True
 
@@ -119,6 +125,7 @@ class MSP(Scorer):
 class Energy(Scorer):
     """Negative free energy T·logsumexp(f/T), T = 1 (Liu et al. 2020); multi-label: the joint
     energy Σ_c log(1 + e^{f_c}) (Wang et al. 2021)."""
+
     name = "energy"
     needs_logits = True
     temperature = 1.0
@@ -138,6 +145,7 @@ class Energy(Scorer):
 class Mahalanobis(Scorer):
     """Negative minimum Mahalanobis distance to the class means under one tied covariance, both
     estimated on train features (Lee et al. 2018, without input preprocessing)."""
+
     name = "mahalanobis"
 
     def fit(self, data):
@@ -154,7 +162,7 @@ class Mahalanobis(Scorer):
         x = feats.double()
         out = []
         for chunk in torch.split(x, 4096):
-            d = chunk.unsqueeze(1) - self.means.unsqueeze(0)                 # (n, C, D)
+            d = chunk.unsqueeze(1) - self.means.unsqueeze(0)  # (n, C, D)
             m = torch.einsum("ncd,de,nce->nc", d, self.precision, d)
             out.append(-m.min(1).values)
         return torch.cat(out)
@@ -164,6 +172,7 @@ class Mahalanobis(Scorer):
 class KNNDistance(Scorer):
     """Negative distance to the k-th nearest L2-normalised train feature (Sun et al. 2022, k = 50
     as for CIFAR-10 there; fewer when the train pool is smaller)."""
+
     name = "knn"
     k = 50
 
@@ -181,16 +190,22 @@ class KNNDistance(Scorer):
         return torch.cat(out)
 
 
-def score_all(train_x, train_y, task: TaskSpec, sets: dict[str, tuple[torch.Tensor, torch.Tensor | None]],
-              scorers: list[str] | None = None) -> dict[str, dict[str, torch.Tensor]]:
+def score_all(
+    train_x,
+    train_y,
+    task: TaskSpec,
+    sets: dict[str, tuple[torch.Tensor, torch.Tensor | None]],
+    scorers: list[str] | None = None,
+) -> dict[str, dict[str, torch.Tensor]]:
     """Fit each scorer once and score every named feature set. `sets`: name → (features, logits).
     Scorers needing logits are skipped when a set has none. Returns scorer → set name → scores."""
     data = FitData(train_x, train_y, task)
     out: dict[str, dict[str, torch.Tensor]] = {}
     for name in scorers or list(SCORERS):
         sc = SCORERS[name]().fit(data)
-        out[name] = {k: sc.score(f, lg) for k, (f, lg) in sets.items()
-                     if not (sc.needs_logits and lg is None)}
+        out[name] = {
+            k: sc.score(f, lg) for k, (f, lg) in sets.items() if not (sc.needs_logits and lg is None)
+        }
     return out
 
 
@@ -214,7 +229,7 @@ def synthetic_noise_inputs(reference: torch.Tensor, n: int, kind: str, seed: int
         noise = torch.randn((n, ref.shape[1], *low), generator=g, dtype=torch.float64)
         mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(spatial)]
         field = F.interpolate(noise, size=spatial, mode=mode, align_corners=False)
-        field = (field - field.mean(dim=tuple(range(2, field.dim())), keepdim=True))
+        field = field - field.mean(dim=tuple(range(2, field.dim())), keepdim=True)
         field = field / field.flatten(2).std(2).clamp_min(1e-12).view(n, -1, *[1] * len(spatial))
         dims = [0] + list(range(2, ref.dim()))
         mean = ref.mean(dim=dims).view(1, -1, *[1] * len(spatial))

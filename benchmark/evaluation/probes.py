@@ -1,10 +1,11 @@
-"""Probes on frozen features (DESIGN §3.3). Each takes features/labels of the labelled train subset,
+"""Probes on frozen features (docs/design.md §3.3). Each takes features/labels of the labelled train subset,
 the val split and the test split, selects what it selects on val only, and scores test once.
 
 - linear: multinomial logistic regression on standardised features (full-batch L-BFGS, batched over
   the L2 grid), L2 strength chosen on val from a fixed grid;
 - kNN: k = 20, cosine similarity, votes weighted by exp(sim / 0.07) (Wu et al. 2018; DINO's protocol).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,15 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.core.registry import Registry
-from benchmark.evaluation.metrics import classification_metrics, probabilities, selection_score
 from benchmark.core.specs import TaskSpec
+from benchmark.evaluation.metrics import classification_metrics, probabilities, selection_score
 
 L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
 
 @dataclass
 class ProbeResult:
-    metrics: dict[str, float]   # on test
+    metrics: dict[str, float]  # on test
     selected: dict[str, float]  # what val chose
     val_score: float
     test_probs: torch.Tensor | None = None  # kept for OOD scorers (MSP/energy use the linear head)
@@ -56,8 +57,9 @@ class LogRegGridObjective:
         K, C, n = self.K, self.C, self.n
         logits = (w.view(K * C, self.d + 1) @ self.x1t).view(K, C, n)
         if self.multilabel:
-            loss = F.binary_cross_entropy_with_logits(logits, self.target.expand_as(logits),
-                                                      reduction="none").mean((1, 2))
+            loss = F.binary_cross_entropy_with_logits(
+                logits, self.target.expand_as(logits), reduction="none"
+            ).mean((1, 2))
         else:
             logits = torch.log_softmax(logits, 1)  # log-probabilities from here on
             loss = -logits.gather(1, self.y_idx).mean((1, 2))
@@ -66,8 +68,12 @@ class LogRegGridObjective:
 
     def gradient(self, out: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         n, C = self.n, self.C
-        resid = (torch.sigmoid(out) - self.target) / (n * C) if self.multilabel else (out.exp() - self.target) / n
-        return (resid.view(self.K * C, n) @ self.x1).view(self.K, self.D) + self.lam.unsqueeze(1) * (w * self.reg)
+        resid = (
+            (torch.sigmoid(out) - self.target) / (n * C) if self.multilabel else (out.exp() - self.target) / n
+        )
+        return (resid.view(self.K * C, n) @ self.x1).view(self.K, self.D) + self.lam.unsqueeze(1) * (
+            w * self.reg
+        )
 
     def heads(self, w: torch.Tensor) -> list[torch.nn.Linear]:
         w = w.view(self.K, self.C, self.d + 1)
@@ -75,7 +81,7 @@ class LogRegGridObjective:
         for i in range(self.K):
             head = torch.nn.Linear(self.d, self.C, dtype=self.dt).requires_grad_(False)
             with torch.no_grad():
-                head.weight.copy_(w[i, :, :self.d])
+                head.weight.copy_(w[i, :, : self.d])
                 head.bias.copy_(w[i, :, self.d])
             heads.append(head)
         return heads
@@ -145,8 +151,16 @@ def backtrack(obj: LogRegGridObjective, w, q, f, out, gtp, active):
     return t, f_new, out_new, pending
 
 
-def fit_logreg_grid(x: torch.Tensor, y: torch.Tensor, task: TaskSpec, l2_grid, max_iter: int = 200,
-                    tol_grad: float = 1e-6, history: int = 10, tol_change: float = 1e-9) -> list[torch.nn.Linear]:
+def fit_logreg_grid(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: TaskSpec,
+    l2_grid,
+    max_iter: int = 200,
+    tol_grad: float = 1e-6,
+    history: int = 10,
+    tol_change: float = 1e-9,
+) -> list[torch.nn.Linear]:
     """Logistic regression with L2 penalty l2/2·|W|², one head per value of `l2_grid`, fitted
     together: full-batch L-BFGS (two-loop recursion, `history` pairs, Armijo backtracking) batched
     over the grid, so every iteration is two GEMMs for all values; gradients are analytic.
@@ -207,8 +221,9 @@ class LinearHead:
         return probabilities(self.logits(x), self.task)
 
 
-def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec,
-                 l2_grid=L2_GRID) -> ProbeResult:
+def linear_probe(
+    train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, l2_grid=L2_GRID
+) -> ProbeResult:
     return head_result(LinearHead(train_x, train_y, val_x, val_y, task, l2_grid), test_x, test_y)
 
 
@@ -216,12 +231,14 @@ def head_result(head: LinearHead, test_x, test_y) -> ProbeResult:
     """Score an already selected linear head on test (once)."""
     logits = head.logits(test_x)
     probs = probabilities(logits, head.task)
-    return ProbeResult(classification_metrics(probs, test_y, head.task), {"l2": head.l2}, head.val_score,
-                       probs, logits)
+    return ProbeResult(
+        classification_metrics(probs, test_y, head.task), {"l2": head.l2}, head.val_score, probs, logits
+    )
 
 
-def knn_scores(bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature: float = 0.07,
-               chunk: int = 2048) -> torch.Tensor:
+def knn_scores(
+    bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature: float = 0.07, chunk: int = 2048
+) -> torch.Tensor:
     """Similarity-weighted kNN class scores, normalised to sum to 1 (per label for multi-label)."""
     bank = F.normalize(bank_x.float(), dim=1)
     k = min(k, bank.shape[0])
@@ -235,12 +252,14 @@ def knn_scores(bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature
     return torch.cat(out)
 
 
-def knn_probe(train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k: int = 20,
-              temperature: float = 0.07) -> ProbeResult:
+def knn_probe(
+    train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k: int = 20, temperature: float = 0.07
+) -> ProbeResult:
     val_score = selection_score(knn_scores(train_x, train_y, val_x, task, k, temperature), val_y, task)
     probs = knn_scores(train_x, train_y, test_x, task, k, temperature)
-    return ProbeResult(classification_metrics(probs, test_y, task), {"k": k, "temperature": temperature},
-                       val_score, probs)
+    return ProbeResult(
+        classification_metrics(probs, test_y, task), {"k": k, "temperature": temperature}, val_score, probs
+    )
 
 
 # Probes by name. Feature probes take (train_x, train_y, val_x, val_y, test_x, test_y, task); a probe

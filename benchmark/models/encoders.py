@@ -1,10 +1,11 @@
-"""Default small encoders, chosen from the input spec (DESIGN §2). Each exposes `out_dim`.
+"""Default small encoders, chosen from the input spec (docs/design.md §2). Each exposes `out_dim`.
 
 Kept small on purpose: on 2 CPU cores a ResNet-18 trains at ~33 pairs/s, a 4-block CNN at ~1,000.
 `build_encoder(spec, name)` is the one entry point: the orchestration calls it with the adapter's
 spec and the encoder name the suite asked for. Graph encoders (torch-geometric) are in
 `graph_encoders`, the 1-D ResNet in `signal_encoders`.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -16,8 +17,9 @@ from benchmark.core.specs import InputSpec
 from benchmark.models.signal_encoders import ResNet18Encoder1d
 
 
-def _conv_stack(conv, bn, pool, in_ch: int, widths: tuple[int, ...], pool_blocks: int,
-                stem_stride: int = 1) -> nn.Sequential:
+def _conv_stack(
+    conv, bn, pool, in_ch: int, widths: tuple[int, ...], pool_blocks: int, stem_stride: int = 1
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     ch = in_ch
     for i, w in enumerate(widths):
@@ -41,7 +43,11 @@ def channels_last(module: nn.Module, dims: int) -> nn.Module:
 
 
 def as_channels_last(x: torch.Tensor, dims: int) -> torch.Tensor:
-    return x.contiguous(memory_format=CHANNELS_LAST[dims]) if dims in CHANNELS_LAST and x.dim() == dims + 2 else x
+    return (
+        x.contiguous(memory_format=CHANNELS_LAST[dims])
+        if dims in CHANNELS_LAST and x.dim() == dims + 2
+        else x
+    )
 
 
 class ConvEncoder(nn.Module):
@@ -49,12 +55,15 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, dims: int, in_channels: int, widths=(16, 32, 64, 128), stem_stride: int = 1):
         super().__init__()
-        conv, bn, pool = {1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d),
-                          2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d),
-                          3: (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d)}[dims]
+        conv, bn, pool = {
+            1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d),
+            2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d),
+            3: (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d),
+        }[dims]
         self.dims = dims
         self.features = channels_last(
-            _conv_stack(conv, bn, pool, in_channels, tuple(widths), len(widths) - 1, stem_stride), dims)
+            _conv_stack(conv, bn, pool, in_channels, tuple(widths), len(widths) - 1, stem_stride), dims
+        )
         self.out_dim = widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +101,7 @@ def _volume3d(spec):
     # At 28³ a 3x3x3 conv block costs ~28x a 2-D block at 28² (~40 volumes/s on 2 cores, and halving
     # the widths only gained 1.7x: BN/ReLU/pool traffic dominates). A stride-2 first conv works on 14³
     # from then on, ~8x cheaper; MedMNIST 3D objects still span several voxels there.
-    big = spec.shape[1] * spec.shape[2] * spec.shape[3] > 20 ** 3
+    big = spec.shape[1] * spec.shape[2] * spec.shape[3] > 20**3
     return ConvEncoder(3, spec.channels, stem_stride=2 if big else 1)
 
 
@@ -111,8 +120,12 @@ def _graph(spec):
 
 
 ENCODER_BUILDERS: dict[str, Callable[[InputSpec], nn.Module]] = {
-    "image2d": _image2d, "spectrogram": _spectrogram, "volume3d": _volume3d,
-    "signal1d": _signal1d, "tabular": _tabular, "graph": _graph,
+    "image2d": _image2d,
+    "spectrogram": _spectrogram,
+    "volume3d": _volume3d,
+    "signal1d": _signal1d,
+    "tabular": _tabular,
+    "graph": _graph,
 }
 
 
@@ -149,8 +162,11 @@ class _BasicBlock3d(nn.Module):
         self.bn1 = nn.BatchNorm3d(cout)
         self.conv2 = nn.Conv3d(cout, cout, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm3d(cout)
-        self.short = (nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
-                      if stride != 1 or cin != cout else nn.Identity())
+        self.short = (
+            nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
 
     def forward(self, x):
         y = torch.relu(self.bn1(self.conv1(x)))
@@ -164,8 +180,11 @@ class ResNet18Encoder3d(nn.Module):
     def __init__(self, in_channels: int, min_side: int, widths=(64, 128, 256, 512)):
         super().__init__()
         stem_stride = 1 if min_side <= 32 else 2
-        layers: list[nn.Module] = [nn.Conv3d(in_channels, widths[0], 3, stride=stem_stride, padding=1, bias=False),
-                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv3d(in_channels, widths[0], 3, stride=stem_stride, padding=1, bias=False),
+            nn.BatchNorm3d(widths[0]),
+            nn.ReLU(inplace=True),
+        ]
         cin = widths[0]
         for i, w in enumerate(widths):
             layers += [_BasicBlock3d(cin, w, 1 if i == 0 else 2), _BasicBlock3d(w, w, 1)]
@@ -178,10 +197,12 @@ class ResNet18Encoder3d(nn.Module):
 
 
 NAMED_ENCODERS: dict[str, dict[str, Callable[[InputSpec], nn.Module]]] = {
-    "resnet18": {"image2d": lambda spec: ResNet18Encoder2d(spec.channels),
-                 "spectrogram": lambda spec: ResNet18Encoder2d(spec.channels),
-                 "volume3d": lambda spec: ResNet18Encoder3d(spec.channels, min(spec.shape[1:])),
-                 "signal1d": lambda spec: ResNet18Encoder1d(spec.channels, spec.shape[-1])},
+    "resnet18": {
+        "image2d": lambda spec: ResNet18Encoder2d(spec.channels),
+        "spectrogram": lambda spec: ResNet18Encoder2d(spec.channels),
+        "volume3d": lambda spec: ResNet18Encoder3d(spec.channels, min(spec.shape[1:])),
+        "signal1d": lambda spec: ResNet18Encoder1d(spec.channels, spec.shape[-1]),
+    },
 }
 
 
@@ -200,8 +221,10 @@ def build_encoder(spec: InputSpec, name: str | None = None) -> nn.Module:
     if name not in NAMED_ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; known: small, {', '.join(sorted(NAMED_ENCODERS))}")
     if spec.kind not in NAMED_ENCODERS[name]:
-        raise ValueError(f"encoder {name!r} has no builder for spec kind {spec.kind!r} "
-                         f"(it covers {', '.join(sorted(NAMED_ENCODERS[name]))})")
+        raise ValueError(
+            f"encoder {name!r} has no builder for spec kind {spec.kind!r} "
+            f"(it covers {', '.join(sorted(NAMED_ENCODERS[name]))})"
+        )
     return NAMED_ENCODERS[name][spec.kind](spec)
 
 

@@ -1,8 +1,9 @@
 """Graph encoders, chosen from a graph spec: a GCN for node tasks, a GIN for graph tasks.
 
-They read the batch types of `datasets.graphs` by attribute only (`x`, `edge_index`, and `nodes` or
+They read the batch types of `datasets.graph_batches` by attribute only (`x`, `edge_index`, and `nodes` or
 `batch` / `num_graphs`), so this module does not import the adapters.
 """
+
 from __future__ import annotations
 
 import torch

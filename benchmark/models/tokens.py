@@ -1,4 +1,4 @@
-"""Tokens for masked methods (DESIGN §2) and the small token transformer built from an input spec.
+"""Tokens for masked methods (docs/design.md §2) and the small token transformer built from an input spec.
 
 A tokenizer turns a prepared batch into raw tokens (B, N, P) — the reconstruction targets of MAE —
 and knows the token grid (for block masks):
@@ -17,13 +17,14 @@ a multiple of the patch size. `TokenEncoder` embeds the tokens (a linear patch e
 per-feature scalar embedding for tables as in FT-Transformer), adds positions (fixed sine-cosine over
 the token grid as in MAE and I-JEPA; learned ones for table features, or on request), can keep a
 subset of tokens (masking) and exposes a mean-pooled `out_dim` embedding for probes.
-Graphs: batches are not tensors (datasets/graphs.py: a node batch = the whole graph + node ids, a
+Graphs: batches are not tensors (datasets/graph_batches.py: a node batch = the whole graph + node ids, a
 graph batch = a disjoint union with a `batch` vector). Their tokens are built from the nodes as hop
 tokens (Hop2Token, NAGphormer, Chen et al. 2023): token k is the node features propagated k times
 with the symmetric-normalised adjacency with self-loops, Â^k X (k = 0..K) — read at the sample's node
 (node tasks) or mean-pooled over the graph's nodes (graph tasks), so every sample has the same K+1
 tokens and masking hides whole hops.
 """
+
 from __future__ import annotations
 
 import math
@@ -96,7 +97,9 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor, hops: int) -> list[torc
     loops = torch.arange(n, device=x.device)
     row = torch.cat([edge_index[0], loops])
     col = torch.cat([edge_index[1], loops])
-    deg = torch.zeros(n, device=x.device, dtype=x.dtype).index_add_(0, row, torch.ones_like(row, dtype=x.dtype))
+    deg = torch.zeros(n, device=x.device, dtype=x.dtype).index_add_(
+        0, row, torch.ones_like(row, dtype=x.dtype)
+    )
     w = (deg[row] * deg[col]).rsqrt().unsqueeze(1)
     out, h = [x], x
     for _ in range(hops):
@@ -128,15 +131,20 @@ class HopTokenizer(nn.Module):
 
 
 TOKENIZERS: dict[str, Callable[..., nn.Module]] = {
-    "image2d": GridTokenizer, "spectrogram": GridTokenizer, "volume3d": GridTokenizer,
-    "signal1d": GridTokenizer, "tabular": FeatureTokenizer, "graph": HopTokenizer,
+    "image2d": GridTokenizer,
+    "spectrogram": GridTokenizer,
+    "volume3d": GridTokenizer,
+    "signal1d": GridTokenizer,
+    "tabular": FeatureTokenizer,
+    "graph": HopTokenizer,
 }
 
 
 def tokenizer_for_spec(spec: InputSpec, max_tokens: int = 64) -> nn.Module:
     if spec.kind not in TOKENIZERS:
-        raise NotImplementedError(f"no tokenizer for spec kind {spec.kind!r} (tokens exist for "
-                                  f"{', '.join(TOKEN_SPECS)})")
+        raise NotImplementedError(
+            f"no tokenizer for spec kind {spec.kind!r} (tokens exist for {', '.join(TOKEN_SPECS)})"
+        )
     return TOKENIZERS[spec.kind](spec, max_tokens=max_tokens)
 
 
@@ -167,7 +175,7 @@ def sincos_positions(grid: tuple[int, ...], dim: int) -> torch.Tensor:
     table = torch.zeros(math.prod(grid), dim, dtype=torch.float64)
     for a, c in enumerate(coords):
         angles = c.flatten()[:, None] * omega[None, :]
-        table[:, a * per_axis:(a + 1) * per_axis] = torch.cat([angles.sin(), angles.cos()], dim=1)
+        table[:, a * per_axis : (a + 1) * per_axis] = torch.cat([angles.sin(), angles.cos()], dim=1)
     return table.float().unsqueeze(0)
 
 
@@ -182,8 +190,9 @@ def position_table(kind: str, grid: tuple[int, ...], dim: int, ordered: bool = T
 
 
 def transformer_blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=True)
+    layer = nn.TransformerEncoderLayer(
+        dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+    )
     return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
 
@@ -199,8 +208,16 @@ class TokenEncoder(nn.Module):
     `forward(x)` is the mean-pooled (B, out_dim) embedding; `forward_tokens(x, keep)` encodes only
     the kept tokens (masking)."""
 
-    def __init__(self, spec: InputSpec, dim: int = 128, depth: int = 4, heads: int = 4,
-                 mlp_ratio: float = 2.0, max_tokens: int = 64, pos_embed: str = "sincos"):
+    def __init__(
+        self,
+        spec: InputSpec,
+        dim: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: float = 2.0,
+        max_tokens: int = 64,
+        pos_embed: str = "sincos",
+    ):
         super().__init__()
         self.spec = spec
         self.tokenizer = tokenizer_for_spec(spec, max_tokens)

@@ -21,6 +21,7 @@ weights differ in the 7th significant digit after one epoch). Results are theref
 executors when the threads per job are the same: pass `--threads-per-job T` (or SSLBENCH_THREADS=T)
 to pin it; the default is all cores for `local` and cores // workers for `process`.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,30 +32,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark.orchestration.package_guard import REPO_ROOT
 from benchmark.core.errors import UsageError
+from benchmark.core.registry import Registry
+from benchmark.orchestration.package_guard import REPO_ROOT
 from benchmark.orchestration.suites import RESOURCE_KEYS
 
-EXECUTORS = ("local", "process", "ray", "slurm")
+# Executors that run jobs in worker pools, by name: fn(make_tasks, options, finish, pending_by_hash,
+# log, work_dir). `local` (in this process, `runner.run_jobs`) comes first in EXECUTORS.
+POOL_EXECUTORS: Registry[Callable] = Registry("executor")
+
 
 @dataclass
 class ExecutorOptions:
-    workers: int | None = None           # process: pool size (default: cores); ray: max jobs in flight
-    threads_per_job: int | None = None   # torch intra-op threads in each job (default: see module doc)
-    ray_address: str | None = None       # ray: cluster address ("auto", "ray://host:10001", …); None = local
-    cpus_per_job: float = 1              # ray num_cpus / slurm cpus_per_task
-    gpus_per_job: float = 0              # ray num_gpus / slurm gpus_per_node
-    mem_gb: float | None = None          # slurm
-    timeout_min: int = 240               # slurm
-    partition: str | None = None         # slurm
-    account: str | None = None           # slurm
-    qos: str | None = None               # slurm
-    constraint: str | None = None        # slurm
+    workers: int | None = None  # process: pool size (default: cores); ray: max jobs in flight
+    threads_per_job: int | None = None  # torch intra-op threads in each job (default: see module doc)
+    ray_address: str | None = None  # ray: cluster address ("auto", "ray://host:10001", …); None = local
+    cpus_per_job: float = 1  # ray num_cpus / slurm cpus_per_task
+    gpus_per_job: float = 0  # ray num_gpus / slurm gpus_per_node
+    mem_gb: float | None = None  # slurm
+    timeout_min: int = 240  # slurm
+    partition: str | None = None  # slurm
+    account: str | None = None  # slurm
+    qos: str | None = None  # slurm
+    constraint: str | None = None  # slurm
     array_parallelism: int | None = None  # slurm: at most this many array tasks at once
-    slurm_cluster: str | None = None     # submitit AutoExecutor cluster: None (auto), slurm, local, debug
-    slurm_folder: Path | None = None     # submitit logs and pickles (default: <out>/submitit)
+    slurm_cluster: str | None = None  # submitit AutoExecutor cluster: None (auto), slurm, local, debug
+    slurm_folder: Path | None = None  # submitit logs and pickles (default: <out>/submitit)
     method_files: list[str] = field(default_factory=list)  # --method-file, re-loaded in every worker
-    poll_s: float = 1.0                  # slurm: how often job states are polled
+    poll_s: float = 1.0  # slurm: how often job states are polled
 
 
 def options_from(suite_resources: dict[str, Any] | None, **flags) -> ExecutorOptions:
@@ -63,7 +68,9 @@ def options_from(suite_resources: dict[str, Any] | None, **flags) -> ExecutorOpt
     res = dict(suite_resources or {})
     unknown = set(res) - RESOURCE_KEYS
     if unknown:
-        raise UsageError(f"suite resources: unknown field(s) {sorted(unknown)}; allowed: {sorted(RESOURCE_KEYS)}")
+        raise UsageError(
+            f"suite resources: unknown field(s) {sorted(unknown)}; allowed: {sorted(RESOURCE_KEYS)}"
+        )
     for k, v in {**res, **{k: v for k, v in flags.items() if v is not None}}.items():
         if not hasattr(opts, k):
             raise UsageError(f"executor option {k!r} is unknown")
@@ -81,12 +88,13 @@ def options_from(suite_resources: dict[str, Any] | None, **flags) -> ExecutorOpt
 # --------------------------------------------------------------------------------------------
 # the worker side: a pure function of the job (plus where data and scratch files live)
 
+
 @dataclass
 class WorkerTask:
-    job: Any               # benchmark.orchestration.runner.Job
+    job: Any  # benchmark.orchestration.runner.Job
     data_dir: str | None
     work_dir: str
-    device: str            # "cpu", "cuda", "cuda:1"; resolved in the worker (Ray/SLURM pick the GPU)
+    device: str  # "cpu", "cuda", "cuda:1"; resolved in the worker (Ray/SLURM pick the GPU)
     amp: str = "off"
     threads: int | None = None
     method_files: list[str] = field(default_factory=list)
@@ -109,6 +117,7 @@ def execute_job(task: WorkerTask) -> tuple[str, Any, str | None]:
         torch.set_num_threads(task.threads)
     if task.method_files:
         from benchmark.orchestration.method_files import load_method_files
+
         load_method_files(task.method_files)
     try:
         device = torch.device(task.device)
@@ -117,8 +126,11 @@ def execute_job(task: WorkerTask) -> tuple[str, Any, str | None]:
         res = run_job(task.job, task.data_dir, task.work_dir, device, None, amp=task.amp)
         return task.job.config_hash(), res, None
     except Exception as e:  # recorded as failed by the parent
-        return task.job.config_hash(), JobResult([], {}, 0.0, "failed", f"{type(e).__name__}: {e}"), \
-            traceback.format_exc()
+        return (
+            task.job.config_hash(),
+            JobResult([], {}, 0.0, "failed", f"{type(e).__name__}: {e}"),
+            traceback.format_exc(),
+        )
 
 
 def _init_process_worker(threads: int, path: list[str]) -> None:
@@ -126,6 +138,7 @@ def _init_process_worker(threads: int, path: list[str]) -> None:
         if p not in sys.path:
             sys.path.insert(0, p)
     import torch
+
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
 
@@ -133,12 +146,23 @@ def _init_process_worker(threads: int, path: list[str]) -> None:
 # --------------------------------------------------------------------------------------------
 # the parent side
 
-def run_grid(executor: str, jobs: list, store, data_dir, work_dir, device, log: Callable = print,
-             show_progress: bool = True, amp: str = "off", options: ExecutorOptions | None = None) -> dict:
-    """Run `jobs` with the named executor; returns the same summary as `runner.run_jobs`."""
-    from benchmark.orchestration.runner import code_version, pending_jobs, record_result, run_jobs
 
+def run_grid(
+    executor: str,
+    jobs: list,
+    store,
+    data_dir,
+    work_dir,
+    device,
+    log: Callable = print,
+    show_progress: bool = True,
+    amp: str = "off",
+    options: ExecutorOptions | None = None,
+) -> dict:
+    """Run `jobs` with the named executor; returns the same summary as `runner.run_jobs`."""
     import torch
+
+    from benchmark.orchestration.runner import code_version, pending_jobs, record_result, run_jobs
 
     opts = options or ExecutorOptions()
     device = torch.device(device)
@@ -147,7 +171,9 @@ def run_grid(executor: str, jobs: list, store, data_dir, work_dir, device, log: 
     if executor == "local":
         if opts.threads_per_job:
             os.environ["SSLBENCH_THREADS"] = str(opts.threads_per_job)
-        return run_jobs(jobs, store, data_dir, work_dir, device, log=log, show_progress=show_progress, amp=amp)
+        return run_jobs(
+            jobs, store, data_dir, work_dir, device, log=log, show_progress=show_progress, amp=amp
+        )
     pending, summary = pending_jobs(jobs, store, log)
     if not pending:
         return summary
@@ -156,10 +182,23 @@ def run_grid(executor: str, jobs: list, store, data_dir, work_dir, device, log: 
     dev = str(device)
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())  # workers may start elsewhere
     work_dir = Path(work_dir).resolve()
-    make = lambda threads: [WorkerTask(j, data_dir, str(work_dir), dev,  # noqa: E731
-                                       amp, threads, opts.method_files) for j in pending]
+    make = lambda threads: [
+        WorkerTask(
+            j,
+            data_dir,
+            str(work_dir),
+            dev,  # noqa: E731
+            amp,
+            threads,
+            opts.method_files,
+        )
+        for j in pending
+    ]
     from tqdm.auto import tqdm
-    bar = tqdm(total=len(pending), desc=f"jobs ({executor})", unit="job", disable=not show_progress, leave=True)
+
+    bar = tqdm(
+        total=len(pending), desc=f"jobs ({executor})", unit="job", disable=not show_progress, leave=True
+    )
 
     def finish(h: str, res, tb: str | None) -> None:
         job = by_hash.pop(h)
@@ -170,12 +209,7 @@ def run_grid(executor: str, jobs: list, store, data_dir, work_dir, device, log: 
         bar.set_postfix_str(job.label())
 
     try:
-        if executor == "process":
-            _run_process(make, opts, finish, by_hash, log)
-        elif executor == "ray":
-            _run_ray(make, opts, finish, by_hash, log)
-        else:
-            _run_slurm(make, opts, finish, by_hash, log, Path(work_dir))
+        POOL_EXECUTORS[executor](make, opts, finish, by_hash, log, work_dir)
     finally:
         bar.close()
     return summary
@@ -183,6 +217,7 @@ def run_grid(executor: str, jobs: list, store, data_dir, work_dir, device, log: 
 
 def _failed(reason: str):
     from benchmark.orchestration.runner import JobResult
+
     return JobResult([], {}, 0.0, "failed", reason)
 
 
@@ -193,7 +228,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _run_process(make, opts: ExecutorOptions, finish, by_hash, log) -> None:
+@POOL_EXECUTORS.register("process")
+def run_process(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path) -> None:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -204,8 +240,12 @@ def _run_process(make, opts: ExecutorOptions, finish, by_hash, log) -> None:
     if workers * threads > cores:
         log(f"process executor: {workers} workers × {threads} threads > {cores} cores (oversubscribed)")
     tasks = make(threads)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=_init_process_worker, initargs=(threads, list(sys.path)))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_init_process_worker,
+        initargs=(threads, list(sys.path)),
+    )
     futures = {pool.submit(execute_job, t): t.job.config_hash() for t in tasks}
     try:
         todo = set(futures)
@@ -222,24 +262,34 @@ def _run_process(make, opts: ExecutorOptions, finish, by_hash, log) -> None:
     pool.shutdown(wait=True)
 
 
-def _run_ray(make, opts: ExecutorOptions, finish, by_hash, log) -> None:
+@POOL_EXECUTORS.register("ray")
+def run_ray(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path) -> None:
     try:
         import ray
     except ImportError as e:
         raise UsageError("--executor ray needs Ray: pip install 'sslbench[dist]' (or pip install ray)") from e
     started = False
     if not ray.is_initialized():
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}}
+        env = {
+            "env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+        }
         if opts.ray_address:
             ray.init(address=opts.ray_address, runtime_env=env, log_to_driver=False)
         else:  # a local cluster for this run, loopback only
-            ray.init(num_cpus=opts.workers or _cores(), include_dashboard=False, runtime_env=env,
-                     log_to_driver=False, _node_ip_address="127.0.0.1")
+            ray.init(
+                num_cpus=opts.workers or _cores(),
+                include_dashboard=False,
+                runtime_env=env,
+                log_to_driver=False,
+                _node_ip_address="127.0.0.1",
+            )
         started = True
     todo: list = []
     try:
         threads = opts.threads_per_job or max(1, int(opts.cpus_per_job))
-        remote = ray.remote(num_cpus=opts.cpus_per_job, num_gpus=opts.gpus_per_job, max_retries=0)(execute_job)
+        remote = ray.remote(num_cpus=opts.cpus_per_job, num_gpus=opts.gpus_per_job, max_retries=0)(
+            execute_job
+        )
         refs = {remote.remote(t): t.job.config_hash() for t in make(threads)}
         todo = list(refs)
         while todo:
@@ -248,8 +298,11 @@ def _run_ray(make, opts: ExecutorOptions, finish, by_hash, log) -> None:
                 try:
                     finish(*ray.get(ref))
                 except ray.exceptions.RayError as e:  # worker crashed, node lost, task cancelled
-                    finish(refs[ref], _failed(f"ray task failed: {type(e).__name__}: {str(e).splitlines()[0]}"),
-                           None)
+                    finish(
+                        refs[ref],
+                        _failed(f"ray task failed: {type(e).__name__}: {str(e).splitlines()[0]}"),
+                        None,
+                    )
     except BaseException:
         for ref in todo:  # interrupted: stop what is still running
             ray.cancel(ref, force=True)
@@ -259,15 +312,21 @@ def _run_ray(make, opts: ExecutorOptions, finish, by_hash, log) -> None:
             ray.shutdown()
 
 
-def _run_slurm(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path) -> None:
+@POOL_EXECUTORS.register("slurm")
+def run_slurm(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path) -> None:
     try:
         import submitit
     except ImportError as e:
-        raise UsageError("--executor slurm needs submitit: pip install 'sslbench[dist]' (or pip install submitit)") from e
+        raise UsageError(
+            "--executor slurm needs submitit: pip install 'sslbench[dist]' (or pip install submitit)"
+        ) from e
     folder = Path(opts.slurm_folder or work_dir / "submitit")
     ex = submitit.AutoExecutor(folder=str(folder) + "/%j", cluster=opts.slurm_cluster)
-    params: dict[str, Any] = {"timeout_min": opts.timeout_min, "cpus_per_task": max(1, int(opts.cpus_per_job)),
-                              "name": "sslbench"}
+    params: dict[str, Any] = {
+        "timeout_min": opts.timeout_min,
+        "cpus_per_task": max(1, int(opts.cpus_per_job)),
+        "name": "sslbench",
+    }
     if opts.gpus_per_job:
         params["gpus_per_node"] = int(opts.gpus_per_job)
     if opts.mem_gb:
@@ -281,11 +340,15 @@ def _run_slurm(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path
         params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
     ex.update_parameters(**params)
     # workers import this checkout: sbatch exports the submitting environment (and so does LocalExecutor)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")] if p)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")] if p
+    )
     tasks = make(opts.threads_per_job or max(1, int(opts.cpus_per_job)))
     sub = ex.map_array(execute_job, tasks)
-    log(f"submitted {len(sub)} job(s) to {ex.cluster} (array {sub[0].job_id.split('_')[0] if sub else '-'}); "
-        f"logs in {folder}")
+    log(
+        f"submitted {len(sub)} job(s) to {ex.cluster} (array {sub[0].job_id.split('_')[0] if sub else '-'}); "
+        f"logs in {folder}"
+    )
     hashes = {id(s): t.job.config_hash() for s, t in zip(sub, tasks)}
     todo = list(sub)
     while todo:
@@ -298,8 +361,11 @@ def _run_slurm(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path
                 finish(*s.result())
             except Exception as e:  # job killed, timed out, failed to start, or unpickling broke
                 first = str(e).strip().splitlines()
-                finish(hashes[id(s)], _failed(f"slurm job {s.job_id} failed: {type(e).__name__}: "
-                                             f"{first[-1] if first else ''}"), None)
+                finish(
+                    hashes[id(s)],
+                    _failed(f"slurm job {s.job_id} failed: {type(e).__name__}: {first[-1] if first else ''}"),
+                    None,
+                )
         todo = still
         if todo:
             time.sleep(opts.poll_s)
@@ -308,16 +374,33 @@ def _run_slurm(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Path
 # --------------------------------------------------------------------------------------------
 # command line
 
+
 def add_executor_arguments(r) -> None:
     g = r.add_argument_group("executors (see README, 'Running at scale')")
-    g.add_argument("--executor", default="local", choices=EXECUTORS,
-                   help="local (sequential), process (N local workers), ray (a Ray cluster), slurm (submitit)")
-    g.add_argument("--workers", type=int, default=None, help="process: worker processes (default: cores); "
-                   "ray without --ray-address: CPUs of the local cluster")
-    g.add_argument("--threads-per-job", type=int, default=None,
-                   help="torch threads in each job; pin it to get identical results across executors")
-    g.add_argument("--ray-address", default=None, help="ray: cluster address (auto, ray://head:10001); "
-                   "default: start a local cluster")
+    g.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="local (sequential), process (N local workers), ray (a Ray cluster), slurm (submitit)",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="process: worker processes (default: cores); "
+        "ray without --ray-address: CPUs of the local cluster",
+    )
+    g.add_argument(
+        "--threads-per-job",
+        type=int,
+        default=None,
+        help="torch threads in each job; pin it to get identical results across executors",
+    )
+    g.add_argument(
+        "--ray-address",
+        default=None,
+        help="ray: cluster address (auto, ray://head:10001); default: start a local cluster",
+    )
     g.add_argument("--cpus-per-job", type=float, default=None, help="ray/slurm: CPUs per job (default 1)")
     g.add_argument("--gpus-per-job", type=float, default=None, help="ray/slurm: GPUs per job (default 0)")
     g.add_argument("--mem-gb", type=float, default=None, help="slurm: memory per job")
@@ -325,17 +408,30 @@ def add_executor_arguments(r) -> None:
     g.add_argument("--partition", default=None, help="slurm: partition")
     g.add_argument("--account", default=None, help="slurm: account")
     g.add_argument("--array-parallelism", type=int, default=None, help="slurm: array tasks at once")
-    g.add_argument("--slurm-cluster", default=None, choices=["slurm", "local", "debug"],
-                   help="submitit backend (default: slurm when sbatch is present, else local)")
+    g.add_argument(
+        "--slurm-cluster",
+        default=None,
+        choices=["slurm", "local", "debug"],
+        help="submitit backend (default: slurm when sbatch is present, else local)",
+    )
 
 
 def options_from_args(args, suite) -> ExecutorOptions:
-    return options_from(getattr(suite, "resources", None), workers=args.workers,
-                        threads_per_job=args.threads_per_job, ray_address=args.ray_address,
-                        cpus_per_job=args.cpus_per_job, gpus_per_job=args.gpus_per_job, mem_gb=args.mem_gb,
-                        timeout_min=args.timeout_min, partition=args.partition, account=args.account,
-                        array_parallelism=args.array_parallelism, slurm_cluster=args.slurm_cluster,
-                        method_files=getattr(args, "method_file", None) or None)
+    return options_from(
+        getattr(suite, "resources", None),
+        workers=args.workers,
+        threads_per_job=args.threads_per_job,
+        ray_address=args.ray_address,
+        cpus_per_job=args.cpus_per_job,
+        gpus_per_job=args.gpus_per_job,
+        mem_gb=args.mem_gb,
+        timeout_min=args.timeout_min,
+        partition=args.partition,
+        account=args.account,
+        array_parallelism=args.array_parallelism,
+        slurm_cluster=args.slurm_cluster,
+        method_files=getattr(args, "method_file", None) or None,
+    )
 
 
 def worker_device(executor: str, name: str, opts: ExecutorOptions, amp: str = "off"):
@@ -356,12 +452,19 @@ def worker_device(executor: str, name: str, opts: ExecutorOptions, amp: str = "o
             if dev.type not in ("cpu", "cuda"):
                 raise UsageError(f"--device: {name!r} is not supported (auto, cpu, cuda, cuda:N)")
         if dev.type == "cuda" and not opts.gpus_per_job:
-            raise UsageError(f"--device {name} with --executor {executor} needs --gpus-per-job (or "
-                             f"resources.gpus_per_job in the suite)")
+            raise UsageError(
+                f"--device {name} with --executor {executor} needs --gpus-per-job (or "
+                f"resources.gpus_per_job in the suite)"
+            )
         if dev.type == "cuda" and dev.index is not None:
-            raise UsageError(f"--device {name}: with --executor {executor} the cluster picks the GPU; use 'cuda'")
+            raise UsageError(
+                f"--device {name}: with --executor {executor} the cluster picks the GPU; use 'cuda'"
+            )
     else:
         dev = resolve_device(name)
     if amp == "fp16" and dev.type != "cuda":
         raise UsageError("--amp fp16 needs a CUDA device (use --amp bf16 on CPU)")
     return dev
+
+
+EXECUTORS = ("local", *POOL_EXECUTORS)

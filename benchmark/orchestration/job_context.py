@@ -1,5 +1,6 @@
 """The job context: what protocols see of a job (adapter, index pools, trained models, cached
 features), and how its models are trained."""
+
 from __future__ import annotations
 
 import time
@@ -33,7 +34,9 @@ class JobContext:
         self.device = device
         self.work_dir = Path(work_dir)
         self.cache = EmbeddingCache(self.work_dir / "cache" / "embeddings")
-        self._weight_digests: dict[int, tuple] = {}  # id → (model, digest); holding the model keeps its id unique
+        self._weight_digests: dict[
+            int, tuple
+        ] = {}  # id → (model, digest); holding the model keeps its id unique
         self.progress = progress
         self.splits = adapter.splits()
         tr, va, te = self.splits["train"], self.splits["val"], self.splits["test"]
@@ -85,8 +88,13 @@ class JobContext:
                 m = self.build_method()
                 self.models[f] = m
                 self.histories[f"fraction={f:g}"] = self._pretrain(
-                    m, pool, self.job.epochs, None, checkpoint_path(self.work_dir, self.job.config_hash(), fraction=f),
-                    split=masked)
+                    m,
+                    pool,
+                    self.job.epochs,
+                    None,
+                    checkpoint_path(self.work_dir, self.job.config_hash(), fraction=f),
+                    split=masked,
+                )
         elif cls.uses_labels:
             # The supervised reference trains per fraction on exactly the probes' labelled subset,
             # with a step budget no larger than the SSL methods get.
@@ -98,27 +106,37 @@ class JobContext:
                 self.models[f] = m
                 # named by what it depends on: a transfer job from this dataset loads the 100 % model
                 self.histories[f"fraction={f:g}"] = self._pretrain(
-                    m, sub, epochs, steps, checkpoint_path(self.work_dir, key, self.job.method, f))
+                    m, sub, epochs, steps, checkpoint_path(self.work_dir, key, self.job.method, f)
+                )
         else:
             m = self.build_method()
             if cls.trains:
                 key = self.pretrain_key()
-                self.histories["pretrain"] = self._pretrain(m, pool, self.job.epochs, None,
-                                                            checkpoint_path(self.work_dir, key, "pretrain"))
+                self.histories["pretrain"] = self._pretrain(
+                    m, pool, self.job.epochs, None, checkpoint_path(self.work_dir, key, "pretrain")
+                )
             self.models[None] = m
 
     def pretrain_key(self) -> str:
         j = self.job
-        return pretrain_key(j.method, j.method_hparams, j.seed, j.epochs, j.dataset, j.dataset_options, j.max_train)
+        return pretrain_key(
+            j.method, j.method_hparams, j.seed, j.epochs, j.dataset, j.dataset_options, j.max_train
+        )
 
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
-        cfg = PretrainConfig(epochs=epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
-                             weight_decay=m.hp["weight_decay"], seed=self.job.seed, device=self.device,
-                             max_steps=max_steps, amp=self.amp,
-                             labelled_share=m.hp.get("labelled_share") if m.semi_supervised else None)
+        cfg = PretrainConfig(
+            epochs=epochs,
+            batch_size=m.hp["batch_size"],
+            lr=m.hp["lr"],
+            weight_decay=m.hp["weight_decay"],
+            seed=self.job.seed,
+            device=self.device,
+            max_steps=max_steps,
+            amp=self.amp,
+            labelled_share=m.hp.get("labelled_share") if m.semi_supervised else None,
+        )
         split = self.splits["train"] if split is None else split
-        hist = pretrain(m, self.adapter, split, pool, cfg, checkpoint=ckpt,
-                        on_epoch=self.progress)
+        hist = pretrain(m, self.adapter, split, pool, cfg, checkpoint=ckpt, on_epoch=self.progress)
         return hist
 
     def model(self, fraction: float | None) -> Method:
@@ -135,24 +153,54 @@ class JobContext:
         return f"{base}-w{self._weight_digests[id(model)][1]}"
 
     # -- features ---------------------------------------------------------------------------
-    def features(self, split: str, fraction: float | None, corruption: str = "", severity: int = 0,
-                 transform: Callable | None = None) -> torch.Tensor:
+    def features(
+        self,
+        split: str,
+        fraction: float | None,
+        corruption: str = "",
+        severity: int = 0,
+        transform: Callable | None = None,
+    ) -> torch.Tensor:
         """Features of the job's pool of `split` (cached)."""
-        return self.cached_features(fraction, self.splits[split], self.index[split], split_name=split,
-                                    corruption=corruption, severity=severity, transform=transform)
+        return self.cached_features(
+            fraction,
+            self.splits[split],
+            self.index[split],
+            split_name=split,
+            corruption=corruption,
+            severity=severity,
+            transform=transform,
+        )
 
-    def cached_features(self, fraction: float | None, split: Split, index: torch.Tensor, *,
-                        split_name: str = "test", dataset: str | None = None, subset: str | None = None,
-                        corruption: str = "", severity: int = 0, transform: Callable | None = None,
-                        adapter: Adapter | None = None) -> torch.Tensor:
+    def cached_features(
+        self,
+        fraction: float | None,
+        split: Split,
+        index: torch.Tensor,
+        *,
+        split_name: str = "test",
+        dataset: str | None = None,
+        subset: str | None = None,
+        corruption: str = "",
+        severity: int = 0,
+        transform: Callable | None = None,
+        adapter: Adapter | None = None,
+    ) -> torch.Tensor:
         """Features of `split[index]` under the fraction's model, embedded once: the cache key is the
         model's weights digest plus what the inputs are (dataset, split, size, subset, corruption)."""
-        key = {"model": self.model_key(fraction), "dataset": dataset or self.job.dataset,
-               "split": split_name, "n": len(index), "corruption": corruption, "severity": severity}
+        key = {
+            "model": self.model_key(fraction),
+            "dataset": dataset or self.job.dataset,
+            "split": split_name,
+            "n": len(index),
+            "corruption": corruption,
+            "severity": severity,
+        }
         if subset:
             key["subset"] = subset
-        return self.cache.get_or_compute(key, lambda: self.embed(self.model(fraction), split, index,
-                                                                 transform, adapter))
+        return self.cache.get_or_compute(
+            key, lambda: self.embed(self.model(fraction), split, index, transform, adapter)
+        )
 
     def embed(self, model, split, index, transform=None, adapter=None):
         t0 = time.perf_counter()
@@ -170,8 +218,12 @@ class JobContext:
         if fraction not in self.linear_heads:
             sub = self.fraction_subset(fraction)
             self.linear_heads[fraction] = LinearHead(
-                self.features("train", fraction)[sub], self.labels("train")[sub],
-                self.features("val", fraction), self.labels("val"), self.task)
+                self.features("train", fraction)[sub],
+                self.labels("train")[sub],
+                self.features("val", fraction),
+                self.labels("val"),
+                self.task,
+            )
         return self.linear_heads[fraction]
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:
@@ -180,5 +232,3 @@ class JobContext:
 
 def _cap(labels, cap, dataset, split):
     return stratified_subset(labels, cap, dataset, split) if cap else torch.arange(len(labels))
-
-

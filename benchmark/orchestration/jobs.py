@@ -1,4 +1,5 @@
 """Jobs: one (method, dataset, seed) cell of a suite's grid, its config hash, and the grid itself."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,9 @@ class Job:
     max_train: int | None = None
     max_val: int | None = None
     max_test: int | None = None
-    pretrain_on: list[dict[str, Any]] = field(default_factory=list)  # transfer sources (benchmark/orchestration/transfer.py)
+    pretrain_on: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # transfer sources (benchmark/orchestration/transfer.py)
     robustness_max_test: int | None = None  # None: robustness.MAX_CORRUPTED_TEST
 
     def config(self) -> dict[str, Any]:
@@ -50,8 +53,12 @@ class Job:
         return f"{self.method} × {self.dataset} × seed {self.seed}"
 
 
-def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] | None = None,
-           seeds: list[int] | None = None) -> list[Job]:
+def expand(
+    suite: Suite,
+    methods: list[str] | None = None,
+    datasets: list[str] | None = None,
+    seeds: list[int] | None = None,
+) -> list[Job]:
     """The job grid, in a stable order. CLI filters must name members of the suite's grid."""
     if methods:
         bad = [m for m in methods if m not in suite.methods and m not in known_methods()]
@@ -59,12 +66,16 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
             raise UsageError(f"--methods: unknown method(s) {bad}; known: {', '.join(known_methods())}")
     for m in methods or suite.methods:
         if m not in known_methods():
-            raise UsageError(f"suite {suite.source}: unknown method {m!r}; known: {', '.join(known_methods())}")
+            raise UsageError(
+                f"suite {suite.source}: unknown method {m!r}; known: {', '.join(known_methods())}"
+            )
     entries = suite.datasets
     if datasets:
         names = [d.name for d in entries]
         # a transfer target counts too: `--datasets mutag` runs the suite's PROTEINS → MUTAG jobs only
-        targets = sorted({getattr(t, "name", t) for tr in suite.transfer for t in tr["evaluate_on"]} - set(names))
+        targets = sorted(
+            {getattr(t, "name", t) for tr in suite.transfer for t in tr["evaluate_on"]} - set(names)
+        )
         bad = [d for d in datasets if d not in names and d not in targets]
         if bad:
             also = f"; transfer targets {targets}" if targets else ""
@@ -72,12 +83,17 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
         entries = [d for d in entries if d.name in datasets]
     for d in entries:
         if d.name not in ADAPTERS:
-            raise UsageError(f"suite {suite.source}: unknown dataset {d.name!r}; known: {', '.join(sorted(ADAPTERS))}")
+            raise UsageError(
+                f"suite {suite.source}: unknown dataset {d.name!r}; known: {', '.join(sorted(ADAPTERS))}"
+            )
         name = d.options.get("encoder")
-        if name is not None and not encoder_available(ADAPTERS[d.name].spec if hasattr(ADAPTERS[d.name], "spec")
-                                                      else None, name):
-            raise UsageError(f"suite {suite.source}: dataset {d.name}: options.encoder {name!r} is not an "
-                             f"encoder for its spec; known: small, {', '.join(sorted(NAMED_ENCODERS))}")
+        if name is not None and not encoder_available(
+            ADAPTERS[d.name].spec if hasattr(ADAPTERS[d.name], "spec") else None, name
+        ):
+            raise UsageError(
+                f"suite {suite.source}: dataset {d.name}: options.encoder {name!r} is not an "
+                f"encoder for its spec; known: small, {', '.join(sorted(NAMED_ENCODERS))}"
+            )
     jobs = []
     for d in entries:
         for m in methods or suite.methods:
@@ -87,15 +103,29 @@ def expand(suite: Suite, methods: list[str] | None = None, datasets: list[str] |
             known = {**get_method_class(m).base_defaults, **get_method_class(m).defaults}
             unknown = set(hp) - set(known)
             if unknown:
-                raise UsageError(f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
-                                 f"{sorted(unknown)}; known: {sorted(known)}")
+                raise UsageError(
+                    f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
+                    f"{sorted(unknown)}; known: {sorted(known)}"
+                )
             for s in seeds if seeds is not None else suite.seeds:
-                jobs.append(Job(suite=suite.name, method=m, dataset=d.name, seed=s,
-                                epochs=suite.epochs_for(m, d),
-                                fractions=suite.fractions, probes=suite.probes, protocols=suite.protocols,
-                                method_hparams=hp, dataset_options=d.options, max_train=d.max_train,
-                                max_val=d.max_val, max_test=d.max_test,
-                                robustness_max_test=suite.robustness_max_test))
+                jobs.append(
+                    Job(
+                        suite=suite.name,
+                        method=m,
+                        dataset=d.name,
+                        seed=s,
+                        epochs=suite.epochs_for(m, d),
+                        fractions=suite.fractions,
+                        probes=suite.probes,
+                        protocols=suite.protocols,
+                        method_hparams=hp,
+                        dataset_options=d.options,
+                        max_train=d.max_train,
+                        max_val=d.max_val,
+                        max_test=d.max_test,
+                        robustness_max_test=suite.robustness_max_test,
+                    )
+                )
     return jobs
 
 

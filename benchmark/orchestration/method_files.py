@@ -5,6 +5,7 @@ It must register at least one `Method` subclass with `@register_method` (see doc
 Every problem is a UsageError (exit 2, one line): missing file, not a .py file, an import that fails,
 no method registered, or a name that clashes with a built-in method.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,9 @@ def load_method_file(path: str | Path) -> list[str]:
         sys.modules.pop(mod_name, None)
         METHODS.restore(before)
         if "registered twice" in str(e):
-            raise UsageError(f"{where}: {e} (the name clashes with a built-in method; choose another "
-                             f"`name`)") from None
+            raise UsageError(
+                f"{where}: {e} (the name clashes with a built-in method; choose another `name`)"
+            ) from None
         raise UsageError(f"{where}: importing it failed: ValueError: {e}") from None
     except SyntaxError as e:
         sys.modules.pop(mod_name, None)
@@ -63,16 +65,20 @@ def load_method_file(path: str | Path) -> list[str]:
     clashes = [n for n in changed if n in builtin]
     if clashes:
         METHODS.restore(before)
-        raise UsageError(f"{where}: method name(s) {clashes} clash with built-in methods; choose another "
-                         f"`name`")
+        raise UsageError(
+            f"{where}: method name(s) {clashes} clash with built-in methods; choose another `name`"
+        )
     if not changed:
-        unregistered = [v.__name__ for v in vars(module).values()
-                        if isinstance(v, type) and issubclass(v, Method) and v is not Method
-                        and v.__module__ == mod_name]
-        hint = (f" (class(es) {unregistered} are not decorated with @register_method)" if unregistered
-                else "")
-        raise UsageError(f"{where}: defines no method{hint}; decorate a Method subclass with "
-                         f"@register_method (see docs/adding_a_method.md)")
+        unregistered = [
+            v.__name__
+            for v in vars(module).values()
+            if isinstance(v, type) and issubclass(v, Method) and v is not Method and v.__module__ == mod_name
+        ]
+        hint = f" (class(es) {unregistered} are not decorated with @register_method)" if unregistered else ""
+        raise UsageError(
+            f"{where}: defines no method{hint}; decorate a Method subclass with "
+            f"@register_method (see docs/adding_a_method.md)"
+        )
     for n in changed:
         _LOADED[n] = p
     return changed

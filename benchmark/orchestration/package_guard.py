@@ -1,4 +1,5 @@
 """Guard against the `datasets` name clash with Hugging Face's package."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,4 +18,5 @@ def check_datasets_package() -> None:
         f"'import datasets' resolved to {where}, not SSLBench's adapters in {REPO_ROOT / 'datasets'}: "
         f"another package named 'datasets' (Hugging Face's) shadows ours. Run SSLBench from its "
         f"checkout (python run_benchmark.py ..., make test) in its own venv, or put {REPO_ROOT} first "
-        f"on PYTHONPATH.")
+        f"on PYTHONPATH."
+    )

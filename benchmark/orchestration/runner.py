@@ -4,6 +4,7 @@ A job is a serialisable config (method × dataset × seed + everything that chan
 `run_job` is a pure function of it returning result rows, and only the caller writes to the store.
 A job whose config hash is already `done` in the store is skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,13 @@ def resolve_device(name: str) -> torch.device:
 def code_version() -> str:
     sha = ""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
     return f"{benchmark.__version__}+{sha}" if sha else benchmark.__version__
@@ -78,11 +84,19 @@ def run_job(job: Job, data_dir, work_dir, device, progress=None, amp: str = "off
 
 
 def job_record(job: Job, adapter_cls) -> dict:
-    return {"config_hash": job.config_hash(), "group_hash": job.group_hash(), "suite": job.suite,
-            "method": job.method, "dataset": job.dataset, "domain": adapter_cls.domain,
-            "encoder": encoder_label(job, adapter_cls), "pretrain_budget": f"{job.epochs}ep" + (
-                "@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
-            "seed": job.seed, "config": job.config()}
+    return {
+        "config_hash": job.config_hash(),
+        "group_hash": job.group_hash(),
+        "suite": job.suite,
+        "method": job.method,
+        "dataset": job.dataset,
+        "domain": adapter_cls.domain,
+        "encoder": encoder_label(job, adapter_cls),
+        "pretrain_budget": f"{job.epochs}ep"
+        + ("@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
+        "seed": job.seed,
+        "config": job.config(),
+    }
 
 
 def encoder_label(job: Job, adapter_cls) -> str:
@@ -117,8 +131,10 @@ def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
         log(f"{summary['skipped']} of {len(jobs)} job(s) already in the store; skipping them")
     summary["unsupported"] = []
     for j in [j for j in pending if not _method_supports(j)]:  # declared by the method, logged
-        reason = (f"method {j.method!r} does not support spec {ADAPTERS[j.dataset].spec.kind!r} "
-                  f"(supports {', '.join(get_method_class(j.method).supported_specs)})")
+        reason = (
+            f"method {j.method!r} does not support spec {ADAPTERS[j.dataset].spec.kind!r} "
+            f"(supports {', '.join(get_method_class(j.method).supported_specs)})"
+        )
         log(f"SKIP {j.label()}: {reason}")
         summary["unsupported"].append((j.label(), reason))
     return [j for j in pending if _method_supports(j)], summary
@@ -126,8 +142,15 @@ def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
 
 def record_result(store, job: Job, res: JobResult, summary: dict, log=print, cv: str | None = None) -> None:
     """Write one finished job to the store (one transaction) and count it. Only the parent calls this."""
-    store.record(job_record(job, ADAPTERS[job.dataset]), res.rows, status=res.status, error=res.error,
-                 history=res.history, wall_s=res.wall_s, code_version=cv if cv is not None else code_version())
+    store.record(
+        job_record(job, ADAPTERS[job.dataset]),
+        res.rows,
+        status=res.status,
+        error=res.error,
+        history=res.history,
+        wall_s=res.wall_s,
+        code_version=cv if cv is not None else code_version(),
+    )
     summary["ran"] += 1
     timing = (res.history or {}).get("timing")
     if timing:  # evaluation cost vs training, printed in the run summary
@@ -138,8 +161,9 @@ def record_result(store, job: Job, res: JobResult, summary: dict, log=print, cv:
         log(f"FAILED {job.label()}: {res.error}")
 
 
-def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True,
-             amp: str = "off") -> dict:
+def run_jobs(
+    jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True, amp: str = "off"
+) -> dict:
     """Run pending jobs in order, recording each in the store as it finishes. Returns a summary."""
     from tqdm.auto import tqdm
 
@@ -149,8 +173,9 @@ def run_jobs(jobs: list[Job], store, data_dir, work_dir, device, log=print, show
     bar = tqdm(pending, desc="jobs", unit="job", disable=not show_progress, leave=True)
     for job in bar:
         bar.set_postfix_str(job.label())
-        epoch_bar = tqdm(total=job.epochs, desc=f"  {job.method} epochs", leave=False,
-                         disable=not show_progress)
+        epoch_bar = tqdm(
+            total=job.epochs, desc=f"  {job.method} epochs", leave=False, disable=not show_progress
+        )
         progress = lambda epoch, rec: (epoch_bar.update(1), epoch_bar.set_postfix(loss=f"{rec['loss']:.3f}"))  # noqa: E731
         try:
             res = run_job(job, data_dir, work_dir, device, progress, amp=amp)

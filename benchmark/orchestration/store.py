@@ -1,6 +1,7 @@
 """Results store: one SQLite file in WAL mode. Every result row, its job's config hash, code
 version and status. A job's rows and its `done` status are written in one transaction, so a crash
 leaves either the whole job or nothing; several writers wait on each other (busy timeout)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,17 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (config_hash, protocol, probe, fraction, corruption, severity, ood_partner, metric)
 );
 """
-JOB_FIELDS = ("config_hash", "group_hash", "suite", "method", "dataset", "domain", "encoder",
-              "pretrain_budget", "seed")
+JOB_FIELDS = (
+    "config_hash",
+    "group_hash",
+    "suite",
+    "method",
+    "dataset",
+    "domain",
+    "encoder",
+    "pretrain_budget",
+    "seed",
+)
 
 
 def now_iso() -> str:
@@ -66,9 +76,16 @@ class ResultStore:
     def done_hashes(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT config_hash FROM jobs WHERE status='done'")}
 
-    def record(self, job: dict[str, Any], rows: Iterable[dict[str, Any]], status: str = "done",
-               error: str | None = None, history: Any = None, wall_s: float | None = None,
-               code_version: str = "") -> None:
+    def record(
+        self,
+        job: dict[str, Any],
+        rows: Iterable[dict[str, Any]],
+        status: str = "done",
+        error: str | None = None,
+        history: Any = None,
+        wall_s: float | None = None,
+        code_version: str = "",
+    ) -> None:
         """Replace the job's rows and status atomically (BEGIN IMMEDIATE … COMMIT)."""
         rows = list(rows)
 
@@ -76,15 +93,36 @@ class ResultStore:
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.execute("DELETE FROM results WHERE config_hash=?", (job["config_hash"],))
-                c.execute("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                          (*[job[k] for k in JOB_FIELDS], json.dumps(job["config"], sort_keys=True),
-                           status, error, code_version, now_iso(), wall_s,
-                           json.dumps(history) if history is not None else None))
+                c.execute(
+                    "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        *[job[k] for k in JOB_FIELDS],
+                        json.dumps(job["config"], sort_keys=True),
+                        status,
+                        error,
+                        code_version,
+                        now_iso(),
+                        wall_s,
+                        json.dumps(history) if history is not None else None,
+                    ),
+                )
                 c.executemany(
                     "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?)",
-                    [(job["config_hash"], r["protocol"], r["probe"], float(r["fraction"]),
-                      r.get("corruption", ""), int(r.get("severity", 0)), r.get("ood_partner", ""),
-                      r["metric"], None if r["value"] is None else float(r["value"])) for r in rows])
+                    [
+                        (
+                            job["config_hash"],
+                            r["protocol"],
+                            r["probe"],
+                            float(r["fraction"]),
+                            r.get("corruption", ""),
+                            int(r.get("severity", 0)),
+                            r.get("ood_partner", ""),
+                            r["metric"],
+                            None if r["value"] is None else float(r["value"]),
+                        )
+                        for r in rows
+                    ],
+                )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -96,10 +134,12 @@ class ResultStore:
         """All results of done jobs joined with their job columns, as a pandas DataFrame."""
         import pandas as pd
 
-        q = ("SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
-             "j.pretrain_budget, j.seed, j.code_version, j.created_at, r.protocol, r.probe, r.fraction, "
-             "r.corruption, r.severity, r.ood_partner, r.metric, r.value "
-             "FROM results r JOIN jobs j USING (config_hash) WHERE j.status='done'")
+        q = (
+            "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
+            "j.pretrain_budget, j.seed, j.code_version, j.created_at, r.protocol, r.probe, r.fraction, "
+            "r.corruption, r.severity, r.ood_partner, r.metric, r.value "
+            "FROM results r JOIN jobs j USING (config_hash) WHERE j.status='done'"
+        )
         params: tuple = ()
         if suite:
             q += " AND j.suite=?"

@@ -3,9 +3,9 @@
 Shipped suites live in benchmark/suites/*.yaml; a user's own file works the same way. Every field is
 validated with a message that names the file and field (a UsageError → exit code 2).
 """
+
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,47 @@ from benchmark.core.errors import UsageError  # noqa: F401  (raised here; import
 from benchmark.core.names import NAME_RE
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-ALLOWED_TOP = {"name", "description", "datasets", "methods", "method_hparams", "method_epochs", "seeds", "fractions",
-               "probes", "protocols", "pretrain", "resources", "transfer", "robustness"}
+ALLOWED_TOP = {
+    "name",
+    "description",
+    "datasets",
+    "methods",
+    "method_hparams",
+    "method_epochs",
+    "seeds",
+    "fractions",
+    "probes",
+    "protocols",
+    "pretrain",
+    "resources",
+    "transfer",
+    "robustness",
+}
 ALLOWED_ROBUSTNESS = {"max_test"}
-ALLOWED_DATASET = {"name", "options", "max_train", "max_val", "max_test", "epochs", "batch_size", "method_hparams",
-                   "method_epochs"}
+ALLOWED_DATASET = {
+    "name",
+    "options",
+    "max_train",
+    "max_val",
+    "max_test",
+    "epochs",
+    "batch_size",
+    "method_hparams",
+    "method_epochs",
+}
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 # per-job resources the Ray and SLURM executors read from a suite's `resources:`
-RESOURCE_KEYS = {"cpus_per_job", "gpus_per_job", "mem_gb", "timeout_min", "partition", "array_parallelism",
-                 "account", "qos", "constraint"}
+RESOURCE_KEYS = {
+    "cpus_per_job",
+    "gpus_per_job",
+    "mem_gb",
+    "timeout_min",
+    "partition",
+    "array_parallelism",
+    "account",
+    "qos",
+    "constraint",
+}
 
 
 @dataclass
@@ -55,8 +87,12 @@ class Suite:
     description: str = ""
     source: str = ""
     resources: dict[str, Any] = field(default_factory=dict)  # per-job cpus/gpus/… for ray and slurm
-    transfer: list[dict[str, list]] = field(default_factory=list)  # names or DatasetEntry; benchmark/orchestration/transfer.py
-    robustness_max_test: int | None = None  # cap on corrupted test samples (benchmark/evaluation/protocols/robustness.py)
+    transfer: list[dict[str, list]] = field(
+        default_factory=list
+    )  # names or DatasetEntry; benchmark/orchestration/transfer.py
+    robustness_max_test: int | None = (
+        None  # cap on corrupted test samples (benchmark/evaluation/protocols/robustness.py)
+    )
     # A method's own pretraining epochs (every dataset, unless the dataset's method_epochs says),
     # for budgets selected on val; the leaderboard's pretrain_budget column shows each row's.
     method_epochs: dict[str, int] = field(default_factory=dict)
@@ -64,8 +100,9 @@ class Suite:
     def epochs_for(self, method: str, entry: DatasetEntry) -> int:
         """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
         else the dataset's epochs, else pretrain.epochs."""
-        return (entry.method_epochs.get(method) or self.method_epochs.get(method) or entry.epochs
-                or self.epochs)
+        return (
+            entry.method_epochs.get(method) or self.method_epochs.get(method) or entry.epochs or self.epochs
+        )
 
 
 def available_suites() -> list[str]:
@@ -83,71 +120,112 @@ def _is_int(v, minimum: int) -> bool:
 
 
 def _int_list(value, where, field_name, minimum=0) -> list[int]:
-    _need(isinstance(value, list) and value and all(_is_int(v, minimum) for v in value),
-          where, f"'{field_name}' must be a non-empty list of integers ≥ {minimum}, got {value!r}")
+    _need(
+        isinstance(value, list) and value and all(_is_int(v, minimum) for v in value),
+        where,
+        f"'{field_name}' must be a non-empty list of integers ≥ {minimum}, got {value!r}",
+    )
     return list(value)
 
 
 def _method_epochs(value: Any, where: str, label: str) -> dict[str, int]:
     value = value or {}
-    _need(isinstance(value, dict) and all(isinstance(k, str) and _is_int(v, 1) for k, v in value.items()),
-          where, f"{label} must map method names to integers ≥ 1 (epochs), got {value!r}")
+    _need(
+        isinstance(value, dict) and all(isinstance(k, str) and _is_int(v, 1) for k, v in value.items()),
+        where,
+        f"{label} must map method names to integers ≥ 1 (epochs), got {value!r}",
+    )
     return dict(value)
 
 
 def parse_suite(data: Any, where: str) -> Suite:
-    from benchmark.evaluation.plugins import PROBES
-    from benchmark.evaluation.plugins import PROTOCOLS
+    from benchmark.evaluation.plugins import PROBES, PROTOCOLS
 
     _need(isinstance(data, dict), where, f"a suite must be a YAML mapping, got {type(data).__name__}")
     unknown = set(data) - ALLOWED_TOP
     _need(not unknown, where, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_TOP)}")
     name = data.get("name")
-    _need(isinstance(name, str) and bool(NAME_RE.match(name)), where,
-          f"'name' must be lower_snake_case, got {name!r}")
+    _need(
+        isinstance(name, str) and bool(NAME_RE.match(name)),
+        where,
+        f"'name' must be lower_snake_case, got {name!r}",
+    )
     ds_raw = data.get("datasets")
     _need(isinstance(ds_raw, list) and ds_raw, where, "'datasets' must be a non-empty list")
     datasets = [_dataset_entry(d, where, f"datasets[{i}]") for i, d in enumerate(ds_raw)]
     methods = data.get("methods")
-    _need(isinstance(methods, list) and methods and all(isinstance(m, str) and NAME_RE.match(m)
-                                                        for m in methods),
-          where, f"'methods' must be a non-empty list of method names, got {methods!r}")
+    _need(
+        isinstance(methods, list)
+        and methods
+        and all(isinstance(m, str) and NAME_RE.match(m) for m in methods),
+        where,
+        f"'methods' must be a non-empty list of method names, got {methods!r}",
+    )
     seeds = _int_list(data.get("seeds", [0, 1, 2]), where, "seeds")
     fractions = data.get("fractions", [0.01, 0.1, 1.0])
-    _need(isinstance(fractions, list) and fractions and all(
-        isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in fractions),
-        where, f"'fractions' must be a non-empty list of numbers in (0, 1], got {fractions!r}")
+    _need(
+        isinstance(fractions, list)
+        and fractions
+        and all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in fractions),
+        where,
+        f"'fractions' must be a non-empty list of numbers in (0, 1], got {fractions!r}",
+    )
     probes = data.get("probes", ["linear", "knn"])
-    _need(isinstance(probes, list) and probes and all(p in PROBES for p in probes), where,
-          f"'probes' must be a list from {sorted(PROBES)}, got {probes!r}")
+    _need(
+        isinstance(probes, list) and probes and all(p in PROBES for p in probes),
+        where,
+        f"'probes' must be a list from {sorted(PROBES)}, got {probes!r}",
+    )
     protocols = data.get("protocols", ["label_fraction"])
-    _need(isinstance(protocols, list) and protocols and all(p in PROTOCOLS for p in protocols), where,
-          f"'protocols' must be a list from {sorted(PROTOCOLS)}, got {protocols!r}")
+    _need(
+        isinstance(protocols, list) and protocols and all(p in PROTOCOLS for p in protocols),
+        where,
+        f"'protocols' must be a list from {sorted(PROTOCOLS)}, got {protocols!r}",
+    )
     pre = data.get("pretrain", {})
-    _need(isinstance(pre, dict) and not (set(pre) - ALLOWED_PRETRAIN), where,
-          f"'pretrain' must be a mapping with fields {sorted(ALLOWED_PRETRAIN)}, got {pre!r}")
+    _need(
+        isinstance(pre, dict) and not (set(pre) - ALLOWED_PRETRAIN),
+        where,
+        f"'pretrain' must be a mapping with fields {sorted(ALLOWED_PRETRAIN)}, got {pre!r}",
+    )
     epochs = pre.get("epochs", 10)
-    _need(_is_int(epochs, 1), where,
-          f"pretrain.epochs must be an integer ≥ 1, got {epochs!r}")
+    _need(_is_int(epochs, 1), where, f"pretrain.epochs must be an integer ≥ 1, got {epochs!r}")
     bs = pre.get("batch_size")
-    _need(bs is None or _is_int(bs, 2), where,
-          f"pretrain.batch_size must be an integer ≥ 2, got {bs!r}")
+    _need(bs is None or _is_int(bs, 2), where, f"pretrain.batch_size must be an integer ≥ 2, got {bs!r}")
     hps = data.get("method_hparams", {}) or {}
-    _need(isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()), where,
-          "'method_hparams' must map method names to mappings of hyper-parameters")
+    _need(
+        isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()),
+        where,
+        "'method_hparams' must map method names to mappings of hyper-parameters",
+    )
     rob = data.get("robustness", {}) or {}
-    _need(isinstance(rob, dict) and not (set(rob) - ALLOWED_ROBUSTNESS), where,
-          f"'robustness' must be a mapping with fields {sorted(ALLOWED_ROBUSTNESS)}, got {rob!r}")
+    _need(
+        isinstance(rob, dict) and not (set(rob) - ALLOWED_ROBUSTNESS),
+        where,
+        f"'robustness' must be a mapping with fields {sorted(ALLOWED_ROBUSTNESS)}, got {rob!r}",
+    )
     rcap = rob.get("max_test")
-    _need(rcap is None or _is_int(rcap, 10), where,
-          f"robustness.max_test must be an integer ≥ 10, got {rcap!r}")
-    return Suite(name=name, datasets=datasets, methods=list(methods), seeds=seeds,
-                 fractions=[float(f) for f in fractions], probes=list(probes), protocols=list(protocols),
-                 epochs=epochs, batch_size=bs, method_hparams={k: dict(v) for k, v in hps.items()},
-                 description=str(data.get("description", "")), source=where,
-                 resources=_resources(data.get("resources", {}), where),
-                 transfer=_transfer(data.get("transfer", []), where), robustness_max_test=rcap,
-                 method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"))
+    _need(
+        rcap is None or _is_int(rcap, 10), where, f"robustness.max_test must be an integer ≥ 10, got {rcap!r}"
+    )
+    return Suite(
+        name=name,
+        datasets=datasets,
+        methods=list(methods),
+        seeds=seeds,
+        fractions=[float(f) for f in fractions],
+        probes=list(probes),
+        protocols=list(protocols),
+        epochs=epochs,
+        batch_size=bs,
+        method_hparams={k: dict(v) for k, v in hps.items()},
+        description=str(data.get("description", "")),
+        source=where,
+        resources=_resources(data.get("resources", {}), where),
+        transfer=_transfer(data.get("transfer", []), where),
+        robustness_max_test=rcap,
+        method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"),
+    )
 
 
 def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
@@ -156,48 +234,69 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         d = {"name": d}
     _need(isinstance(d, dict), where, f"{label} must be a name or a mapping, got {d!r}")
     unknown = set(d) - ALLOWED_DATASET
-    _need(not unknown, where, f"{label}: unknown field(s) {sorted(unknown)}; allowed: "
-                              f"{sorted(ALLOWED_DATASET)}")
-    _need(isinstance(d.get("name"), str) and bool(NAME_RE.match(d["name"])), where,
-          f"{label}.name must be lower_snake_case, got {d.get('name')!r}")
+    _need(
+        not unknown, where, f"{label}: unknown field(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_DATASET)}"
+    )
+    _need(
+        isinstance(d.get("name"), str) and bool(NAME_RE.match(d["name"])),
+        where,
+        f"{label}.name must be lower_snake_case, got {d.get('name')!r}",
+    )
     for cap in ("max_train", "max_val", "max_test"):
         v = d.get(cap)
-        _need(v is None or _is_int(v, 10), where,
-              f"{label}.{cap} must be an integer ≥ 10, got {v!r}")
+        _need(v is None or _is_int(v, 10), where, f"{label}.{cap} must be an integer ≥ 10, got {v!r}")
     _need(isinstance(d.get("options", {}), dict), where, f"{label}.options must be a mapping")
     ep = d.get("epochs")
-    _need(ep is None or _is_int(ep, 1), where,
-          f"{label}.epochs must be an integer ≥ 1, got {ep!r}")
+    _need(ep is None or _is_int(ep, 1), where, f"{label}.epochs must be an integer ≥ 1, got {ep!r}")
     dbs = d.get("batch_size")
-    _need(dbs is None or _is_int(dbs, 2), where,
-          f"{label}.batch_size must be an integer ≥ 2, got {dbs!r}")
+    _need(dbs is None or _is_int(dbs, 2), where, f"{label}.batch_size must be an integer ≥ 2, got {dbs!r}")
     dhp = d.get("method_hparams", {}) or {}
-    _need(isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()), where,
-          f"{label}.method_hparams must map method names to mappings of hyper-parameters")
-    return DatasetEntry(d["name"], dict(d.get("options", {})), d.get("max_train"), d.get("max_val"),
-                        d.get("max_test"), ep, {k: dict(v) for k, v in dhp.items()}, dbs,
-                        _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"))
+    _need(
+        isinstance(dhp, dict) and all(isinstance(v, dict) for v in dhp.values()),
+        where,
+        f"{label}.method_hparams must map method names to mappings of hyper-parameters",
+    )
+    return DatasetEntry(
+        d["name"],
+        dict(d.get("options", {})),
+        d.get("max_train"),
+        d.get("max_val"),
+        d.get("max_test"),
+        ep,
+        {k: dict(v) for k, v in dhp.items()},
+        dbs,
+        _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"),
+    )
 
 
 def _transfer(items: Any, where: str) -> list[dict[str, list]]:
     """`transfer: [{pretrain_on: [a, …], evaluate_on: [b, …]}, …]`: extra transfer / multi-domain
-    jobs (DESIGN §3.7). An item is a dataset name (its entry in `datasets:` supplies options, caps,
+    jobs (docs/design.md §3.7). An item is a dataset name (its entry in `datasets:` supplies options, caps,
     epochs and hyper-parameters, else the defaults) or a dataset mapping like those of `datasets:`
     (e.g. a source with adapter options that give it the target's spec, which the suite does not
-    otherwise run). Names and specs are checked when the jobs are made (benchmark/orchestration/transfer.py)."""
+    otherwise run). Names and specs are checked when the jobs are made
+    (benchmark/orchestration/transfer.py)."""
     _need(isinstance(items, list), where, f"'transfer' must be a list of mappings, got {items!r}")
     out = []
     for i, t in enumerate(items):
-        _need(isinstance(t, dict) and set(t) == {"pretrain_on", "evaluate_on"}, where,
-              f"transfer[{i}] must be a mapping with exactly 'pretrain_on' and 'evaluate_on', got {t!r}")
+        _need(
+            isinstance(t, dict) and set(t) == {"pretrain_on", "evaluate_on"},
+            where,
+            f"transfer[{i}] must be a mapping with exactly 'pretrain_on' and 'evaluate_on', got {t!r}",
+        )
         entry = {}
         for k in ("pretrain_on", "evaluate_on"):
             v = [t[k]] if isinstance(t[k], (str, dict)) else t[k]
-            _need(isinstance(v, list) and v and all(isinstance(n, (str, dict)) for n in v), where,
-                  f"transfer[{i}].{k} must be a dataset name or mapping, or a non-empty list of them, "
-                  f"got {t[k]!r}")
-            entry[k] = [n if isinstance(n, str) else _dataset_entry(n, where, f"transfer[{i}].{k}[{j}]")
-                        for j, n in enumerate(v)]
+            _need(
+                isinstance(v, list) and v and all(isinstance(n, (str, dict)) for n in v),
+                where,
+                f"transfer[{i}].{k} must be a dataset name or mapping, or a non-empty list of them, "
+                f"got {t[k]!r}",
+            )
+            entry[k] = [
+                n if isinstance(n, str) else _dataset_entry(n, where, f"transfer[{i}].{k}[{j}]")
+                for j, n in enumerate(v)
+            ]
         out.append(entry)
     return out
 
@@ -205,12 +304,18 @@ def _transfer(items: Any, where: str) -> list[dict[str, list]]:
 def _resources(res: Any, where: str) -> dict[str, Any]:
     """`resources:` asks a cluster executor for this much per job (benchmark/orchestration/executors.py)."""
 
-    _need(isinstance(res, dict) and not (set(res) - RESOURCE_KEYS), where,
-          f"'resources' must be a mapping with fields from {sorted(RESOURCE_KEYS)}, got {res!r}")
+    _need(
+        isinstance(res, dict) and not (set(res) - RESOURCE_KEYS),
+        where,
+        f"'resources' must be a mapping with fields from {sorted(RESOURCE_KEYS)}, got {res!r}",
+    )
     for k in ("cpus_per_job", "gpus_per_job", "mem_gb", "timeout_min", "array_parallelism"):
         v = res.get(k)
-        _need(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0), where,
-              f"resources.{k} must be a number ≥ 0, got {v!r}")
+        _need(
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0),
+            where,
+            f"resources.{k} must be a number ≥ 0, got {v!r}",
+        )
     return dict(res)
 
 
@@ -218,12 +323,16 @@ def load_suite(name_or_path: str) -> Suite:
     path = Path(name_or_path)
     if not path.suffix:
         if not NAME_RE.match(name_or_path):
-            raise UsageError(f"suite {name_or_path!r}: not a shipped suite name ({', '.join(available_suites())}) "
-                             f"nor a .yaml file")
+            raise UsageError(
+                f"suite {name_or_path!r}: not a shipped suite name ({', '.join(available_suites())}) "
+                f"nor a .yaml file"
+            )
         path = SUITES_DIR / f"{name_or_path}.yaml"
         if not path.exists():
-            raise UsageError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(available_suites())}, "
-                             f"or pass a path to a .yaml file")
+            raise UsageError(
+                f"unknown suite {name_or_path!r}; shipped suites: {', '.join(available_suites())}, "
+                f"or pass a path to a .yaml file"
+            )
     elif path.suffix not in (".yaml", ".yml"):
         raise UsageError(f"suite file {path}: expected a .yaml/.yml file")
     if not path.exists():

@@ -1,4 +1,4 @@
-"""Transfer and multi-domain pretraining (DESIGN §3.7).
+"""Transfer and multi-domain pretraining (docs/design.md §3.7).
 
 `run --pretrain-on A --evaluate-on B`: each method is pretrained on A's train split (no labels, except
 the supervised reference, which trains on all of A's labels for the same number of epochs) and probed
@@ -8,10 +8,11 @@ the train splits of several same-spec datasets (multi-domain), each sample prepa
 adapter; `--evaluate-on A,B,C` then probes that one checkpoint on each of them.
 
 Rows carry protocol `transfer`; the pretraining source is recorded in the job's `pretrain_budget`
-column as `<epochs>ep@<source>[+<source>…]` (the long format of DESIGN §4 has no source column), so
+column as `<epochs>ep@<source>[+<source>…]` (the long format of docs/design.md §4 has no source column), so
 transfer cells never merge with in-domain ones. One checkpoint per (method, hparams, seed, epochs,
 sources) is shared by every target.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -30,7 +31,6 @@ from benchmark.training.pretrain import PretrainConfig, pretrain
 from datasets.base import ADAPTERS, Adapter, Split, get_adapter
 from methods.base import METHODS, get_method_class
 
-
 SOURCE_KEYS = ("name", "options", "max_train", "max_val", "max_test")  # what a job records per source
 
 
@@ -42,9 +42,17 @@ def _entry(suite: Suite, item) -> dict:
         d = item
     else:
         d = next((d for d in suite.datasets if d.name == item), DatasetEntry(item))
-    return {"name": d.name, "options": dict(d.options), "max_train": d.max_train, "max_val": d.max_val,
-            "max_test": d.max_test, "epochs": d.epochs, "method_hparams": d.method_hparams,
-            "batch_size": d.batch_size, "method_epochs": d.method_epochs}
+    return {
+        "name": d.name,
+        "options": dict(d.options),
+        "max_train": d.max_train,
+        "max_val": d.max_val,
+        "max_test": d.max_test,
+        "epochs": d.epochs,
+        "method_hparams": d.method_hparams,
+        "batch_size": d.batch_size,
+        "method_epochs": d.method_epochs,
+    }
 
 
 def _spec(entry: dict):
@@ -61,14 +69,21 @@ def _spec_str(entry: dict) -> str:
     return f"{entry['name']}{opts} is {s.kind}{tuple(s.shape)}"
 
 
-def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
-                  methods: list[str] | None = None, seeds: list[int] | None = None):
+def transfer_jobs(
+    suite: Suite,
+    pretrain_on: list[str],
+    evaluate_on: list[str],
+    methods: list[str] | None = None,
+    seeds: list[int] | None = None,
+):
     """Jobs for pretraining on `pretrain_on` (one dataset, or the union of several) and probing on
     each of `evaluate_on`. Validates names and specs with a UsageError naming the mismatch."""
 
     if not pretrain_on or not evaluate_on:
-        raise UsageError("--pretrain-on and --evaluate-on go together: name the source dataset(s) "
-                         "and the target dataset(s), e.g. --pretrain-on mnist --evaluate-on fashion_mnist")
+        raise UsageError(
+            "--pretrain-on and --evaluate-on go together: name the source dataset(s) "
+            "and the target dataset(s), e.g. --pretrain-on mnist --evaluate-on fashion_mnist"
+        )
     sources = [_entry(suite, n) for n in pretrain_on]
     targets = [_entry(suite, n) for n in evaluate_on]
     for flag, entries in (("--pretrain-on", sources), ("--evaluate-on", targets)):
@@ -83,22 +98,37 @@ def transfer_jobs(suite: Suite, pretrain_on: list[str], evaluate_on: list[str],
         s = _spec(e)
         if s.kind != ref.kind or tuple(s.shape) != tuple(ref.shape):
             raise UsageError(f"transfer needs one input spec: {_spec_str(sources[0])} but {_spec_str(e)}")
-    if len(sources) == 1 and len(targets) == 1 and sources[0]["name"] == targets[0]["name"] \
-            and sources[0]["options"] == targets[0]["options"]:
-        raise UsageError(f"--pretrain-on {sources[0]['name']} --evaluate-on {targets[0]['name']} is the "
-                         f"in-domain setting; run the suite without these flags")
+    if (
+        len(sources) == 1
+        and len(targets) == 1
+        and sources[0]["name"] == targets[0]["name"]
+        and sources[0]["options"] == targets[0]["options"]
+    ):
+        raise UsageError(
+            f"--pretrain-on {sources[0]['name']} --evaluate-on {targets[0]['name']} is the "
+            f"in-domain setting; run the suite without these flags"
+        )
     pretrain_on = [e["name"] for e in sources]
     names = methods or suite.methods
     if len(pretrain_on) > 1 and any(get_method_class(m).uses_labels for m in names if _known(m)):
         multi = [n for n in pretrain_on if ADAPTERS[n].task.multilabel]
         if multi:
-            raise UsageError(f"multi-domain supervised pretraining needs single-label sets; {multi} are multi-label")
+            raise UsageError(
+                f"multi-domain supervised pretraining needs single-label sets; {multi} are multi-label"
+            )
     # reuse expand() for method/hparam validation, on a suite whose datasets are the targets
     jobs = []
     for e in targets:
         for j in expand(_target_suite(suite, e, sources[0]), methods, None, seeds):
-            jobs.append(Job(**{**j.config(), "protocols": ["transfer"],
-                               "pretrain_on": [{k: src[k] for k in SOURCE_KEYS} for src in sources]}))
+            jobs.append(
+                Job(
+                    **{
+                        **j.config(),
+                        "protocols": ["transfer"],
+                        "pretrain_on": [{k: src[k] for k in SOURCE_KEYS} for src in sources],
+                    }
+                )
+            )
     return jobs
 
 
@@ -110,10 +140,22 @@ def _target_suite(suite: Suite, entry: dict, source: dict) -> Suite:
     """A one-dataset suite for the target; the pretraining budget and per-dataset hyper-parameters
     are the (first) source's, since that is where the encoder is trained."""
 
-    return replace(suite, datasets=[DatasetEntry(entry["name"], entry["options"], entry["max_train"],
-                                                 entry["max_val"], entry["max_test"], source["epochs"],
-                                                 source["method_hparams"], source["batch_size"],
-                                                 source["method_epochs"])])
+    return replace(
+        suite,
+        datasets=[
+            DatasetEntry(
+                entry["name"],
+                entry["options"],
+                entry["max_train"],
+                entry["max_val"],
+                entry["max_test"],
+                source["epochs"],
+                source["method_hparams"],
+                source["batch_size"],
+                source["method_epochs"],
+            )
+        ],
+    )
 
 
 class UnionAdapter(Adapter):
@@ -133,15 +175,27 @@ class UnionAdapter(Adapter):
             split = a.splits()["train"]
             if not isinstance(split.inputs, torch.Tensor):
                 raise ValueError(f"multi-domain pretraining needs tensor inputs; {a.name} has none")
-            xs.append(torch.cat([a.prepare(a.batch(split, idx), torch.device("cpu"))
-                                 for idx in torch.split(pool, 4096)]))
+            xs.append(
+                torch.cat(
+                    [a.prepare(a.batch(split, idx), torch.device("cpu")) for idx in torch.split(pool, 4096)]
+                )
+            )
             y = split.labels[pool]
             ys.append(y + offset if y.dim() == 1 else y)
             offset += a.task.num_classes
-        self.task = TaskSpec(offset) if all(a.task.num_classes and not a.task.multilabel
-                                            for a in sources) else sources[0].task
-        self._splits = {"train": Split(torch.cat(xs), torch.cat(ys) if all(y.dim() == 1 for y in ys)
-                                       else torch.zeros(sum(len(y) for y in ys), dtype=torch.long))}
+        self.task = (
+            TaskSpec(offset)
+            if all(a.task.num_classes and not a.task.multilabel for a in sources)
+            else sources[0].task
+        )
+        self._splits = {
+            "train": Split(
+                torch.cat(xs),
+                torch.cat(ys)
+                if all(y.dim() == 1 for y in ys)
+                else torch.zeros(sum(len(y) for y in ys), dtype=torch.long),
+            )
+        }
 
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float()
@@ -157,8 +211,13 @@ def _source_pool(adapter: Adapter, entry: dict) -> torch.Tensor:
 
 
 def checkpoint_key(job) -> str:
-    cfg = {"method": job.method, "hp": job.method_hparams, "seed": job.seed, "epochs": job.epochs,
-           "sources": job.pretrain_on}
+    cfg = {
+        "method": job.method,
+        "hp": job.method_hparams,
+        "seed": job.seed,
+        "epochs": job.epochs,
+        "sources": job.pretrain_on,
+    }
     return config_hash(cfg)
 
 
@@ -178,29 +237,47 @@ def train_transfer_models(ctx) -> None:
     # the runner's own builder (encoder choice, init seed), with the source's label space for the head
     m = ctx.build_method(task)
     if cls.trains:
-        cfg = PretrainConfig(epochs=job.epochs, batch_size=m.hp["batch_size"], lr=m.hp["lr"],
-                             weight_decay=m.hp["weight_decay"], seed=job.seed, device=ctx.device,
-                             amp=getattr(ctx, "amp", "off"))
+        cfg = PretrainConfig(
+            epochs=job.epochs,
+            batch_size=m.hp["batch_size"],
+            lr=m.hp["lr"],
+            weight_decay=m.hp["weight_decay"],
+            seed=job.seed,
+            device=ctx.device,
+            amp=getattr(ctx, "amp", "off"),
+        )
         ckpt = checkpoint_path(ctx.work_dir, checkpoint_key(job), "transfer")
         if len(srcs) == 1 and not cls.semi_supervised:
             # Pretraining on one source is the source's in-domain run — label-free, or for the
             # supervised reference its model at 100 % labels — so it shares that run's checkpoint.
             src = job.pretrain_on[0]
-            key = pretrain_key(job.method, job.method_hparams, job.seed, job.epochs, src["name"],
-                               src.get("options", {}), src.get("max_train"))
+            key = pretrain_key(
+                job.method,
+                job.method_hparams,
+                job.seed,
+                job.epochs,
+                src["name"],
+                src.get("options", {}),
+                src.get("max_train"),
+            )
             if cls.uses_labels:
                 steps, epochs = supervised_budget(job.epochs, len(pool), len(pool), m.hp)
                 cfg = replace(cfg, epochs=epochs, max_steps=steps)
                 ckpt = checkpoint_path(ctx.work_dir, key, cls.name, 1.0)
             else:
                 ckpt = checkpoint_path(ctx.work_dir, key, "pretrain")
-        ctx.histories["pretrain"] = pretrain(m, adapter, split, pool, cfg, checkpoint=ckpt,
-                                             on_epoch=ctx.progress)
+        ctx.histories["pretrain"] = pretrain(
+            m, adapter, split, pool, cfg, checkpoint=ckpt, on_epoch=ctx.progress
+        )
     ctx.models[None] = m
 
 
-def suite_transfer_jobs(suite: Suite, methods: list[str] | None = None, seeds: list[int] | None = None,
-                        datasets: list[str] | None = None):
+def suite_transfer_jobs(
+    suite: Suite,
+    methods: list[str] | None = None,
+    seeds: list[int] | None = None,
+    datasets: list[str] | None = None,
+):
     """The transfer / multi-domain jobs a suite's `transfer:` entries ask for (targets filtered by
     --datasets when given)."""
     jobs = []

@@ -4,11 +4,12 @@ have, never re-running a baseline, and tabulate NEW − baseline per cell.
 Pairing is by seed: for a cell (protocol, dataset, probe, fraction, corruption, severity, OOD partner,
 metric) and a baseline, the differences d_s = NEW_s − baseline_s over the seeds both have give the
 mean difference and a 95 % confidence interval from the t-distribution with n − 1 degrees of freedom
-(DESIGN §3.8). A cell is a win when the interval lies entirely on the better side of 0, a loss when
+(docs/design.md §3.8). A cell is a win when the interval lies entirely on the better side of 0, a loss when
 it lies on the worse side, a tie when it contains 0; with a single paired seed there is no interval
 and the cell counts as a tie. Lower is better for error-like metrics (fpr95, mce, ce, error).
 Wins/ties/losses are counted across datasets.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,11 +27,43 @@ from benchmark.orchestration.suites import Suite, UsageError
 
 LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
 CELL = ["protocol", "dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
-DELTA_COLUMNS = ["suite", "protocol", "dataset", "probe", "fraction", "corruption", "severity",
-                 "ood_partner", "metric", "new_method", "baseline", "new_mean", "baseline_mean",
-                 "diff_mean", "diff_std", "n_pairs", "ci95_low", "ci95_high", "outcome"]
-SUMMARY_COLUMNS = ["suite", "protocol", "probe", "fraction", "corruption", "severity", "ood_partner",
-                   "metric", "new_method", "baseline", "wins", "ties", "losses", "n_datasets"]
+DELTA_COLUMNS = [
+    "suite",
+    "protocol",
+    "dataset",
+    "probe",
+    "fraction",
+    "corruption",
+    "severity",
+    "ood_partner",
+    "metric",
+    "new_method",
+    "baseline",
+    "new_mean",
+    "baseline_mean",
+    "diff_mean",
+    "diff_std",
+    "n_pairs",
+    "ci95_low",
+    "ci95_high",
+    "outcome",
+]
+SUMMARY_COLUMNS = [
+    "suite",
+    "protocol",
+    "probe",
+    "fraction",
+    "corruption",
+    "severity",
+    "ood_partner",
+    "metric",
+    "new_method",
+    "baseline",
+    "wins",
+    "ties",
+    "losses",
+    "n_datasets",
+]
 
 
 @dataclass
@@ -62,8 +95,14 @@ def outcome(metric: str, lo: float, hi: float) -> str:
     return "win" if better else "loss"
 
 
-def plan(suite: Suite, store, new: str, against: list[str], datasets: list[str] | None = None,
-         seeds: list[int] | None = None) -> ComparePlan:
+def plan(
+    suite: Suite,
+    store,
+    new: str,
+    against: list[str],
+    datasets: list[str] | None = None,
+    seeds: list[int] | None = None,
+) -> ComparePlan:
     """Which jobs compare needs: the baselines' seeds come from the store unless given."""
     from benchmark.orchestration.jobs import expand
 
@@ -73,14 +112,21 @@ def plan(suite: Suite, store, new: str, against: list[str], datasets: list[str] 
         raise UsageError(f"--against: a baseline is named twice in {against}")
     expand(suite, [new, *against], datasets, [0])  # validates names (unknown method → usage error)
     if seeds is None:
-        stored = {j["seed"] for j in store.jobs(status="done")
-                  if j["suite"] == suite.name and j["method"] in against}
+        stored = {
+            j["seed"]
+            for j in store.jobs(status="done")
+            if j["suite"] == suite.name and j["method"] in against
+        }
         seeds = sorted(stored) if stored else list(suite.seeds)
     done = store.done_hashes()
     baseline_jobs = expand(suite, against, datasets, seeds)
     missing = [j for j in baseline_jobs if j.config_hash() not in done]
-    return ComparePlan(new_jobs=expand(suite, [new], datasets, seeds), baseline_jobs=baseline_jobs,
-                       missing=missing, seeds=seeds)
+    return ComparePlan(
+        new_jobs=expand(suite, [new], datasets, seeds),
+        baseline_jobs=baseline_jobs,
+        missing=missing,
+        seeds=seeds,
+    )
 
 
 def missing_message(suite: Suite, p: ComparePlan, suite_arg: str, out_arg: str | None) -> str:
@@ -88,15 +134,20 @@ def missing_message(suite: Suite, p: ComparePlan, suite_arg: str, out_arg: str |
     for j in p.missing:
         by_method.setdefault(j.method, set()).add(j.seed)
     what = "; ".join(f"{m} (seeds {','.join(map(str, sorted(s)))})" for m, s in sorted(by_method.items()))
-    cmd = (f"python run_benchmark.py run --suite {suite_arg} --methods {','.join(sorted(by_method))} "
-           f"--seeds {','.join(map(str, p.seeds))}" + (f" --out {out_arg}" if out_arg else ""))
-    return (f"baseline results missing from the store for suite {suite.name!r}: {what} "
-            f"(or stored with a different suite config); run them first with `{cmd}`, "
-            f"or pass --run-baselines to run them now")
+    cmd = (
+        f"python run_benchmark.py run --suite {suite_arg} --methods {','.join(sorted(by_method))} "
+        f"--seeds {','.join(map(str, p.seeds))}" + (f" --out {out_arg}" if out_arg else "")
+    )
+    return (
+        f"baseline results missing from the store for suite {suite.name!r}: {what} "
+        f"(or stored with a different suite config); run them first with `{cmd}`, "
+        f"or pass --run-baselines to run them now"
+    )
 
 
-def delta_table(frame: pd.DataFrame, suite: str, new: str, against: list[str],
-                hashes: set[str] | None = None) -> pd.DataFrame:
+def delta_table(
+    frame: pd.DataFrame, suite: str, new: str, against: list[str], hashes: set[str] | None = None
+) -> pd.DataFrame:
     """One row per (cell, baseline) from per-seed store rows (`ResultStore.frame`)."""
     if hashes is not None:
         frame = frame[frame["config_hash"].isin(hashes)]
@@ -113,10 +164,22 @@ def delta_table(frame: pd.DataFrame, suite: str, new: str, against: list[str],
             if n == 0:
                 continue
             cell = dict(zip(CELL, key))
-            rows.append({"suite": suite, **cell, "new_method": new, "baseline": base,
-                         "new_mean": sum(nv) / len(nv), "baseline_mean": sum(bv) / len(bv),
-                         "diff_mean": mean, "diff_std": std, "n_pairs": n, "ci95_low": lo,
-                         "ci95_high": hi, "outcome": outcome(cell["metric"], lo, hi)})
+            rows.append(
+                {
+                    "suite": suite,
+                    **cell,
+                    "new_method": new,
+                    "baseline": base,
+                    "new_mean": sum(nv) / len(nv),
+                    "baseline_mean": sum(bv) / len(bv),
+                    "diff_mean": mean,
+                    "diff_std": std,
+                    "n_pairs": n,
+                    "ci95_low": lo,
+                    "ci95_high": hi,
+                    "outcome": outcome(cell["metric"], lo, hi),
+                }
+            )
     return pd.DataFrame(rows, columns=DELTA_COLUMNS)
 
 
@@ -126,9 +189,15 @@ def win_tie_loss(delta: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, g in delta.groupby(keys, sort=True, dropna=False):
         counts = g["outcome"].value_counts()
-        rows.append({**dict(zip(keys, key)), "wins": int(counts.get("win", 0)),
-                     "ties": int(counts.get("tie", 0)), "losses": int(counts.get("loss", 0)),
-                     "n_datasets": int(g["dataset"].nunique())})
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "wins": int(counts.get("win", 0)),
+                "ties": int(counts.get("tie", 0)),
+                "losses": int(counts.get("loss", 0)),
+                "n_datasets": int(g["dataset"].nunique()),
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -152,39 +221,58 @@ def _cell_label(r) -> str:
 def markdown(delta: pd.DataFrame, summary: pd.DataFrame, new: str, suite: str) -> str:
     out = io.StringIO()
     out.write(f"# {new} vs baselines — suite {suite}\n\n")
-    out.write("Δ = mean over seeds of (NEW − baseline), paired by seed; [95 % CI, t-distribution]; "
-              "win/loss when the CI excludes 0 (lower is better for "
-              f"{', '.join(sorted(LOWER_IS_BETTER))}), tie otherwise or with a single seed.\n\n")
+    out.write(
+        "Δ = mean over seeds of (NEW − baseline), paired by seed; [95 % CI, t-distribution]; "
+        "win/loss when the CI excludes 0 (lower is better for "
+        f"{', '.join(sorted(LOWER_IS_BETTER))}), tie otherwise or with a single seed.\n\n"
+    )
     for protocol, d in delta.groupby("protocol", sort=True):
         out.write(f"## {protocol}\n\n")
         out.write("| cell | metric | baseline | NEW | baseline mean | Δ | 95 % CI | n | outcome |\n")
         out.write("|---|---|---|---:|---:|---:|---|---:|---|\n")
         for _, r in d.iterrows():
-            ci = (f"[{_num(r['ci95_low'], True)}, {_num(r['ci95_high'], True)}]"
-                  if not math.isnan(r["ci95_low"]) else "—")
-            out.write(f"| {_cell_label(r)} | {r['metric']} | {r['baseline']} | {_num(r['new_mean'])} | "
-                      f"{_num(r['baseline_mean'])} | {_num(r['diff_mean'], True)} | {ci} | "
-                      f"{int(r['n_pairs'])} | {r['outcome']} |\n")
+            ci = (
+                f"[{_num(r['ci95_low'], True)}, {_num(r['ci95_high'], True)}]"
+                if not math.isnan(r["ci95_low"])
+                else "—"
+            )
+            out.write(
+                f"| {_cell_label(r)} | {r['metric']} | {r['baseline']} | {_num(r['new_mean'])} | "
+                f"{_num(r['baseline_mean'])} | {_num(r['diff_mean'], True)} | {ci} | "
+                f"{int(r['n_pairs'])} | {r['outcome']} |\n"
+            )
         s = summary[summary["protocol"] == protocol]
         out.write(f"\n### {protocol}: win / tie / loss across datasets\n\n")
         out.write("| probe | fraction | condition | metric | baseline | W / T / L | datasets |\n")
         out.write("|---|---:|---|---|---|---|---:|\n")
         for _, r in s.iterrows():
-            cond = " ".join(x for x in (r["corruption"], f"s{int(r['severity'])}" if int(r["severity"]) else "",
-                                        f"vs {r['ood_partner']}" if r["ood_partner"] else "") if x) or "clean"
-            out.write(f"| {r['probe']} | {float(r['fraction']) * 100:g}% | {cond} | {r['metric']} | "
-                      f"{r['baseline']} | {r['wins']} / {r['ties']} / {r['losses']} | {r['n_datasets']} |\n")
+            cond = (
+                " ".join(
+                    x
+                    for x in (
+                        r["corruption"],
+                        f"s{int(r['severity'])}" if int(r["severity"]) else "",
+                        f"vs {r['ood_partner']}" if r["ood_partner"] else "",
+                    )
+                    if x
+                )
+                or "clean"
+            )
+            out.write(
+                f"| {r['probe']} | {float(r['fraction']) * 100:g}% | {cond} | {r['metric']} | "
+                f"{r['baseline']} | {r['wins']} / {r['ties']} / {r['losses']} | {r['n_datasets']} |\n"
+            )
         out.write("\n")
     return out.getvalue()
 
 
-def write_compare(delta: pd.DataFrame, summary: pd.DataFrame, out_dir: Path, new: str,
-                  suite: str) -> dict[str, Path]:
+def write_compare(
+    delta: pd.DataFrame, summary: pd.DataFrame, out_dir: Path, new: str, suite: str
+) -> dict[str, Path]:
     out_dir = Path(out_dir)
     return {
         "csv": atomic_write_text(out_dir / f"compare_{new}.csv", delta.to_csv(index=False)),
-        "summary_csv": atomic_write_text(out_dir / f"compare_{new}_summary.csv",
-                                         summary.to_csv(index=False)),
+        "summary_csv": atomic_write_text(out_dir / f"compare_{new}_summary.csv", summary.to_csv(index=False)),
         "md": atomic_write_text(out_dir / f"compare_{new}.md", markdown(delta, summary, new, suite)),
     }
 
@@ -217,20 +305,43 @@ def add_parser(sub) -> None:
 
     c = sub.add_parser("compare", help="run a new method on the stored grid and tabulate NEW − baselines")
     c.add_argument("new", help="name of the new method (built-in or registered by --method-file)")
-    c.add_argument("--against", required=True, type=csv_list("--against"),
-                   help="comma-separated baseline methods whose results are already in the store")
+    c.add_argument(
+        "--against",
+        required=True,
+        type=csv_list("--against"),
+        help="comma-separated baseline methods whose results are already in the store",
+    )
     c.add_argument("--suite", default="quick", help="shipped suite name or a .yaml file (default: quick)")
-    c.add_argument("--method-file", action="append", default=None, metavar="FILE",
-                   help="Python file defining the new method (executed only because it is named here)")
+    c.add_argument(
+        "--method-file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="Python file defining the new method (executed only because it is named here)",
+    )
     c.add_argument("--out", default=None, help="dir holding store.sqlite (default: results/<suite>)")
-    c.add_argument("--data-dir", default=None, help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)")
+    c.add_argument(
+        "--data-dir",
+        default=None,
+        help="dataset root (default: $SSLBENCH_DATA_DIR or ~/.cache/sslbench/data)",
+    )
     c.add_argument("--datasets", type=csv_list("--datasets"), help="restrict to these datasets of the suite")
-    c.add_argument("--seeds", type=csv_list("--seeds", int), help="seeds (default: those the baselines have in the store)")
+    c.add_argument(
+        "--seeds",
+        type=csv_list("--seeds", int),
+        help="seeds (default: those the baselines have in the store)",
+    )
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    c.add_argument("--run-baselines", action="store_true",
-                   help="run baselines missing from the store instead of stopping with an error")
-    c.add_argument("--rerun-new", action="store_true",
-                   help="forget NEW's stored results first (after editing the method's code)")
+    c.add_argument(
+        "--run-baselines",
+        action="store_true",
+        help="run baselines missing from the store instead of stopping with an error",
+    )
+    c.add_argument(
+        "--rerun-new",
+        action="store_true",
+        help="forget NEW's stored results first (after editing the method's code)",
+    )
     c.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -238,6 +349,7 @@ def cmd_compare(args) -> int:
     import sys
 
     from benchmark.orchestration.package_guard import check_datasets_package
+
     check_datasets_package()
     from benchmark.orchestration.runner import resolve_device, run_jobs
     from benchmark.orchestration.store import ResultStore
@@ -254,9 +366,12 @@ def cmd_compare(args) -> int:
         raise UsageError(f"--data-dir {args.data_dir}: not a directory")
     out = Path(args.out) if args.out else Path("results") / suite.name
     if not (out / "store.sqlite").exists() and not args.run_baselines:
-        raise UsageError(f"no results store at {out / 'store.sqlite'}: run the baselines first "
-                         f"(`python run_benchmark.py run --suite {args.suite} --methods {','.join(args.against)}"
-                         + (f" --out {args.out}" if args.out else "") + "`), pass --out, or pass --run-baselines")
+        raise UsageError(
+            f"no results store at {out / 'store.sqlite'}: run the baselines first "
+            f"(`python run_benchmark.py run --suite {args.suite} --methods {','.join(args.against)}"
+            + (f" --out {args.out}" if args.out else "")
+            + "`), pass --out, or pass --run-baselines"
+        )
     store = ResultStore(out / "store.sqlite")
     p = plan(suite, store, args.new, args.against, args.datasets, args.seeds)
     if p.missing and not args.run_baselines:
@@ -265,16 +380,27 @@ def cmd_compare(args) -> int:
         n = forget_jobs(store, p.new_jobs)
         print(f"--rerun-new: forgot {n} stored job(s) of {args.new}", file=sys.stderr)
     jobs = p.new_jobs + (p.missing if args.run_baselines else [])
-    print(f"compare {args.new} vs {', '.join(args.against)} on suite {suite.name}, seeds "
-          f"{','.join(map(str, p.seeds))}: {len(p.baseline_jobs) - len(p.missing)} stored baseline job(s) "
-          f"reused; {len(jobs)} job(s) to check on {device}", file=sys.stderr)
-    summary = run_jobs(jobs, store, args.data_dir, out, device, log=lambda m: print(m, file=sys.stderr),
-                       show_progress=not args.no_progress)
+    print(
+        f"compare {args.new} vs {', '.join(args.against)} on suite {suite.name}, seeds "
+        f"{','.join(map(str, p.seeds))}: {len(p.baseline_jobs) - len(p.missing)} stored baseline job(s) "
+        f"reused; {len(jobs)} job(s) to check on {device}",
+        file=sys.stderr,
+    )
+    summary = run_jobs(
+        jobs,
+        store,
+        args.data_dir,
+        out,
+        device,
+        log=lambda m: print(m, file=sys.stderr),
+        show_progress=not args.no_progress,
+    )
     write_tables(store, out, suite.name, headline_metrics(suite))
     hashes = {j.config_hash() for j in p.new_jobs + p.baseline_jobs}
     frame = store.frame(suite.name)
     try:  # CE / mCE are derived at table time (against the supervised rows of the same run)
         from benchmark.reporting.protocol_tables import derived_rows
+
         frame = derived_rows(frame, headline_metrics(suite))
     except ImportError:
         pass
@@ -287,6 +413,9 @@ def cmd_compare(args) -> int:
     wtl = win_tie_loss(delta)
     paths = write_compare(delta, wtl, out, args.new, suite.name)
     print(paths["md"].read_text())
-    print(f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; wrote "
-          + ", ".join(str(v) for v in paths.values()), file=sys.stderr)
+    print(
+        f"ran {summary['ran']}, skipped {summary['skipped']}, failed {len(summary['failed'])}; wrote "
+        + ", ".join(str(v) for v in paths.values()),
+        file=sys.stderr,
+    )
     return 1 if summary["failed"] else 0

@@ -1,4 +1,4 @@
-"""Leaderboard plots (PNG, matplotlib Agg) drawn from the long format of DESIGN §4.
+"""Leaderboard plots (PNG, matplotlib Agg) drawn from the long format of docs/design.md §4.
 
 - label-efficiency curves: headline metric vs label fraction per method, band = ± std over seeds;
 - robustness vs severity: headline metric averaged over corruptions at each severity (0 = clean);
@@ -7,6 +7,7 @@
   difference (critical-difference diagram) where ≥ 3 methods × ≥ 3 blocks, else an average-rank chart.
 Every function skips (returns no path) when its protocol has no rows.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +31,7 @@ def headline_metric(rows: pd.DataFrame, dataset: str, protocol: str) -> str | No
     prefer = ["auroc"] if protocol == "ood" else ["accuracy", "auroc"]
     try:
         from datasets.base import ADAPTERS
+
         if dataset in ADAPTERS and ADAPTERS[dataset].task.multilabel and protocol != "ood":
             prefer = ["auroc", "accuracy"]
     except Exception:  # plotting must not depend on adapters being importable
@@ -99,8 +101,12 @@ def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tup
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=8, loc="best")
         fig.suptitle("Label efficiency (band: ± std over seeds)", fontsize=10)
-        made.append((f"Label efficiency — {dataset} ({metric})",
-                     _save(fig, Path(out_dir) / f"{prefix}_label_efficiency_{dataset}.png")))
+        made.append(
+            (
+                f"Label efficiency — {dataset} ({metric})",
+                _save(fig, Path(out_dir) / f"{prefix}_label_efficiency_{dataset}.png"),
+            )
+        )
     return made
 
 
@@ -129,8 +135,14 @@ def robustness(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str
                 g = c.groupby("severity").agg(mean=("mean", "mean"), std=("std", "mean")).reset_index()
                 k = clean[(clean["probe"] == probe) & (clean["method"] == m)]
                 if not k.empty:
-                    g = pd.concat([pd.DataFrame({"severity": [0], "mean": [k["mean"].mean()],
-                                                 "std": [k["std"].mean()]}), g]).sort_values("severity")
+                    g = pd.concat(
+                        [
+                            pd.DataFrame(
+                                {"severity": [0], "mean": [k["mean"].mean()], "std": [k["std"].mean()]}
+                            ),
+                            g,
+                        ]
+                    ).sort_values("severity")
                 x, y, s = g["severity"].to_numpy(), g["mean"].to_numpy(), g["std"].fillna(0).to_numpy()
                 ax.plot(x, y, "--" if m in REFERENCE_METHODS else "-", marker="o", color=colors[m], label=m)
                 ax.fill_between(x, y - s, y + s, color=colors[m], alpha=0.18, linewidth=0)
@@ -140,8 +152,12 @@ def robustness(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str
             ax.set_ylabel(f"{metric} (mean over corruptions)")
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=8, loc="best")
-        made.append((f"Robustness vs severity — {dataset} ({metric})",
-                     _save(fig, Path(out_dir) / f"{prefix}_robustness_{dataset}.png")))
+        made.append(
+            (
+                f"Robustness vs severity — {dataset} ({metric})",
+                _save(fig, Path(out_dir) / f"{prefix}_robustness_{dataset}.png"),
+            )
+        )
     return made
 
 
@@ -177,7 +193,9 @@ def ood(long: pd.DataFrame, out_dir: Path, prefix: str, max_partners: int = 6) -
             ax.set_ylabel("AUROC (ID positive)")
             ax.grid(alpha=0.3, axis="y")
         axes[0][-1].legend(fontsize=8, loc="lower right")
-        made.append((f"OOD AUROC per scorer — {dataset}", _save(fig, Path(out_dir) / f"{prefix}_ood_{dataset}.png")))
+        made.append(
+            (f"OOD AUROC per scorer — {dataset}", _save(fig, Path(out_dir) / f"{prefix}_ood_{dataset}.png"))
+        )
     return made
 
 
@@ -206,14 +224,20 @@ def rank_stats(long: pd.DataFrame, protocol: str = "label_fraction") -> dict | N
     scores = wide.mul(sign, axis=0)  # higher = better in every block
     fr = friedman_nemenyi(scores, higher_is_better=True)
     avg = fr.avg_ranks if fr is not None else average_ranks(scores, higher_is_better=True)
-    return {"protocol": protocol, "methods": list(avg.index), "avg_rank": [float(v) for v in avg.values],
-            "n_blocks": int(len(wide)), "friedman_p": None if fr is None else fr.p_value,
-            "cd": None if fr is None else fr.cd,
-            "groups": [] if fr is None else groups_not_different(avg, fr.cd)}
+    return {
+        "protocol": protocol,
+        "methods": list(avg.index),
+        "avg_rank": [float(v) for v in avg.values],
+        "n_blocks": int(len(wide)),
+        "friedman_p": None if fr is None else fr.p_value,
+        "cd": None if fr is None else fr.cd,
+        "groups": [] if fr is None else groups_not_different(avg, fr.cd),
+    }
 
 
-def rank_plot(long: pd.DataFrame, out_dir: Path, prefix: str,
-              protocol: str = "label_fraction") -> list[tuple[str, Path]]:
+def rank_plot(
+    long: pd.DataFrame, out_dir: Path, prefix: str, protocol: str = "label_fraction"
+) -> list[tuple[str, Path]]:
     rs = rank_stats(long, protocol)
     if rs is None:
         return []
@@ -239,8 +263,14 @@ def rank_plot(long: pd.DataFrame, out_dir: Path, prefix: str,
         y = -(i - half + 1) * 0.45 - 0.3 if left else -(i + 1) * 0.45 - 0.3
         xt = k + 0.2 if left else 0.8
         ax.plot([a, a, xt], [0, y, y], color="tab:blue", lw=1)
-        ax.text(xt, y, f" {m} ({a:.2f}) " if not left else f" ({a:.2f}) {m} ", va="center",
-                ha="left" if left else "right", fontsize=8)
+        ax.text(
+            xt,
+            y,
+            f" {m} ({a:.2f}) " if not left else f" ({a:.2f}) {m} ",
+            va="center",
+            ha="left" if left else "right",
+            fontsize=8,
+        )
     # cliques: maximal runs of methods whose average ranks differ by less than the CD
     cl_y = -0.15
     rank_of = dict(zip(methods, avg))
@@ -249,11 +279,18 @@ def rank_plot(long: pd.DataFrame, out_dir: Path, prefix: str,
         cl_y -= 0.12
     ax.plot([1, 1 + cd], [1.3, 1.3], color="tab:red", lw=2)
     ax.text(1 + cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="tab:red")
-    ax.set_title(f"Average rank, {protocol} ({rs['n_blocks']} blocks; Friedman p = {rs['friedman_p']:.3g}; "
-                 f"Nemenyi α = 0.05)", fontsize=9)
+    ax.set_title(
+        f"Average rank, {protocol} ({rs['n_blocks']} blocks; Friedman p = {rs['friedman_p']:.3g}; "
+        f"Nemenyi α = 0.05)",
+        fontsize=9,
+    )
     ax.axis("off")
-    return [(f"Critical-difference diagram — {protocol}",
-             _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"))]
+    return [
+        (
+            f"Critical-difference diagram — {protocol}",
+            _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"),
+        )
+    ]
 
 
 def all_plots(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:

@@ -1,10 +1,12 @@
 """Markdown summaries of the robustness, OOD and transfer protocols and the cross-dataset statistics
-(DESIGN §3.5–3.8), generated from the long table (`benchmark.reporting.tables.long_table`). Methods are rows;
+(docs/design.md §3.5–3.8), generated from the long table (`benchmark.reporting.tables.long_table`).
+Methods are rows;
 the reference rows random_init and supervised are always present (— when they were not run).
 
 `derived_rows` adds what needs several jobs at once before aggregation: the corruption errors
 (CE, mCE) against the supervised row of the same run.
 """
+
 from __future__ import annotations
 
 import io
@@ -61,16 +63,27 @@ def robustness_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = 
         rows = []
         for m in _methods(d["method"]):
             dm = d[d["method"] == m]
-            pick = lambda met, c="", s=0: dm[(dm["metric"] == met) & (dm["corruption"] == c)  # noqa: E731
-                                             & (dm["severity"] == s)]
-            cells = [_fmt(pick(metric)), _fmt(pick("mca")), _fmt(pick("relative_robustness"), 1, 3),
-                     _fmt(pick("mce"), 1, 3)]
+            pick = lambda met, c="", s=0: dm[
+                (dm["metric"] == met)
+                & (dm["corruption"] == c)  # noqa: E731
+                & (dm["severity"] == s)
+            ]
+            cells = [
+                _fmt(pick(metric)),
+                _fmt(pick("mca")),
+                _fmt(pick("relative_robustness"), 1, 3),
+                _fmt(pick("mce"), 1, 3),
+            ]
             for c in corrs:
-                cells.append(_fmt(dm[(dm["metric"] == metric) & (dm["corruption"] == c) & (dm["severity"] > 0)]))
+                cells.append(
+                    _fmt(dm[(dm["metric"] == metric) & (dm["corruption"] == c) & (dm["severity"] > 0)])
+                )
             rows.append([m] + cells)
         _table(out, header, rows)
-        out.write("clean / mCA / per-corruption in %; relative robustness = mCA / clean; "
-                  "mCE = mean_c Σ_s err / Σ_s err(supervised), so supervised = 1.000.\n")
+        out.write(
+            "clean / mCA / per-corruption in %; relative robustness = mCA / clean; "
+            "mCE = mean_c Σ_s err / Σ_s err(supervised), so supervised = 1.000.\n"
+        )
         out.write(_seeds_note(d))
     return out.getvalue()
 
@@ -81,9 +94,13 @@ def ood_markdown(long: pd.DataFrame) -> str:
     for (dataset, frac), d in ood.groupby(["dataset", "fraction"], sort=True):
         scorers = sorted(set(d["probe"]))
         partners = sorted(set(d["ood_partner"]))
-        out.write(f"### {dataset} — OOD detection (linear head / train features @ {frac * 100:g}% labels)\n\n")
-        out.write("Partners: " + ", ".join(partners) + ". Cells: AUROC ↑ / FPR@95%TPR ↓ in %, "
-                  "averaged over the near and far partners.\n\n")
+        out.write(
+            f"### {dataset} — OOD detection (linear head / train features @ {frac * 100:g}% labels)\n\n"
+        )
+        out.write(
+            "Partners: " + ", ".join(partners) + ". Cells: AUROC ↑ / FPR@95%TPR ↓ in %, "
+            "averaged over the near and far partners.\n\n"
+        )
         header = ["method"] + [f"{s} {g}" for s in scorers for g in ("near", "far")]
         rows = []
         for m in _methods(d["method"]):
@@ -93,7 +110,9 @@ def ood_markdown(long: pd.DataFrame) -> str:
                 for g in ("near", "far"):
                     sel = dm[(dm["probe"] == s) & dm["ood_partner"].str.startswith(g + ":")]
                     a, f = sel[sel["metric"] == "auroc"], sel[sel["metric"] == "fpr95"]
-                    cells.append("—" if a.empty else f"{100 * a['mean'].mean():.1f} / {100 * f['mean'].mean():.1f}")
+                    cells.append(
+                        "—" if a.empty else f"{100 * a['mean'].mean():.1f} / {100 * f['mean'].mean():.1f}"
+                    )
             rows.append([m] + cells)
         _table(out, header, rows)
         out.write(_seeds_note(d))
@@ -106,23 +125,41 @@ def transfer_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = No
     for dataset, d in tr.groupby("dataset", sort=True):
         metric = (metric_for or {}).get(dataset, "accuracy")
         d = d[d["metric"] == metric]
-        ind = long[(long["protocol"] == "label_fraction") & (long["dataset"] == dataset) & (long["metric"] == metric)]
+        ind = long[
+            (long["protocol"] == "label_fraction") & (long["dataset"] == dataset) & (long["metric"] == metric)
+        ]
         cols = sorted({(p, f) for p, f in zip(d["probe"], d["fraction"])})
         sources = sorted(set(d["pretrain_budget"]))
         out.write(f"### → {dataset} — {metric} (pretraining source → this dataset)\n\n")
-        header = ["method"] + [f"{p} @ {f * 100:g}% · in-domain" for p, f in cols] + \
-                 [f"{p} @ {f * 100:g}% · {src.split('@', 1)[-1]}" for src in sources for p, f in cols]
+        header = (
+            ["method"]
+            + [f"{p} @ {f * 100:g}% · in-domain" for p, f in cols]
+            + [f"{p} @ {f * 100:g}% · {src.split('@', 1)[-1]}" for src in sources for p, f in cols]
+        )
         rows = []
         for m in _methods(d["method"]):
-            cells = [_fmt(ind[(ind["method"] == m) & (ind["probe"] == p) & (ind["fraction"] == f)].head(1))
-                     for p, f in cols]
+            cells = [
+                _fmt(ind[(ind["method"] == m) & (ind["probe"] == p) & (ind["fraction"] == f)].head(1))
+                for p, f in cols
+            ]
             for src in sources:
-                cells += [_fmt(d[(d["method"] == m) & (d["pretrain_budget"] == src) & (d["probe"] == p)
-                                 & (d["fraction"] == f)]) for p, f in cols]
+                cells += [
+                    _fmt(
+                        d[
+                            (d["method"] == m)
+                            & (d["pretrain_budget"] == src)
+                            & (d["probe"] == p)
+                            & (d["fraction"] == f)
+                        ]
+                    )
+                    for p, f in cols
+                ]
             rows.append([m] + cells)
         _table(out, header, rows)
-        out.write("Values in %. in-domain = the label-fraction result of pretraining on this dataset "
-                  "(— when not in the store); several sources joined by + = multi-domain union.\n")
+        out.write(
+            "Values in %. in-domain = the label-fraction result of pretraining on this dataset "
+            "(— when not in the store); several sources joined by + = multi-domain union.\n"
+        )
         out.write(_seeds_note(d))
     return out.getvalue()
 
@@ -140,14 +177,19 @@ def _rank_section(out, title: str, scores: pd.DataFrame, higher: bool = True):
     _table(out, ["method", "average rank"], [[m, f"{r:.2f}"] for m, r in ranks.items()])
     fr = friedman_nemenyi(complete, higher)
     if fr is None:
-        out.write(f"{complete.shape[1]} method(s) × {complete.shape[0]} dataset(s): the Friedman test "
-                  f"and Nemenyi CD need ≥ 3 × ≥ 3; not reported.\n\n")
+        out.write(
+            f"{complete.shape[1]} method(s) × {complete.shape[0]} dataset(s): the Friedman test "
+            f"and Nemenyi CD need ≥ 3 × ≥ 3; not reported.\n\n"
+        )
     else:
         groups = groups_not_different(fr.avg_ranks, fr.cd)
-        out.write(f"Friedman χ²_F = {fr.statistic:.3f}, p = {fr.p_value:.4f} ({fr.n_methods} methods × "
-                  f"{fr.n_datasets} datasets); Nemenyi CD (α = 0.05) = {fr.cd:.3f}. "
-                  "Not significantly different: "
-                  + ("; ".join("{" + ", ".join(g) + "}" for g in groups) or "none") + ".\n\n")
+        out.write(
+            f"Friedman χ²_F = {fr.statistic:.3f}, p = {fr.p_value:.4f} ({fr.n_methods} methods × "
+            f"{fr.n_datasets} datasets); Nemenyi CD (α = 0.05) = {fr.cd:.3f}. "
+            "Not significantly different: "
+            + ("; ".join("{" + ", ".join(g) + "}" for g in groups) or "none")
+            + ".\n\n"
+        )
 
 
 def stats_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None) -> str:
@@ -157,27 +199,38 @@ def stats_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None)
     lf = long[long["protocol"] == "label_fraction"]
     lf = lf[lf.apply(lambda r: r["metric"] == metric_of(r["dataset"]), axis=1)] if not lf.empty else lf
     for (probe, frac), d in lf.groupby(["probe", "fraction"], sort=True):
-        _rank_section(out, f"label_fraction — {probe} @ {frac * 100:g}% (headline metric)",
-                      d.pivot_table(index="dataset", columns="method", values="mean"))
+        _rank_section(
+            out,
+            f"label_fraction — {probe} @ {frac * 100:g}% (headline metric)",
+            d.pivot_table(index="dataset", columns="method", values="mean"),
+        )
     rob = long[(long["protocol"] == "robustness") & (long["metric"] == "mca")]
     for probe, d in rob.groupby("probe", sort=True):
-        _rank_section(out, f"robustness — mCA, {probe} probe", d.pivot_table(index="dataset", columns="method",
-                                                                           values="mean"))
+        _rank_section(
+            out,
+            f"robustness — mCA, {probe} probe",
+            d.pivot_table(index="dataset", columns="method", values="mean"),
+        )
     ood = long[(long["protocol"] == "ood") & (long["metric"] == "auroc")]
     for scorer, d in ood.groupby("probe", sort=True):
-        _rank_section(out, f"ood — AUROC averaged over partners, {scorer}",
-                      d.pivot_table(index="dataset", columns="method", values="mean", aggfunc="mean"))
+        _rank_section(
+            out,
+            f"ood — AUROC averaged over partners, {scorer}",
+            d.pivot_table(index="dataset", columns="method", values="mean", aggfunc="mean"),
+        )
     return out.getvalue()
 
 
-def write_protocol_markdowns(long: pd.DataFrame, out_dir: Path,
-                             metric_for: dict[str, str] | None = None) -> dict[str, Path]:
+def write_protocol_markdowns(
+    long: pd.DataFrame, out_dir: Path, metric_for: dict[str, str] | None = None
+) -> dict[str, Path]:
     written = {}
     for name, title, text in (
-            ("robustness.md", "Robustness results", robustness_markdown(long, metric_for)),
-            ("ood.md", "OOD-detection results", ood_markdown(long)),
-            ("transfer.md", "Transfer and multi-domain results", transfer_markdown(long, metric_for)),
-            ("stats.md", "Average ranks across datasets", stats_markdown(long, metric_for))):
+        ("robustness.md", "Robustness results", robustness_markdown(long, metric_for)),
+        ("ood.md", "OOD-detection results", ood_markdown(long)),
+        ("transfer.md", "Transfer and multi-domain results", transfer_markdown(long, metric_for)),
+        ("stats.md", "Average ranks across datasets", stats_markdown(long, metric_for)),
+    ):
         if text:
             written[name] = atomic_write_text(Path(out_dir) / name, f"# {title}\n\n{text}")
     return written

@@ -1,13 +1,12 @@
-"""Tables generated from the store, never by hand: the long format of DESIGN §4 (one row per
+"""Tables generated from the store, never by hand: the long format of docs/design.md §4 (one row per
 cell, mean ± std over seeds with a t-based 95 % CI) as CSV, and Markdown pivots with methods as rows."""
+
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.store import ResultStore, now_iso
@@ -15,12 +14,45 @@ from benchmark.reporting.protocol_tables import derived_rows, write_protocol_mar
 from benchmark.reporting.stats import mean_std_ci
 
 SCHEMA_VERSION = "1.0"
-LONG_COLUMNS = ["schema_version", "suite", "domain", "dataset", "method", "encoder", "pretrain_budget",
-                "protocol", "probe", "fraction", "corruption", "severity", "ood_partner", "metric",
-                "mean", "std", "n_seeds", "ci95_low", "ci95_high", "code_version", "config_hash",
-                "created_at"]
-KEY = ["suite", "domain", "dataset", "method", "encoder", "pretrain_budget", "protocol", "probe",
-       "fraction", "corruption", "severity", "ood_partner", "metric"]
+LONG_COLUMNS = [
+    "schema_version",
+    "suite",
+    "domain",
+    "dataset",
+    "method",
+    "encoder",
+    "pretrain_budget",
+    "protocol",
+    "probe",
+    "fraction",
+    "corruption",
+    "severity",
+    "ood_partner",
+    "metric",
+    "mean",
+    "std",
+    "n_seeds",
+    "ci95_low",
+    "ci95_high",
+    "code_version",
+    "config_hash",
+    "created_at",
+]
+KEY = [
+    "suite",
+    "domain",
+    "dataset",
+    "method",
+    "encoder",
+    "pretrain_budget",
+    "protocol",
+    "probe",
+    "fraction",
+    "corruption",
+    "severity",
+    "ood_partner",
+    "metric",
+]
 REFERENCE_METHODS = ("random_init", "supervised")
 
 
@@ -49,9 +81,17 @@ def long_table(frame: pd.DataFrame) -> pd.DataFrame:
     for key, g in frame.groupby(KEY, sort=True, dropna=False):
         mean, std, n, lo, hi = mean_std_ci(g["value"])
         row = dict(zip(KEY, key))
-        row.update(schema_version=SCHEMA_VERSION, mean=mean, std=std, n_seeds=n, ci95_low=lo,
-                   ci95_high=hi, code_version=",".join(sorted(set(g["code_version"]))),
-                   config_hash=",".join(sorted(set(g["group_hash"]))), created_at=now_iso())
+        row.update(
+            schema_version=SCHEMA_VERSION,
+            mean=mean,
+            std=std,
+            n_seeds=n,
+            ci95_low=lo,
+            ci95_high=hi,
+            code_version=",".join(sorted(set(g["code_version"]))),
+            config_hash=",".join(sorted(set(g["group_hash"]))),
+            created_at=now_iso(),
+        )
         rows.append(row)
     return pd.DataFrame(rows)[LONG_COLUMNS]
 
@@ -62,8 +102,9 @@ def _method_order(methods) -> list[str]:
     return ssl + [m for m in REFERENCE_METHODS if m in set(methods)]
 
 
-def label_fraction_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None,
-                            failed: dict[str, set[str]] | None = None) -> str:
+def label_fraction_markdown(
+    long: pd.DataFrame, metric_for: dict[str, str] | None = None, failed: dict[str, set[str]] | None = None
+) -> str:
     """One pivot per dataset: methods as rows, probe × fraction as columns, 'mean ± std' cells.
     `failed` ({dataset: {method, …}}): cells of a method with a failed job read 'failed', never a number."""
     lf = long[long["protocol"] == "label_fraction"]
@@ -85,21 +126,25 @@ def label_fraction_markdown(long: pd.DataFrame, metric_for: dict[str, str] | Non
             cells = []
             for p, f in cols:
                 r = d[(d["method"] == m) & (d["probe"] == p) & (d["fraction"] == f)]
-                cells.append("—" if r.empty else f"{100 * r['mean'].iloc[0]:.1f} ± {100 * r['std'].iloc[0]:.1f}")
+                cells.append(
+                    "—" if r.empty else f"{100 * r['mean'].iloc[0]:.1f} ± {100 * r['std'].iloc[0]:.1f}"
+                )
             out.write(f"| {m} | " + " | ".join(cells) + " |\n")
         n = int(d["n_seeds"].max()) if not d.empty else 0
         out.write(f"\n{n} seed(s); values in %. Reference rows: random_init, supervised.\n\n")
     return out.getvalue()
 
 
-def write_tables(store: ResultStore, out_dir: Path, suite: str | None = None,
-                 metric_for: dict[str, str] | None = None) -> dict[str, Path]:
+def write_tables(
+    store: ResultStore, out_dir: Path, suite: str | None = None, metric_for: dict[str, str] | None = None
+) -> dict[str, Path]:
     """Regenerate every table of `out_dir` from the store. Returns {name: path}."""
     long = long_table(derived_rows(latest_configs(store.frame(suite)), metric_for))
     written: dict[str, Path] = {}
     for protocol, part in long.groupby("protocol"):
-        written[f"{protocol}.csv"] = atomic_write_text(Path(out_dir) / f"{protocol}.csv",
-                                                       part.to_csv(index=False))
+        written[f"{protocol}.csv"] = atomic_write_text(
+            Path(out_dir) / f"{protocol}.csv", part.to_csv(index=False)
+        )
     written.update(write_protocol_markdowns(long, out_dir, metric_for))
     failed: dict[str, set[str]] = {}
     for j in store.jobs("failed"):  # failed cells are shown as failed, never as numbers
@@ -107,6 +152,7 @@ def write_tables(store: ResultStore, out_dir: Path, suite: str | None = None,
             failed.setdefault(j["dataset"], set()).add(j["method"])
     md = label_fraction_markdown(long, metric_for, failed)
     if md:
-        written["label_fraction.md"] = atomic_write_text(Path(out_dir) / "label_fraction.md",
-                                                         "# Label-fraction results\n\n" + md)
+        written["label_fraction.md"] = atomic_write_text(
+            Path(out_dir) / "label_fraction.md", "# Label-fraction results\n\n" + md
+        )
     return written

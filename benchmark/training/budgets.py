@@ -1,4 +1,5 @@
 """Training budgets derived by rule from the SSL budget, so references never get more steps."""
+
 from __future__ import annotations
 
 from benchmark.training.pretrain import epochs_for_steps

@@ -1,4 +1,5 @@
 """Checkpoint names: what a training run depends on, hashed, so identical runs share one file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,9 @@ def checkpoint_path(work_dir: Path, key: str, prefix: str = "", fraction: float 
     return Path(work_dir) / "checkpoints" / f"{name}.pt"
 
 
-def pretrain_key(method: str, hp: dict, seed: int, epochs: int, dataset: str, options: dict,
-                 max_train: int | None) -> str:
+def pretrain_key(
+    method: str, hp: dict, seed: int, epochs: int, dataset: str, options: dict, max_train: int | None
+) -> str:
     """What an in-domain training run depends on (plus the label fraction, for label-using
     references). A transfer job whose source is a suite dataset thus loads the in-domain job's
     finished checkpoint instead of training it again (pretraining resumes a complete checkpoint
@@ -22,5 +24,14 @@ def pretrain_key(method: str, hp: dict, seed: int, epochs: int, dataset: str, op
     checkpoint trained under other defaults is never picked up as finished."""
     cls = get_method_class(method)
     hp = {**cls.base_defaults, **cls.defaults, **hp}
-    return config_hash({"method": method, "hp": hp, "seed": seed, "epochs": epochs, "dataset": dataset,
-                        "options": options, "max_train": max_train})
+    return config_hash(
+        {
+            "method": method,
+            "hp": hp,
+            "seed": seed,
+            "epochs": epochs,
+            "dataset": dataset,
+            "options": options,
+            "max_train": max_train,
+        }
+    )

@@ -6,6 +6,7 @@ Use under torchrun:
     torchrun --nproc_per_node 4 my_train.py     # in it: setup(); model = DDP(model, device_ids=[local_rank])
                                                 #        loss = nt_xent_loss(z1, z2, 0.2, gather=True)
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Resumable: after each epoch the model, optimiser, RNG states and history are sav
 rerun with the same checkpoint path continues from the last complete epoch and ends bit-identical
 to an uninterrupted run on CPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,9 @@ def rankme(z: torch.Tensor, eps: float = 1e-7) -> float:
 
 
 @torch.no_grad()
-def collapse_stats(method: Method, adapter: Adapter, split: Split, index: torch.Tensor,
-                   device) -> dict[str, float]:
+def collapse_stats(
+    method: Method, adapter: Adapter, split: Split, index: torch.Tensor, device
+) -> dict[str, float]:
     was_training = method.training
     method.eval()
     x = adapter.prepare(adapter.batch(split, index), device)
@@ -118,8 +120,9 @@ def read_checkpoint(checkpoint: Path | None) -> dict | None:
         return None
 
 
-def labelled_stream(cfg: PretrainConfig, labels: torch.Tensor, pool: torch.Tensor,
-                    bs: int) -> tuple[int, torch.Tensor]:
+def labelled_stream(
+    cfg: PretrainConfig, labels: torch.Tensor, pool: torch.Tensor, bs: int
+) -> tuple[int, torch.Tensor]:
     """(labelled samples per batch, the labelled part of the pool) for semi-supervised methods
     (labels < 0 mark unlabelled samples); (0, empty) otherwise."""
     if cfg.labelled_share is None:
@@ -132,31 +135,37 @@ def labelled_stream(cfg: PretrainConfig, labels: torch.Tensor, pool: torch.Tenso
     return n_lab, labelled
 
 
-def epoch_batches(pool: torch.Tensor, labelled: torch.Tensor, n_lab: int, bs: int, steps: int,
-                  g_data: torch.Generator) -> list[torch.Tensor]:
+def epoch_batches(
+    pool: torch.Tensor, labelled: torch.Tensor, n_lab: int, bs: int, steps: int, g_data: torch.Generator
+) -> list[torch.Tensor]:
     """One epoch's batches of sample indices: a fresh permutation of the pool; with a labelled
     stream, each batch is `n_lab` labelled samples (fresh permutations, as many as needed) first."""
     order = pool[torch.randperm(len(pool), generator=g_data)]
     if not n_lab:
-        return [order[b * bs:(b + 1) * bs] for b in range(steps)]
+        return [order[b * bs : (b + 1) * bs] for b in range(steps)]
     reps = -(-steps * n_lab // len(labelled))
     lab_order = torch.cat([labelled[torch.randperm(len(labelled), generator=g_data)] for _ in range(reps)])
-    return [torch.cat([lab_order[b * n_lab:(b + 1) * n_lab], order[b * (bs - n_lab):(b + 1) * (bs - n_lab)]])
-            for b in range(steps)]
+    return [
+        torch.cat([lab_order[b * n_lab : (b + 1) * n_lab], order[b * (bs - n_lab) : (b + 1) * (bs - n_lab)]])
+        for b in range(steps)
+    ]
 
 
 def raise_if_collapsed(history: dict[str, Any]) -> None:
     last = history["epochs"][-1] if history["epochs"] else {}
     if last.get("embedding_std", 1.0) < 1e-4:
-        raise TrainingFault(f"representation collapsed: per-dimension std {last['embedding_std']:.2e}, "
-                            f"rankme {last['rankme']:.2f}")
+        raise TrainingFault(
+            f"representation collapsed: per-dimension std {last['embedding_std']:.2e}, "
+            f"rankme {last['rankme']:.2f}"
+        )
 
 
 class _Trainer:
     """The state of one pretraining run: model, optimiser, generators, step counter, history."""
 
-    def __init__(self, method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
-                 cfg: PretrainConfig):
+    def __init__(
+        self, method: Method, adapter: Adapter, split: Split, pool: torch.Tensor, cfg: PretrainConfig
+    ):
         self.method, self.adapter, self.split, self.pool, self.cfg = method, adapter, split, pool, cfg
         method.to(cfg.device).train()
         self.opt = adamw(method.parameters(), cfg.lr, cfg.weight_decay, cfg.device)
@@ -167,7 +176,9 @@ class _Trainer:
         self.total = self.steps_per_epoch * cfg.epochs
         if cfg.max_steps is not None:
             self.total = min(self.total, cfg.max_steps)
-        self.scaler = torch.amp.GradScaler(cfg.device.type, enabled=cfg.amp == "fp16" and cfg.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler(
+            cfg.device.type, enabled=cfg.amp == "fp16" and cfg.device.type == "cuda"
+        )
         self.history: dict[str, Any] = {"epochs": [], "steps": 0, "wall_s": 0.0}
         self.start_epoch = 0
 
@@ -181,10 +192,18 @@ class _Trainer:
         self.start_epoch = int(state["epoch"])
 
     def save(self, checkpoint: Path, epoch: int) -> None:
-        atomic_torch_save(checkpoint, {"model": self.method.state_dict(), "optimizer": self.opt.state_dict(),
-                                       "g_data": self.g_data.get_state(), "g_view": self.g_view.get_state(),
-                                       "torch_rng": torch.get_rng_state(), "history": self.history,
-                                       "epoch": epoch})
+        atomic_torch_save(
+            checkpoint,
+            {
+                "model": self.method.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "g_data": self.g_data.get_state(),
+                "g_view": self.g_view.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": self.history,
+                "epoch": epoch,
+            },
+        )
 
     def step(self, idx: torch.Tensor, step: int, epoch: int, view: Callable) -> float:
         cfg, device, method = self.cfg, self.cfg.device, self.method
@@ -204,9 +223,15 @@ class _Trainer:
         return float(loss.detach())
 
 
-def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
-             cfg: PretrainConfig, checkpoint: Path | None = None,
-             on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+def pretrain(
+    method: Method,
+    adapter: Adapter,
+    split: Split,
+    pool: torch.Tensor,
+    cfg: PretrainConfig,
+    checkpoint: Path | None = None,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> dict[str, Any]:
     """Train `method` on samples `pool` of `split` (labels passed only when the method uses them).
     Returns the history: per-epoch mean loss, collapse monitor, wall time. Resumes exactly from the
     last finished epoch of `checkpoint`."""
@@ -217,7 +242,7 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
     bs, spe = tr.bs, tr.steps_per_epoch
     # Collapse monitor on a fixed subset: ≤ 256 samples and ≤ 1/4 of an epoch's samples; on tiny
     # epochs only every `monitor_every`-th epoch (≥ ~1,000 samples apart) and on the last one.
-    monitor_idx = pool[:min(len(pool), 256, max(64, spe * bs // 4))]
+    monitor_idx = pool[: min(len(pool), 256, max(64, spe * bs // 4))]
     monitor_every = max(1, round(1024 / max(1, spe * bs)))
     view = lambda t: adapter.views(t, tr.g_view)  # noqa: E731
     n_lab, labelled = labelled_stream(cfg, split.labels, pool, bs)
@@ -233,10 +258,17 @@ def pretrain(method: Method, adapter: Adapter, split: Split, pool: torch.Tensor,
             losses.append(tr.step(idx, step, epoch, view))
             step += 1
         last = epoch + 1 == cfg.epochs or step >= tr.total
-        stats = (collapse_stats(method, adapter, split, monitor_idx, cfg.device)
-                 if last or (epoch + 1) % monitor_every == 0 else {})
-        record = {"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses)),
-                  "seconds": time.perf_counter() - t0, **stats}
+        stats = (
+            collapse_stats(method, adapter, split, monitor_idx, cfg.device)
+            if last or (epoch + 1) % monitor_every == 0
+            else {}
+        )
+        record = {
+            "epoch": epoch + 1,
+            "loss": sum(losses) / max(1, len(losses)),
+            "seconds": time.perf_counter() - t0,
+            **stats,
+        }
         tr.history["epochs"].append(record)
         tr.history["steps"] = step
         tr.history["wall_s"] = tr.history["wall_s"] + record["seconds"]

@@ -1,6 +1,7 @@
 """Evaluation protocols. Each is a function `(ctx: JobContext) -> list[result rows]` registered by
 name in `common.PROTOCOLS`; the runner calls those the suite lists, after pretraining, on cached
 embeddings. A new protocol is one module here plus its line below."""
+
 from __future__ import annotations
 
 from benchmark.evaluation.protocols import label_fraction, ood, robustness, transfer  # noqa: F401

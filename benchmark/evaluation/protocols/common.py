@@ -1,16 +1,15 @@
-"""Helpers the protocols share: the val-selected linear head (`benchmark.evaluation.probes.LinearHead`, the one
-`linear_probe` uses) and the kNN predictor as reusable predictors, the headline metric and the
+"""Helpers the protocols share: the val-selected linear head (`benchmark.evaluation.probes.LinearHead`,
+the one `linear_probe` uses) and the kNN predictor as reusable predictors, the headline metric and the
 evaluation fraction."""
+
 from __future__ import annotations
 
 import logging
 from typing import Callable
 
-import torch
-
-from benchmark.evaluation.probes import LinearHead, knn_scores  # noqa: F401 - LinearHead re-exported for protocols
 from benchmark.core.registry import Registry
 from benchmark.core.specs import TaskSpec
+from benchmark.evaluation.probes import LinearHead, knn_scores  # noqa: F401 - LinearHead re-exported for protocols
 
 log = logging.getLogger("sslbench.protocols")
 

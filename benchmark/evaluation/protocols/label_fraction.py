@@ -1,6 +1,7 @@
-"""Label fractions (DESIGN §3.2–3.3): for each fraction, the identical class-stratified subset for
+"""Label fractions (docs/design.md §3.2–3.3): for each fraction, the identical class-stratified subset for
 every method; each probe selects on val and scores test once. Feature probes (linear, kNN) read the
 cached embeddings; the fine-tune probe (`needs_model`) trains a copy of the model itself."""
+
 from __future__ import annotations
 
 from benchmark.evaluation import finetune  # noqa: F401  (registers the fine-tune probe)
@@ -23,12 +24,14 @@ def probe_rows(ctx, protocol: str) -> list[dict]:
                 res = head_result(ctx.linear_head(f), ctx.features("test", f), test_y)
             else:
                 train_x = ctx.features("train", f)[sub]
-                res = fn(train_x, train_y, ctx.features("val", f), val_y, ctx.features("test", f), test_y,
-                         ctx.task)
+                res = fn(
+                    train_x, train_y, ctx.features("val", f), val_y, ctx.features("test", f), test_y, ctx.task
+                )
             ctx.keep_probe(probe, f, res)
             for metric, value in res.metrics.items():
-                rows.append({"protocol": protocol, "probe": probe, "fraction": f,
-                             "metric": metric, "value": value})
+                rows.append(
+                    {"protocol": protocol, "probe": probe, "fraction": f, "metric": metric, "value": value}
+                )
     return rows
 
 

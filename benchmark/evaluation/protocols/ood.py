@@ -1,23 +1,24 @@
-"""OOD detection (DESIGN §3.6). In-distribution: the job's capped test split. OOD: the test splits of
+"""OOD detection (docs/design.md §3.6). In-distribution: the job's capped test split. OOD: the test splits of
 the partner datasets the adapter declares (`ood_partners = {"near": [...], "far": [...]}`), each
 capped (class-stratified, fixed per partner) to the size of the ID test pool, plus a synthetic far
-partner — structured noise in the ID data's own raw format (`benchmark.evaluation.ood_scorers.synthetic_noise_inputs`) —
+partner — structured noise in the ID data's own raw format
+(`benchmark.evaluation.ood_scorers.synthetic_noise_inputs`) —
 so that every tensor-input adapter has at least one. A partner whose input spec differs from the
 job's (kind or shape) is skipped with a logged reason; one whose files are missing likewise.
 
-Every scorer of `benchmark.evaluation.ood_scorers.SCORERS` is fitted on the labelled train pool at the largest label
-fraction (MSP and energy read the val-selected linear head fitted there) and scores ID and OOD
-features; rows: protocol `ood`, probe = scorer, ood_partner = `near:<name>` / `far:<name>`,
+Every scorer of `benchmark.evaluation.ood_scorers.SCORERS` is fitted on the labelled train pool at
+the largest label fraction (MSP and energy read the val-selected linear head fitted there) and scores
+ID and OOD features; rows: protocol `ood`, probe = scorer, ood_partner = `near:<name>` / `far:<name>`,
 metrics auroc, fpr95, aupr_in, aupr_out.
 """
+
 from __future__ import annotations
 
 import torch
 
 from benchmark.evaluation.fractions import stratified_subset
 from benchmark.evaluation.ood_scorers import ood_metrics, score_all, synthetic_noise_inputs
-from benchmark.evaluation.protocols.common import register_protocol
-from benchmark.evaluation.protocols.common import eval_fraction, log
+from benchmark.evaluation.protocols.common import eval_fraction, log, register_protocol
 from datasets.base import Split, get_adapter
 from datasets.splitting import name_seed
 
@@ -41,12 +42,20 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
             try:
                 partner = get_adapter(name, data_dir=ctx.adapter.data_dir)
             except KeyError:
-                log.warning("ood: partner %r of %s is not a registered dataset; skipped", name, ctx.job.dataset)
+                log.warning(
+                    "ood: partner %r of %s is not a registered dataset; skipped", name, ctx.job.dataset
+                )
                 continue
             if partner.spec.kind != spec.kind or tuple(partner.spec.shape) != tuple(spec.shape):
-                log.warning("ood: partner %s has spec %s%s, %s has %s%s; skipped (no resizing offered)",
-                            name, partner.spec.kind, tuple(partner.spec.shape), ctx.job.dataset, spec.kind,
-                            tuple(spec.shape))
+                log.warning(
+                    "ood: partner %s has spec %s%s, %s has %s%s; skipped (no resizing offered)",
+                    name,
+                    partner.spec.kind,
+                    tuple(partner.spec.shape),
+                    ctx.job.dataset,
+                    spec.kind,
+                    tuple(spec.shape),
+                )
                 continue
             key = (name, str(ctx.adapter.data_dir))
             if key in _UNAVAILABLE:
@@ -56,8 +65,12 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
             except Exception as e:  # missing files, no network, a broken partner: never fails the ID job
                 _UNAVAILABLE.add(key)
                 first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
-                log.warning("ood: partner %s unavailable (%s: %s); skipped", name, type(e).__name__,
-                            first if len(first) <= 200 else first[:197] + "...")
+                log.warning(
+                    "ood: partner %s unavailable (%s: %s); skipped",
+                    name,
+                    type(e).__name__,
+                    first if len(first) <= 200 else first[:197] + "...",
+                )
                 continue
             idx = stratified_subset(test.labels, n_id, name, "test")
             feats = _embed(ctx, fraction, partner, test, idx, name)
@@ -67,8 +80,14 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
         ref = inputs[ctx.index["test"]]
         noise = synthetic_noise_inputs(ref, n_id, spec.kind, name_seed(SYNTHETIC, ctx.job.dataset))
         split = Split(noise, torch.zeros(n_id, dtype=torch.long))
-        out.append((f"far:{SYNTHETIC}", _embed(ctx, fraction, ctx.adapter, split, torch.arange(n_id),
-                                               f"{SYNTHETIC}:{ctx.job.dataset}")))
+        out.append(
+            (
+                f"far:{SYNTHETIC}",
+                _embed(
+                    ctx, fraction, ctx.adapter, split, torch.arange(n_id), f"{SYNTHETIC}:{ctx.job.dataset}"
+                ),
+            )
+        )
     else:
         log.warning("ood: %s inputs are not a tensor; no synthetic noise partner", ctx.job.dataset)
     return out
@@ -96,6 +115,16 @@ def ood(ctx) -> list[dict]:
     for scorer, by_set in scores.items():
         for name, _ in partners:
             for metric, value in ood_metrics(by_set["id"], by_set[name]).items():
-                rows.append({"protocol": "ood", "probe": scorer, "fraction": f, "corruption": "",
-                             "severity": 0, "ood_partner": name, "metric": metric, "value": value})
+                rows.append(
+                    {
+                        "protocol": "ood",
+                        "probe": scorer,
+                        "fraction": f,
+                        "corruption": "",
+                        "severity": 0,
+                        "ood_partner": name,
+                        "metric": metric,
+                        "value": value,
+                    }
+                )
     return rows

@@ -1,4 +1,4 @@
-"""Robustness (DESIGN §3.5). For each corruption the adapter registers and each severity 1–5, the
+"""Robustness (docs/design.md §3.5). For each corruption the adapter registers and each severity 1–5, the
 capped test split (at most MAX_CORRUPTED_TEST samples of it) is corrupted deterministically (once per
 split in a process: `CorruptedInputs` shares the corrupted batches between the jobs of a dataset) and
 embedded once (the embedding cache is keyed by
@@ -11,6 +11,7 @@ severities of the headline metric) and `relative_robustness` = mCA / clean. The 
 CE_c = Σ_s err(method, c, s) / Σ_s err(supervised, c, s) and mCE = mean_c CE_c need the supervised
 row of the same run, so `add_corruption_errors` derives them from stored rows at table time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,10 +22,14 @@ import pandas as pd
 import torch
 
 from benchmark.evaluation.fractions import stratified_subset
-
 from benchmark.evaluation.metrics import classification_metrics
-from benchmark.evaluation.protocols.common import register_protocol
-from benchmark.evaluation.protocols.common import eval_fraction, headline_metric, log, predictors
+from benchmark.evaluation.protocols.common import (
+    eval_fraction,
+    headline_metric,
+    log,
+    predictors,
+    register_protocol,
+)
 
 SEVERITIES = (1, 2, 3, 4, 5)
 # Corrupted copies are embedded for at most this many test samples (a class-stratified subset of the
@@ -55,8 +60,9 @@ def robustness(ctx) -> list[dict]:
     for name in sorted(corruptions):
         fn = corruptions[name]
         for s in SEVERITIES:
-            cells[(name, s)] = _corrupted_features(ctx, f, pos, name, s,
-                                                   CORRUPTED_INPUTS.transform(ctx.splits["test"], name, s, fn))
+            cells[(name, s)] = _corrupted_features(
+                ctx, f, pos, name, s, CORRUPTED_INPUTS.transform(ctx.splits["test"], name, s, fn)
+            )
     rows = []
     for probe, predict in preds.items():
         per_cell = {}
@@ -75,7 +81,9 @@ def robustness(ctx) -> list[dict]:
 
 def _test_positions(ctx) -> torch.Tensor:
     n = len(ctx.index["test"])
-    cap = getattr(ctx.job, "robustness_max_test", None) or MAX_CORRUPTED_TEST  # suite `robustness: {max_test: N}`
+    cap = (
+        getattr(ctx.job, "robustness_max_test", None) or MAX_CORRUPTED_TEST
+    )  # suite `robustness: {max_test: N}`
     if n <= cap:
         return torch.arange(n)
     return stratified_subset(ctx.labels("test"), cap, ctx.job.dataset, "robustness")
@@ -87,14 +95,21 @@ def _corrupted_features(ctx, fraction, pos, corruption, severity, transform):
     if len(pos) == len(ctx.index["test"]):
         return ctx.features("test", fraction, corruption=corruption, severity=severity, transform=transform)
     idx = ctx.index["test"][pos]
-    return ctx.cached_features(fraction, ctx.splits["test"], idx, subset="robustness",
-                               corruption=corruption, severity=severity, transform=transform)
+    return ctx.cached_features(
+        fraction,
+        ctx.splits["test"],
+        idx,
+        subset="robustness",
+        corruption=corruption,
+        severity=severity,
+        transform=transform,
+    )
 
 
 class CorruptedInputs:
     """The corrupted, prepared test batches of the split in use, kept in memory (LRU, at most
     `max_bytes`) and shared by the jobs that evaluate it. A corrupted copy depends only on the
-    samples, the corruption and the severity (DESIGN §3.5), not on the model, so the nine jobs of a
+    samples, the corruption and the severity (docs/design.md §3.5), not on the model, so the nine jobs of a
     dataset in the quick suite (3 methods × 3 seeds) corrupt it once: measured on 2 cores, corrupting
     AdrenalMNIST3D's 298 test volumes 4 × 5 times took as long as embedding them (1.4 s per job).
 
@@ -116,14 +131,19 @@ class CorruptedInputs:
 
     def transform(self, split, corruption: str, severity: int, fn):
         """`transform(x, idx)` for `embed_split`: the cached corrupted batch, or `fn(x, idx, severity)`."""
+
         def apply(x, idx):
             if self.max_bytes <= 0:
                 return fn(x, idx, severity)
             if self.owner is not split.inputs:
                 self.clear()
                 self.owner = split.inputs  # held, so its identity cannot be reused while entries live
-            key = (corruption, severity, str(getattr(x, "device", "")),
-                   hashlib.sha1(idx.cpu().numpy().tobytes()).hexdigest())
+            key = (
+                corruption,
+                severity,
+                str(getattr(x, "device", "")),
+                hashlib.sha1(idx.cpu().numpy().tobytes()).hexdigest(),
+            )
             if key in self.entries:
                 self.entries.move_to_end(key)
                 self.hits += 1
@@ -137,6 +157,7 @@ class CorruptedInputs:
                 while self.nbytes > self.max_bytes:
                     self.nbytes -= _nbytes(self.entries.popitem(last=False)[1])
             return out
+
         return apply
 
 
@@ -158,12 +179,21 @@ CORRUPTED_INPUTS = CorruptedInputs(int(float(os.environ.get("SSLBENCH_CORRUPTION
 
 
 def _row(probe, fraction, corruption, severity, metric, value) -> dict:
-    return {"protocol": "robustness", "probe": probe, "fraction": fraction, "corruption": corruption,
-            "severity": severity, "ood_partner": "", "metric": metric, "value": float(value)}
+    return {
+        "protocol": "robustness",
+        "probe": probe,
+        "fraction": fraction,
+        "corruption": corruption,
+        "severity": severity,
+        "ood_partner": "",
+        "metric": metric,
+        "value": float(value),
+    }
 
 
-def add_corruption_errors(frame: pd.DataFrame, metric_for: dict[str, str] | None = None,
-                          reference: str = REFERENCE) -> pd.DataFrame:
+def add_corruption_errors(
+    frame: pd.DataFrame, metric_for: dict[str, str] | None = None, reference: str = REFERENCE
+) -> pd.DataFrame:
     """Append per-seed `ce` rows (one per corruption, severity 0) and one `mce` row per job, computed
     against the supervised row of the same run: same suite, dataset, seed, probe and fraction. The
     error is 1 − the headline metric (`metric_for[dataset]`, accuracy by default; AUROC for
@@ -174,7 +204,9 @@ def add_corruption_errors(frame: pd.DataFrame, metric_for: dict[str, str] | None
     if rob.empty:
         return frame
     new = []
-    for (_, dataset, _, _, _), g in rob.groupby(["suite", "dataset", "seed", "probe", "fraction"], dropna=False):
+    for (_, dataset, _, _, _), g in rob.groupby(
+        ["suite", "dataset", "seed", "probe", "fraction"], dropna=False
+    ):
         metric = (metric_for or {}).get(dataset, "accuracy")
         ref = g[g["method"] == reference]
         if ref.empty:
@@ -189,10 +221,19 @@ def add_corruption_errors(frame: pd.DataFrame, metric_for: dict[str, str] | None
                 continue
             base = gm.iloc[0].to_dict()
             for c, v in ce.items():
-                new.append({**base, "corruption": c, "severity": 0, "ood_partner": "", "metric": "ce",
-                            "value": v})
-            new.append({**base, "corruption": "", "severity": 0, "ood_partner": "", "metric": "mce",
-                        "value": sum(ce.values()) / len(ce)})
+                new.append(
+                    {**base, "corruption": c, "severity": 0, "ood_partner": "", "metric": "ce", "value": v}
+                )
+            new.append(
+                {
+                    **base,
+                    "corruption": "",
+                    "severity": 0,
+                    "ood_partner": "",
+                    "metric": "mce",
+                    "value": sum(ce.values()) / len(ce),
+                }
+            )
     return pd.concat([frame, pd.DataFrame(new)], ignore_index=True) if new else frame
 
 

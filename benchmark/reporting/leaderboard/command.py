@@ -1,4 +1,5 @@
 """The `leaderboard` subcommand: publish / withdraw / validate / render."""
+
 from __future__ import annotations
 
 import sys
@@ -16,15 +17,21 @@ _ROOT_HELP = "leaderboards dir (default: leaderboards)"
 def add_parser(sub) -> None:
     lb = sub.add_parser("leaderboard", help="publish / validate / render leaderboards")
     lsub = lb.add_subparsers(dest="lb_command", required=True, parser_class=type(lb))
-    p = lsub.add_parser("publish",
-                        help="merge a suite's stored results into leaderboards/<suite>/<protocol>.csv")
+    p = lsub.add_parser(
+        "publish", help="merge a suite's stored results into leaderboards/<suite>/<protocol>.csv"
+    )
     p.add_argument("--suite", required=True, help="suite name (lower_snake_case)")
     p.add_argument("--out", default=None, help="dir holding store.sqlite (default: results/<suite>)")
-    p.add_argument("--from-csv", default=None, metavar="FILE",
-                   help="merge a submitted long-format CSV (validated first) instead of the store")
+    p.add_argument(
+        "--from-csv",
+        default=None,
+        metavar="FILE",
+        help="merge a submitted long-format CSV (validated first) instead of the store",
+    )
     p.add_argument("--root", default="leaderboards", help=_ROOT_HELP)
-    w = lsub.add_parser("withdraw",
-                        help="remove a method's published rows (a dataset's, a budget's) from a suite's CSVs")
+    w = lsub.add_parser(
+        "withdraw", help="remove a method's published rows (a dataset's, a budget's) from a suite's CSVs"
+    )
     w.add_argument("--suite", required=True, help="suite name (lower_snake_case)")
     w.add_argument("--method", required=True)
     w.add_argument("--dataset", default=None, help="only this dataset's rows")
@@ -36,8 +43,12 @@ def add_parser(sub) -> None:
     r.add_argument("--root", default="leaderboards", help=_ROOT_HELP)
     r.add_argument("--site", default=None, help="output dir (default: <root>/site)")
     r.add_argument("--suite", action="append", default=None, help="only this suite (repeatable)")
-    r.add_argument("--readme", default=None, metavar="FILE",
-                   help="also replace the generated block between the leaderboard markers of this README")
+    r.add_argument(
+        "--readme",
+        default=None,
+        metavar="FILE",
+        help="also replace the generated block between the leaderboard markers of this README",
+    )
 
 
 def _log(m) -> None:
@@ -64,6 +75,7 @@ def _publish(args) -> dict[str, Path]:
     if args.from_csv:
         return publish_csv(Path(args.from_csv), args.suite, root, _log)
     from benchmark.orchestration.store import ResultStore
+
     out = Path(args.out) if args.out else Path("results") / args.suite
     if not (out / "store.sqlite").exists():
         raise UsageError(f"no results store at {out / 'store.sqlite'}; run the suite first or pass --out")
@@ -71,8 +83,12 @@ def _publish(args) -> dict[str, Path]:
 
 
 def _render(args) -> dict[str, Path]:
-    written = render(Path(args.root), Path(args.site) if args.site else None, args.suite,
-                     Path(args.readme) if args.readme else None)
+    written = render(
+        Path(args.root),
+        Path(args.site) if args.site else None,
+        args.suite,
+        Path(args.readme) if args.readme else None,
+    )
     md = written.get("leaderboard.md")
     if md:
         print(md.read_text())

@@ -1,5 +1,6 @@
 """Leaderboard frames: reading a CSV, the canonical string form, and merging (for the same key the
 newer row, by created_at, replaces the older one)."""
+
 from __future__ import annotations
 
 import math
@@ -78,12 +79,16 @@ def merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
             continue  # unchanged: keep the published row as it is
         elif parse_time(r["created_at"]) >= parse_time(o["created_at"]):
             rows[k] = r
-            changes.append(f"replaced {describe_row(r)}: {float(o['mean']):.4f} (n={o['n_seeds']}, "
-                           f"{o['created_at']}) → {float(r['mean']):.4f} "
-                           f"(n={r['n_seeds']}, {r['created_at']})")
+            changes.append(
+                f"replaced {describe_row(r)}: {float(o['mean']):.4f} (n={o['n_seeds']}, "
+                f"{o['created_at']}) → {float(r['mean']):.4f} "
+                f"(n={r['n_seeds']}, {r['created_at']})"
+            )
         else:
-            changes.append(f"kept     {describe_row(o)}: published row ({o['created_at']}) is newer than the "
-                           f"incoming one ({r['created_at']})")
+            changes.append(
+                f"kept     {describe_row(o)}: published row ({o['created_at']}) is newer than the "
+                f"incoming one ({r['created_at']})"
+            )
     return _sorted(pd.DataFrame(list(rows.values()), columns=LONG_COLUMNS)), changes
 
 

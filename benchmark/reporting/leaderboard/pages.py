@@ -1,6 +1,7 @@
 """Rendering the published leaderboards: a Markdown summary and one self-contained HTML page under
 <root>/site (inline CSS/JS, escaped cells, sortable tables per protocol and domain, PNG plots, the
 suite config and code versions); works offline. Optionally refreshes a block of README.md."""
+
 from __future__ import annotations
 
 import html
@@ -100,11 +101,16 @@ def _headline_rows(d: pd.DataFrame, protocol: str) -> pd.DataFrame:
     if protocol == "transfer" and "pretrain_budget" in d:
         # the source is recorded in the budget (`<epochs>ep@<source>`): name it in the column, so a
         # transfer cell never reads as in-domain and two sources of one target stay apart
-        d = d.assign(dataset=[f"{str(b).split('@', 1)[1]} → {ds}" if "@" in str(b) else ds
-                              for b, ds in zip(d["pretrain_budget"], d["dataset"])])
+        d = d.assign(
+            dataset=[
+                f"{str(b).split('@', 1)[1]} → {ds}" if "@" in str(b) else ds
+                for b, ds in zip(d["pretrain_budget"], d["dataset"])
+            ]
+        )
     if protocol == "robustness":
-        d = (d.groupby(["dataset", "method", "probe", "fraction", "severity", "metric"], as_index=False)
-               .agg(mean=("mean", "mean"), std=("std", "mean")))
+        d = d.groupby(["dataset", "method", "probe", "fraction", "severity", "metric"], as_index=False).agg(
+            mean=("mean", "mean"), std=("std", "mean")
+        )
         d["corruption"], d["ood_partner"] = "", ""
         d["corruption"] = ["mean over corruptions" if s else "" for s in d["severity"]]
     return d
@@ -113,8 +119,9 @@ def _headline_rows(d: pd.DataFrame, protocol: str) -> pd.DataFrame:
 def _column_title(c: tuple) -> str:
     """(dataset, probe, fraction, corruption, severity, ood_partner, metric) as a header."""
     condition = (f"{c[3]}" + (f" s{c[4]}" if c[4] else "")) if c[3] or c[4] else ""
-    return " · ".join(x for x in (c[0], c[1], f"{c[2] * 100:g}%", condition,
-                                  f"vs {c[5]}" if c[5] else "", c[6]) if x)
+    return " · ".join(
+        x for x in (c[0], c[1], f"{c[2] * 100:g}%", condition, f"vs {c[5]}" if c[5] else "", c[6]) if x
+    )
 
 
 def summary_pivot(d: pd.DataFrame, protocol: str) -> tuple[list[str], list[list[tuple[str, str | None]]]]:
@@ -123,12 +130,35 @@ def summary_pivot(d: pd.DataFrame, protocol: str) -> tuple[list[str], list[list[
     from benchmark.reporting.plots import method_order
 
     d = _headline_rows(d, protocol)
-    cols = sorted({(r["dataset"], r["probe"], float(r["fraction"]), r["corruption"], int(r["severity"]),
-                    r["ood_partner"], r["metric"]) for _, r in d.iterrows()},
-                  key=lambda t: (t[0], t[1], t[2], t[4], t[3], t[5]))
+    cols = sorted(
+        {
+            (
+                r["dataset"],
+                r["probe"],
+                float(r["fraction"]),
+                r["corruption"],
+                int(r["severity"]),
+                r["ood_partner"],
+                r["metric"],
+            )
+            for _, r in d.iterrows()
+        },
+        key=lambda t: (t[0], t[1], t[2], t[4], t[3], t[5]),
+    )
     headers = ["method"] + [_column_title(c) for c in cols]
-    lookup = {(r["dataset"], r["probe"], float(r["fraction"]), r["corruption"], int(r["severity"]),
-               r["ood_partner"], r["metric"], r["method"]): (r["mean"], r["std"]) for _, r in d.iterrows()}
+    lookup = {
+        (
+            r["dataset"],
+            r["probe"],
+            float(r["fraction"]),
+            r["corruption"],
+            int(r["severity"]),
+            r["ood_partner"],
+            r["metric"],
+            r["method"],
+        ): (r["mean"], r["std"])
+        for _, r in d.iterrows()
+    }
     rows = []
     for m in method_order(d["method"].unique()):
         row = [(m, None)]
@@ -140,8 +170,11 @@ def summary_pivot(d: pd.DataFrame, protocol: str) -> tuple[list[str], list[list[
 
 
 def _html_table(headers: list[str], rows: list[list[tuple[str, str | None]]], cls: str = "sortable") -> str:
-    out = [f'<table class="{cls}"><thead><tr>' + "".join(f"<th>{_esc(h)}</th>" for h in headers)
-           + "</tr></thead><tbody>"]
+    out = [
+        f'<table class="{cls}"><thead><tr>'
+        + "".join(f"<th>{_esc(h)}</th>" for h in headers)
+        + "</tr></thead><tbody>"
+    ]
     for row in rows:
         cells = []
         for text, sort in row:
@@ -155,22 +188,41 @@ def _html_table(headers: list[str], rows: list[list[tuple[str, str | None]]], cl
 def _md_table(headers: list[str], rows: list[list[tuple[str, str | None]]]) -> str:
     def cell(t):
         return str(t).replace("|", "\\|").replace("\n", " ")
-    out = ["| " + " | ".join(cell(h) for h in headers) + " |",
-           "|---|" + "---:|" * (len(headers) - 1)]
+
+    out = ["| " + " | ".join(cell(h) for h in headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
     out += ["| " + " | ".join(cell(t) for t, _ in r) + " |" for r in rows]
     return "\n".join(out)
 
 
 def long_rows(d: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, str | None]]]]:
-    headers = ["dataset", "method", "probe", "fraction", "condition", "metric", "mean", "std", "n_seeds",
-               "95 % CI"]
+    headers = [
+        "dataset",
+        "method",
+        "probe",
+        "fraction",
+        "condition",
+        "metric",
+        "mean",
+        "std",
+        "n_seeds",
+        "95 % CI",
+    ]
     rows = []
     for _, r in d.iterrows():
-        rows.append([(r["dataset"], None), (r["method"], None), (r["probe"], None),
-                     (f"{r['fraction'] * 100:g}%", repr(float(r["fraction"]))), (_condition(r), None),
-                     (r["metric"], None), (_fmt(r["mean"]), repr(float(r["mean"]))),
-                     (_fmt(r["std"]), repr(float(r["std"]))), (str(r["n_seeds"]), str(r["n_seeds"])),
-                     (f"[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]", repr(float(r["ci95_low"])))])
+        rows.append(
+            [
+                (r["dataset"], None),
+                (r["method"], None),
+                (r["probe"], None),
+                (f"{r['fraction'] * 100:g}%", repr(float(r["fraction"]))),
+                (_condition(r), None),
+                (r["metric"], None),
+                (_fmt(r["mean"]), repr(float(r["mean"]))),
+                (_fmt(r["std"]), repr(float(r["std"]))),
+                (str(r["n_seeds"]), str(r["n_seeds"])),
+                (f"[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]", repr(float(r["ci95_low"]))),
+            ]
+        )
     return headers, rows
 
 
@@ -183,8 +235,9 @@ def load_leaderboards(root: Path, suites: list[str] | None = None) -> dict[str, 
     if suites:
         names = list(suites)
     elif root.is_dir():
-        names = sorted(p.name for p in root.iterdir()
-                       if p.is_dir() and NAME_RE.match(p.name) and p.name != "site")
+        names = sorted(
+            p.name for p in root.iterdir() if p.is_dir() and NAME_RE.match(p.name) and p.name != "site"
+        )
     else:
         names = []
     out = {}
@@ -198,8 +251,10 @@ def load_leaderboards(root: Path, suites: list[str] | None = None) -> dict[str, 
         for f in files:
             problems = validate_file(f, s, f.stem)
             if problems:
-                raise UsageError(f"invalid leaderboard, not rendered: {problems[0].format(str(f))}"
-                                 + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+                raise UsageError(
+                    f"invalid leaderboard, not rendered: {problems[0].format(str(f))}"
+                    + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+                )
             frames.append(read_long(f))
         out[s] = numeric(pd.concat(frames, ignore_index=True))
     return out
@@ -210,14 +265,20 @@ def _suite_intro(root: Path, suite: str, df: pd.DataFrame, body: list[str], md: 
     body.append(f'<h2 id="suite-{_esc(suite)}">Suite <code>{_esc(suite)}</code></h2>')
     md += [f"## Suite `{suite}`", ""]
     versions = sorted({v for cv in df["code_version"] for v in str(cv).split(",") if v})
-    body.append(f"<p>Code version(s): {_esc(', '.join(versions))}. Rows: {len(df)}. "
-                f"Created between {_esc(df['created_at'].min())} and {_esc(df['created_at'].max())}.</p>")
+    body.append(
+        f"<p>Code version(s): {_esc(', '.join(versions))}. Rows: {len(df)}. "
+        f"Created between {_esc(df['created_at'].min())} and {_esc(df['created_at'].max())}.</p>"
+    )
     md += [f"Code version(s): {', '.join(versions)}.", ""]
-    withdrawn = [" · ".join(str(w[k]) for k in ("method", "dataset", "pretrain_budget") if w.get(k))
-                 + f" (withdrawn {w['withdrawn_at'][:10]})" for w in read_withdrawals(root / suite)]
+    withdrawn = [
+        " · ".join(str(w[k]) for k in ("method", "dataset", "pretrain_budget") if w.get(k))
+        + f" (withdrawn {w['withdrawn_at'][:10]})"
+        for w in read_withdrawals(root / suite)
+    ]
     if withdrawn:  # readers see what was taken down, not only what is up
-        body.append(f"<p>Withdrawn (not shown; <code>{WITHDRAWN_FILE}</code>): "
-                    f"{_esc('; '.join(withdrawn))}.</p>")
+        body.append(
+            f"<p>Withdrawn (not shown; <code>{WITHDRAWN_FILE}</code>): {_esc('; '.join(withdrawn))}.</p>"
+        )
         md += [f"Withdrawn (not shown; `{WITHDRAWN_FILE}`): {'; '.join(withdrawn)}.", ""]
 
 
@@ -233,8 +294,10 @@ def _protocol_section(df: pd.DataFrame, protocol: str, body: list[str], md: list
         body.append("<p>Headline metric per dataset, mean ± std over seeds; click a header to sort.</p>")
         body.append(_html_table(headers, rows))
         lh, lr = long_rows(d)
-        body.append(f"<details><summary>All {len(lr)} cells ({_esc(protocol)} · {_esc(domain)})"
-                    f"</summary>{_html_table(lh, lr)}</details>")
+        body.append(
+            f"<details><summary>All {len(lr)} cells ({_esc(protocol)} · {_esc(domain)})"
+            f"</summary>{_html_table(lh, lr)}</details>"
+        )
         md += [f"#### {domain}", "", _md_table(headers, rows), ""]
 
 
@@ -244,26 +307,32 @@ def _rank_section(rs: dict | None, protocol: str, body: list[str], md: list[str]
         return
     rh = ["method", "average rank"]
     rr = [[(m, None), (f"{a:.2f}", repr(a))] for m, a in zip(rs["methods"], rs["avg_rank"])]
-    blocks = {"robustness": "dataset × probe × fraction × corruption × severity",
-              "ood": "dataset × scorer × fraction × OOD partner"}.get(protocol,
-                                                                     "dataset × probe × fraction")
-    note = (f"{rs['n_blocks']} blocks ({blocks}) of the headline metric, 1 = best"
-            + (f"; Friedman p = {rs['friedman_p']:.3g}, Nemenyi CD (α = 0.05) = {rs['cd']:.2f}"
-               if rs["cd"] is not None else "; CD needs ≥ 3 methods × ≥ 3 blocks"))
+    blocks = {
+        "robustness": "dataset × probe × fraction × corruption × severity",
+        "ood": "dataset × scorer × fraction × OOD partner",
+    }.get(protocol, "dataset × probe × fraction")
+    note = f"{rs['n_blocks']} blocks ({blocks}) of the headline metric, 1 = best" + (
+        f"; Friedman p = {rs['friedman_p']:.3g}, Nemenyi CD (α = 0.05) = {rs['cd']:.2f}"
+        if rs["cd"] is not None
+        else "; CD needs ≥ 3 methods × ≥ 3 blocks"
+    )
     body.append(f"<p>Average rank: {_esc(note)}</p>" + _html_table(rh, rr))
     md += [f"Average rank ({note}):", "", _md_table(rh, rr), ""]
 
 
-def _plots_section(made: list[tuple[str, Path]], body: list[str], md: list[str],
-                   written: dict[str, Path]) -> None:
+def _plots_section(
+    made: list[tuple[str, Path]], body: list[str], md: list[str], written: dict[str, Path]
+) -> None:
     """The suite's PNG plots (already written by plots.all_plots)."""
     if made:
         body.append("<h3>Plots</h3>")
         md += ["### Plots", ""]
     for title, path in made:
         written[path.name] = path
-        body.append(f'<figure><img src="{_esc(path.name)}" alt="{_esc(title)}">'
-                    f"<figcaption>{_esc(title)}</figcaption></figure>")
+        body.append(
+            f'<figure><img src="{_esc(path.name)}" alt="{_esc(title)}">'
+            f"<figcaption>{_esc(title)}</figcaption></figure>"
+        )
         md += [f"![{title}]({path.name})", ""]
 
 
@@ -275,17 +344,20 @@ def _config_section(root: Path, suite: str, body: list[str], md: list[str]) -> N
 
 
 def _page(nav: list[str], body: list[str]) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-            "img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-            "<title>SSLBench leaderboards</title>"
-            f"<style>{STYLE}</style></head><body>\n<h1>SSLBench leaderboards</h1>\n"
-            f"<p>Generated from the published CSVs (schema {SCHEMA_VERSION}); no network needed.</p>"
-            f"<ul>{''.join(nav)}</ul>\n" + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        "<title>SSLBench leaderboards</title>"
+        f"<style>{STYLE}</style></head><body>\n<h1>SSLBench leaderboards</h1>\n"
+        f"<p>Generated from the published CSVs (schema {SCHEMA_VERSION}); no network needed.</p>"
+        f"<ul>{''.join(nav)}</ul>\n" + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
+    )
 
 
-def render(root: Path, site: Path | None = None, suites: list[str] | None = None,
-           readme: Path | None = None) -> dict[str, Path]:
+def render(
+    root: Path, site: Path | None = None, suites: list[str] | None = None, readme: Path | None = None
+) -> dict[str, Path]:
     from benchmark.reporting import plots
 
     root = Path(root)
@@ -294,9 +366,13 @@ def render(root: Path, site: Path | None = None, suites: list[str] | None = None
     if not boards:
         raise UsageError(f"no published leaderboards under {root}; run `leaderboard publish --suite S` first")
     written: dict[str, Path] = {}
-    md = ["# SSLBench leaderboards", "",
-          "Generated by `python run_benchmark.py leaderboard render` from the CSVs under "
-          f"`{root.as_posix()}/` (long format, schema {SCHEMA_VERSION}); never edited by hand.", ""]
+    md = [
+        "# SSLBench leaderboards",
+        "",
+        "Generated by `python run_benchmark.py leaderboard render` from the CSVs under "
+        f"`{root.as_posix()}/` (long format, schema {SCHEMA_VERSION}); never edited by hand.",
+        "",
+    ]
     body: list[str] = []
     nav = []
     for suite, df in boards.items():
@@ -320,8 +396,10 @@ def update_readme(readme: Path, md_text: str, site: Path) -> Path:
     (headings demoted one level, image paths made relative to the README)."""
     text = readme.read_text()
     if README_START not in text or README_END not in text:
-        raise UsageError(f"--readme {readme}: add the markers {README_START!r} and {README_END!r} where the "
-                         f"generated tables should go")
+        raise UsageError(
+            f"--readme {readme}: add the markers {README_START!r} and {README_END!r} where the "
+            f"generated tables should go"
+        )
     rel = Path(os.path.relpath(site.resolve(), readme.resolve().parent)).as_posix()
     lines, fenced = [], False
     for line in md_text.splitlines()[1:]:  # drop the page title
@@ -329,8 +407,9 @@ def update_readme(readme: Path, md_text: str, site: Path) -> Path:
             fenced = not fenced
         elif line.startswith("#") and not fenced:  # a YAML comment in a code block is not a heading
             line = "#" + line
-        line = re.sub(r"!\[([^\]]*)\]\(([^)/]+\.png)\)",
-                      lambda m: f"![{m.group(1)}]({rel}/{m.group(2)})", line)
+        line = re.sub(
+            r"!\[([^\]]*)\]\(([^)/]+\.png)\)", lambda m: f"![{m.group(1)}]({rel}/{m.group(2)})", line
+        )
         lines.append(line)
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)

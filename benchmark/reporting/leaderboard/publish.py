@@ -7,6 +7,7 @@
   store that still holds those results skips them (results finished after it, i.e. a re-run, are
   published).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,12 +32,14 @@ def store_long(store, suite: str, log=print) -> pd.DataFrame:
     finished. Cells without a single finite value (e.g. relative robustness of a 0-accuracy clean
     row) are left out, with a note."""
     from benchmark.reporting.tables import latest_configs
+
     frame = latest_configs(store.frame(suite))
     if frame.empty:
         return canonical(pd.DataFrame(columns=LONG_COLUMNS))
     try:
         from benchmark.orchestration.suites import load_suite
         from benchmark.reporting.protocol_tables import derived_rows
+
         try:
             metric_for = headline_metrics(load_suite(suite))
         except UsageError:
@@ -57,9 +60,11 @@ def write_checked(df: pd.DataFrame, path: Path, suite: str, protocol: str) -> Pa
     text = df.to_csv(index=False, lineterminator="\n")
     problems = validate_text(text, suite, protocol)
     if problems:
-        raise UsageError(f"refusing to publish an invalid leaderboard {path}: "
-                         + problems[0].format(str(path))
-                         + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+        raise UsageError(
+            f"refusing to publish an invalid leaderboard {path}: "
+            + problems[0].format(str(path))
+            + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+        )
     return atomic_write_text(path, text)
 
 
@@ -76,17 +81,21 @@ def read_withdrawals(suite_dir: Path) -> list[dict]:
             if not isinstance(r["method"], str):
                 raise TypeError("method must be a string")
     except (ValueError, TypeError, KeyError) as e:
-        raise UsageError(f"{path}: not a list of withdrawals "
-                         f"{{method, dataset, pretrain_budget, withdrawn_at}}: {e}")
+        raise UsageError(
+            f"{path}: not a list of withdrawals {{method, dataset, pretrain_budget, withdrawn_at}}: {e}"
+        ) from None
     return records
 
 
 def _withdrawn_at(r, withdrawals: list[dict]) -> str | None:
     """When a row's results were withdrawn, if a withdrawal covers it and they finished before it."""
     for w in withdrawals:
-        if (r["method"] == w["method"] and w.get("dataset") in (None, r["dataset"])
-                and w.get("pretrain_budget") in (None, r["pretrain_budget"])
-                and parse_time(r["created_at"]) <= parse_time(w["withdrawn_at"])):
+        if (
+            r["method"] == w["method"]
+            and w.get("dataset") in (None, r["dataset"])
+            and w.get("pretrain_budget") in (None, r["pretrain_budget"])
+            and parse_time(r["created_at"]) <= parse_time(w["withdrawn_at"])
+        ):
             return w["withdrawn_at"]
     return None
 
@@ -100,8 +109,10 @@ def drop_withdrawn(incoming: pd.DataFrame, suite_dir: Path, log=print) -> pd.Dat
         when = _withdrawn_at(r, withdrawals)
         keep.append(when is None)
         if when is not None:
-            log(f"  skipped  {describe_row(r)} [{r['pretrain_budget']}]: withdrawn at {when} "
-                f"(finished {r['created_at']})")
+            log(
+                f"  skipped  {describe_row(r)} [{r['pretrain_budget']}]: withdrawn at {when} "
+                f"(finished {r['created_at']})"
+            )
     return incoming[keep]
 
 
@@ -109,8 +120,9 @@ def _read_published(path: Path, suite: str, protocol: str) -> pd.DataFrame:
     """A published CSV as canonical rows, refusing an invalid one."""
     problems = validate_file(path, suite, protocol)
     if problems:
-        raise UsageError("the published leaderboard is invalid, fix it first: "
-                         + problems[0].format(str(path)))
+        raise UsageError(
+            "the published leaderboard is invalid, fix it first: " + problems[0].format(str(path))
+        )
     return read_long(path)
 
 
@@ -129,8 +141,10 @@ def publish_frame(incoming: pd.DataFrame, suite: str, root: Path, log=print) -> 
         merged, changes = merge(old, part)
         written[protocol] = write_checked(merged, path, suite, protocol)
         n = {w: sum(c.startswith(w) for c in changes) for w in ("added", "replaced", "kept")}
-        log(f"{path}: {len(merged)} row(s); {n['added']} added, {n['replaced']} replaced, "
-            f"{len(part) - sum(n.values())} unchanged, {n['kept']} kept (published row newer)")
+        log(
+            f"{path}: {len(merged)} row(s); {n['added']} added, {n['replaced']} replaced, "
+            f"{len(part) - sum(n.values())} unchanged, {n['kept']} kept (published row newer)"
+        )
         for c in changes:
             log("  " + c)
     return written
@@ -158,8 +172,14 @@ def publish_csv(csv_path: Path, suite: str, root: Path, log=print) -> dict[str, 
     return publish_frame(read_long(csv_path), suite, root, log)
 
 
-def withdraw(suite: str, root: Path, method: str, dataset: str | None = None,
-             pretrain_budget: str | None = None, log=print) -> dict[str, Path]:
+def withdraw(
+    suite: str,
+    root: Path,
+    method: str,
+    dataset: str | None = None,
+    pretrain_budget: str | None = None,
+    log=print,
+) -> dict[str, Path]:
     """Remove a method's published rows (optionally one dataset's, or one pretraining budget's) from
     every protocol CSV of a suite — e.g. the rows of a budget the suite no longer runs, which a
     re-run at the new budget adds next to (pretrain_budget is part of the key) instead of replacing.
@@ -179,17 +199,29 @@ def withdraw(suite: str, root: Path, method: str, dataset: str | None = None,
         if not hit.any():
             continue
         for r in old[hit].to_dict("records"):
-            log(f"  withdrawn {describe_row(r)} [{r['pretrain_budget']}]: "
-                f"{float(r['mean']):.4f} (n={r['n_seeds']})")
+            log(
+                f"  withdrawn {describe_row(r)} [{r['pretrain_budget']}]: "
+                f"{float(r['mean']):.4f} (n={r['n_seeds']})"
+            )
         removed += int(hit.sum())
         written[protocol] = write_checked(old[~hit].reset_index(drop=True), path, suite, protocol)
         log(f"{path}: {int(hit.sum())} row(s) withdrawn, {int((~hit).sum())} left")
     if not removed:
-        what = ", ".join(f"{k} {v!r}" for k, v in (("method", method), ("dataset", dataset),
-                                                   ("pretrain_budget", pretrain_budget)) if v is not None)
+        what = ", ".join(
+            f"{k} {v!r}"
+            for k, v in (("method", method), ("dataset", dataset), ("pretrain_budget", pretrain_budget))
+            if v is not None
+        )
         raise UsageError(f"no published rows of suite {suite!r} match {what} under {Path(root) / suite}")
-    withdrawals.append({"method": method, "dataset": dataset, "pretrain_budget": pretrain_budget,
-                        "withdrawn_at": datetime.now(timezone.utc).isoformat()})
-    written[WITHDRAWN_FILE] = atomic_write_text(Path(root) / suite / WITHDRAWN_FILE,
-                                                json.dumps(withdrawals, indent=1) + "\n")
+    withdrawals.append(
+        {
+            "method": method,
+            "dataset": dataset,
+            "pretrain_budget": pretrain_budget,
+            "withdrawn_at": datetime.now(timezone.utc).isoformat(),
+        }
+    )
+    written[WITHDRAWN_FILE] = atomic_write_text(
+        Path(root) / suite / WITHDRAWN_FILE, json.dumps(withdrawals, indent=1) + "\n"
+    )
     return written

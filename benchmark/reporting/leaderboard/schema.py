@@ -1,6 +1,7 @@
 """The long-format leaderboard schema and its validator: parse a CSV as text (never evaluated) and
 report every problem with its line, row and column: schema version, required columns, types, allowed
 values, duplicate keys, metric ranges, spreadsheet formula injection."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,19 @@ from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.tables import KEY, LONG_COLUMNS, SCHEMA_VERSION
 
-UNIT_METRICS = {"accuracy", "balanced_accuracy", "auroc", "fpr95", "aupr_in", "aupr_out", "mca",
-                "clean_accuracy", "error", "macro_f1", "average_precision"}
+UNIT_METRICS = {
+    "accuracy",
+    "balanced_accuracy",
+    "auroc",
+    "fpr95",
+    "aupr_in",
+    "aupr_out",
+    "mca",
+    "clean_accuracy",
+    "error",
+    "macro_f1",
+    "average_precision",
+}
 NONNEG_METRICS = {"mce", "ce", "relative_robustness"}
 KNOWN_METRICS = UNIT_METRICS | NONNEG_METRICS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -50,7 +62,7 @@ def check_suite_name(name: str, what: str = "--suite") -> str:
 
 @dataclass
 class Problem:
-    line: int | None    # physical CSV line (header = line 1); None for file-level problems
+    line: int | None  # physical CSV line (header = line 1); None for file-level problems
     column: str | None
     message: str
 
@@ -66,8 +78,9 @@ def _is_number(text: str) -> bool:
     return bool(_NUMBER.match(text.strip()))
 
 
-def validate_text(text: str, expect_suite: str | None = None,
-                  expect_protocol: str | None = None) -> list[Problem]:
+def validate_text(
+    text: str, expect_suite: str | None = None, expect_protocol: str | None = None
+) -> list[Problem]:
     """Every problem of a long-format leaderboard CSV given as text."""
     problems: list[Problem] = []
     add = problems.append
@@ -113,8 +126,11 @@ def _check_header(header: list[str], add) -> None:
         seen.add(c)
     missing = [c for c in LONG_COLUMNS if c not in header]
     for c in missing:
-        add(Problem(1, c, f"required column is missing "
-                          f"(schema {SCHEMA_VERSION} needs: {', '.join(LONG_COLUMNS)})"))
+        add(
+            Problem(
+                1, c, f"required column is missing (schema {SCHEMA_VERSION} needs: {', '.join(LONG_COLUMNS)})"
+            )
+        )
     for c in header:
         if c not in LONG_COLUMNS:
             add(Problem(1, c, f"unknown column (allowed: {', '.join(LONG_COLUMNS)})"))
@@ -126,8 +142,14 @@ def _check_cells(rec: list[str], header: list[str], line: int, add) -> None:
         col = header[j] if j < len(header) else f"#{j + 1}"
         s = cell.lstrip(" ")
         if s.startswith(INJECTION_START) and not _is_number(s):
-            add(Problem(line, col, f"cell {cell[:40]!r} starts with {s[0]!r} and is not a number: "
-                                   f"possible spreadsheet formula injection"))
+            add(
+                Problem(
+                    line,
+                    col,
+                    f"cell {cell[:40]!r} starts with {s[0]!r} and is not a number: "
+                    f"possible spreadsheet formula injection",
+                )
+            )
         elif any(ch in cell for ch in "\r\n\x00"):
             add(Problem(line, col, "cell contains a line break or NUL character"))
 
@@ -174,8 +196,9 @@ class _RowCheck:
     def check_names(self, expect_suite) -> None:
         v = self.row.get("schema_version")
         if v is not None and v != SCHEMA_VERSION:
-            self.bad("schema_version",
-                     f"schema version {v[:20]!r} is not supported (expected {SCHEMA_VERSION!r})")
+            self.bad(
+                "schema_version", f"schema version {v[:20]!r} is not supported (expected {SCHEMA_VERSION!r})"
+            )
         suite = self.text("suite", NAME_RE, "a lower_snake_case suite name")
         if suite and expect_suite and suite != expect_suite:
             self.bad("suite", f"suite {suite!r} does not match the leaderboard's suite {expect_suite!r}")
@@ -197,8 +220,12 @@ class _RowCheck:
 
     def check_condition_metric(self) -> str | None:
         self.text("corruption", NAME_RE, "empty or a lower_snake_case corruption name", allow_empty=True)
-        self.text("ood_partner", _PARTNER,
-                  "empty or an OOD partner such as 'near:mnist' / 'far:synthetic_noise'", allow_empty=True)
+        self.text(
+            "ood_partner",
+            _PARTNER,
+            "empty or an OOD partner such as 'near:mnist' / 'far:synthetic_noise'",
+            allow_empty=True,
+        )
         m = self.text("metric", NAME_RE, "a lower_snake_case metric name")
         if m and m not in KNOWN_METRICS:
             self.bad("metric", f"unknown metric {m!r} (known: {', '.join(sorted(KNOWN_METRICS))})")
@@ -251,8 +278,11 @@ class _RowCheck:
         if all(c in num for c in ("ci95_low", "mean", "ci95_high")):
             tol = 1e-9 * max(1.0, abs(num["mean"]))
             if not num["ci95_low"] - tol <= num["mean"] <= num["ci95_high"] + tol:
-                self.bad("ci95_low", f"95 % CI [{num['ci95_low']:g}, {num['ci95_high']:g}] does not contain "
-                                     f"the mean {num['mean']:g}")
+                self.bad(
+                    "ci95_low",
+                    f"95 % CI [{num['ci95_low']:g}, {num['ci95_high']:g}] does not contain "
+                    f"the mean {num['mean']:g}",
+                )
 
     def check_provenance(self) -> None:
         self.text("code_version", _CODE_VERSION, "a code version such as '0.1.0+5a04cd6'")
@@ -268,8 +298,9 @@ class _RowCheck:
             self.bad("created_at", f"{v[:40]!r} is not an ISO-8601 UTC time such as 2026-01-31T12:00:00Z")
 
 
-def validate_file(path: str | Path, expect_suite: str | None = None,
-                  expect_protocol: str | None = None) -> list[Problem]:
+def validate_file(
+    path: str | Path, expect_suite: str | None = None, expect_protocol: str | None = None
+) -> list[Problem]:
     p = Path(path)
     if not p.is_file():
         return [Problem(None, None, "no such file")]

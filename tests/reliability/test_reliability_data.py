@@ -43,7 +43,7 @@ def _images_fashion_mnist_shape(dirs, tmp_path):
 
 def _images_cifar(dirs, tmp_path):
     import datasets.cifar10 as cifar
-    from tests.test_adapters_images import write_cifar10_fixture
+    from tests.datasets.test_adapters_images import write_cifar10_fixture
 
     layout = write_cifar10_fixture(tmp_path)[0]
     f = tmp_path / "cifar-10-batches-py" / "data_batch_3"

@@ -4,8 +4,9 @@ ImageNet weights), or a path to a state dict the user saved for the same encoder
 ImageNet weights come from torchvision's weights API, so download, hash check and cache
 (`$TORCH_HOME/hub/checkpoints`) are torchvision's. Adaptation rules (docs/design.md §2.1):
 - stem: the 7x7 RGB kernel is resized to the encoder's 3x3 stem by adaptive average pooling and
-  scaled by the ratio of kernel areas (49 / 9), so a filter's response to a flat patch is about kept; for C input channels the RGB kernels are summed (C = 1, so a gray image
-  seen as R = G = B gives the same response) or averaged and repeated ×3/C (C ∉ {1, 3});
+  scaled by the ratio of kernel areas (49 / 9), so a filter's response to a flat patch is about
+  kept; for C input channels the RGB kernels are summed (C = 1, so a gray image seen as R = G = B
+  gives the same response) or averaged and repeated ×3/C (C ∉ {1, 3});
 - 3-D: every k×k kernel is inflated to k×k×k by repeating it over depth and dividing by k (I3D,
   Carreira & Zisserman 2017), so a volume constant over depth gives the 2-D network's response;
 - BatchNorm statistics and affine parameters are copied; the classifier is dropped.

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
+from benchmark.evaluation.protocols.tu_cv import CV_PROBE
+from benchmark.evaluation.recipes import END_TO_END_PROBE
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.tables import KEY, LONG_COLUMNS, SCHEMA_VERSION
 
@@ -28,6 +30,7 @@ UNIT_METRICS = {
     "error",
     "macro_f1",
     "average_precision",
+    "accuracy_fold_std",
 }
 NONNEG_METRICS = {"mce", "ce", "relative_robustness"}
 KNOWN_METRICS = UNIT_METRICS | NONNEG_METRICS
@@ -51,7 +54,7 @@ def known_protocols() -> set[str]:
 
 def known_probes() -> set[str]:
     """Probes and OOD scorers (the OOD protocol stores the scorer in the probe column)."""
-    return set(PROBES) | set(SCORERS)
+    return set(PROBES) | set(SCORERS) | {END_TO_END_PROBE, CV_PROBE}  # recipe rows, tu_cv rows
 
 
 def check_suite_name(name: str, what: str = "--suite") -> str:

@@ -119,6 +119,12 @@ def _predict(ctx, model, split: str, batch: int = 512) -> torch.Tensor:
     return torch.cat(out)
 
 
+def milestone_epochs(milestones, epochs: int) -> list[int]:
+    """The epochs after which the lr drops ×0.1: round(fraction · epochs) for each milestone fraction,
+    so a shorter schedule keeps the published shape (50 and 75 of 100; 2 and 3 of 4)."""
+    return sorted({round(m * epochs) for m in milestones if 0 < round(m * epochs) < epochs})
+
+
 def train_and_select(ctx, model, train_idx, hp, seed, select: str, milestones=()) -> tuple:
     """Adam on minibatches of the labelled samples for the job's epochs (lr ×0.1 at each milestone
     fraction of them); after every epoch the val pool is scored and the epoch with the highest val
@@ -126,7 +132,7 @@ def train_and_select(ctx, model, train_idx, hp, seed, select: str, milestones=()
     task, dev, epochs = ctx.task, ctx.device, ctx.job.epochs
     model = model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-    steps = sorted({round(m * epochs) for m in milestones if 0 < round(m * epochs) < epochs})
+    steps = milestone_epochs(milestones, epochs)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, steps, 0.1)
     g = torch.Generator().manual_seed(seed)
     tr = ctx.splits["train"]

@@ -71,12 +71,12 @@ def test_fcn_recipe_keeps_the_val_chosen_epoch(data_dir, tmp_path):
     assert 0 <= _rows(res.rows, probe="end_to_end")["accuracy"] <= 1
 
 
-def test_sklearn_references_on_adult_choose_on_val(data_dir, tmp_path):
-    for method, key in (("gbdt_reference", "learning_rate"), ("logreg_reference", "C")):
-        job = _job(method, "adult", max_train=1500, max_val=500, max_test=1000)
-        res = run_job(job, data_dir, tmp_path, CPU)
-        assert res.status == "done" and key in res.history["recipe fraction=1"]
-        assert _rows(res.rows, probe="end_to_end")["accuracy"] > 0.76  # the majority class is 0.76
+def test_logreg_reference_on_adult_chooses_c_on_val(data_dir, tmp_path):
+    # GBDT runs on wine in tests/orchestration/test_reference_suite.py (Adult's grid is slow on CPU).
+    job = _job("logreg_reference", "adult", max_train=1000, max_val=300, max_test=1000)
+    res = run_job(job, data_dir, tmp_path, CPU)
+    assert res.status == "done" and "C" in res.history["recipe fraction=1"]
+    assert _rows(res.rows, probe="end_to_end")["accuracy"] > 0.78  # the majority class is 0.76
 
 
 def test_resnet18_medmnist_recipe_smoke(data_dir, tmp_path):
@@ -96,14 +96,13 @@ def test_resnet18_medmnist_recipe_smoke(data_dir, tmp_path):
 
 def test_cv_accuracies_folds_and_seeds():
     rng = np.random.default_rng(0)
-    y = np.repeat([0, 1], 50)
-    separable = np.c_[y * 3.0 + rng.normal(size=100), rng.normal(size=(100, 4))]
+    y = np.repeat([0, 1], 30)
+    separable = np.c_[y * 3.0 + rng.normal(size=60), rng.normal(size=(60, 3))]
     accs = cv_accuracies(separable, y, seed=1)
     assert accs.shape == (10,) and accs.mean() > 0.9
-    noise = rng.normal(size=(100, 5))
-    assert cv_accuracies(noise, y, seed=1).mean() < 0.75
-    assert np.array_equal(cv_accuracies(noise, y, seed=1), cv_accuracies(noise, y, seed=1))
-    assert not np.array_equal(cv_accuracies(noise, y, seed=1), cv_accuracies(noise, y, seed=2))
+    noise = rng.normal(size=(60, 4))
+    at1, at2 = cv_accuracies(noise, y, seed=1), cv_accuracies(noise, y, seed=2)
+    assert at1.mean() < 0.8 and not np.array_equal(at1, at2)  # chance level; the seed moves the folds
 
 
 def test_tu_cv_uses_every_graph_and_skips_label_users(data_dir, tmp_path, monkeypatch):

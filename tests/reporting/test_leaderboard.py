@@ -376,11 +376,7 @@ def test_merge_keeps_a_newer_published_row():
         created_at="2026-02-01T00:00:00Z",
     )
     old = canonical(pd.DataFrame([row]))
-    incoming = canonical(
-        pd.DataFrame(
-            [{**row, "mean": 0.4, "created_at": "2026-01-01T00:00:00Z"}]
-        )
-    )
+    incoming = canonical(pd.DataFrame([{**row, "mean": 0.4, "created_at": "2026-01-01T00:00:00Z"}]))
     merged, changes = merge(old, incoming)
     assert merged["mean"].tolist() == ["0.5"] and changes[0].startswith("kept")
     merged, changes = merge(incoming, old)

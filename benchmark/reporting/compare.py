@@ -166,20 +166,20 @@ def delta_table(
         if "pretrain_budget" in frame
         else ""
     )
-    cell = CELL + ["pretrain_source"]
+    cell_cols = CELL + ["pretrain_source"]
     rows = []
     new_f = frame[frame["method"] == new]
     for base in against:
         base_f = frame[frame["method"] == base]
-        merged = new_f.merge(base_f, on=cell + ["seed"], suffixes=("_new", "_base"))
-        for key, g in merged.groupby(cell, sort=True, dropna=False):
+        merged = new_f.merge(base_f, on=cell_cols + ["seed"], suffixes=("_new", "_base"))
+        for key, g in merged.groupby(cell_cols, sort=True, dropna=False):
             g = g.sort_values("seed")
             nv = [float(v) for v in g["value_new"]]
             bv = [float(v) for v in g["value_base"]]
             mean, std, n, lo, hi = paired_diff(nv, bv)
             if n == 0:
                 continue
-            cell = dict(zip(CELL + ["pretrain_source"], key))
+            cell = dict(zip(cell_cols, key))
             rows.append(
                 {
                     "suite": suite,

@@ -280,6 +280,7 @@ def rank_stats(long: pd.DataFrame, protocol: str = "label_fraction") -> dict | N
         "cd": None if fr is None else fr.cd,
         "groups": [] if fr is None else groups_not_different(avg, fr.cd),
         "reason": reason,
+        "floor": not floor_rows.empty,  # whether floor ties applied
     }
 
 

@@ -494,6 +494,8 @@ def test_validate_accepts_every_protocols_row_shapes(published, tmp_path):
         {"protocol": "ood", "probe": "knn", "ood_partner": "far:synthetic_noise", "metric": "aupr_out"},
         {"protocol": "transfer", "pretrain_budget": "8ep@cifar10+stl10"},
         {"probe": "finetune", "fraction": "0.01"},
+        {"metric": "majority_floor", "fraction": "0.5"},
+        {"n_seeds": "1", "fraction": "0.25", "std": "", "ci95_low": "", "ci95_high": ""},  # one seed
     ]
     out = [h]
     for v in variants:

@@ -379,7 +379,8 @@ def _rank_section(rs: dict | None, protocol: str, body: list[str], md: list[str]
     }.get(protocol, "probe × fraction")
     note = (
         f"{rs['n_blocks']} dataset(s) as blocks, each a method's mean rank over its {cells} cells of the "
-        "headline metric, 1 = best; accuracies at or below the majority-class floor tie"
+        "headline metric, 1 = best"
+        + ("; accuracies at or below the majority-class floor tie" if rs.get("floor") else "")
         + (
             f"; Friedman p = {rs['friedman_p']:.3g}, Nemenyi CD (α = 0.05) = {rs['cd']:.2f}"
             if rs["cd"] is not None

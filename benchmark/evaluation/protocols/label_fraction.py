@@ -21,11 +21,12 @@ def majority_floor(train_y: torch.Tensor, test_y: torch.Tensor) -> float:
     """Test accuracy of a constant predictor of the labelled subset's majority class (ties: the
     lower class). Multi-label: each label predicted constant at its majority value, accuracy
     averaged over labels as `classification_metrics` does."""
+    # float64 like the metrics: an accuracy equal to the floor must compare equal, not 1e-8 above it
     if train_y.dim() > 1:
-        constant = (train_y.float().mean(0) > 0.5).to(test_y.dtype)
-        return float((test_y == constant).float().mean())
+        constant = (train_y.double().mean(0) > 0.5).to(test_y.dtype)
+        return float((test_y == constant).double().mean())
     majority = int(torch.bincount(train_y).argmax())
-    return float((test_y == majority).float().mean())
+    return float((test_y == majority).double().mean())
 
 
 def probe_rows(ctx, protocol: str) -> list[dict]:

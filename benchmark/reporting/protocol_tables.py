@@ -83,8 +83,9 @@ def _table(out, header: list[str], rows: list[list[str]]):
 def _seeds_note(d: pd.DataFrame) -> str:
     n = int(d["n_seeds"].max()) if not d.empty else 0
     return (
-        f"Up to {n} seed(s); mean ± std over seeds, n = seeds behind a cell (no ± for one seed). "
-        "Reference rows: random_init, supervised (— = not run).\n\n"
+        f"Up to {n} seed(s); mean ± std over seeds, n = seeds behind a cell (no ± for one seed; the "
+        "CSV's 95 % CIs are t-intervals clipped to the metric's range). Reference rows: random_init, "
+        "supervised (— = not run).\n\n"
     )
 
 

@@ -179,8 +179,8 @@ def label_fraction_markdown(
             )
         n = int(d["n_seeds"].max()) if not d.empty else 0
         out.write(
-            f"\nUp to {n} seed(s); values in %; n = seeds behind a cell (no ± for one seed). "
-            "Reference rows: random_init, supervised.\n"
+            f"\nUp to {n} seed(s); values in %; n = seeds behind a cell (no ± for one seed; the CSV's "
+            "95 % CIs are t-intervals clipped to [0, 1]). Reference rows: random_init, supervised.\n"
         )
         out.write(f"{FLOOR_NOTE}\n\n" if marks else "\n")
     return out.getvalue()

@@ -7,7 +7,11 @@ mean difference and a 95 % confidence interval from the t-distribution with n �
 (docs/design.md §3.8). A cell is a win when the interval lies entirely on the better side of 0, a loss when
 it lies on the worse side, a tie when it contains 0; with a single paired seed there is no interval
 and the cell counts as a tie. Lower is better for error-like metrics (fpr95, mce, ce, error).
-Wins/ties/losses are counted across datasets.
+Wins/ties/losses are counted across datasets. Transfer cells pair only rows of the same pretraining
+source. The references random_init and supervised are added as baselines whenever their jobs for
+the same grid are in the store (never run for this), so every comparison also reads as a Δ against
+the floor and the ceiling; `reference_deltas` gives the same paired table for every stored method
+(published next to the leaderboard).
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from benchmark.core.arguments import csv_list
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.jobs import headline_metrics
 from benchmark.orchestration.suites import Suite, UsageError
+from benchmark.reporting.stats import FLOOR_METRIC
+from benchmark.reporting.tables import budget_source, superseded_mask
 
+REFERENCES = ("random_init", "supervised")
 LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
 CELL = ["protocol", "dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
 DELTA_COLUMNS = [
@@ -37,6 +44,7 @@ DELTA_COLUMNS = [
     "severity",
     "ood_partner",
     "metric",
+    "pretrain_source",
     "new_method",
     "baseline",
     "new_mean",
@@ -148,22 +156,30 @@ def missing_message(suite: Suite, p: ComparePlan, suite_arg: str, out_arg: str |
 def delta_table(
     frame: pd.DataFrame, suite: str, new: str, against: list[str], hashes: set[str] | None = None
 ) -> pd.DataFrame:
-    """One row per (cell, baseline) from per-seed store rows (`ResultStore.frame`)."""
+    """One row per (cell, baseline) from per-seed store rows (`ResultStore.frame`). The
+    method-independent majority floor is not compared; transfer rows pair by pretraining source."""
     if hashes is not None:
         frame = frame[frame["config_hash"].isin(hashes)]
+    frame = frame[frame["metric"] != FLOOR_METRIC]
+    frame = frame.assign(
+        pretrain_source=[budget_source(b) for b in frame["pretrain_budget"]]
+        if "pretrain_budget" in frame
+        else ""
+    )
+    cell_cols = CELL + ["pretrain_source"]
     rows = []
     new_f = frame[frame["method"] == new]
     for base in against:
         base_f = frame[frame["method"] == base]
-        merged = new_f.merge(base_f, on=CELL + ["seed"], suffixes=("_new", "_base"))
-        for key, g in merged.groupby(CELL, sort=True, dropna=False):
+        merged = new_f.merge(base_f, on=cell_cols + ["seed"], suffixes=("_new", "_base"))
+        for key, g in merged.groupby(cell_cols, sort=True, dropna=False):
             g = g.sort_values("seed")
             nv = [float(v) for v in g["value_new"]]
             bv = [float(v) for v in g["value_base"]]
             mean, std, n, lo, hi = paired_diff(nv, bv)
             if n == 0:
                 continue
-            cell = dict(zip(CELL, key))
+            cell = dict(zip(cell_cols, key))
             rows.append(
                 {
                     "suite": suite,
@@ -181,6 +197,34 @@ def delta_table(
                 }
             )
     return pd.DataFrame(rows, columns=DELTA_COLUMNS)
+
+
+def reference_deltas(frame: pd.DataFrame, suite: str, references=REFERENCES) -> pd.DataFrame:
+    """Paired Δ (over seeds) of every stored method against each reference present, from per-seed
+    store rows; superseded budgets (an older budget of the same method) are left out first."""
+    if frame.empty:
+        return pd.DataFrame(columns=DELTA_COLUMNS)
+    frame = frame[~superseded_mask(frame)]
+    refs = [r for r in references if r in set(frame["method"])]
+    parts = [
+        delta_table(frame, suite, m, [r for r in refs if r != m])
+        for m in sorted(set(frame["method"]))
+        if m not in REFERENCES or (m == "supervised" and "random_init" in refs)
+    ]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DELTA_COLUMNS)
+
+
+def reference_jobs_done(suite: Suite, store, new: str, against: list[str], datasets, seeds) -> list:
+    """The reference jobs (random_init, supervised) of this grid that are already in the store and
+    not named as baselines: added to the comparison, never run for it."""
+    from benchmark.orchestration.jobs import expand
+
+    refs = [r for r in REFERENCES if r != new and r not in against and r in suite.methods]
+    if not refs:
+        return []
+    done = store.done_hashes()
+    return [j for j in expand(suite, refs, datasets, seeds) if j.config_hash() in done]
 
 
 def win_tie_loss(delta: pd.DataFrame) -> pd.DataFrame:
@@ -215,6 +259,8 @@ def _cell_label(r) -> str:
         parts.append(f"s{int(r['severity'])}")
     if r["ood_partner"]:
         parts.append(f"vs {r['ood_partner']}")
+    if r.get("pretrain_source"):
+        parts.append(f"pretrained on {r['pretrain_source']}")
     return " · ".join(parts)
 
 
@@ -224,7 +270,8 @@ def markdown(delta: pd.DataFrame, summary: pd.DataFrame, new: str, suite: str) -
     out.write(
         "Δ = mean over seeds of (NEW − baseline), paired by seed; [95 % CI, t-distribution]; "
         "win/loss when the CI excludes 0 (lower is better for "
-        f"{', '.join(sorted(LOWER_IS_BETTER))}), tie otherwise or with a single seed.\n\n"
+        f"{', '.join(sorted(LOWER_IS_BETTER))}), tie otherwise or with a single seed (no CI: —). "
+        "The references random_init and supervised are included whenever they are stored.\n\n"
     )
     for protocol, d in delta.groupby("protocol", sort=True):
         out.write(f"## {protocol}\n\n")
@@ -396,7 +443,9 @@ def cmd_compare(args) -> int:
         show_progress=not args.no_progress,
     )
     write_tables(store, out, suite.name, headline_metrics(suite))
-    hashes = {j.config_hash() for j in p.new_jobs + p.baseline_jobs}
+    refs = reference_jobs_done(suite, store, args.new, args.against, args.datasets, p.seeds)
+    against = list(args.against) + sorted({j.method for j in refs})
+    hashes = {j.config_hash() for j in p.new_jobs + p.baseline_jobs + refs}
     frame = store.frame(suite.name)
     try:  # CE / mCE are derived at table time (against the supervised rows of the same run)
         from benchmark.reporting.protocol_tables import derived_rows
@@ -404,7 +453,7 @@ def cmd_compare(args) -> int:
         frame = derived_rows(frame, headline_metrics(suite))
     except ImportError:
         pass
-    delta = delta_table(frame, suite.name, args.new, args.against, hashes)
+    delta = delta_table(frame, suite.name, args.new, against, hashes)
     for label, err in summary["failed"]:
         print(f"FAILED {label}: {err}", file=sys.stderr)
     if delta.empty:

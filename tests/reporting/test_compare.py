@@ -337,3 +337,42 @@ def test_win_tie_loss_counts_across_datasets():
     assert len(wtl) == 1
     r = wtl.iloc[0]
     assert (r["wins"], r["ties"], r["losses"], r["n_datasets"]) == (2, 1, 1, 4)
+
+
+def test_deltas_pair_transfer_rows_by_source_and_never_compare_the_floor():
+    from benchmark.reporting.compare import delta_table, reference_deltas
+
+    rows = []
+    for method, off in (("new_m", 0.1), ("random_init", 0.0), ("supervised", 0.3)):
+        for src, base in (("a", 0.5), ("b", 0.7)):
+            for seed in (0, 1):
+                cell = {
+                    "suite": "s",
+                    "protocol": "transfer",
+                    "dataset": "d",
+                    "probe": "linear",
+                    "fraction": 1.0,
+                    "corruption": "",
+                    "severity": 0,
+                    "ood_partner": "",
+                    "method": method,
+                    "encoder": "default:image2d",
+                    "pretrain_budget": f"5ep@{src}",
+                    "seed": seed,
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "config_hash": f"{method}{src}{seed}",
+                }
+                rows.append({**cell, "metric": "accuracy", "value": base + off + 0.01 * seed})
+                rows.append({**cell, "metric": "majority_floor", "value": 0.2})
+    frame = pd.DataFrame(rows)
+    delta = delta_table(frame, "s", "new_m", ["random_init"])
+    assert set(delta["metric"]) == {"accuracy"}
+    assert sorted(delta["pretrain_source"]) == ["a", "b"] and set(delta["n_pairs"]) == {2}
+    assert delta["diff_mean"].tolist() == pytest.approx([0.1, 0.1])
+    ref = reference_deltas(frame, "s")
+    pairs = set(zip(ref["new_method"], ref["baseline"], ref["pretrain_source"]))
+    assert pairs == {
+        (m, b, s)
+        for m, b in (("new_m", "random_init"), ("new_m", "supervised"), ("supervised", "random_init"))
+        for s in ("a", "b")
+    }

@@ -367,20 +367,16 @@ def test_merge_keeps_a_newer_published_row():
         severity=0,
         metric="accuracy",
         mean=0.5,
-        std=0.0,
+        std="",  # one seed: no spread, no interval
         n_seeds=1,
-        ci95_low=0.5,
-        ci95_high=0.5,
+        ci95_low="",
+        ci95_high="",
         code_version="0.1.0",
         config_hash="0" * 16,
         created_at="2026-02-01T00:00:00Z",
     )
     old = canonical(pd.DataFrame([row]))
-    incoming = canonical(
-        pd.DataFrame(
-            [{**row, "mean": 0.4, "ci95_low": 0.4, "ci95_high": 0.4, "created_at": "2026-01-01T00:00:00Z"}]
-        )
-    )
+    incoming = canonical(pd.DataFrame([{**row, "mean": 0.4, "created_at": "2026-01-01T00:00:00Z"}]))
     merged, changes = merge(old, incoming)
     assert merged["mean"].tolist() == ["0.5"] and changes[0].startswith("kept")
     merged, changes = merge(incoming, old)
@@ -498,6 +494,8 @@ def test_validate_accepts_every_protocols_row_shapes(published, tmp_path):
         {"protocol": "ood", "probe": "knn", "ood_partner": "far:synthetic_noise", "metric": "aupr_out"},
         {"protocol": "transfer", "pretrain_budget": "8ep@cifar10+stl10"},
         {"probe": "finetune", "fraction": "0.01"},
+        {"metric": "majority_floor", "fraction": "0.5"},
+        {"n_seeds": "1", "fraction": "0.25", "std": "", "ci95_low": "", "ci95_high": ""},  # one seed
     ]
     out = [h]
     for v in variants:
@@ -578,7 +576,9 @@ def test_render_writes_markdown_html_and_plots(published, tmp_path, capsys):
     )
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from the network
     assert page.count('<table class="sortable">') >= 6 and "aria-sort" in page
-    assert "0.1.0+abc1234" in page and "Friedman p" in page
+    assert "0.1.0+abc1234" in page
+    # two datasets: ranks are shown, the Friedman test is not (its blocks are datasets, never cells)
+    assert "Friedman p" not in page and "skipped: they need ≥ 3 datasets as blocks" in page
     md = (site / "leaderboard.md").read_text()
     assert "### label_fraction" in md and "| simclr |" in md and "byol_x" in md
     text = readme.read_text()

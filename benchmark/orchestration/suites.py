@@ -377,7 +377,7 @@ def yaml_error_text(e: Exception) -> str:
 
 def is_suite_file(arg: str) -> bool:
     """`--suite` names a file (as opposed to a shipped suite's name)."""
-    return Path(arg).suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg
+    return Path(arg).suffix in (".yaml", ".yml")
 
 
 @dataclass

@@ -150,15 +150,19 @@ def publish_frame(incoming: pd.DataFrame, suite: str, root: Path, log=print) -> 
     return written
 
 
-def publish_store(store, suite: str, root: Path, log=print) -> dict[str, Path]:
+def publish_store(store, suite: str, root: Path, log=print, suite_text: str | None = None) -> dict[str, Path]:
+    """Publish the store's results of `suite`, with its config as <root>/<suite>/suite.yaml: the
+    given `suite_text` (the file the results came from), else the shipped suite of that name."""
     check_suite_name(suite)
     long = store_long(store, suite, log)
     if long.empty:
         raise UsageError(f"no finished results for suite {suite!r} in {store.path}; run it first")
     written = publish_frame(long, suite, root, log)
     cfg = SUITES_DIR / f"{suite}.yaml"
-    if cfg.exists():  # the exact config the page shows next to the tables
-        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", cfg.read_text())
+    if suite_text is None and cfg.exists():
+        suite_text = cfg.read_text()
+    if suite_text is not None:  # the exact config the page shows next to the tables
+        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", suite_text)
     return written
 
 

@@ -141,7 +141,18 @@ def plan(
         raise UsageError(f"compare: {new!r} is both the new method and a baseline")
     if len(set(against)) != len(against):
         raise UsageError(f"--against: a baseline is named twice in {against}")
-    expand(suite, [new, *against], datasets, [0])  # validates names (unknown method → usage error)
+    from methods.base import METHODS
+
+    known = ", ".join(sorted(METHODS))
+    if new not in METHODS:
+        raise UsageError(
+            f"compare: unknown method {new!r}; define it in a file and pass --method-file FILE "
+            f"(docs/adding_a_method.md), or compare a registered one: {known}"
+        )
+    unknown = [m for m in against if m not in METHODS]
+    if unknown:
+        raise UsageError(f"--against: unknown method(s) {', '.join(unknown)}; known: {known}")
+    expand(suite, [new, *against], datasets, [0])  # validates datasets and hyper-parameters
     if seeds is None:
         stored = {
             j["seed"]

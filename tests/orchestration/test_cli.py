@@ -304,3 +304,51 @@ def test_resumed_job_says_from_which_epoch(tmp_path, capsys):
     assert [m for m in logs if "resuming" in m] == [
         f"{job.label()}: resuming from epoch 1 of 3 (checkpoint in {tmp_path})"
     ]
+
+
+# ---- the documentation states what the code does ------------------------------------------------
+def test_suites_doc_names_every_key_option_and_shipped_suite():
+    from benchmark.orchestration.suites import (
+        ALLOWED_DATASET,
+        ALLOWED_PRETRAIN,
+        ALLOWED_TOP,
+        RESOURCE_KEYS,
+        available_suites,
+    )
+    from datasets.base import ADAPTERS
+
+    doc = (ROOT / "docs" / "suites.md").read_text()
+    keys = (ALLOWED_TOP - {"pretrain", "robustness"}) | ALLOWED_DATASET | RESOURCE_KEYS
+    keys |= {f"pretrain.{k}" for k in ALLOWED_PRETRAIN} | {"robustness.max_test"}
+    assert not [k for k in sorted(keys) if f"`{k}`" not in doc and k not in doc]
+    options = {o for a in ADAPTERS.values() for o in a.accepted_options()}
+    assert not [o for o in sorted(options) if f"`{o}`" not in doc]
+    assert not [s for s in available_suites() if f"| `{s}` |" not in doc]
+
+
+def test_readme_front_door_and_its_links():
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith(
+        "# SSLBench\n\n```bash\n"
+        "make bench   # creates .venv if missing, installs, runs the quick suite and prints its table\n"
+        "make test    # same set-up, then runs the test suite (pytest)\n```\n"
+    )
+    heads = re.findall(r"^## (.+)$", text, re.M)
+    assert heads[:2] == ["What it is", "Your first run"]
+    assert "run --suite smoke" in text.split("## Your first run")[1].split("##")[0]
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
+        if "://" not in target:
+            assert (ROOT / target).exists(), target
+    assert len(text.splitlines()) < 250  # the long material lives in docs/ and leaderboards/
+
+
+def test_performance_doc_counts_the_quick_suite_jobs_the_code_makes():
+    from benchmark.orchestration.jobs import expand
+    from benchmark.orchestration.suites import load_suite
+    from benchmark.orchestration.transfer import suite_transfer_jobs
+
+    quick = load_suite("quick")
+    n_in, n_tr = len(expand(quick)), len(suite_transfer_jobs(quick))
+    doc = " ".join((ROOT / "docs" / "performance.md").read_text().split())
+    assert f"runs {n_in + n_tr} jobs ({n_in} in-domain + {n_tr} for its three transfer pairs" in doc
+    assert len(quick.transfer) == 3

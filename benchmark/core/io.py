@@ -44,10 +44,11 @@ def safe_torch_load(path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def writable_dir(path, flag: str) -> Path:
-    """`path` as a directory we can write into, created when missing; otherwise a UsageError in one
-    line naming `flag` (a file in the way, a read-only or missing parent). Writing a probe file is the
-    only reliable test: root passes `os.access` on read-only mounts."""
+def writable_dir(path, flag: str, create: bool = True) -> Path:
+    """`path` as a directory we can write into, created when missing (with `create=False`, the
+    nearest existing parent is checked instead and nothing is left behind); otherwise a UsageError in
+    one line naming `flag` (a file in the way, a read-only or missing parent). Writing a probe file is
+    the only reliable test: root passes `os.access` on read-only mounts."""
     from benchmark.core.errors import UsageError
 
     path = Path(path)
@@ -59,8 +60,9 @@ def writable_dir(path, flag: str) -> Path:
     if not parent.is_dir():
         raise UsageError(f"{flag} {path}: {parent} is a file, expected a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check-")
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path if path.is_dir() else parent, prefix=".write-check-")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:

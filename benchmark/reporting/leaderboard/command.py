@@ -96,22 +96,24 @@ def _publish(args) -> dict[str, Path]:
         if not args.suite:
             raise UsageError("publish --from-csv needs --suite (the suite the CSV's rows belong to)")
         name = load_suite(args.suite).name if is_suite_file(args.suite) else check_suite_name(args.suite)
-        writable_dir(root / name, "--root")
+        writable_dir(root / name, "--root", create=False)
         return publish_csv(Path(args.from_csv), name, root, _log)
     from benchmark.orchestration.store import ResultStore
 
     rs = suite_for_results(args.suite, args.out, "leaderboard publish")
     if not (rs.out / "store.sqlite").exists():
         raise UsageError(f"no results store at {rs.out / 'store.sqlite'}; run the suite first or pass --out")
-    writable_dir(root / rs.name, "--root")
+    writable_dir(root / rs.name, "--root", create=False)
     return publish_store(ResultStore(rs.out / "store.sqlite"), rs.name, root, _log, suite_text=rs.text)
 
 
 def _render(args) -> dict[str, Path]:
     root = Path(args.root)
+    for s in args.suite or []:
+        check_suite_name(s)
     if root.exists() and not root.is_dir():
         raise UsageError(f"--root {root}: is a file, expected the leaderboards directory")
-    writable_dir(Path(args.site) if args.site else root / "site", "--site")
+    writable_dir(Path(args.site) if args.site else root / "site", "--site", create=False)
     written = render(
         Path(args.root),
         Path(args.site) if args.site else None,
@@ -128,7 +130,7 @@ def cmd_leaderboard(args) -> int:
     if args.lb_command == "validate":
         return _validate(args)
     if args.lb_command == "withdraw":
-        writable_dir(Path(args.root) / check_suite_name(args.suite), "--root")
+        writable_dir(Path(args.root) / check_suite_name(args.suite), "--root", create=False)
         written = withdraw(args.suite, Path(args.root), args.method, args.dataset, args.pretrain_budget, _log)
     elif args.lb_command == "publish":
         written = _publish(args)

@@ -485,7 +485,6 @@ def cmd_compare(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
 
     check_datasets_package()
-    from benchmark.core.io import writable_dir
     from benchmark.orchestration.runner import resolve_device, run_jobs
     from benchmark.orchestration.store import ResultStore
     from benchmark.orchestration.suites import NAME_RE, suite_for_results
@@ -532,7 +531,18 @@ def cmd_compare(args) -> int:
             )
         if args.seeds is None:  # the suite's seeds: the ones the published rows were run with
             p = plan(suite, None, args.new, args.against, args.datasets, list(suite.seeds))
-    writable_dir(out / "compare", "--out")
+    # the run's pre-flight, for NEW's jobs: suite keys and adapter options, data dir, the data itself
+    from benchmark.orchestration.preflight import preflight, suite_problems
+
+    usage = suite_problems(suite)
+    if usage:
+        more = f" (+{len(usage) - 1} more problem(s) in the suite)" if len(usage) > 1 else ""
+        raise UsageError(usage[0] + more)
+    report = preflight(p.new_jobs, args.data_dir, out / "compare")
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    if report.exit_code:
+        return report.exit_code
     new_store = (
         main_store
         if args.into_store and main_store

@@ -152,9 +152,8 @@ def cmd_run(args) -> int:
             file=sys.stderr,
         )
     store = ResultStore(out / "store.sqlite")
-    atomic_write_text(
-        out / "suite.yaml", Path(suite.source).read_text()
-    )  # what `publish` shows with the tables
+    # the config that ran, next to its results: `report` and `publish` read it (docs/design.md §7)
+    atomic_write_text(out / "suite.yaml", Path(suite.source).read_text())
     print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
     t_start = time.perf_counter()
     summary = run_grid(

@@ -114,7 +114,7 @@ def suite_problems(suite: Suite) -> list[str]:
             continue
         try:  # building an adapter reads no data; it checks the option names and values
             ADAPTERS[d.name](data_dir=".", **d.options)
-        except (ValueError, TypeError) as e:
+        except Exception as e:  # an option name or value the adapter refuses
             problems.append(f"{where}: {label}.options: {one_line(e)}")
     for label, m, hp in overrides:
         cls = get_method_class(m)

@@ -179,3 +179,14 @@ def test_ood_partner_without_files_is_one_warning(data_dir, tmp_path, monkeypatc
     assert report.exit_code == 0 and report.checked >= 2  # breastmnist and the bundled sklearn digits
     assert len(report.warnings) == 1 and report.warnings[0].startswith("OOD partner(s) without local files")
     assert "pneumoniamnist" in report.warnings[0] and "fashion_mnist" not in report.warnings[0]
+
+
+def test_methods_filter_takes_suite_members_and_method_file_methods():
+    from benchmark.orchestration.preflight import method_filter_problems
+    from benchmark.orchestration.suites import load_suite
+
+    quick = load_suite("quick")
+    assert method_filter_problems(quick, ["simclr", "supervised"]) == []
+    assert method_filter_problems(quick, ["my_method"], extra=["my_method"]) == []  # --method-file
+    (line,) = method_filter_problems(quick, ["byol", "simclr"])
+    assert line.startswith("--methods: byol not in suite 'quick' (it has simclr, random_init, supervised)")

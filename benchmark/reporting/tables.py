@@ -137,11 +137,14 @@ def _method_order(methods) -> list[str]:
 
 
 def label_fraction_markdown(
-    long: pd.DataFrame, metric_for: dict[str, str] | None = None, failed: dict[str, set[str]] | None = None
+    long: pd.DataFrame,
+    metric_for: dict[str, str] | None = None,
+    failed: dict[str, set[str] | dict[str, str]] | None = None,
 ) -> str:
     """One pivot per dataset: methods as rows, probe × fraction as columns, 'mean ± std (n=k)' cells
     ('mean (n=1)' for one seed), a majority-class floor row, accuracies at or below it marked ▿.
-    `failed` ({dataset: {method, …}}): cells of a method with a failed job read 'failed', never a number."""
+    `failed` ({dataset: {method, …}} or {dataset: {method: status}}): cells of a method with a failed
+    or collapsed job read that status ('failed', 'collapsed'), never a number."""
     lf = long[long["protocol"] == "label_fraction"]
     floors = floor_values(lf)
     failed = failed or {}
@@ -154,12 +157,14 @@ def label_fraction_markdown(
         floor = {c: floors.get(("label_fraction", dataset, c[0], float(c[1]))) for c in cols}
         marks = metric == "accuracy"  # the floor is an accuracy
         out.write(f"### {dataset} — {metric} (mean ± std over seeds, n = seeds)\n\n")
-        out.write("| method | " + " | ".join(f"{p} @ {f * 100:g}%" for p, f in cols) + " |\n")
-        out.write("|---|" + "---:|" * len(cols) + "\n")
+        heads = [f"{p} @ {f * 100:g}%" for p, f in cols] or ["result"]  # a dataset whose jobs all failed
+        out.write("| method | " + " | ".join(heads) + " |\n")
+        out.write("|---|" + "---:|" * len(heads) + "\n")
         bad = failed.get(dataset, set())
-        for m in _method_order(set(d["method"].unique()) | bad):
+        bad = bad if isinstance(bad, dict) else dict.fromkeys(bad, "failed")
+        for m in _method_order(set(d["method"].unique()) | set(bad)):
             if m in bad:
-                out.write(f"| {m} | " + " | ".join(["failed"] * max(1, len(cols))) + " |\n")
+                out.write(f"| {m} | " + " | ".join([bad[m]] * len(heads)) + " |\n")
                 continue
             cells = []
             for p, f in cols:
@@ -200,10 +205,10 @@ def write_tables(
     old = superseded_mask(long)
     long = long[~old]
     written.update(write_protocol_markdowns(long, out_dir, metric_for, superseded=int(old.sum())))
-    failed: dict[str, set[str]] = {}
-    for j in store.jobs("failed"):  # failed cells are shown as failed, never as numbers
+    failed: dict[str, dict[str, str]] = {}
+    for j in store.jobs("failed") + store.jobs("collapsed"):  # shown as such, never as numbers
         if suite is None or j["suite"] == suite:
-            failed.setdefault(j["dataset"], set()).add(j["method"])
+            failed.setdefault(j["dataset"], {})[j["method"]] = j["status"]
     md = label_fraction_markdown(long, metric_for, failed)
     if md:
         written["label_fraction.md"] = atomic_write_text(

@@ -581,11 +581,20 @@ def test_render_writes_markdown_html_and_plots(published, tmp_path, capsys):
     assert "Friedman p" not in page and "skipped: they need ≥ 3 datasets as blocks" in page
     md = (site / "leaderboard.md").read_text()
     assert "### label_fraction" in md and "| simclr |" in md and "byol_x" in md
+    # the full tables go to <root>/README.md, with plot paths relative to it
+    full = (published / "README.md").read_text()
+    assert full == md.replace(f"]({SUITE}_", f"](site/{SUITE}_")
+    assert f"](site/{SUITE}_label_efficiency_fashion_mnist.png)" in full
+    assert "Critical-difference diagram" not in full  # two datasets: no CD diagram (needs ≥ 3)
+    assert "```yaml\n# why these settings\nname: tiny_lb" in full
+    # the project README gets a short summary linked to them, never the tables
     text = readme.read_text()
-    assert "old" not in text and "tail" in text and "| simclr |" in text
-    # headings are demoted one level under the README's own; the suite config's comments are not headings
-    assert "#### label_fraction" in text and "```yaml\n# why these settings\nname: tiny_lb" in text
-    assert f"(leaderboards/site/{SUITE}_ranks_label_fraction.png)" in text
+    assert "old" not in text and "tail" in text and "| simclr |" not in text and "```yaml" not in text
+    block = text.split(README_START)[1].split(README_END)[0]
+    assert "[leaderboards/README.md](leaderboards/README.md)" in block
+    row = next(line for line in block.splitlines() if line.startswith(f"| [{SUITE}]"))
+    assert f"(leaderboards/README.md#suite-{SUITE})" in row and "label_fraction, ood, robustness" in row
+    assert len(block.strip().splitlines()) == 2 + 2 + 1  # link line, blank, header, rule, one suite
 
 
 def test_render_refuses_an_invalid_leaderboard(published, capsys):

@@ -215,7 +215,9 @@ def publish_paired(store, suite: str, root: Path, log=print) -> dict[str, Path]:
     return written
 
 
-def publish_store(store, suite: str, root: Path, log=print) -> dict[str, Path]:
+def publish_store(store, suite: str, root: Path, log=print, suite_text: str | None = None) -> dict[str, Path]:
+    """Publish the store's results of `suite`, with its config as <root>/<suite>/suite.yaml: the
+    given `suite_text` (the file the results came from), else the shipped suite of that name."""
     check_suite_name(suite)
     long = store_long(store, suite, log)
     if long.empty:
@@ -223,8 +225,10 @@ def publish_store(store, suite: str, root: Path, log=print) -> dict[str, Path]:
     written = publish_frame(long, suite, root, log)
     written.update(publish_paired(store, suite, root, log))
     cfg = SUITES_DIR / f"{suite}.yaml"
-    if cfg.exists():  # the exact config the page shows next to the tables
-        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", cfg.read_text())
+    if suite_text is None and cfg.exists():
+        suite_text = cfg.read_text()
+    if suite_text is not None:  # the exact config the page shows next to the tables
+        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", suite_text)
     return written
 
 

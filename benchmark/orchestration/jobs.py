@@ -32,6 +32,9 @@ class Job:
         default_factory=list
     )  # transfer sources (benchmark/orchestration/transfer.py)
     robustness_max_test: int | None = None  # None: robustness.MAX_CORRUPTED_TEST
+    # Training recipes (methods/recipe.py): `paper` or `legacy`. Suites default to `paper`; a Job
+    # defaults to `legacy`, what every job was before recipes, so its hash is the one it had.
+    recipes: str = "legacy"
 
     def config(self) -> dict[str, Any]:
         cfg = asdict(self)
@@ -39,6 +42,8 @@ class Job:
         for key in ("pretrain_on", "robustness_max_test"):
             if not cfg[key]:
                 cfg.pop(key)
+        if cfg["recipes"] == "legacy":
+            cfg.pop("recipes")
         return cfg
 
     def config_hash(self) -> str:
@@ -100,8 +105,8 @@ def expand(
             hp = {**suite.method_hparams.get(m, {}), **d.method_hparams.get(m, {})}
             if (d.batch_size or suite.batch_size) and "batch_size" not in hp:
                 hp["batch_size"] = d.batch_size or suite.batch_size
-            known = {**get_method_class(m).base_defaults, **get_method_class(m).defaults}
-            unknown = set(hp) - set(known)
+            known = get_method_class(m).known_hparams()
+            unknown = set(hp) - known
             if unknown:
                 raise UsageError(
                     f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
@@ -124,6 +129,7 @@ def expand(
                         max_val=d.max_val,
                         max_test=d.max_test,
                         robustness_max_test=suite.robustness_max_test,
+                        recipes=suite.recipes,
                     )
                 )
     return jobs

@@ -8,7 +8,7 @@ import torch
 
 from methods.base import Method, projection_mlp, register_method
 from methods.byol import BYOL_VIEWS
-from methods.recipe import BATCH, EPOCHS, HEADS, Recipe
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def _standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -40,7 +40,7 @@ RECIPE = Recipe(
     lr_warmup_frac=0.01,
     lr_end=0.001,
     views=BYOL_VIEWS,
-    deviations=(EPOCHS, BATCH, HEADS),
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
 )
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from benchmark.core.views import ViewPolicy
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, EMA, EPOCHS, HEADS, Recipe
+from methods.recipe import BATCH, DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def byol_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,7 @@ RECIPE = Recipe(
     lr_warmup_frac=0.01,
     ema=EMA(0.996, 1.0, "cosine"),
     views=BYOL_VIEWS,
-    deviations=(EPOCHS, BATCH, HEADS),
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
 )
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, register_method
 from methods.byol import BYOL_VIEW_1, BYOL_VIEW_2
-from methods.recipe import BATCH, EMA, EPOCHS, Deviation, Freeze, Recipe
+from methods.recipe import BATCH, DOMAINS, EMA, ENCODER, EPOCHS, Deviation, Freeze, Recipe
 
 
 class DINOHead(nn.Module):
@@ -99,6 +99,8 @@ RECIPE = Recipe(
     views={"global_1": DINO_GLOBAL_1, "global_2": DINO_GLOBAL_2, "local": DINO_LOCAL},
     hparams={"teacher_temp": 0.07, "warmup_teacher_temp": 0.04, "warmup_frac": 0.3, "local_crops": 8},
     deviations=(
+        ENCODER,
+        DOMAINS,
         EPOCHS,
         BATCH,
         Deviation(

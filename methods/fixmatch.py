@@ -15,7 +15,7 @@ from torch import nn
 from methods._semi import EMA_EVAL, STRONG_VIEW, WEAK_VIEW, probabilities, supervised_term
 from methods._utils import ema_model_update, frozen_copy
 from methods.base import Method, register_method
-from methods.recipe import EMA, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def fixmatch_unlabelled_loss(
@@ -47,6 +47,8 @@ RECIPE = Recipe(
     ema=EMA(0.999, 0.999, "constant", true_average=True),
     views={"weak": WEAK_VIEW, "strong": STRONG_VIEW},
     deviations=(
+        ENCODER,
+        DOMAINS,
         EPOCHS,
         HEADS,
         Deviation("batch", "the suite's batch with 1/8 labelled (μ 7) instead of 64 + 448"),

@@ -25,7 +25,7 @@ from benchmark.models.tokens import (
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, register_method
 from methods.mae import token_encoder_from_hparams
-from methods.recipe import BATCH, EMA, EPOCHS, Deviation, Recipe
+from methods.recipe import BATCH, DOMAINS, EMA, EPOCHS, Deviation, Recipe
 
 
 def sample_masks(
@@ -144,6 +144,7 @@ RECIPE = Recipe(
     views={"input": ViewPolicy("crop", name="crop 0.3–1, no flip", scale=(0.3, 1.0), flip=False)},
     hparams={"augment": True, "per_sample_masks": True},
     deviations=(
+        DOMAINS,
         EPOCHS,
         BATCH,
         Deviation("encoder", "4 blocks of 128-d and a 4 × 128 predictor (ViT-H and 12 × 384), for CPU"),

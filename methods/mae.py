@@ -20,7 +20,7 @@ from benchmark.models.tokens import (
     transformer_blocks,
 )
 from methods.base import Method, register_method
-from methods.recipe import BATCH, EPOCHS, Deviation, Recipe
+from methods.recipe import BATCH, DOMAINS, EPOCHS, Deviation, Recipe
 
 ENCODER_KEYS = ("enc_dim", "enc_depth", "enc_heads", "max_tokens", "pos_embed")
 
@@ -69,6 +69,7 @@ RECIPE = Recipe(
     },
     hparams={"augment": True},
     deviations=(
+        DOMAINS,
         EPOCHS,
         BATCH,
         Deviation("encoder", "4 blocks of 128-d (ViT-B: 12 × 768) and a 4 × 128 decoder (8 × 512), for CPU"),

@@ -14,7 +14,7 @@ from torch import nn
 from methods._semi import WEAK_VIEW, probabilities, supervised_term
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, register_method
-from methods.recipe import EMA, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def consistency_loss(
@@ -49,6 +49,8 @@ RECIPE = Recipe(
     views={"weak": replace(WEAK_VIEW, name="weak (flip, translate ≤ 2 px of 32)", translate=2 / 32)},
     hparams={"rampup_frac": RAMP},
     deviations=(
+        ENCODER,
+        DOMAINS,
         EPOCHS,
         HEADS,
         Deviation("lr schedule", "linear warm-up then cosine for the paper's sigmoid ramp-up and ramp-down"),

@@ -19,7 +19,7 @@ from torch import nn
 from methods._semi import EMA_EVAL, WEAK_VIEW, labelled_mask, probabilities
 from methods._utils import ema_model_update, frozen_copy
 from methods.base import Method, register_method
-from methods.recipe import EMA, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def sharpen(p: torch.Tensor, temperature: float, multilabel: bool = False) -> torch.Tensor:
@@ -70,6 +70,8 @@ RECIPE = Recipe(
     views={"weak": WEAK_VIEW},
     hparams={"rampup_frac": 1 / 64},
     deviations=(
+        ENCODER,
+        DOMAINS,
         EPOCHS,
         HEADS,
         Deviation("batch", "the suite's batch, half labelled, instead of 64 + 64"),

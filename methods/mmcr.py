@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 from methods.simclr import SIMCLR_VIEW
 
 
@@ -29,6 +29,8 @@ RECIPE = Recipe(
     exclude_bias_norm=False,
     views={"view": SIMCLR_VIEW},
     deviations=(
+        ENCODER,
+        DOMAINS,
         EPOCHS,
         BATCH,
         HEADS,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, projection_mlp, register_method
 from methods.byol import BYOL_VIEWS
-from methods.recipe import BATCH, EMA, EPOCHS, HEADS, Recipe
+from methods.recipe import BATCH, DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def moco_v3_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -36,7 +36,7 @@ RECIPE = Recipe(
     ema=EMA(0.99, 1.0, "cosine"),
     views=BYOL_VIEWS,
     hparams={"temperature": 1.0},
-    deviations=(EPOCHS, BATCH, HEADS),
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
 )
 
 

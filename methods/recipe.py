@@ -19,7 +19,6 @@ lr before batch scaling, `weight_decay`, `optimizer`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
@@ -181,7 +180,10 @@ class Recipe:
             wd += ", not on bias/norm"
         extras = [f"clip {self.clip_grad:g}"] if self.clip_grad else []
         extras += [f"freeze {f.prefix} for {f.until:.3g}" for f in self.freeze]
-        views = "; ".join(f"{role}: {p.name or p.kind}" for role, p in self.views.items()) or "default"
+        named: dict[str, list[str]] = {}  # roles with the same view are listed together
+        for role, policy in self.views.items():
+            named.setdefault(policy.name or policy.kind, []).append(role)
+        views = "; ".join(f"{', '.join(roles)}: {name}" for name, roles in named.items()) or "default"
         hps = ", ".join(f"{k}={_fmt(v)}" for k, v in self.hparams.items())
         return {
             "source": self.source,
@@ -248,12 +250,12 @@ BATCH = Deviation(
     "batch size", "the suite's (64–256 on CPU) instead of the paper's thousands; the lr follows by its rule"
 )
 HEADS = Deviation("head widths", "scaled to the 128-d default encoders (method defaults)")
-
-
-def share(part: float, whole: float) -> float:
-    """A schedule length as the share of the paper's run it took (e.g. 10 of 100 epochs → 0.1)."""
-    return part / whole
-
-
-def approx(x: float, digits: int = 4) -> float:
-    return float(f"{x:.{digits}g}") if x and math.isfinite(x) else x
+ENCODER = Deviation(
+    "encoder",
+    "the benchmark's small encoders (4-block CNN, 1-D CNN, MLP, GCN / GIN) for the paper's ResNet / "
+    "WideResNet: one encoder per domain for every method, sized for CPU",
+)
+DOMAINS = Deviation(
+    "views outside images",
+    "each domain's analogue of the paper's image views (benchmark/core/views.py): the paper has none",
+)

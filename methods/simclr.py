@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from benchmark.core.gather import gather_with_grad, world
 from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def nt_xent_loss(
@@ -55,6 +55,29 @@ SIMCLR_VIEW = ViewPolicy(
 )
 PAIR_VIEWS = {"view_1": replace(SIMCLR_VIEW, slot=0), "view_2": SIMCLR_VIEW}
 
+
+def _pair(first: str, second: str, source: str) -> dict[str, ViewPolicy]:
+    """A domain's two views (slot 0 / 1, benchmark/core/views.py), named for the recipe table."""
+    return {
+        "view_1": ViewPolicy("ssl", name=first, slot=0, source=source),
+        "view_2": ViewPolicy("ssl", name=second, slot=1, source=source),
+    }
+
+
+SCARF_VIEWS = _pair(
+    "SCARF anchor (the row itself)", "SCARF corruption (each feature from a random row, p 0.6)", "SCARF §2"
+)
+GRAPHCL_VIEWS = _pair(
+    "GraphCL anchor (the graph itself)",
+    "GraphCL view (node drop, edge drop or attribute mask 10 %, or a 20 % subgraph)",
+    "GraphCL unsupervised_TU/aug.py",
+)
+GRACE_VIEWS = _pair(
+    "GRACE view 1 (edges 0.2, features 0.3 on Cora)",
+    "GRACE view 2 (edges 0.4, features 0.4 on Cora)",
+    "GRACE config",
+)
+
 RECIPE = Recipe(
     source="Chen et al. 2020, §B.1 (LARS, lr 0.3 × bs/256, wd 1e-6, 10-epoch warm-up of 100, cosine); "
     "App. B.9 (τ 0.5 on CIFAR-10)",
@@ -66,7 +89,7 @@ RECIPE = Recipe(
     lr_warmup_frac=0.1,
     views=PAIR_VIEWS,
     hparams={"temperature": 0.5},
-    deviations=(EPOCHS, BATCH, HEADS),
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
     by_spec={
         # SCARF is SimCLR on tables: the anchor row against one corrupted row (datasets/tabular_base.py).
         "tabular": Recipe(
@@ -74,11 +97,12 @@ RECIPE = Recipe(
             optimizer="adamw",
             lr=1e-3,
             exclude_bias_norm=False,
-            views=PAIR_VIEWS,
+            views=SCARF_VIEWS,
             hparams={"temperature": 1.0},
             deviations=(
                 EPOCHS,
                 HEADS,
+                Deviation("encoder", "the benchmark's MLP (256-256-128) for the paper's 4-layer MLP of 256"),
                 Deviation("optimiser", "AdamW without weight decay is the paper's Adam"),
             ),
         ),
@@ -89,7 +113,7 @@ RECIPE = Recipe(
             optimizer="adamw",
             lr=0.01,
             exclude_bias_norm=False,
-            views=PAIR_VIEWS,
+            views=GRAPHCL_VIEWS,
             hparams={"temperature": 0.2},
             deviations=(
                 EPOCHS,
@@ -104,7 +128,7 @@ RECIPE = Recipe(
             lr=5e-4,
             weight_decay=1e-5,
             exclude_bias_norm=False,
-            views=PAIR_VIEWS,
+            views=GRACE_VIEWS,
             hparams={"temperature": 0.4},
             deviations=(
                 EPOCHS,

@@ -9,7 +9,7 @@ from torch import nn
 
 from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, EPOCHS, HEADS, Recipe
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def simsiam_loss(p1: torch.Tensor, z1: torch.Tensor, p2: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -43,7 +43,7 @@ RECIPE = Recipe(
     exclude_bias_norm=False,
     fixed_lr=("predictor",),
     views={"view_1": MOCO_V2_VIEW, "view_2": MOCO_V2_VIEW},
-    deviations=(EPOCHS, BATCH, HEADS),
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
 )
 
 

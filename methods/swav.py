@@ -14,7 +14,7 @@ from torch import nn
 
 from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, EPOCHS, HEADS, Deviation, Freeze, Recipe
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Deviation, Freeze, Recipe
 
 
 @torch.no_grad()
@@ -82,6 +82,8 @@ RECIPE = Recipe(
     views={"global_1": SWAV_GLOBAL, "global_2": SWAV_GLOBAL, "local": SWAV_LOCAL},
     hparams={"queue_size": 3840, "queue_start_frac": 0.075, "local_crops": 6},
     deviations=(
+        ENCODER,
+        DOMAINS,
         EPOCHS,
         BATCH,
         HEADS,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from methods.base import Method, projection_mlp, register_method
 from methods.byol import BYOL_VIEWS
-from methods.recipe import BATCH, EPOCHS, HEADS, Recipe
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def variance_term(z: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
@@ -46,7 +46,7 @@ RECIPE = Recipe(
     lr_warmup_frac=0.01,
     lr_end=0.001,
     views=BYOL_VIEWS,
-    deviations=(EPOCHS, BATCH, HEADS),
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
 )
 
 

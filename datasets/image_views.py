@@ -255,7 +255,7 @@ def equalize(x: torch.Tensor) -> torch.Tensor:
     return torch.where((q.shape[-1] - cdf_min).view(m, c, 1, 1) > 0, out, x)
 
 
-def _ra_op(k: int, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def rand_augment_op(k: int, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """RandAugment op `k` of `RA_OPS` on images x (M, C, H, W) with magnitudes v ∈ [0, 1] (M,)."""
     name = RA_OPS[k]
     m = x.shape[0]
@@ -335,7 +335,7 @@ def rand_augment(x: torch.Tensor, g: torch.Generator, n_ops: int = 2) -> torch.T
         out = x.clone()
         for k in ops.unique().tolist():
             idx = (ops == k).nonzero().flatten().to(x.device)
-            out[idx] = _ra_op(k, x[idx], mags[ops == k].to(x.device))
+            out[idx] = rand_augment_op(k, x[idx], mags[ops == k].to(x.device))
         x = out.clamp(0, 1)
     return x
 

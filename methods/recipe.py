@@ -5,7 +5,7 @@ Each method file declares its `Recipe` next to its loss (`Method.recipe`). The p
 the parameter freezes and the gradient clipping from it; the method reads its EMA schedule, its
 view policies (benchmark/core/views.py) and the hyper-parameters the paper sets from it.
 
-Two modes, chosen per suite (`recipes: paper | legacy`, docs/design.md §7):
+Two modes, chosen per suite (`recipes: paper | legacy`, docs/design.md §3.12, §7):
 - `paper`: the method's recipe. Budgets stay small by rule, not by hand per method: the base lr is
   scaled with the batch size (lr = base × batch/256 where the paper does so), and warm-up, decay,
   freezes and ramps are fractions of the run (the paper's share of its own schedule).

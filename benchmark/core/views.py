@@ -1,4 +1,4 @@
-"""What a method asks of an adapter's views: a `ViewPolicy` (docs/design.md §2, §6).
+"""What a method asks of an adapter's views: a `ViewPolicy` (docs/design.md §3.12).
 
 A method's recipe (methods/recipe.py) names the views its paper uses; the adapter turns each policy
 into its domain's analogue (datasets/*_views.py): the image pipelines of SimCLR, BYOL or DINO, a

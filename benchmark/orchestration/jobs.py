@@ -11,6 +11,7 @@ from benchmark.models.encoders import NAMED_ENCODERS, encoder_available
 from benchmark.orchestration.suites import Suite
 from datasets.base import ADAPTERS
 from methods.base import METHODS, get_method_class
+from methods.recipe import legacy_recipe
 
 
 @dataclass
@@ -112,6 +113,10 @@ def expand(
                     f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
                     f"{sorted(unknown)}; known: {sorted(known)}"
                 )
+            try:  # recipe fields (optimizer, lr_scaling, …) are checked here, not when the job runs
+                (get_method_class(m).recipe or legacy_recipe(1e-3, 1e-6)).with_overrides(hp)
+            except (TypeError, ValueError) as e:
+                raise UsageError(f"suite {suite.source}: method_hparams.{m}: {e}") from e
             for s in seeds if seeds is not None else suite.seeds:
                 jobs.append(
                     Job(

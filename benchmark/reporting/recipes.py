@@ -1,7 +1,7 @@
 """The recipe table: how every trained method trains under `recipes: paper`, its sources and every
 deviation from them with its reason. Generated from the recipes in the method files
 (methods/recipe.py); `run_benchmark.py list methods --recipes` prints it and docs/recipes.md is its
-output, checked by tests/methods/test_recipes.py."""
+output, checked by tests/methods/test_training_recipes.py."""
 
 from __future__ import annotations
 

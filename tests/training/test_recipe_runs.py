@@ -93,6 +93,8 @@ def test_suite_switch_reaches_jobs_and_keys(tmp_path):
     assert parse_suite({**base, "recipes": "legacy"}, "s").recipes == "legacy"
     with pytest.raises(UsageError, match="recipes"):
         parse_suite({**base, "recipes": "papers"}, "s")
+    with pytest.raises(UsageError, match="optimizer"):
+        expand(parse_suite({**base, "method_hparams": {"simclr": {"optimizer": "adam"}}}, "s"))
     for name in ("quick", "methods"):  # their published rows were trained with the legacy recipes
         assert {j.recipes for j in expand(load_suite(name))} == {"legacy"}
     legacy, paper = _job("simclr", "sklearn_digits", "legacy"), _job("simclr", "sklearn_digits")

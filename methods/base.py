@@ -24,7 +24,7 @@ from benchmark.core.specs import SPEC_KINDS, InputSpec, TaskSpec
 from benchmark.core.views import ViewPolicy
 from methods.recipe import EMA, RECIPE_FIELDS, Recipe, resolve_recipe
 
-View = Callable[[Any], Any]
+View = Callable[..., Any]  # view(x) or view(x, policy)
 
 
 class Method(nn.Module):

@@ -39,33 +39,11 @@ from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.jobs import headline_metrics
 from benchmark.orchestration.suites import Suite, UsageError
 from benchmark.reporting.stats import FLOOR_METRIC
-from benchmark.reporting.tables import budget_source, superseded_mask
+from benchmark.reporting.tables import DELTA_COLUMNS, budget_source, superseded_mask
 
 REFERENCES = ("random_init", "supervised")
 LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
 CELL = ["protocol", "dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
-DELTA_COLUMNS = [
-    "suite",
-    "protocol",
-    "dataset",
-    "probe",
-    "fraction",
-    "corruption",
-    "severity",
-    "ood_partner",
-    "metric",
-    "pretrain_source",
-    "new_method",
-    "baseline",
-    "new_mean",
-    "baseline_mean",
-    "diff_mean",
-    "diff_std",
-    "n_pairs",
-    "ci95_low",
-    "ci95_high",
-    "outcome",
-]
 SUMMARY_COLUMNS = [
     "suite",
     "protocol",

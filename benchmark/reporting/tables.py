@@ -27,30 +27,6 @@ from benchmark.reporting.stats import (
 )
 
 SCHEMA_VERSION = "1.0"
-LONG_COLUMNS = [
-    "schema_version",
-    "suite",
-    "domain",
-    "dataset",
-    "method",
-    "encoder",
-    "pretrain_budget",
-    "protocol",
-    "probe",
-    "fraction",
-    "corruption",
-    "severity",
-    "ood_partner",
-    "metric",
-    "mean",
-    "std",
-    "n_seeds",
-    "ci95_low",
-    "ci95_high",
-    "code_version",
-    "config_hash",
-    "created_at",
-]
 KEY = [
     "suite",
     "domain",
@@ -65,6 +41,41 @@ KEY = [
     "severity",
     "ood_partner",
     "metric",
+]
+LONG_COLUMNS = [
+    "schema_version",
+    *KEY,
+    "mean",
+    "std",
+    "n_seeds",
+    "ci95_low",
+    "ci95_high",
+    "code_version",
+    "config_hash",
+    "created_at",
+]
+# A paired difference of a method against a baseline over seeds (compare; leaderboard paired/*.csv).
+DELTA_COLUMNS = [
+    "suite",
+    "protocol",
+    "dataset",
+    "probe",
+    "fraction",
+    "corruption",
+    "severity",
+    "ood_partner",
+    "metric",
+    "pretrain_source",
+    "new_method",
+    "baseline",
+    "new_mean",
+    "baseline_mean",
+    "diff_mean",
+    "diff_std",
+    "n_pairs",
+    "ci95_low",
+    "ci95_high",
+    "outcome",
 ]
 REFERENCE_METHODS = ("random_init", "supervised")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.stats import NONNEG_METRICS, UNIT_METRICS
-from benchmark.reporting.tables import KEY, LONG_COLUMNS, SCHEMA_VERSION
+from benchmark.reporting.tables import DELTA_COLUMNS, KEY, LONG_COLUMNS, SCHEMA_VERSION
 
 KNOWN_METRICS = UNIT_METRICS | NONNEG_METRICS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -313,28 +313,7 @@ class _RowCheck:
 
 # <suite>/paired/<protocol>.csv: paired differences over seeds against the references (compare's
 # delta table), written by `publish` from a store, read by `render`
-PAIRED_COLUMNS = [
-    "suite",
-    "protocol",
-    "dataset",
-    "probe",
-    "fraction",
-    "corruption",
-    "severity",
-    "ood_partner",
-    "metric",
-    "pretrain_source",
-    "new_method",
-    "baseline",
-    "new_mean",
-    "baseline_mean",
-    "diff_mean",
-    "diff_std",
-    "n_pairs",
-    "ci95_low",
-    "ci95_high",
-    "outcome",
-]
+PAIRED_COLUMNS = DELTA_COLUMNS
 _PAIRED_NAMES = ("suite", "protocol", "dataset", "probe", "metric", "new_method", "baseline")
 
 

@@ -213,6 +213,8 @@ class Adult(TabularAdapter):
     Looked up in `<data_dir>/tabular/adult`, then `<data_dir>/adult`; else downloaded from UCI with
     the MD5s above (`download=False` to forbid)."""
 
+    extra_options = frozenset({"verify_checksum"})
+
     name = "adult"
     numeric = ADULT_NUMERIC
     categorical = ADULT_CATEGORICAL

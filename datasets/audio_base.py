@@ -120,6 +120,8 @@ def read_clips(
 class AudioAdapter(Adapter):
     """Shared machinery: waveforms → chosen input spec, normalisation, views, corruptions."""
 
+    extra_options = frozenset({"input", "sample_rate", "n_mels", "seconds"})
+
     domain = "audio"
     sample_rate: ClassVar[int] = 16000
     clip_seconds: ClassVar[float] = 1.0

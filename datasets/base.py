@@ -67,6 +67,11 @@ def _tree_signature(root: Path, max_files: int = 20000) -> str:
     return h.hexdigest()
 
 
+# Options every adapter takes: `download` (False: never fetch, fail with the expected paths) and
+# `encoder` (the encoder the orchestration builds, by name).
+BASE_OPTIONS = frozenset({"download", "encoder"})
+
+
 class Adapter:
     """Base class of every dataset adapter. Subclasses set the class attributes and implement
     `load_splits`; tensor domains get batching/prepare for free."""
@@ -77,14 +82,29 @@ class Adapter:
     task: TaskSpec
     # Partner dataset names for OOD detection (docs/design.md §3.6).
     ood_partners: ClassVar[dict[str, list[str]]] = {"near": [], "far": []}
+    # Options this class reads besides BASE_OPTIONS; subclasses add theirs (collected over the MRO),
+    # so a misspelt option in a suite (`sizee: 64`) is refused when the adapter is built.
+    extra_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
+        known = self.accepted_options()
+        unknown = set(options) - known
+        if unknown:
+            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.options = dict(options)
         # The encoder the suite asked for by name (option `encoder`); the orchestration builds it
         # from `spec` (benchmark.models.encoders.build_encoder), adapters never build models.
         self.encoder_name: str = str(self.options.get("encoder") or "small")
         self._splits: dict[str, Split] | None = None
+
+    @classmethod
+    def accepted_options(cls) -> frozenset[str]:
+        """Every option name an adapter of this class reads."""
+        out = set(BASE_OPTIONS)
+        for k in cls.__mro__:
+            out |= set(vars(k).get("extra_options", ()))
+        return frozenset(out)
 
     # ---- data -----------------------------------------------------------------------------
     def load_splits(self) -> dict[str, Split]:

@@ -199,6 +199,7 @@ def fetch(data_dir: Path, layout: CifarLayout) -> Path:
 
 
 class _Cifar(Adapter):
+    extra_options = frozenset(OPTIONS)
     variant: str
     domain = "natural_images"
     spec = InputSpec("image2d", (3, 32, 32))

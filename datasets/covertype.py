@@ -42,6 +42,8 @@ class Covertype(TabularAdapter):
     `split="stratified"` gives a name-seeded stratified 70/10/20 instead. The 4 wilderness and 40
     soil binary columns are read back as two categorical features."""
 
+    extra_options = frozenset({"data_home", "split"})
+
     name = "covertype"
     numeric = COVTYPE_NUMERIC
     categorical = COVTYPE_CATEGORICAL

@@ -63,6 +63,7 @@ def digits_split(labels: torch.Tensor) -> dict[str, torch.Tensor]:
 
 @register_adapter
 class SklearnDigits(Adapter):
+    extra_options = frozenset(OPTIONS)
     name = "sklearn_digits"
     domain = "natural_images"
     spec = InputSpec("image2d", (1, 8, 8))

@@ -27,6 +27,8 @@ class ESC50(AudioAdapter):
     is test, the fold before it (default 4) val, the other three train — so one run is one fold of
     the official cross-validation. Option `esc10: true` keeps the ESC-10 subset (10 classes)."""
 
+    extra_options = frozenset({"esc10", "strict", "test_fold"})
+
     name = "esc50"
     sample_rate = 16000
     clip_seconds = 5.0

@@ -257,6 +257,8 @@ def _as_uint8(images: np.ndarray, path: Path, split: str) -> np.ndarray:
 class MedMNISTAdapter(Adapter):
     """One MedMNIST flag; the concrete classes are made by `_make` below."""
 
+    extra_options = frozenset(OPTIONS)
+
     flag: str
     volume: bool
     channels: int

@@ -200,6 +200,8 @@ class MITBIH(ECGAdapter):
     z-normalised per beat, as the UCR archive prepares its ECG sets — `length: 96` shares ECG200's
     spec, so MIT-BIH can be a transfer source for it (the quick suite's ECG transfer pair)."""
 
+    extra_options = frozenset({"length", "paced", "lead", "unlabelled"})
+
     name = "mitdb"
     fs = MITDB_FS
     spec = InputSpec("signal1d", (1, 252), {"fs": MITDB_FS})

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.graph_base import GraphAdapter, pyg_root, shuffled_partner
@@ -25,6 +26,7 @@ PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 
 
 class PlanetoidAdapter(GraphAdapter):
+    extra_options = frozenset({"normalize_features", "edge_rate", "feature_rate", "node_rate"})
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # nodes, features, classes, split sizes, directed edges
@@ -82,6 +84,7 @@ class PlanetoidAdapter(GraphAdapter):
         return out
 
     def _run_pyg(self, root: Path, raw_dir: Path, download: bool = False):
+        import_pyg()
         from torch_geometric.datasets import Planetoid
 
         try:
@@ -97,6 +100,7 @@ class PlanetoidAdapter(GraphAdapter):
 
     def _diagnose(self, raw_dir: Path, err: Exception) -> str:
         """Find which raw file PyG's own reader rejects (it unpickles them; we never do)."""
+        import_pyg()
         from torch_geometric.io.planetoid import read_file
 
         for s in PLANETOID_RAW:

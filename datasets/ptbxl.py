@@ -36,6 +36,8 @@ class PTBXL(ECGAdapter):
     keyed by the CSVs' size and mtime. Option `strict` (default true) requires all 21,799 records of
     v1.0.3 to be listed."""
 
+    extra_options = frozenset({"sampling_rate", "strict"})
+
     name = "ptbxl"
     fs = 100.0
     spec = InputSpec("signal1d", (PTBXL_LEADS, 1000), {"fs": 100})

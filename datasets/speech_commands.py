@@ -74,6 +74,8 @@ class SpeechCommands(AudioAdapter):
     are not in the main archive). `strict: true` (default) refuses a copy whose split sizes differ
     from the official 84,843 / 9,981 / 11,005 (35 words); `strict: false` accepts subsets."""
 
+    extra_options = frozenset({"classes", "strict"})
+
     name = "speech_commands"
     sample_rate = 16000
     spec = AudioAdapter.spec_for("logmel", 16000, 1.0, N_MELS)

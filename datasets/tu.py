@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets._keyed import stratified_70_10_20, stratified_kfold
 from datasets.base import DataError, Split, register_adapter
@@ -121,6 +122,8 @@ class TUAdapter(GraphAdapter):
     OneHotDegree — so sets with different feature vocabularies share a spec (graph, (max_degree+1,))
     and structure-only transfer between them is possible (e.g. PROTEINS → MUTAG, as in GCC)."""
 
+    extra_options = frozenset({"node_features", "max_degree", "fold", "use_node_attr", "view_rate"})
+
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # graphs, nodes, edges, class_counts
@@ -154,6 +157,7 @@ class TUAdapter(GraphAdapter):
                     f"into {raw_dir} or allow downloading"
                 )
             ds = self._run_pyg(base, download=True)
+            self.pyg_root = base
         else:
             validate_tu_raw(raw_dir, self.pyg_name, self.expected)
             files = sorted(raw_dir.glob(f"{self.pyg_name}_*.txt"))
@@ -161,6 +165,8 @@ class TUAdapter(GraphAdapter):
                 "TUDataset", self.pyg_name, raw_dir, files, self.options, lambda r: self._run_pyg(r)
             )
             ds = self._run_pyg(root)
+            self.pyg_root = root  # where PyG's processed/ files are: the data dir or the cache
+        import_pyg()
         from torch_geometric.data import Batch
 
         big = Batch.from_data_list(list(ds))
@@ -205,6 +211,7 @@ class TUAdapter(GraphAdapter):
         }
 
     def _run_pyg(self, root: Path, download: bool = False):
+        import_pyg()
         from torch_geometric.datasets import TUDataset
 
         try:

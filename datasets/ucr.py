@@ -66,6 +66,8 @@ class UCRAdapter(ECGAdapter):
     order of the original labels. Series are z-normalised per series. Option `length: L` resamples
     (linear) to L points, e.g. to share a spec with another ECG set for OOD or transfer."""
 
+    extra_options = frozenset({"length"})
+
     ucr_name: ClassVar[str]
     counts: ClassVar[tuple[int, int]]
     series_length: ClassVar[int]

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.core.errors import UsageError
+from benchmark.core.io import safe_torch_load
 from benchmark.models.resnets import ResNetEncoder2d, ResNetEncoder3d
 
 IMAGENET_WEIGHTS = {
@@ -111,7 +112,7 @@ def initialize(encoder: nn.Module, init: str | None) -> nn.Module:
     path = Path(init)
     if not path.is_file():
         raise UsageError(f"init {init!r}: expected 'random', 'imagenet' or the path of a saved state dict")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_torch_load(path)
     try:
         encoder.load_state_dict(state.get("encoder", state) if isinstance(state, dict) else state)
     except (RuntimeError, AttributeError) as e:

@@ -55,9 +55,18 @@ def load_method_file(path: str | Path) -> list[str]:
         sys.modules.pop(mod_name, None)
         METHODS.restore(before)
         raise UsageError(f"{where}: syntax error at line {e.lineno}: {e.msg}") from None
-    except Exception as e:  # the user's code: report it in one line
+    except KeyboardInterrupt:
         sys.modules.pop(mod_name, None)
         METHODS.restore(before)
+        raise
+    except BaseException as e:  # the user's code, SystemExit included: report it in one line
+        sys.modules.pop(mod_name, None)
+        METHODS.restore(before)
+        if isinstance(e, SystemExit):
+            raise UsageError(
+                f"{where}: importing it called exit({e.code!r}); a method file must only define and "
+                f"register methods"
+            ) from None
         first = str(e).splitlines()[0] if str(e) else ""
         raise UsageError(f"{where}: importing it failed: {type(e).__name__}: {first}") from None
 

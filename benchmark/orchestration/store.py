@@ -146,6 +146,10 @@ class ResultStore:
             params = (suite,)
         return pd.read_sql_query(q, self._conn, params=params)
 
+    def suites(self) -> list[str]:
+        """The suites this store holds jobs of."""
+        return sorted(r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM jobs"))
+
     def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT config_hash, suite, method, dataset, seed, status, error, wall_s FROM jobs"
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())

@@ -29,6 +29,12 @@ SYNTHETIC = "synthetic_noise"
 _UNAVAILABLE: set[tuple[str, str]] = set()
 
 
+def mark_unavailable(name: str, data_dir) -> None:
+    """Skip partner `name` under `data_dir` for the rest of the process without trying it again (the
+    run's pre-flight found it unusable and has said so once)."""
+    _UNAVAILABLE.add((name, str(data_dir)))
+
+
 def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
     """[(`near:<name>` | `far:<name>`, OOD features)] for the job's model at `fraction`."""
     out = []

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.evaluation.protocols.tu_cv import cv_accuracies
+from benchmark.evaluation.protocols import tu_cv as tu_cv_module
+from benchmark.evaluation.protocols.tu_cv import C_GRID, cv_accuracies, path_accuracies
 from benchmark.evaluation.recipes import RECIPES, milestone_epochs
 from benchmark.orchestration.jobs import Job
 from benchmark.orchestration.runner import _method_supports, run_job
@@ -102,7 +103,45 @@ def test_cv_accuracies_folds_and_seeds():
     assert accs.shape == (10,) and accs.mean() > 0.9
     noise = rng.normal(size=(60, 4))
     at1, at2 = cv_accuracies(noise, y, seed=1), cv_accuracies(noise, y, seed=2)
-    assert at1.mean() < 0.8 and not np.array_equal(at1, at2)  # chance level; the seed moves the folds
+    assert at1.mean() < 0.8 and not np.array_equal(at1, at2)  # the seed moves the folds
+    # chance on a larger, higher-dimensional noise set (where a large C would overfit)
+    y200 = np.repeat([0, 1], 100)
+    assert abs(cv_accuracies(rng.normal(size=(200, 64)), y200, seed=3).mean() - 0.5) < 0.1
+
+
+def test_cv_selects_c_inside_the_training_part(monkeypatch):
+    """The C search and the scaling see only the outer fold's training part: the held-out fold's
+    features never reach them (a shifted test fold would move the scaler if they did)."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 50)
+    x = np.c_[y * 2.0 + rng.normal(size=100), rng.normal(size=(100, 5))]
+    seen = []
+    real = tu_cv_module.select_c
+
+    def spy(xs, ys, seed, *a, **k):
+        seen.append((len(ys), xs.mean(0).copy(), xs.std(0).copy()))
+        return real(xs, ys, seed, *a, **k)
+
+    monkeypatch.setattr(tu_cv_module, "select_c", spy)
+    cv_accuracies(x, y, seed=0)
+    assert [n for n, _, _ in seen] == [90] * 10
+    for _, mean, std in seen:  # standardised with the training part's own statistics
+        assert np.allclose(mean, 0, atol=1e-9) and np.allclose(std, 1, atol=1e-9)
+
+
+def test_warm_started_path_matches_separate_fits():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 150)
+    x = rng.normal(size=(150, 8)) + y[:, None] * 0.4
+    fit, val = np.arange(100), np.arange(100, 150)
+    got = path_accuracies(x[fit], y[fit], x[val], y[val])
+    want = [
+        LogisticRegression(C=c, max_iter=5000, tol=1e-8).fit(x[fit], y[fit]).score(x[val], y[val])
+        for c in C_GRID
+    ]
+    assert got == pytest.approx(want, abs=1 / 50 + 1e-9)  # at most one val sample apart
 
 
 def test_tu_cv_uses_every_graph_and_skips_label_users(data_dir, tmp_path, monkeypatch):

@@ -32,8 +32,8 @@ class Method(nn.Module):
     # Semi-supervised methods train per label fraction on the whole train pool; `y` is -1 (rows of
     # -1 for multi-label sets) for the samples outside the labelled subset.
     semi_supervised: ClassVar[bool] = False
-    # Reference recipes (methods/recipes.py) train a published architecture end to end inside the
-    # evaluation layer (benchmark/evaluation/recipes.py) instead of the pretraining loop.
+    # Reference recipes (methods/reference_recipes.py) train a published architecture end to end inside the
+    # evaluation layer (benchmark/evaluation/reference_recipes.py) instead of the pretraining loop.
     end_to_end: ClassVar[bool] = False
     # Hyper-parameters with their defaults (paper values scaled for small encoders). Loop settings
     # (lr, weight_decay, batch_size) live here too so a suite can override them per method.

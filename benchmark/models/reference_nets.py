@@ -1,5 +1,5 @@
 """Networks of the published supervised baselines that the reference recipes train end to end
-(benchmark/evaluation/recipes.py): Kipf & Welling's GCN and Wang et al.'s FCN. MedMNIST's ResNet-18
+(benchmark/evaluation/reference_recipes.py): Kipf & Welling's GCN and Wang et al.'s FCN. MedMNIST's ResNet-18
 (28) is the named `resnet18` encoder (small-image stem, as in MedMNIST v2) plus a linear head."""
 
 from __future__ import annotations

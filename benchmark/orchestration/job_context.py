@@ -88,7 +88,7 @@ class JobContext:
         cls = get_method_class(self.job.method)
         pool = self.index["train"]
         if cls.end_to_end:
-            return  # reference recipes train inside their own evaluation (benchmark/evaluation/recipes.py)
+            return  # reference recipes train inside their evaluation (evaluation/reference_recipes.py)
         if cls.semi_supervised:
             # Per fraction, on the whole pool (same step budget as SSL methods); labels outside the
             # fraction's subset are masked to -1.

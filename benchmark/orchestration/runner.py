@@ -20,7 +20,7 @@ import benchmark
 from benchmark.core.errors import UsageError
 from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.plugins import PROTOCOLS
-from benchmark.evaluation.recipes import recipe_rows
+from benchmark.evaluation.reference_recipes import recipe_rows
 from benchmark.orchestration.job_context import JobContext
 from benchmark.orchestration.jobs import Job, known_methods
 from benchmark.training.pretrain import CollapseFault, TrainingFault

@@ -15,7 +15,7 @@ import pandas as pd
 from benchmark.core.errors import DataError
 from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.protocols.tu_cv import CV_PROBE
-from benchmark.evaluation.recipes import END_TO_END_PROBE
+from benchmark.evaluation.reference_recipes import END_TO_END_PROBE
 
 PUBLISHED_COLUMNS = ["dataset", "method", "protocol", "metric", "value", "std", "source_key"]
 SOURCE_COLUMNS = ["key", "citation", "where"]

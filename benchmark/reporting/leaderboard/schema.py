@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
 from benchmark.evaluation.protocols.tu_cv import CV_PROBE
-from benchmark.evaluation.recipes import END_TO_END_PROBE
+from benchmark.evaluation.reference_recipes import END_TO_END_PROBE
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.stats import NONNEG_METRICS, UNIT_METRICS
 from benchmark.reporting.tables import DELTA_COLUMNS, KEY, LONG_COLUMNS, SCHEMA_VERSION

@@ -1,7 +1,7 @@
 """Reference recipes (docs/design.md §3.11): published supervised baselines trained end to end on
 the job's dataset and scored on its test pool once, beside the SSL rows of the same suite.
 
-A recipe is declared as a method (methods/recipes.py: name, specs, hyper-parameters) and trained
+A recipe is declared as a method (methods/reference_recipes.py: name, specs, hyper-parameters) and trained
 here, registered in `RECIPES` under the method's name. Its rows carry protocol `label_fraction` and
 probe `end_to_end`: the model's own predictions, no probe on top. Per label fraction the recipe
 trains on exactly the probes' labelled subset; every choice (early stopping, epoch, hyper-parameters)

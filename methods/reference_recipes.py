@@ -1,7 +1,7 @@
 """Reference recipes: published supervised baselines trained end to end with their own published
 architecture and schedule, so a suite can put a reproduced literature number beside the SSL rows
 (docs/design.md §3.11). These classes only declare the recipe (name, specs, hyper-parameters); the
-training and scoring live in `benchmark.evaluation.recipes`, registered under the same names. A
+training and scoring live in `benchmark.evaluation.reference_recipes`, registered under the same names. A
 recipe's epochs are the job's epochs (the suite's `method_epochs`), so the leaderboard's
 `pretrain_budget` column shows the schedule that ran."""
 
@@ -13,7 +13,7 @@ from benchmark.core.specs import InputSpec
 from methods.base import Method, register_method
 
 
-class Recipe(Method):
+class ReferenceRecipe(Method):
     """Declaration of an end-to-end reference recipe; never built by the pretraining loop."""
 
     family = "reference"
@@ -30,7 +30,7 @@ class Recipe(Method):
 
 
 @register_method
-class GCNSupervised(Recipe):
+class GCNSupervised(ReferenceRecipe):
     name = "gcn_supervised"
     paper = "Kipf & Welling 2017, GCN (2 layers, 16 hidden), end to end on Planetoid"
     supported_specs = ("graph",)
@@ -41,7 +41,7 @@ class GCNSupervised(Recipe):
 
 
 @register_method
-class FCN(Recipe):
+class FCN(ReferenceRecipe):
     name = "fcn"
     paper = "Wang et al. 2017, FCN time-series baseline (128-256-128 conv, GAP), end to end"
     supported_specs = ("signal1d",)
@@ -49,7 +49,7 @@ class FCN(Recipe):
 
 
 @register_method
-class ResNet18MedMNIST(Recipe):
+class ResNet18MedMNIST(ReferenceRecipe):
     name = "resnet18_medmnist"
     paper = "Yang et al. 2023, MedMNIST v2 ResNet-18 (28) baseline, end to end"
     supported_specs = ("image2d",)
@@ -58,14 +58,14 @@ class ResNet18MedMNIST(Recipe):
 
 
 @register_method
-class GBDTReference(Recipe):
+class GBDTReference(ReferenceRecipe):
     name = "gbdt_reference"
     paper = "scikit-learn HistGradientBoostingClassifier, learning rate and leaves chosen on val"
     supported_specs = ("tabular",)
 
 
 @register_method
-class LogRegReference(Recipe):
+class LogRegReference(ReferenceRecipe):
     name = "logreg_reference"
     paper = "scikit-learn LogisticRegression, C chosen on val"
     supported_specs = ("tabular",)

@@ -7,7 +7,7 @@ import torch
 
 from benchmark.evaluation.protocols import tu_cv as tu_cv_module
 from benchmark.evaluation.protocols.tu_cv import C_GRID, cv_accuracies, path_accuracies
-from benchmark.evaluation.recipes import RECIPES, milestone_epochs
+from benchmark.evaluation.reference_recipes import RECIPES, milestone_epochs
 from benchmark.orchestration.jobs import Job
 from benchmark.orchestration.runner import _method_supports, run_job
 from methods.base import METHODS

@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list methods, datasets or suites")
     ls.add_argument("what", choices=["methods", "datasets", "suites"])
     ls.add_argument(
+        "--recipes",
+        action="store_true",
+        help="with `methods`: each method's training recipe, sources and deviations (docs/recipes.md)",
+    )
+    ls.add_argument(
         "--data-dir",
         default=None,
         help="data directory checked for local copies (default: $SSLBENCH_DATA_DIR, else ~/.cache)",
@@ -204,7 +209,11 @@ def cmd_list(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
 
     check_datasets_package()
-    if args.what == "methods":
+    if args.what == "methods" and args.recipes:
+        from benchmark.reporting.recipes import render_recipes
+
+        print(render_recipes(), end="")
+    elif args.what == "methods":
         from benchmark.core.specs import SPEC_KINDS
         from methods.base import METHODS
 

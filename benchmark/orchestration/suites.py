@@ -31,7 +31,9 @@ ALLOWED_TOP = {
     "resources",
     "transfer",
     "robustness",
+    "recipes",
 }
+RECIPE_MODES = ("paper", "legacy")  # methods/recipe.py; kept here so parsing imports no method code
 ALLOWED_ROBUSTNESS = {"max_test"}
 ALLOWED_DATASET = {
     "name",
@@ -96,6 +98,10 @@ class Suite:
     # A method's own pretraining epochs (every dataset, unless the dataset's method_epochs says),
     # for budgets selected on val; the leaderboard's pretrain_budget column shows each row's.
     method_epochs: dict[str, int] = field(default_factory=dict)
+    # How methods train (methods/recipe.py): `paper` (each method's published recipe, the default)
+    # or `legacy` (AdamW 1e-3 for every method and the adapters' one view: the suites whose
+    # published rows were computed that way, until they are re-run).
+    recipes: str = "paper"
 
     def epochs_for(self, method: str, entry: DatasetEntry) -> int:
         """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
@@ -223,6 +229,8 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(
         rcap is None or _is_int(rcap, 10), where, f"robustness.max_test must be an integer ≥ 10, got {rcap!r}"
     )
+    recipes = data.get("recipes", "paper")
+    _need(recipes in RECIPE_MODES, where, f"'recipes' must be one of {list(RECIPE_MODES)}, got {recipes!r}")
     return Suite(
         name=name,
         datasets=datasets,
@@ -240,6 +248,7 @@ def parse_suite(data: Any, where: str) -> Suite:
         transfer=_transfer(data.get("transfer", []), where),
         robustness_max_test=rcap,
         method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"),
+        recipes=recipes,
     )
 
 

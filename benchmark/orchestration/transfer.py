@@ -200,8 +200,14 @@ class UnionAdapter(Adapter):
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float()
 
-    def views(self, x, generator):
-        return self.sources[0].views(x, generator)
+    @property
+    def multi_crop(self) -> bool:
+        return bool(getattr(self.sources[0], "multi_crop", False))
+
+    def views(self, x, generator, policy=None):
+        if policy is None:
+            return self.sources[0].views(x, generator)
+        return self.sources[0].views(x, generator, policy=policy)
 
 
 def _source_pool(adapter: Adapter, entry: dict) -> torch.Tensor:
@@ -218,6 +224,8 @@ def checkpoint_key(job) -> str:
         "epochs": job.epochs,
         "sources": job.pretrain_on,
     }
+    if job.recipes != "legacy":  # legacy keys are the ones they were before recipes
+        cfg["recipes"] = job.recipes
     return config_hash(cfg)
 
 
@@ -245,6 +253,7 @@ def train_transfer_models(ctx) -> None:
             seed=job.seed,
             device=ctx.device,
             amp=getattr(ctx, "amp", "off"),
+            recipe=m.training_recipe,
         )
         ckpt = checkpoint_path(ctx.work_dir, checkpoint_key(job), "transfer")
         if len(srcs) == 1 and not cls.semi_supervised:
@@ -259,6 +268,7 @@ def train_transfer_models(ctx) -> None:
                 src["name"],
                 src.get("options", {}),
                 src.get("max_train"),
+                job.recipes,
             )
             if cls.uses_labels:
                 steps, epochs = supervised_budget(job.epochs, len(pool), len(pool), m.hp)

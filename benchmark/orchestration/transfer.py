@@ -15,6 +15,7 @@ sources) is shared by every target.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 
 import torch
@@ -201,11 +202,16 @@ class UnionAdapter(Adapter):
         return inputs.to(device, non_blocking=True).float()
 
     @property
+    def _source_takes_policy(self) -> bool:
+        return "policy" in inspect.signature(self.sources[0].views).parameters
+
+    @property
     def multi_crop(self) -> bool:
-        return bool(getattr(self.sources[0], "multi_crop", False))
+        return self._source_takes_policy and bool(getattr(self.sources[0], "multi_crop", False))
 
     def views(self, x, generator, policy=None):
-        if policy is None:
+        # a source written before view policies has one view for every policy (as the loop's Views)
+        if policy is None or not self._source_takes_policy:
             return self.sources[0].views(x, generator)
         return self.sources[0].views(x, generator, policy=policy)
 

@@ -80,7 +80,7 @@ class MeanTeacher(Method):
         self.teacher_encoder = frozen_copy(self.encoder)
         self.teacher_head = frozen_copy(self.head)
         self._step, self._total = 0, 1
-        self.ema_teacher = self.ema_schedule(EMA(self.hp["ema"], self.hp["ema"], "constant"), "ema")
+        self.ema = self.ema_schedule(EMA(self.hp["ema"], self.hp["ema"], "constant"), "ema")
 
     def consistency_weight(self) -> float:
         return self.hp["consistency"] * sigmoid_rampup(self._step, self.hp["rampup_frac"] * self._total)
@@ -97,7 +97,7 @@ class MeanTeacher(Method):
     @torch.no_grad()
     def on_step_end(self, step, total_steps):
         self._step, self._total = step, total_steps
-        m = self.ema_teacher.at(step, total_steps)
+        m = self.ema.at(step, total_steps)
         ema_update(self.teacher_encoder, self.encoder, m)
         ema_update(self.teacher_head, self.head, m)
 

@@ -34,6 +34,7 @@ EMA_SCHEDULES = ("constant", "cosine", "linear", "step")
 RECIPE_FIELDS = (
     "optimizer",
     "lr",
+    "lr_multiplier",
     "lr_scaling",
     "sgd_momentum",
     "nesterov",
@@ -108,6 +109,8 @@ class Recipe:
     optimizer: str = "adamw"
     lr: float = 1e-3  # base lr; the peak lr is lr × batch/256 under linear scaling
     lr_scaling: str = "none"
+    # A tuning axis every method shares (docs/protocol.md): the peak lr × this, whatever the optimiser.
+    lr_multiplier: float = 1.0
     sgd_momentum: float = 0.9  # SGD and LARS
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW
@@ -140,13 +143,16 @@ class Recipe:
         for name, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"recipe {name} must be one of {allowed}, got {value!r}")
+        if not (isinstance(self.lr_multiplier, (int, float)) and self.lr_multiplier > 0):
+            raise ValueError(f"lr_multiplier must be a number > 0, got {self.lr_multiplier!r}")
         if not 0 <= self.lr_warmup_frac < 1:
             raise ValueError(f"lr_warmup_frac must be in [0, 1), got {self.lr_warmup_frac}")
         if isinstance(self.betas, list):  # from YAML
             object.__setattr__(self, "betas", tuple(self.betas))
 
     def peak_lr(self, batch_size: int) -> float:
-        return self.lr * batch_size / 256 if self.lr_scaling == "linear" else self.lr
+        lr = self.lr * batch_size / 256 if self.lr_scaling == "linear" else self.lr
+        return lr * self.lr_multiplier
 
     def for_spec(self, spec) -> "Recipe":
         return self.by_spec.get(spec_key(spec), self)

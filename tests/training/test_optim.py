@@ -103,6 +103,10 @@ def test_lr_scaling_and_schedules():
     fm = Recipe(source="t", lr=0.03, schedule="fixmatch_cosine")
     assert scheduled_lr(fm, 100, 100, 0.03) == pytest.approx(0.03 * math.cos(7 * math.pi / 16))
     assert scheduled_lr(Recipe(source="t", schedule="constant"), 77, 100, 0.002) == 0.002
+    # the tuning axis every method shares multiplies the peak after the batch-size rule
+    assert r.with_overrides({"lr_multiplier": 2.0}).peak_lr(128) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="lr_multiplier must be a number > 0"):
+        Recipe(source="t", lr_multiplier=0)
 
 
 def test_weight_decay_schedule_and_fixed_lr_group():

@@ -34,7 +34,7 @@ import torch
 from benchmark.core.specs import InputSpec
 from datasets.base import Adapter, DataError, Split
 from datasets.signal_corruptions import audio_logmel_corruptions, audio_waveform_corruptions
-from datasets.signal_views import spectrogram_view, waveform_view
+from datasets.signal_views import policy_view, spectrogram_view, waveform_view
 
 N_MELS = 64
 DB_FLOOR = -100.0
@@ -213,10 +213,13 @@ class AudioAdapter(Adapter):
         mean, std = self.stats()
         return (inputs.to(device, non_blocking=True).float() - mean) / std
 
-    def views(self, x, generator):
-        if self.input_kind == "waveform":
-            return waveform_view(x, generator)
-        return spectrogram_view(x, generator)
+    multi_crop = True
+
+    def views(self, x, generator, policy=None):
+        own = waveform_view if self.input_kind == "waveform" else spectrogram_view
+        if policy is not None:
+            return policy_view(x, generator, policy, own)
+        return own(x, generator)
 
     def corruptions(self):
         if self.input_kind == "waveform":

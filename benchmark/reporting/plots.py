@@ -213,7 +213,8 @@ def _ood_panel(ax, p: pd.DataFrame, scorers: list[str], methods: list[str]) -> N
             ys.append(r["mean"].mean() if not r.empty else np.nan)
             es.append(r["std"].mean() if not r.empty else 0.0)
         xs = np.arange(len(scorers)) + (i - (len(methods) - 1) / 2) * width
-        ax.bar(xs, ys, width, yerr=np.nan_to_num(es), color=method_style(m).color, label=m, capsize=1.5)
+        kw = dict(color=method_style(m).color, label=m, capsize=1.5, ecolor="#444444")
+        ax.bar(xs, ys, width, yerr=np.nan_to_num(es), **kw)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set_xticks(np.arange(len(scorers)))
     ax.set_xticklabels(scorers)
@@ -340,7 +341,7 @@ def _cd_diagram(rs: dict):
     top = -0.35 - 0.12 * len(rs["groups"])  # leader rows start below the clique bars
     rows = _cd_rows(methods, avg, top)
     ax.set_xlim(k + 0.3, 0.7)  # best (rank 1) on the right, as in Demšar (2006)
-    ax.set_ylim(min(y for *_, y, _ in rows) - 0.3, 1.9)
+    ax.set_ylim(min(y for *_, y, _ in rows) - 0.3, 1.25)
     ax.axhline(0, color="black", lw=1)
     for r in range(1, k + 1):
         ax.plot([r, r], [0, 0.12], color="black", lw=1)
@@ -357,8 +358,8 @@ def _cd_diagram(rs: dict):
     for i, group in enumerate(rs["groups"]):
         y = -0.15 - 0.12 * i
         ax.plot([rank_of[group[0]] - 0.03, rank_of[group[-1]] + 0.03], [y, y], color="black", lw=3)
-    ax.plot([1, 1 + cd], [1.1, 1.1], color="tab:red", lw=2)
-    ax.text(1 + cd / 2, 1.2, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8, color="tab:red")
+    ax.plot([1, 1 + cd], [0.8, 0.8], color="tab:red", lw=2)
+    ax.text(1 + cd / 2, 0.88, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8, color="tab:red")
     ax.set_title(
         f"Average rank, {rs['protocol']} ({rs['n_blocks']} datasets; Friedman p = {rs['friedman_p']:.3g}; "
         f"Nemenyi α = 0.05)",

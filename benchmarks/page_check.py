@@ -46,9 +46,12 @@ window.addEventListener('load', function () {
     if (!t || n.parentElement.closest('script,style')) continue;
     var range = document.createRange(); range.selectNodeContents(n);
     var rects = range.getClientRects(); id += 1; texts += 1;
-    for (var i = 0; i < rects.length; i++) add(rects[i], n.parentElement.tagName + ' "' + t.slice(0, 50) + '"', id);
+    var what = n.parentElement.tagName + ' "' + t.slice(0, 50) + '"';
+    for (var i = 0; i < rects.length; i++) add(rects[i], what, id);
   }
-  document.querySelectorAll('img').forEach(function (im) { id += 1; add(im.getBoundingClientRect(), 'IMG ' + im.getAttribute('src'), id); });
+  document.querySelectorAll('img').forEach(function (im) {
+    id += 1; add(im.getBoundingClientRect(), 'IMG ' + im.getAttribute('src'), id);
+  });
   boxes.sort(function (a, b) { return a.y0 - b.y0; });
   var active = [], overlaps = [], T = %(tol)s;
   boxes.forEach(function (b) {
@@ -56,7 +59,8 @@ window.addEventListener('load', function () {
     active.forEach(function (a) {
       if (a.key === b.key) return;
       var w = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0), h = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
-      if (w > T && h > T && overlaps.length < 50) overlaps.push([a.what, b.what, Math.round(w), Math.round(h)]);
+      if (w > T && h > T && overlaps.length < 50)
+        overlaps.push([a.what, b.what, Math.round(w), Math.round(h)]);
     });
     active.push(b);
   });
@@ -64,12 +68,14 @@ window.addEventListener('load', function () {
   document.querySelectorAll('body *').forEach(function (el) {
     if (el.closest('.scroll') && !el.classList.contains('scroll')) return;  // scrolls in its own box
     var r = el.getBoundingClientRect();
-    if (r.right > cw + 0.5 && wide.length < 20) wide.push(el.tagName + '.' + el.className + ' right=' + Math.round(r.right));
+    if (r.right > cw + 0.5 && wide.length < 20)
+      wide.push(el.tagName + '.' + el.className + ' right=' + Math.round(r.right));
   });
   var pre = document.createElement('pre'); pre.id = '%(rid)s';
   pre.textContent = JSON.stringify({innerWidth: innerWidth, clientWidth: cw, scrollWidth: se.scrollWidth,
     texts: texts, boxes: boxes.length, images: document.images.length,
-    imagesLoaded: Array.prototype.filter.call(document.images, function (i) { return i.complete && i.naturalWidth > 0; }).length,
+    imagesLoaded: Array.prototype.filter.call(document.images, function (i) {
+      return i.complete && i.naturalWidth > 0; }).length,
     scrollBoxes: document.querySelectorAll('.scroll').length, overlaps: overlaps, wide: wide});
   document.body.appendChild(pre);
 });

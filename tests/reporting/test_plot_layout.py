@@ -41,12 +41,22 @@ def test_every_registered_method_has_its_own_colour_and_marker():
     assert method_style("my_method").color not in {s.color for s in styles}
 
 
-def _figures(monkeypatch, long, prefix="t") -> list[tuple[str, object]]:
-    """(file name, figure) of every plot `all_plots` draws from `long`, not written anywhere."""
-    figs = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append((Path(path).name, fig)) or Path(path))
+def _each_figure(monkeypatch, long, prefix, check) -> int:
+    """`check(file name, figure)` on every plot `all_plots` draws from `long` (nothing is written);
+    returns how many there were."""
+    import matplotlib.pyplot as plt
+
+    names = []
+
+    def save(fig, path):
+        names.append(Path(path).name)
+        check(names[-1], fig)
+        plt.close(fig)
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", save)
     plots.all_plots(long, Path("unused"), prefix)
-    return figs
+    return len(names)
 
 
 def _line_styles(fig) -> dict[str, tuple]:
@@ -150,20 +160,18 @@ def published():
 
 def test_published_figures_have_no_overlapping_or_crossed_text(published, monkeypatch):
     """Every figure of every published suite (label efficiency, robustness, OOD, ranks / CD)."""
-    import matplotlib.pyplot as plt
-
     from benchmark.reporting.tables import superseded_mask
 
     seen = {}
+
+    def check(name, fig):
+        assert not layout_problems(fig), (name, layout_problems(fig))
+        for label, styles in _line_styles(fig).items():
+            assert styles == {tuple(method_style(label))}, (name, label, styles)
+            seen.setdefault(label, set()).add(name)
+
     for suite, df in published.items():
-        figs = _figures(monkeypatch, df[~superseded_mask(df)], suite)
-        assert figs
-        for name, fig in figs:
-            assert not layout_problems(fig), (name, layout_problems(fig))
-            for label, styles in _line_styles(fig).items():
-                assert styles == {tuple(method_style(label))}, (name, label, styles)
-                seen.setdefault(label, set()).add(name)
-            plt.close(fig)
+        assert _each_figure(monkeypatch, df[~superseded_mask(df)], suite, check) >= 8
     assert len(seen) >= 18  # every method drawn, each in its own style in every figure
 
 

@@ -153,22 +153,13 @@ def long_rows(d: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     ]
     rows = []
     for _, r in d.iterrows():
+        ci = "—" if _nan(r["ci95_low"]) else f"[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]"
         rows.append(
-            [
-                (r["dataset"], None),
-                (r["method"], None),
-                (r["probe"], None),
-                (f"{r['fraction'] * 100:g}%", repr(float(r["fraction"]))),
-                (_condition(r), None),
-                (r["metric"], None),
-                (_fmt(r["mean"]), repr(float(r["mean"]))),
-                (_fmt(r["std"]), _sort_key(r["std"])),
-                (str(r["n_seeds"]), str(r["n_seeds"])),
-                (
-                    "—" if _nan(r["ci95_low"]) else f"[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]",
-                    _sort_key(r["ci95_low"]),
-                ),
-            ]
+            [Cell(r["dataset"]), Cell(r["method"]), Cell(r["probe"])]
+            + [Cell(f"{r['fraction'] * 100:g}%", repr(float(r["fraction"]))), Cell(_condition(r))]
+            + [Cell(r["metric"]), Cell(_fmt(r["mean"]), repr(float(r["mean"])))]
+            + [Cell(_fmt(r["std"]), _sort_key(r["std"])), Cell(str(r["n_seeds"]), str(r["n_seeds"]))]
+            + [Cell(ci, _sort_key(r["ci95_low"]))]
         )
     return headers, rows
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import SMALL_SCALE, Deviation, Recipe
 from methods.simclr import SIMCLR_VIEW
 
 
@@ -29,11 +29,7 @@ RECIPE = Recipe(
     exclude_bias_norm=False,
     views={"view": SIMCLR_VIEW},
     deviations=(
-        ENCODER,
-        DOMAINS,
-        EPOCHS,
-        BATCH,
-        HEADS,
+        *SMALL_SCALE,
         Deviation("views per sample", "4 instead of 16–40: the cost grows linearly with them"),
     ),
     notes=("recipe values recalled from the paper's appendix without access to it; to be checked",),

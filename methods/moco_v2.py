@@ -11,7 +11,7 @@ from torch import nn
 
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
+from methods.recipe import EMA, SMALL_SCALE, Deviation, Recipe
 from methods.simsiam import MOCO_V2_VIEW
 
 
@@ -53,11 +53,7 @@ RECIPE = Recipe(
     views={"view_1": replace(MOCO_V2_VIEW, slot=0), "view_2": MOCO_V2_VIEW},
     hparams={"proj_bn": False, "symmetric": False},
     deviations=(
-        ENCODER,
-        DOMAINS,
-        EPOCHS,
-        BATCH,
-        HEADS,
+        *SMALL_SCALE,
         Deviation(
             "queue",
             "2048 keys instead of 65536 (5 % of ImageNet): at most about one epoch of our pools, "

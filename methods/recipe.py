@@ -265,3 +265,5 @@ DOMAINS = Deviation(
     "views outside images",
     "each domain's analogue of the paper's image views (benchmark/core/views.py): the paper has none",
 )
+# What every method trained at CPU scale deviates in (the order docs/recipes.md lists them).
+SMALL_SCALE = (ENCODER, DOMAINS, EPOCHS, BATCH, HEADS)

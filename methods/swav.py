@@ -14,7 +14,7 @@ from torch import nn
 
 from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
-from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Deviation, Freeze, Recipe
+from methods.recipe import SMALL_SCALE, Deviation, Freeze, Recipe
 
 
 @torch.no_grad()
@@ -82,11 +82,7 @@ RECIPE = Recipe(
     views={"global_1": SWAV_GLOBAL, "global_2": SWAV_GLOBAL, "local": SWAV_LOCAL},
     hparams={"queue_size": 3840, "queue_start_frac": 0.075, "local_crops": 6},
     deviations=(
-        ENCODER,
-        DOMAINS,
-        EPOCHS,
-        BATCH,
-        HEADS,
+        *SMALL_SCALE,
         Deviation("prototypes", "100 instead of 3000 (ImageNet's 1000 classes): ≥ 10 per class of our sets"),
         Deviation("multi-crop", "only where the adapter makes smaller crops (not tables or graphs: 2 views)"),
     ),

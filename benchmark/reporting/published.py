@@ -97,11 +97,10 @@ def reference_markdown(published: pd.DataFrame, sources: pd.DataFrame, long: pd.
 
 def write_reference_readme(root: Path = REFERENCE_DIR) -> Path:
     from benchmark.reporting.leaderboard.frames import read_long
+    from benchmark.reporting.leaderboard.schema import leaderboard_csvs
 
     published, sources = read_published(root)
-    frames = [
-        read_long(p) for p in sorted(root.glob("*.csv")) if p.name not in ("published.csv", "sources.csv")
-    ]
+    frames = [read_long(p) for p in leaderboard_csvs(root)]
     long = pd.concat(frames, ignore_index=True) if frames else None
     return atomic_write_text(root / "README.md", reference_markdown(published, sources, long))
 

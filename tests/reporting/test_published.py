@@ -75,3 +75,27 @@ def test_unknown_source_key_is_a_data_error(tmp_path):
     (tmp_path / "sources.csv").write_text("key,citation,where\nkipf2017,GCN,Table 2\n")
     with pytest.raises(DataError, match=r"source_key\(s\) \['nope'\] not in sources.csv"):
         read_published(tmp_path)
+
+
+def test_published_and_sources_csvs_are_not_leaderboard_tables(tmp_path):
+    """leaderboards/reference/ holds published.csv and sources.csv before the suite has run: render,
+    validate and withdraw read only `<protocol>.csv` files, so the other suites still render."""
+    import shutil
+
+    from benchmark.reporting.leaderboard.pages import load_leaderboards
+    from benchmark.reporting.leaderboard.schema import leaderboard_csvs
+    from benchmark.reporting.published import REFERENCE_DIR
+
+    root = tmp_path / "leaderboards"
+    shutil.copytree(REFERENCE_DIR, root / "reference")
+    shutil.copytree(REFERENCE_DIR.parent / "quick", root / "quick")
+    (root / "quick" / "tuning.csv").write_text("dataset,method,trial\nmutag,simclr,0\n")
+    assert [p.name for p in leaderboard_csvs(root / "quick")] == [
+        "label_fraction.csv",
+        "ood.csv",
+        "robustness.csv",
+        "transfer.csv",
+    ]
+    assert leaderboard_csvs(root / "reference") == []
+    boards = load_leaderboards(root)
+    assert set(boards) == {"quick"} and len(boards["quick"]) > 0

@@ -41,6 +41,13 @@ def known_protocols() -> set[str]:
     return set(PROTOCOLS)
 
 
+def leaderboard_csvs(directory: Path) -> list[Path]:
+    """The leaderboard CSVs of a suite directory: `<protocol>.csv` for a registered protocol, sorted.
+    Other CSVs there (the reference suite's `published.csv` and `sources.csv`, a tuning log) are
+    not long-format tables and are never validated, merged or rendered as one."""
+    return sorted(p for p in Path(directory).glob("*.csv") if p.stem in known_protocols())
+
+
 def known_probes() -> set[str]:
     """Probes and OOD scorers (the OOD protocol stores the scorer in the probe column)."""
     return set(PROBES) | set(SCORERS) | {END_TO_END_PROBE, CV_PROBE}  # recipe rows, tu_cv rows

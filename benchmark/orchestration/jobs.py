@@ -86,6 +86,7 @@ def expand(
             raise UsageError(
                 f"suite {suite.source}: unknown dataset {d.name!r}; known: {', '.join(sorted(ADAPTERS))}"
             )
+        check_dataset_options(d.name, d.options, f"suite {suite.source}: dataset {d.name}")
         name = d.options.get("encoder")
         if name is not None and not encoder_available(
             ADAPTERS[d.name].spec if hasattr(ADAPTERS[d.name], "spec") else None, name
@@ -127,6 +128,19 @@ def expand(
                     )
                 )
     return jobs
+
+
+def check_dataset_options(name: str, options: dict, where: str) -> None:
+    """Unknown or invalid adapter options are a UsageError naming the allowed ones, before any job
+    starts (making the adapter reads no files)."""
+    cls = ADAPTERS[name]
+    err = cls.option_error(options)
+    if err:
+        raise UsageError(f"{where}: options: {err}")
+    try:
+        cls(data_dir=None, **options)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{where}: options: {e}") from None
 
 
 def known_methods() -> list[str]:

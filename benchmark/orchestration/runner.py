@@ -96,6 +96,7 @@ def job_record(job: Job, adapter_cls) -> dict:
         + ("@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
         "seed": job.seed,
         "config": job.config(),
+        "dataset_version": adapter_cls.version(job.dataset_options),
     }
 
 
@@ -156,6 +157,8 @@ def record_result(store, job: Job, res: JobResult, summary: dict, log=print, cv:
     if timing:  # evaluation cost vs training, printed in the run summary
         summary["train_s"] = summary.get("train_s", 0.0) + timing["train_s"]
         summary["eval_s"] = summary.get("eval_s", 0.0) + sum(timing["eval_s"].values())
+    for partner, reason in ((res.history or {}).get("ood_missing") or {}).items():
+        summary.setdefault("missing_partners", {})[(job.dataset, partner)] = reason
     if res.status != "done":
         summary["failed"].append((job.label(), res.error))
         log(f"FAILED {job.label()}: {res.error}")

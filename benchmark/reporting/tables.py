@@ -13,7 +13,9 @@ from benchmark.orchestration.store import ResultStore, now_iso
 from benchmark.reporting.protocol_tables import derived_rows, write_protocol_markdowns
 from benchmark.reporting.stats import mean_std_ci
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added `dataset_version`; 1.0 files (without it) still read and validate, the column empty.
+SCHEMA_VERSION = "1.1"
+SCHEMA_VERSIONS = ("1.0", "1.1")
 LONG_COLUMNS = [
     "schema_version",
     "suite",
@@ -35,9 +37,12 @@ LONG_COLUMNS = [
     "ci95_low",
     "ci95_high",
     "code_version",
+    "dataset_version",
     "config_hash",
     "created_at",
 ]
+# Columns an older schema version lacks (a missing one reads as empty).
+ADDED_IN = {"dataset_version": "1.1"}
 KEY = [
     "suite",
     "domain",
@@ -89,6 +94,7 @@ def long_table(frame: pd.DataFrame) -> pd.DataFrame:
             ci95_low=lo,
             ci95_high=hi,
             code_version=",".join(sorted(set(g["code_version"]))),
+            dataset_version=",".join(sorted({v for v in g.get("dataset_version", []) if v})),
             config_hash=",".join(sorted(set(g["group_hash"]))),
             created_at=now_iso(),
         )
@@ -145,7 +151,11 @@ def write_tables(
         written[f"{protocol}.csv"] = atomic_write_text(
             Path(out_dir) / f"{protocol}.csv", part.to_csv(index=False)
         )
-    written.update(write_protocol_markdowns(long, out_dir, metric_for))
+    missing: dict[str, dict[str, str]] = {}
+    for dataset, history in store.histories(suite):  # OOD partners a job had to leave out
+        for partner, why in (history.get("ood_missing") or {}).items():
+            missing.setdefault(dataset, {})[partner] = why
+    written.update(write_protocol_markdowns(long, out_dir, metric_for, missing))
     failed: dict[str, set[str]] = {}
     for j in store.jobs("failed"):  # failed cells are shown as failed, never as numbers
         if suite is None or j["suite"] == suite:

@@ -34,7 +34,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from datasets.base import DataError
+from benchmark.core.errors import DataError
 
 # Official base URL of every source files come from; `SSLBENCH_MIRROR_<NAME>` overrides one.
 SOURCES = {
@@ -328,16 +328,20 @@ def _fetch_member(loc: Location, dest: Path, progress: bool) -> Path:
     return dest
 
 
-def _verify(path: Path, known_hash: str | None, what: str) -> None:
+def _verify(path: Path, known_hash: str | None, what: str, delete: bool = True) -> None:
+    """Raise one DataError on a mismatch; a file just downloaded or unpacked is deleted then (a file
+    that was already there is left for the user to look at)."""
     if known_hash is None:
         return
     algo, _, want = known_hash.rpartition(":")
     got = file_digest(path, algo or "sha256")
     if got != want.lower():
-        path.unlink(missing_ok=True)
+        if delete:
+            path.unlink(missing_ok=True)
         raise DataError(
-            f"{what}: checksum mismatch (expected {known_hash}, got {algo or 'sha256'}:{got}); the file "
-            f"was deleted — download it again or get the official file"
+            f"{what}: checksum mismatch (expected {known_hash}, got {algo or 'sha256'}:{got}); "
+            + ("the file was deleted — download it again" if delete else "delete it and fetch it again")
+            + " or get the official file"
         )
 
 
@@ -501,7 +505,7 @@ def stage(rf: RemoteFile, data_dir: Path, progress: bool = True, log=None) -> Pa
     dest = data_dir / rf.path
     if rf.staged(data_dir):
         if rf.extract is None and rf.hash is not None:
-            _verify(dest, rf.hash, str(dest))
+            _verify(dest, rf.hash, str(dest), delete=False)
         return dest
     new = created_dirs(dest.parent)
     try:

@@ -18,25 +18,12 @@ from benchmark.orchestration.fetch import fetch_suite
 from benchmark.orchestration.suites import load_suite, parse_suite
 from datasets.base import DataError, get_adapter
 from datasets.files import remote, stage
-from tests.datasets.loopback import Loopback, serve
 from tests.datasets.official_fixtures import builders, tu_members, zip_bytes
 
 FULL = Path(__file__).resolve().parents[2] / "benchmark" / "suites" / "full.yaml"
 FULL_DATASETS = [
     d["name"] if isinstance(d, dict) else d for d in yaml.safe_load(FULL.read_text())["datasets"]
 ]
-
-
-@pytest.fixture
-def loopback(monkeypatch, tmp_path):
-    """The server, every source's base URL pointed at it, fast retries, caches in tmp."""
-    state, stop = serve(Loopback())
-    for k, v in state.mirror_env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SSLBENCH_DOWNLOAD_BACKOFF", "0")
-    monkeypatch.setenv("SSLBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    yield state
-    stop()
 
 
 def _suite(name: str, options: dict) -> object:
@@ -325,6 +312,7 @@ def test_dataset_file_adds_a_dataset_in_one_file(tmp_path, capsys):
                 "methods": ["random_init"],
                 "seeds": [0],
                 "fractions": [1.0],
+                "probes": ["knn"],
             }
         )
     )

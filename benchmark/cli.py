@@ -130,7 +130,7 @@ def cmd_run(args) -> int:
         raise UsageError(f"--data-dir {args.data_dir}: not a directory")
     from benchmark.orchestration.fetch import missing_locally
 
-    absent = missing_locally(suite, args.data_dir)
+    absent = missing_locally(jobs, args.data_dir)
     if absent and args.strict:
         raise DataError(
             "--strict: not in the data dir: "
@@ -224,7 +224,7 @@ def cmd_list(args) -> int:
         for name in sorted(ADAPTERS):
             a = ADAPTERS[name]
             generic = "name" in a.known_options  # configured by option `name` (tu, planetoid)
-            local, size = ("-", "configured by option name") if generic else _local_copy(name, args.data_dir)
+            local, size = ("-", "set by option name") if generic else _local_copy(name, args.data_dir)
             protocol = "official"
             if a.protocol_note:
                 notes.setdefault(a.protocol_note, []).append(name)

@@ -49,19 +49,53 @@ def _make(name: str, options: dict, data_dir: Path, where: str) -> Adapter:
         raise UsageError(f"{where}: dataset {name}: {e}") from e
 
 
+class _Needs(dict):
+    """(name, options) → Need, in the order first needed."""
+
+    def __init__(self, data_dir: Path):
+        super().__init__()
+        self.data_dir = data_dir
+
+    def add(self, name: str, options: dict, role: str, where: str) -> Need:
+        key = (name, json.dumps(options, sort_keys=True, default=str))
+        if key not in self:
+            self[key] = Need(name, dict(options), [], _make(name, options, self.data_dir, where))
+        if role not in self[key].roles:
+            self[key].roles.append(role)
+        return self[key]
+
+    def add_partners(self, need: Need) -> None:
+        """The OOD partners the `ood` protocol will score: those with the same spec (it skips the
+        others, nothing is resized)."""
+        spec = need.adapter.spec
+        for group in ("near", "far"):
+            for p in need.adapter.ood_partners.get(group, []):
+                if p == need.name or p not in ADAPTERS:
+                    continue
+                ps = ADAPTERS[p].spec
+                if ps.kind == spec.kind and tuple(ps.shape) == tuple(spec.shape):
+                    self.add(p, {}, f"OOD partner of {need.name}", f"{need.name}.ood_partners")
+
+
+def job_needs(jobs, data_dir: Path) -> list[Need]:
+    """What the given jobs read: their datasets (or transfer targets), their transfer sources, and
+    the OOD partners of the jobs that run the `ood` protocol."""
+    needs = _Needs(data_dir)
+    for j in jobs:
+        role = "transfer target" if j.pretrain_on else "dataset"
+        need = needs.add(j.dataset, j.dataset_options, role, f"job {j.label()}")
+        for src in j.pretrain_on:
+            needs.add(src["name"], src.get("options") or {}, "transfer source", f"job {j.label()}")
+        if "ood" in j.protocols:
+            needs.add_partners(need)
+    return list(needs.values())
+
+
 def suite_needs(suite: Suite, data_dir: Path, ood_partners: bool = True) -> list[Need]:
     """Every dataset the suite reads: its datasets, the OOD partners the `ood` protocol will score
     (those whose spec matches; the protocol skips the others), and its transfer datasets."""
-    needs: dict[tuple[str, str], Need] = {}
-
-    def add(name: str, options: dict, role: str, where: str) -> Need:
-        key = (name, json.dumps(options, sort_keys=True, default=str))
-        if key not in needs:
-            needs[key] = Need(name, dict(options), [], _make(name, options, data_dir, where))
-        if role not in needs[key].roles:
-            needs[key].roles.append(role)
-        return needs[key]
-
+    needs = _Needs(data_dir)
+    add = needs.add
     entries = []
     for i, d in enumerate(suite.datasets):
         entries.append((d, add(d.name, d.options, "dataset", f"suite {suite.source}: datasets[{i}]")))
@@ -75,16 +109,8 @@ def suite_needs(suite: Suite, data_dir: Path, ood_partners: bool = True) -> list
                     name, options = item, (d.options if d else {})
                 add(name, options, role, f"suite {suite.source}: transfer[{i}].{key}")
     if ood_partners and "ood" in suite.protocols:
-        for d, need in entries:
-            spec = need.adapter.spec
-            for group in ("near", "far"):
-                for p in need.adapter.ood_partners.get(group, []):
-                    if p == d.name or p not in ADAPTERS:
-                        continue
-                    ps = ADAPTERS[p].spec
-                    if ps.kind != spec.kind or tuple(ps.shape) != tuple(spec.shape):
-                        continue  # the protocol skips it (no resizing), so it is not needed
-                    add(p, {}, f"OOD partner of {d.name}", f"{d.name}.ood_partners")
+        for _, need in entries:
+            needs.add_partners(need)
     return list(needs.values())
 
 
@@ -119,12 +145,18 @@ def plan(needs: list[Need], data_dir: Path) -> tuple[list[FileRow], dict[str, Pa
     return rows, local
 
 
-def missing_locally(suite: Suite, data_dir: Path | None) -> list[tuple[str, str]]:
-    """(dataset, role) of every OOD partner and transfer dataset the suite reads that has no local
-    copy yet (a download on first use may still bring it; `run --strict` refuses to rely on that)."""
+def missing_locally(suite_or_jobs, data_dir: Path | None) -> list[tuple[str, str]]:
+    """(dataset, role) of every OOD partner and transfer dataset a suite (or a list of jobs) reads
+    that has no local copy yet (a download on first use may still bring it; `run --strict` refuses
+    to rely on that)."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     out = []
-    for need in suite_needs(suite, data_dir):
+    needs = (
+        suite_needs(suite_or_jobs, data_dir)
+        if isinstance(suite_or_jobs, Suite)
+        else job_needs(suite_or_jobs, data_dir)
+    )
+    for need in needs:
         roles = [r for r in need.roles if r != "dataset"]
         if roles and need.adapter.local_copy() is None:
             out.append((need.label, ", ".join(roles)))
@@ -159,8 +191,11 @@ def print_plan(rows: list[FileRow], local: dict, needs: list[Need], data_dir: Pa
     known = sum(r.rf.size for r in todo if r.rf.size is not None)
     unknown = sum(r.rf.size is None for r in todo)
     archives = any(r.rf.extract is not None for r in todo)
+    elsewhere = sum(r.status == "local copy" for r in rows)
     print(
-        f"{len(rows)} file(s): {len(rows) - len(todo)} present, {len(todo)} to download "
+        f"{len(rows)} file(s): {len(rows) - len(todo)} present"
+        + (f" ({elsewhere} covered by an existing local copy)" if elsewhere else "")
+        + f", {len(todo)} to download "
         f"({_size(known) if known else '0 B'} of known size"
         f"{f' + {unknown} file(s) of unknown size' if unknown else ''}); disk needed: "
         f"{'at least ' if unknown else ''}{_size(known) if known else '0 B'}"

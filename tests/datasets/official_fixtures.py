@@ -242,7 +242,7 @@ def mitdb(lb: Loopback, tmp: Path) -> Fixture:
     rng = np.random.default_rng(3)
     names = sorted(DS1 + DS2 + PACED)
     for k, rec in enumerate(names):
-        n = 360 * 12  # 12 s, one beat a second
+        n = 360 * 6  # 6 s, one beat a second
         t = np.arange(n)
         peaks = np.arange(180, n - 180, 360)
         sig = np.zeros((n, 2))

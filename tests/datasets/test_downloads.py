@@ -372,3 +372,11 @@ def test_needs_cover_partners_with_the_same_spec_and_transfer_items(tmp_path):
     assert 'mitdb {"length": 96}' in needs and needs['mitdb {"length": 96}'] == ["transfer source"]
     assert any(k.startswith("mutag") and "transfer target" in v for k, v in needs.items())
     assert not any(k.startswith("cifar") for k in needs)
+
+
+def test_a_dataset_listed_twice_is_a_usage_error(tmp_path, capsys):
+    suite = tmp_path / "twice.yaml"
+    entries = [{"name": "tu", "options": {"name": "ENZYMES"}}, {"name": "tu", "options": {"name": "DD"}}]
+    suite.write_text(yaml.safe_dump({"name": "twice", "datasets": entries, "methods": ["random_init"]}))
+    assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 2
+    assert "datasets[0] and datasets[1] are both 'tu'" in capsys.readouterr().err

@@ -97,7 +97,7 @@ def test_list_datasets_shows_local_copies_with_official_sizes(data_dir, tmp_path
     m = re.search(r"^esc50\s.*\sdeviates \[(\d+)\]$", out, re.M)
     assert m and re.search(rf"^\[{m.group(1)}\] esc50: one fold of the official 5-fold", out, re.M)
     assert re.search(r"^mutag\s.*deviates", out, re.M) and re.search(
-        r"^tu\s.*-\s+configured by option name", out, re.M
+        r"^tu\s.*-\s+set by option name", out, re.M
     )
 
 

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run a suite (skips jobs already in the store)")
-    r.add_argument("--suite", default="quick", help="shipped suite name (quick, ...) or a .yaml file")
+    r.add_argument(
+        "--suite", default=None, help="shipped suite name (smoke, quick, ...) or a .yaml file (required)"
+    )
     r.add_argument(
         "--data-dir",
         default=None,
@@ -84,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="regenerate tables from the results store")
     rep.add_argument("--out", default=None, help="output dir holding store.sqlite (default: results/<suite>)")
-    rep.add_argument("--suite", default="quick", help="suite whose results to report")
+    rep.add_argument(
+        "--suite",
+        default=None,
+        help="suite name or .yaml file, as for run (default: the one in --out's store)",
+    )
 
     from benchmark.orchestration import fetch
     from benchmark.reporting import compare, leaderboard
@@ -99,18 +105,40 @@ def _out_dir(args, suite_name: str) -> Path:
     return Path(args.out) if args.out else Path("results") / suite_name
 
 
+SUITE_NEEDED = (
+    "run needs --suite: a shipped suite ({names}) or a .yaml file; new here? "
+    "`python run_benchmark.py run --suite smoke` is the two-minute first run"
+)
+
+
+def _problems(lines: list[str]) -> None:
+    for line in lines:
+        print(_one_line(line), file=sys.stderr)
+
+
 def cmd_run(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
 
     check_datasets_package()
+    from benchmark.core.io import atomic_write_text
     from benchmark.orchestration.jobs import expand, headline_metrics
+    from benchmark.orchestration.preflight import method_filter_problems, preflight, suite_problems
     from benchmark.orchestration.store import ResultStore
-    from benchmark.orchestration.suites import load_suite
+    from benchmark.orchestration.suites import available_suites, load_suite
     from benchmark.reporting.tables import write_tables
 
+    if not args.suite:
+        raise UsageError(SUITE_NEEDED.format(names=", ".join(available_suites())))
     suite = load_suite(args.suite)
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise UsageError("--seeds: seeds must be non-negative integers")
+    # Names, keys and options of the suite and the filters: every problem, one line each, no job run.
+    usage = suite_problems(suite) + method_filter_problems(
+        suite, args.methods, getattr(args, "user_methods", ())
+    )
+    if usage:
+        _problems([f"error: {u}" for u in usage])
+        return 2
     from benchmark.orchestration.executors import options_from_args, run_grid, worker_device
 
     opts = options_from_args(args, suite)
@@ -126,10 +154,12 @@ def cmd_run(args) -> int:
         from benchmark.orchestration.transfer import suite_transfer_jobs
 
         jobs += suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
-    if args.data_dir and not Path(args.data_dir).is_dir():
-        raise UsageError(f"--data-dir {args.data_dir}: not a directory")
     from benchmark.orchestration.fetch import missing_locally
+    from benchmark.orchestration.preflight import data_dir_problem
 
+    problem = data_dir_problem(args.data_dir)
+    if problem:  # before anything looks into the data dir
+        raise UsageError(problem)
     absent = missing_locally(jobs, args.data_dir)
     if absent and args.strict:
         raise DataError(
@@ -138,9 +168,21 @@ def cmd_run(args) -> int:
             + f" — stage them with `run_benchmark.py fetch --suite {args.suite}` first"
         )
     out = _out_dir(args, suite.name)
+    # On Ray/SLURM the data lives where the jobs run, not necessarily here: only names are checked.
+    report = preflight(jobs, args.data_dir, out, load_data=args.executor in ("local", "process"))
+    _problems(report.lines())
+    if report.exit_code:
+        return report.exit_code
+    if report.checked:
+        print(
+            f"pre-flight: {report.checked} dataset(s) loaded and checked in {report.seconds:.1f} s",
+            file=sys.stderr,
+        )
     store = ResultStore(out / "store.sqlite")
+    # the config that ran, next to its results: `report` and `publish` read it (docs/design.md §7)
+    atomic_write_text(out / "suite.yaml", Path(suite.source).read_text())
     print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
-    if absent:
+    if absent and not report.checked:  # a pre-flight that loaded the data has named what is missing
         print(
             "not in the data dir (downloaded on first use; OOD partners that cannot be fetched are left "
             "out and listed at the end): " + "; ".join(f"{n} ({r})" for n, r in absent),
@@ -187,10 +229,12 @@ def cmd_run(args) -> int:
         )
         for (dataset, partner), why in sorted(summary["missing_partners"].items()):
             print(f"  {dataset}: {partner}: {why}", file=sys.stderr)
-    if summary["failed"]:
-        print("failed jobs:", file=sys.stderr)
-        for label, err in summary["failed"]:
-            print(f"  {label}: {err}", file=sys.stderr)
+    if summary["failed"]:  # each was named on one line as it happened; tracebacks are in the logs
+        print(
+            f"{len(summary['failed'])} job(s) failed or collapsed (lines above); "
+            f"tracebacks in {out / 'logs'}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -223,7 +267,7 @@ def cmd_list(args) -> int:
         notes = {}
         for name in sorted(ADAPTERS):
             a = ADAPTERS[name]
-            generic = "name" in a.known_options  # configured by option `name` (tu, planetoid)
+            generic = "name" in a.accepted_options()  # configured by option `name` (tu, planetoid)
             local, size = ("-", "set by option name") if generic else _local_copy(name, args.data_dir)
             protocol = "official"
             if a.protocol_note:
@@ -271,33 +315,37 @@ def _local_copy(name: str, data_dir) -> tuple[str, str]:
 
 def cmd_report(args) -> int:
     from benchmark.orchestration.store import ResultStore
-    from benchmark.orchestration.suites import NAME_RE
+    from benchmark.orchestration.suites import suite_for_results
     from benchmark.reporting.tables import write_tables
 
-    if not NAME_RE.match(args.suite):
-        raise UsageError(f"--suite {args.suite!r}: expected a lower_snake_case suite name")
-    out = _out_dir(args, args.suite)
+    rs = suite_for_results(args.suite, args.out, "report")
+    out = rs.out
     if not (out / "store.sqlite").exists():
         raise UsageError(f"no results store at {out / 'store.sqlite'}; run the suite first or pass --out")
+    from benchmark.core.io import writable_dir
+
+    writable_dir(out, "--out")
     store = ResultStore(out / "store.sqlite")
     from benchmark.orchestration.package_guard import check_datasets_package
 
     check_datasets_package()
     from benchmark.orchestration.jobs import headline_metrics
-    from benchmark.orchestration.suites import load_suite
+    from datasets.base import ADAPTERS
 
-    try:
-        metric_for = headline_metrics(load_suite(args.suite))
-    except UsageError:
-        metric_for = {}
-    written = write_tables(store, out, args.suite, metric_for)
+    if rs.suite is not None:
+        metric_for = headline_metrics(rs.suite)
+    else:  # a suite whose file is not at hand: each stored dataset's own headline metric
+        metric_for = {
+            d: ADAPTERS[d].task.headline_metric for d in {j["dataset"] for j in store.jobs()} if d in ADAPTERS
+        }
+    written = write_tables(store, out, rs.name, metric_for)
     if not written:
-        print(f"no finished results for suite {args.suite!r} in {out}", file=sys.stderr)
+        print(f"no finished results for suite {rs.name!r} in {out}", file=sys.stderr)
         return 1
     md = out / "label_fraction.md"
     if md.exists():
         print(md.read_text())
-    print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
+    print(f"suite {rs.name}: wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
     return 0
 
 
@@ -327,7 +375,7 @@ def main(argv=None) -> int:
                 )
             from benchmark.orchestration.method_files import load_method_files
 
-            load_method_files(args.method_file)
+            args.user_methods = load_method_files(args.method_file)
         from benchmark.orchestration.fetch import cmd_fetch
         from benchmark.reporting.compare import cmd_compare
         from benchmark.reporting.leaderboard import cmd_leaderboard

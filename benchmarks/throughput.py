@@ -147,7 +147,11 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--data-dir", default=os.environ.get("SSLBENCH_DATA_DIR"))
-    p.add_argument("--readme", default=None, help="write the table into this README's performance block")
+    p.add_argument(
+        "--readme",
+        default=None,
+        help="write the table into this file's performance block (docs/performance.md)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(
@@ -222,7 +226,8 @@ def markdown_table(rows, args) -> str:
         + [f"ours / {k}" for k in peers]
     )
     lines = [
-        f"Measured by `python benchmarks/throughput.py --readme README.md` (torch {torch.__version__}, "
+        f"Measured by `python benchmarks/throughput.py --readme {args.readme or 'FILE'}` "
+        f"(torch {torch.__version__}, "
         f"{args.threads} threads, batch {args.batch_size}, medians of {args.repeats} interleaved repeats "
         f"of {args.steps} steps).",
         "",

@@ -223,7 +223,7 @@ class Adult(TabularAdapter):
     task = TaskSpec(2, class_names=("<=50K", ">50K"))
     ood_partners = {"near": [], "far": []}  # no registered set shares this spec (feature layout)
 
-    known_options = frozenset({"verify_checksum"})
+    extra_options = frozenset({"verify_checksum"})
     dataset_version = "uci-2"  # UCI Machine Learning Repository dataset 2 (the 1996 files)
 
     def remote_files(self):

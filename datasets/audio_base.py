@@ -121,7 +121,7 @@ class AudioAdapter(Adapter):
     """Shared machinery: waveforms → chosen input spec, normalisation, views, corruptions."""
 
     domain = "audio"
-    known_options = frozenset({"input", "sample_rate", "n_mels", "seconds"})
+    extra_options = frozenset({"input", "sample_rate", "n_mels", "seconds"})
     sample_rate: ClassVar[int] = 16000
     clip_seconds: ClassVar[float] = 1.0
 

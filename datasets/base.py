@@ -67,8 +67,9 @@ def _tree_signature(root: Path, max_files: int = 20000) -> str:
     return h.hexdigest()
 
 
-# Options every adapter takes; an adapter adds its own in `known_options`.
-BASE_OPTIONS = frozenset({"encoder", "download"})
+# Options every adapter takes: `download` (False: never fetch, fail with the expected paths) and
+# `encoder` (the encoder the orchestration builds, by name). An adapter adds its own in `extra_options`.
+BASE_OPTIONS = frozenset({"download", "encoder"})
 
 
 class Adapter:
@@ -81,9 +82,10 @@ class Adapter:
     task: TaskSpec
     # Partner dataset names for OOD detection (docs/design.md §3.6).
     ood_partners: ClassVar[dict[str, list[str]]] = {"near": [], "far": []}
-    # The adapter's own options (on top of BASE_OPTIONS and those of its base classes); any other
-    # option is refused when the adapter is made and when a suite is read (docs/design.md §7).
-    known_options: ClassVar[frozenset[str]] = frozenset()
+    # Options this class reads besides BASE_OPTIONS; subclasses add theirs (collected over the MRO),
+    # so a misspelt option in a suite (`sizee: 64`) is refused when the adapter is built and when a
+    # suite is read, before any job (docs/design.md §7).
+    extra_options: ClassVar[frozenset[str]] = frozenset()
     # The release of the dataset the adapter reads (recorded with every result: `dataset_version`).
     dataset_version: ClassVar[str] = ""
     # Where the adapter departs from the dataset's published evaluation protocol ("" = it follows it).
@@ -99,6 +101,14 @@ class Adapter:
         # from `spec` (benchmark.models.encoders.build_encoder), adapters never build models.
         self.encoder_name: str = str(self.options.get("encoder") or "small")
         self._splits: dict[str, Split] | None = None
+
+    @classmethod
+    def accepted_options(cls) -> frozenset[str]:
+        """Every option name an adapter of this class reads."""
+        out = set(BASE_OPTIONS)
+        for k in cls.__mro__:
+            out |= set(vars(k).get("extra_options", ()))
+        return frozenset(out)
 
     # ---- data -----------------------------------------------------------------------------
     def load_splits(self) -> dict[str, Split]:
@@ -136,19 +146,13 @@ class Adapter:
 
     # ---- options, version, files ---------------------------------------------------------
     @classmethod
-    def allowed_options(cls) -> frozenset[str]:
-        out = set(BASE_OPTIONS)
-        for k in cls.__mro__:
-            out |= set(vars(k).get("known_options", ()))
-        return frozenset(out)
-
-    @classmethod
     def option_error(cls, options: dict) -> str | None:
         """One line naming the unknown options and the allowed ones, or None."""
-        unknown = sorted(set(options) - cls.allowed_options())
+        unknown = sorted(set(options) - cls.accepted_options())
         if not unknown:
             return None
-        return f"{cls.name}: unknown option(s) {unknown}; allowed: {', '.join(sorted(cls.allowed_options()))}"
+        allowed = ", ".join(sorted(cls.accepted_options()))
+        return f"{cls.name}: unknown option(s) {unknown}; allowed: {allowed}"
 
     @classmethod
     def version(cls, options: dict | None = None) -> str:

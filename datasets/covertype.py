@@ -65,7 +65,7 @@ class Covertype(TabularAdapter):
     )
     ood_partners = {"near": [], "far": []}  # no registered set shares this spec (feature layout)
 
-    known_options = frozenset({"data_home", "split"})
+    extra_options = frozenset({"data_home", "split"})
     dataset_version = "uci-31"  # UCI Machine Learning Repository dataset 31 (the 1998 covtype.data)
 
     def remote_files(self):

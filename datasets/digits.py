@@ -76,7 +76,7 @@ class SklearnDigits(Adapter):
     ood_partners = {"near": [], "far": []}
     default_size = 8
 
-    known_options = frozenset({"size"})
+    extra_options = frozenset({"size"})
     protocol_note = "no official split: a stratified 70/10/20 split"
 
     @classmethod

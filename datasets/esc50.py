@@ -36,7 +36,7 @@ class ESC50(AudioAdapter):
     spec = AudioAdapter.spec_for("logmel", 16000, 5.0, N_MELS)
     task = TaskSpec(50)
     ood_partners = {"near": [], "far": []}
-    known_options = frozenset({"esc10", "strict", "test_fold"})
+    extra_options = frozenset({"esc10", "strict", "test_fold"})
     dataset_version = "master"  # the repository's master branch (it has no releases)
     protocol_note = (
         "one fold of the official 5-fold cross-validation (test fold 5, val fold 4, train on 3 folds "

@@ -74,7 +74,7 @@ class GraphAdapter(Adapter):
     features' std, set by `load_splits` as `feature_scale`) and moving a batch to the device."""
 
     feature_scale: torch.Tensor
-    known_options = frozenset({"cache_dir", "cache_processed"})
+    extra_options = frozenset({"cache_dir", "cache_processed"})
 
     def corruptions(self):
         self.splits()

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from benchmark.core.pyg import import_pyg
 from datasets._keyed import keyed_normal, keyed_uniform
 
 EDGE_REMOVAL = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -96,6 +97,7 @@ class GraphBatch:
         return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
     def to_pyg(self):
+        import_pyg()
         from torch_geometric.data import Batch
 
         b = Batch(x=self.x, edge_index=self.edge_index, batch=self.batch, ptr=self.ptr())

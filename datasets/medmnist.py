@@ -299,7 +299,7 @@ class MedMNISTAdapter(Adapter):
     num_classes: int
     multilabel: bool
 
-    known_options = frozenset({"size", "verify"})
+    extra_options = frozenset({"size", "verify"})
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)

@@ -206,7 +206,7 @@ class MITBIH(ECGAdapter):
     spec = InputSpec("signal1d", (1, 252), {"fs": MITDB_FS})
     task = TaskSpec(5, class_names=AAMI_CLASSES)
     ood_partners = {"near": [], "far": []}
-    known_options = frozenset({"length", "lead", "paced", "unlabelled"})
+    extra_options = frozenset({"length", "lead", "paced", "unlabelled"})
     dataset_version = MITDB_VERSION
 
     def __init__(self, data_dir=None, **options):

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.files import offline_hint
@@ -48,7 +49,7 @@ class PlanetoidAdapter(GraphAdapter):
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # nodes, features, classes, split sizes, directed edges
-    known_options = frozenset({"normalize_features", "edge_rate", "feature_rate", "node_rate"})
+    extra_options = frozenset({"normalize_features", "edge_rate", "feature_rate", "node_rate"})
     dataset_version = "master"  # kimiyoung/planetoid's files (the repository has no releases)
 
     def raw_dir(self) -> Path:
@@ -131,6 +132,7 @@ class PlanetoidAdapter(GraphAdapter):
         return out
 
     def _run_pyg(self, root: Path, raw_dir: Path):
+        import_pyg()
         from torch_geometric.datasets import Planetoid
 
         try:
@@ -140,6 +142,7 @@ class PlanetoidAdapter(GraphAdapter):
 
     def _diagnose(self, raw_dir: Path, err: Exception) -> str:
         """Find which raw file PyG's own reader rejects (it unpickles them; we never do)."""
+        import_pyg()
         from torch_geometric.io.planetoid import read_file
 
         for s in PLANETOID_RAW:
@@ -253,7 +256,7 @@ class PlanetoidByName(PlanetoidAdapter):
     counts (the registered cora/citeseer/pubmed adapters do that) and there is no OOD partner."""
 
     name = "planetoid"
-    known_options = frozenset({"name"})
+    extra_options = frozenset({"name"})
     spec = InputSpec("graph", (1,), extras={"task": "node"})  # until the files are read
     task = TaskSpec(2)
     expected: ClassVar[dict[str, Any]] = {}

@@ -42,7 +42,7 @@ class PTBXL(ECGAdapter):
     spec = InputSpec("signal1d", (PTBXL_LEADS, 1000), {"fs": 100})
     task = TaskSpec(5, multilabel=True, class_names=SUPERCLASSES)
     ood_partners = {"near": [], "far": []}
-    known_options = frozenset({"sampling_rate", "strict"})
+    extra_options = frozenset({"sampling_rate", "strict"})
     dataset_version = PTBXL_VERSION
 
     def __init__(self, data_dir=None, **options):

@@ -77,7 +77,7 @@ class SpeechCommands(AudioAdapter):
     spec = AudioAdapter.spec_for("logmel", 16000, 1.0, N_MELS)
     task = TaskSpec(35, class_names=SC_WORDS)
     ood_partners = {"near": ["fsdd"], "far": []}  # FSDD's default log-mel spec is also (1, 64, 101)
-    known_options = frozenset({"classes", "strict"})
+    extra_options = frozenset({"classes", "strict"})
     dataset_version = "0.02"
 
     def __init__(self, data_dir=None, **options):

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets._keyed import stratified_70_10_20, stratified_kfold
 from datasets.base import DataError, Split, register_adapter
@@ -130,7 +131,7 @@ class TUAdapter(GraphAdapter):
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # graphs, nodes, edges, class_counts
     max_degree: ClassVar[int | None] = None  # one-hot degree features for sets without node features
-    known_options = frozenset({"node_features", "max_degree", "fold", "use_node_attr", "view_rate"})
+    extra_options = frozenset({"node_features", "max_degree", "fold", "use_node_attr", "view_rate"})
     dataset_version = "unversioned"  # the TU collection publishes no versions or checksums
     protocol_note = (
         "TUDataset has no official split: one stratified 70/10/20 split; the literature's protocol is "
@@ -192,6 +193,8 @@ class TUAdapter(GraphAdapter):
         files = sorted(raw_dir.glob(f"{self.pyg_name}_*.txt"))
         root = pyg_root("TUDataset", self.pyg_name, raw_dir, files, self.options, lambda r: self._run_pyg(r))
         ds = self._run_pyg(root)
+        self.pyg_root = root  # where PyG's processed/ files are: the data dir or the cache
+        import_pyg()
         from torch_geometric.data import Batch
 
         big = Batch.from_data_list(list(ds))
@@ -240,6 +243,7 @@ class TUAdapter(GraphAdapter):
         }
 
     def _run_pyg(self, root: Path):
+        import_pyg()
         from torch_geometric.datasets import TUDataset
 
         try:
@@ -332,7 +336,7 @@ class TUByName(TUAdapter):
     to pair it with another set for transfer."""
 
     name = "tu"
-    known_options = frozenset({"name"})
+    extra_options = frozenset({"name"})
     spec = InputSpec("graph", (1,), extras={"task": "graph"})  # until the files are read
     task = TaskSpec(2)
     expected: ClassVar[dict[str, Any]] = {}

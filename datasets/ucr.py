@@ -70,7 +70,7 @@ class UCRAdapter(ECGAdapter):
     counts: ClassVar[tuple[int, int]]
     series_length: ClassVar[int]
     fs = 100.0  # nominal: UCR beats carry no sampling rate; ~1 s per series is assumed
-    known_options = frozenset({"length"})
+    extra_options = frozenset({"length"})
     dataset_version = "2018"  # the UCR archive 2018 release (aeon-toolkit's copies)
 
     def __init__(self, data_dir=None, **options):

@@ -3,7 +3,8 @@ the val split and the test split, selects what it selects on val only, and score
 
 - linear: multinomial logistic regression on standardised features (full-batch L-BFGS, batched over
   the L2 grid), L2 strength chosen on val from a fixed grid;
-- kNN: k = 20, cosine similarity, votes weighted by exp(sim / 0.07) (Wu et al. 2018; DINO's protocol).
+- kNN: k = min(20, labelled-set size), cosine similarity, votes weighted by exp(sim / 0.07) (Wu et al.
+  2018; DINO's protocol); of neighbours tied at the k-th similarity the lower bank indices are taken.
 """
 
 from __future__ import annotations
@@ -236,16 +237,39 @@ def head_result(head: LinearHead, test_x, test_y) -> ProbeResult:
     )
 
 
+KNN_K = 20
+
+
+def knn_k(bank_size: int, k: int = KNN_K) -> int:
+    """The number of neighbours: never more than the labelled bank holds."""
+    return max(1, min(k, bank_size))
+
+
+def nearest(sim: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest similarities per row and their bank indices. Where neighbours tie at the k-th
+    similarity, the lower bank indices are taken (topk's choice among ties is unspecified): such
+    rows are re-selected with a stable sort; other rows keep topk's result unchanged."""
+    val, idx = sim.topk(k, dim=1)
+    kth = val[:, -1:]
+    straddle = (sim == kth).sum(1) > (val == kth).sum(1)  # a tie crosses the k boundary
+    if bool(straddle.any()):
+        rows = torch.nonzero(straddle).flatten()
+        order = torch.sort(sim[rows], dim=1, descending=True, stable=True).indices[:, :k]
+        idx[rows] = order
+        val[rows] = sim[rows].gather(1, order)
+    return val, idx
+
+
 def knn_scores(
-    bank_x, bank_y, query_x, task: TaskSpec, k: int = 20, temperature: float = 0.07, chunk: int = 2048
+    bank_x, bank_y, query_x, task: TaskSpec, k: int = KNN_K, temperature: float = 0.07, chunk: int = 2048
 ) -> torch.Tensor:
     """Similarity-weighted kNN class scores, normalised to sum to 1 (per label for multi-label)."""
     bank = F.normalize(bank_x.float(), dim=1)
-    k = min(k, bank.shape[0])
+    k = knn_k(bank.shape[0], k)
     onehot = bank_y.float() if task.multilabel else F.one_hot(bank_y, task.num_classes).float()
     out = []
     for q in torch.split(F.normalize(query_x.float(), dim=1), chunk):
-        sim, idx = (q @ bank.t()).topk(k, dim=1)
+        sim, idx = nearest(q @ bank.t(), k)
         w = torch.exp(sim / temperature)
         votes = (w.unsqueeze(-1) * onehot[idx]).sum(1)
         out.append(votes / w.sum(1, keepdim=True))
@@ -253,12 +277,13 @@ def knn_scores(
 
 
 def knn_probe(
-    train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k: int = 20, temperature: float = 0.07
+    train_x, train_y, val_x, val_y, test_x, test_y, task: TaskSpec, k: int = KNN_K, temperature: float = 0.07
 ) -> ProbeResult:
     val_score = selection_score(knn_scores(train_x, train_y, val_x, task, k, temperature), val_y, task)
     probs = knn_scores(train_x, train_y, test_x, task, k, temperature)
+    used = knn_k(len(train_x), k)
     return ProbeResult(
-        classification_metrics(probs, test_y, task), {"k": k, "temperature": temperature}, val_score, probs
+        classification_metrics(probs, test_y, task), {"k": used, "temperature": temperature}, val_score, probs
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec
 
 
@@ -17,6 +18,7 @@ class GCNEncoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 256, out_dim: int = 128, layers: int = 2):
         super().__init__()
+        import_pyg()
         from torch_geometric.nn import GCNConv
 
         dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
@@ -36,6 +38,7 @@ class GINEncoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, pooling: str = "sum"):
         super().__init__()
+        import_pyg()
         from torch_geometric.nn import GINConv
 
         if pooling not in ("sum", "mean"):

@@ -162,7 +162,13 @@ def run_grid(
     """Run `jobs` with the named executor; returns the same summary as `runner.run_jobs`."""
     import torch
 
-    from benchmark.orchestration.runner import code_version, pending_jobs, record_result, run_jobs
+    from benchmark.orchestration.runner import (
+        code_version,
+        pending_jobs,
+        record_result,
+        run_jobs,
+        write_job_log,
+    )
 
     opts = options or ExecutorOptions()
     device = torch.device(device)
@@ -202,9 +208,8 @@ def run_grid(
 
     def finish(h: str, res, tb: str | None) -> None:
         job = by_hash.pop(h)
-        if tb:
-            log(tb)
-        record_result(store, job, res, summary, log, cv)
+        log_path = write_job_log(work_dir, job, tb) if tb else None
+        record_result(store, job, res, summary, log, cv, log_path)
         bar.update(1)
         bar.set_postfix_str(job.label())
 

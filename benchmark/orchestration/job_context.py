@@ -26,8 +26,18 @@ from methods.base import Method, get_method_class
 class JobContext:
     """What protocols see: the adapter, the index pools, the trained model(s) and cached features."""
 
-    def __init__(self, job: Job, adapter: Adapter, device, work_dir: Path, progress=None, amp: str = "off"):
+    def __init__(
+        self,
+        job: Job,
+        adapter: Adapter,
+        device,
+        work_dir: Path,
+        progress=None,
+        amp: str = "off",
+        on_resume: Callable[[int], None] | None = None,
+    ):
         self.job = job
+        self.on_resume = on_resume  # called with the epochs done when pretraining resumes a checkpoint
         self.amp = amp  # off | bf16 | fp16: autocast in pretraining (benchmark/training/pretrain.py)
         self.adapter = adapter
         self.device = device
@@ -136,7 +146,16 @@ class JobContext:
             labelled_share=m.hp.get("labelled_share") if m.semi_supervised else None,
         )
         split = self.splits["train"] if split is None else split
-        hist = pretrain(m, self.adapter, split, pool, cfg, checkpoint=ckpt, on_epoch=self.progress)
+        hist = pretrain(
+            m,
+            self.adapter,
+            split,
+            pool,
+            cfg,
+            checkpoint=ckpt,
+            on_epoch=self.progress,
+            on_resume=self.on_resume,
+        )
         return hist
 
     def model(self, fraction: float | None) -> Method:

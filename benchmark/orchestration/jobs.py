@@ -70,15 +70,6 @@ def expand(
                 f"suite {suite.source}: unknown method {m!r}; known: {', '.join(known_methods())}"
             )
     entries = suite.datasets
-    seen: dict[str, int] = {}
-    for i, d in enumerate(entries):
-        if d.name in seen:  # tables name a row by its dataset: two entries would share rows
-            raise UsageError(
-                f"suite {suite.source}: datasets[{seen[d.name]}] and datasets[{i}] are both {d.name!r}; "
-                f"list each dataset once (another set of a generic adapter: a --dataset-file adapter "
-                f"or another suite)"
-            )
-        seen[d.name] = i
     if datasets:
         names = [d.name for d in entries]
         # a transfer target counts too: `--datasets mutag` runs the suite's PROTEINS → MUTAG jobs only

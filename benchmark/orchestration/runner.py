@@ -18,10 +18,11 @@ import torch
 
 import benchmark
 from benchmark.core.errors import UsageError
+from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.plugins import PROTOCOLS
 from benchmark.orchestration.job_context import JobContext
 from benchmark.orchestration.jobs import Job, known_methods
-from benchmark.training.pretrain import TrainingFault
+from benchmark.training.pretrain import CollapseFault, TrainingFault
 from datasets.base import ADAPTERS, get_adapter
 from methods.base import get_method_class
 
@@ -64,13 +65,19 @@ class JobResult:
     error: str | None = None
 
 
-def run_job(job: Job, data_dir, work_dir, device, progress=None, amp: str = "off") -> JobResult:
-    """Pure function of the job config: train, embed, run its protocols; return result rows."""
+def run_job(
+    job: Job, data_dir, work_dir, device, progress=None, amp: str = "off", on_resume=None
+) -> JobResult:
+    """Pure function of the job config: train, embed, run its protocols; return result rows.
+    A collapsed encoder (`CollapseFault`) ends the job with status `collapsed` and no rows."""
     t0 = time.perf_counter()
     adapter = get_adapter(job.dataset, data_dir=data_dir, **job.dataset_options)
-    ctx = JobContext(job, adapter, device, Path(work_dir), progress, amp=amp)
+    ctx = JobContext(job, adapter, device, Path(work_dir), progress, amp=amp, on_resume=on_resume)
     try:
         ctx.train_models()
+    except CollapseFault as e:
+        history = {**ctx.histories, "collapsed": e.stats}
+        return JobResult([], history, time.perf_counter() - t0, "collapsed", str(e))
     except TrainingFault as e:
         return JobResult([], ctx.histories, time.perf_counter() - t0, "failed", str(e))
     rows: list[dict] = []
@@ -141,8 +148,30 @@ def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
     return [j for j in pending if _method_supports(j)], summary
 
 
-def record_result(store, job: Job, res: JobResult, summary: dict, log=print, cv: str | None = None) -> None:
-    """Write one finished job to the store (one transaction) and count it. Only the parent calls this."""
+def job_log_path(work_dir, job: Job) -> Path:
+    """Where a failed job's traceback goes: `<out>/logs/<dataset>-<method>-seed<seed>-<hash>.log`."""
+    return Path(work_dir) / "logs" / f"{job.dataset}-{job.method}-seed{job.seed}-{job.config_hash()[:8]}.log"
+
+
+def write_job_log(work_dir, job: Job, text: str) -> Path | None:
+    """Keep a failed job's traceback out of the console; None when the log cannot be written."""
+    try:
+        return atomic_write_text(job_log_path(work_dir, job), f"{job.label()}\n{text}")
+    except OSError:
+        return None
+
+
+def record_result(
+    store,
+    job: Job,
+    res: JobResult,
+    summary: dict,
+    log=print,
+    cv: str | None = None,
+    log_path: Path | None = None,
+) -> None:
+    """Write one finished job to the store (one transaction) and count it; a failed or collapsed job
+    gets one console line (its traceback, if any, is in `log_path`). Only the parent calls this."""
     store.record(
         job_record(job, ADAPTERS[job.dataset]),
         res.rows,
@@ -160,8 +189,10 @@ def record_result(store, job: Job, res: JobResult, summary: dict, log=print, cv:
     for partner, reason in ((res.history or {}).get("ood_missing") or {}).items():
         summary.setdefault("missing_partners", {})[(job.dataset, partner)] = reason
     if res.status != "done":
-        summary["failed"].append((job.label(), res.error))
-        log(f"FAILED {job.label()}: {res.error}")
+        error = " ".join(str(res.error).split())
+        summary["failed"].append((job.label(), error))
+        where = f" (traceback: {log_path})" if log_path else ""
+        log(f"{res.status.upper()} {job.label()}: {error}{where}")
 
 
 def run_jobs(
@@ -180,12 +211,18 @@ def run_jobs(
             total=job.epochs, desc=f"  {job.method} epochs", leave=False, disable=not show_progress
         )
         progress = lambda epoch, rec: (epoch_bar.update(1), epoch_bar.set_postfix(loss=f"{rec['loss']:.3f}"))  # noqa: E731
+
+        def resumed(done: int, job=job, epoch_bar=epoch_bar) -> None:
+            log(f"{job.label()}: resuming from epoch {done} of {job.epochs} (checkpoint in {work_dir})")
+            epoch_bar.update(done)
+
+        log_path = None
         try:
-            res = run_job(job, data_dir, work_dir, device, progress, amp=amp)
-        except Exception as e:  # recorded, the suite goes on
+            res = run_job(job, data_dir, work_dir, device, progress, amp=amp, on_resume=resumed)
+        except Exception as e:  # recorded, the suite goes on; the traceback goes to the job's log
             res = JobResult([], {}, 0.0, "failed", f"{type(e).__name__}: {e}")
-            log(traceback.format_exc())
+            log_path = write_job_log(work_dir, job, traceback.format_exc())
         finally:
             epoch_bar.close()
-        record_result(store, job, res, summary, log, cv)
+        record_result(store, job, res, summary, log, cv, log_path)
     return summary

@@ -182,6 +182,10 @@ class ResultStore:
                 out.append((dataset, {}))
         return out
 
+    def suites(self) -> list[str]:
+        """The suites this store holds jobs of."""
+        return sorted(r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM jobs"))
+
     def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT config_hash, suite, method, dataset, seed, status, error, wall_s FROM jobs"
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())

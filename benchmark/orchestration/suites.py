@@ -114,6 +114,16 @@ def _need(cond: bool, where: str, msg: str):
         raise UsageError(f"{where}: {msg}")
 
 
+def _no_duplicates(values: list, where: str, field_name: str) -> None:
+    """A name listed twice would run (or probe) everything twice and pool the copies as seeds."""
+    seen, twice = set(), []
+    for v in values:
+        if v in seen and v not in twice:
+            twice.append(v)
+        seen.add(v)
+    _need(not twice, where, f"'{field_name}' lists {', '.join(map(repr, twice))} more than once")
+
+
 def _is_int(v, minimum: int) -> bool:
     """An integer (not a bool) ≥ minimum."""
     return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
@@ -161,7 +171,10 @@ def parse_suite(data: Any, where: str) -> Suite:
         where,
         f"'methods' must be a non-empty list of method names, got {methods!r}",
     )
+    _no_duplicates([d.name for d in datasets], where, "datasets")
+    _no_duplicates(methods, where, "methods")
     seeds = _int_list(data.get("seeds", [0, 1, 2]), where, "seeds")
+    _no_duplicates(seeds, where, "seeds")
     fractions = data.get("fractions", [0.01, 0.1, 1.0])
     _need(
         isinstance(fractions, list)
@@ -182,6 +195,8 @@ def parse_suite(data: Any, where: str) -> Suite:
         where,
         f"'protocols' must be a list from {sorted(PROTOCOLS)}, got {protocols!r}",
     )
+    for label, values in (("fractions", fractions), ("probes", probes), ("protocols", protocols)):
+        _no_duplicates([float(v) if label == "fractions" else v for v in values], where, label)
     pre = data.get("pretrain", {})
     _need(
         isinstance(pre, dict) and not (set(pre) - ALLOWED_PRETRAIN),
@@ -297,6 +312,11 @@ def _transfer(items: Any, where: str) -> list[dict[str, list]]:
                 n if isinstance(n, str) else _dataset_entry(n, where, f"transfer[{i}].{k}[{j}]")
                 for j, n in enumerate(v)
             ]
+        _need(
+            entry not in out,
+            where,
+            f"transfer[{i}] repeats an earlier transfer item (same sources and targets)",
+        )
         out.append(entry)
     return out
 
@@ -339,6 +359,83 @@ def load_suite(name_or_path: str) -> Suite:
         raise UsageError(f"suite file {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UsageError(f"suite file {path}: not valid YAML ({str(e).splitlines()[0]})") from e
+    except UnicodeDecodeError as e:
+        raise UsageError(f"suite file {path}: not valid YAML (not UTF-8 text: {e.reason})") from None
+    except yaml.YAMLError as e:
+        raise UsageError(f"suite file {path}: not valid YAML ({yaml_error_text(e)})") from None
     return parse_suite(data, str(path))
+
+
+def yaml_error_text(e: Exception) -> str:
+    """A YAML error in one line with the line and column of the problem (1-based, as editors count)."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    what = getattr(e, "problem", None) or str(e).splitlines()[0]
+    context = getattr(e, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{what}" + (f" ({context})" if context and mark is not None else "")
+
+
+def is_suite_file(arg: str) -> bool:
+    """`--suite` names a file (as opposed to a shipped suite's name)."""
+    return Path(arg).suffix in (".yaml", ".yml")
+
+
+@dataclass
+class ResultsSuite:
+    """The suite a results directory is read as: `name` (as stored), its config when known
+    (`suite`, `text`), and the directory (`out`)."""
+
+    name: str
+    out: Path
+    suite: Suite | None = None
+    text: str | None = None
+
+
+def suite_for_results(suite_arg: str | None, out_arg: str | None, command: str) -> ResultsSuite:
+    """What `report`, `leaderboard publish` and `compare` read: `--suite` as `run` takes it (a shipped
+    name or a .yaml path; the results dir defaults to results/<name>), or, with only `--out`, the one
+    suite its store holds. The config is the copy `run` left in the results dir (<out>/suite.yaml),
+    else the named file, else the shipped suite of that name."""
+    from benchmark.orchestration.store import ResultStore
+
+    suite = text = None
+    if suite_arg and is_suite_file(suite_arg):
+        suite = load_suite(suite_arg)
+        name, text = suite.name, Path(suite_arg).read_text()
+    elif suite_arg:
+        if not NAME_RE.match(suite_arg):
+            raise UsageError(f"--suite {suite_arg!r}: expected a lower_snake_case suite name or a .yaml file")
+        name = suite_arg
+    elif out_arg:
+        db = Path(out_arg) / "store.sqlite"
+        if not db.is_file():
+            raise UsageError(
+                f"--out {out_arg}: no results store ({db}); run a suite with --out {out_arg} first"
+            )
+        names = ResultStore(db).suites()
+        if len(names) != 1:
+            raise UsageError(
+                f"--out {out_arg}: the store holds "
+                + (f"suites {', '.join(names)}; pass --suite to pick one" if names else "no results yet")
+            )
+        name = names[0]
+    else:
+        raise UsageError(
+            f"{command} needs --suite (a shipped suite name or a .yaml file, as for run) or --out (a "
+            f"results dir; its suite is read from the store)"
+        )
+    out = Path(out_arg) if out_arg else Path("results") / name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, expected a results directory")
+    copy = out / "suite.yaml"
+    if suite is None and copy.is_file():
+        try:
+            ran = load_suite(str(copy))
+            if ran.name == name:
+                suite, text = ran, copy.read_text()
+        except UsageError:
+            pass
+    if suite is None and (SUITES_DIR / f"{name}.yaml").exists():
+        suite = load_suite(name)
+        text = (SUITES_DIR / f"{name}.yaml").read_text()
+    return ResultsSuite(name, out, suite, text)

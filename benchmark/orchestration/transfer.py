@@ -267,7 +267,7 @@ def train_transfer_models(ctx) -> None:
             else:
                 ckpt = checkpoint_path(ctx.work_dir, key, "pretrain")
         ctx.histories["pretrain"] = pretrain(
-            m, adapter, split, pool, cfg, checkpoint=ckpt, on_epoch=ctx.progress
+            m, adapter, split, pool, cfg, checkpoint=ckpt, on_epoch=ctx.progress, on_resume=ctx.on_resume
         )
     ctx.models[None] = m
 

@@ -64,9 +64,18 @@ def load_plugin_file(path: str | Path, kind: PluginKind, loaded: dict[str, Path]
         sys.modules.pop(mod_name, None)
         reg.restore(before)
         raise UsageError(f"{where}: syntax error at line {e.lineno}: {e.msg}") from None
-    except Exception as e:  # the user's code: report it in one line
+    except KeyboardInterrupt:
         sys.modules.pop(mod_name, None)
         reg.restore(before)
+        raise
+    except BaseException as e:  # the user's code, SystemExit included: report it in one line
+        sys.modules.pop(mod_name, None)
+        reg.restore(before)
+        if isinstance(e, SystemExit):
+            raise UsageError(
+                f"{where}: importing it called exit({e.code!r}); a {kind.what} file must only define and "
+                f"register {kind.what}s"
+            ) from None
         first = str(e).splitlines()[0] if str(e) else ""
         raise UsageError(f"{where}: importing it failed: {type(e).__name__}: {first}") from None
 

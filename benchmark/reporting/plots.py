@@ -3,8 +3,10 @@
 - label-efficiency curves: headline metric vs label fraction per method, band = ± std over seeds;
 - robustness vs severity: headline metric averaged over corruptions at each severity (0 = clean);
 - OOD AUROC per scorer (the `probe` column of OOD rows), one panel per OOD partner;
-- average rank across (dataset, probe, fraction) blocks with a Friedman test and the Nemenyi critical
-  difference (critical-difference diagram) where ≥ 3 methods × ≥ 3 blocks, else an average-rank chart.
+- average rank with datasets as the blocks (a method's rank in a dataset is its mean rank over that
+  dataset's probe × fraction … cells), with a Friedman test and the Nemenyi critical difference
+  (critical-difference diagram) where ≥ 3 methods × ≥ 3 datasets, else an average-rank chart that
+  says why there is no test.
 Every function skips (returns no path) when its protocol has no rows.
 """
 
@@ -25,7 +27,7 @@ REFERENCE_METHODS = ("random_init", "supervised")
 
 def headline_metric(rows: pd.DataFrame, dataset: str, protocol: str) -> str | None:
     """accuracy (auroc for multi-label sets and for OOD), else whatever metric the rows have."""
-    metrics = set(rows.loc[rows["dataset"] == dataset, "metric"])
+    metrics = set(rows.loc[rows["dataset"] == dataset, "metric"]) - {"majority_floor"}
     if not metrics:
         return None
     prefer = ["auroc"] if protocol == "ood" else ["accuracy", "auroc"]
@@ -89,6 +91,10 @@ def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tup
                 ls = "--" if m in REFERENCE_METHODS else "-"
                 ax.plot(x, y, ls, marker="o", color=colors[m], label=m)
                 ax.fill_between(x, y - s, y + s, color=colors[m], alpha=0.18, linewidth=0)
+            fl = d[(d["dataset"] == dataset) & (d["metric"] == "majority_floor") & (d["probe"] == probe)]
+            if metric == "accuracy" and not fl.empty:
+                fl = fl.groupby("fraction")["mean"].mean()
+                ax.plot(fl.index, fl.values, ":", color="grey", label="majority-class floor")
             fr = sorted(dd["fraction"].unique())
             if len(fr) > 1 and min(fr) > 0:
                 ax.set_xscale("log")
@@ -199,13 +205,49 @@ def ood(long: pd.DataFrame, out_dir: Path, prefix: str, max_partners: int = 6) -
     return made
 
 
+CELL_COLS = ["dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
+
+
+def _cell_scores(d: pd.DataFrame, floor_rows: pd.DataFrame) -> pd.DataFrame:
+    """(dataset, cell …) × method of the headline metric, higher = better in every row; clean
+    accuracies at or below the majority-class floor count as the floor (they tie rather than rank by
+    noise below chance)."""
+    from benchmark.reporting.stats import clamp_to_floor
+
+    wide = d.pivot_table(index=CELL_COLS, columns="method", values="mean", aggfunc="mean")
+    floors = floor_rows.groupby(["dataset", "probe", "fraction"])["mean"].mean()
+    if not floors.empty and not wide.empty:
+        idx = wide.index.to_frame(index=False)
+        f = [
+            floors.get((ds, p, fr), np.nan) if m == "accuracy" and not c else np.nan
+            for ds, p, fr, c, m in zip(
+                idx["dataset"], idx["probe"], idx["fraction"], idx["corruption"], idx["metric"]
+            )
+        ]
+        wide = clamp_to_floor(wide, pd.Series(f, index=wide.index, dtype=float))
+    sign = np.array([-1.0 if m in LOWER_IS_BETTER else 1.0 for m in wide.index.get_level_values("metric")])
+    return wide.mul(sign, axis=0)
+
+
 def rank_stats(long: pd.DataFrame, protocol: str = "label_fraction") -> dict | None:
-    """Average rank (1 = best) of each method over (dataset, probe, fraction[, corruption, severity,
-    OOD partner]) blocks of each dataset's headline metric; Friedman test and Nemenyi CD (α = 0.05,
-    `benchmark.reporting.stats`) where ≥ 3 methods × ≥ 3 blocks have every method."""
-    from benchmark.reporting.stats import average_ranks, friedman_nemenyi, groups_not_different
+    """Average rank (1 = best) of each method with each dataset as one block: within a dataset, the
+    method's mean rank over its (probe, fraction[, corruption, severity, OOD partner]) cells of the
+    headline metric, ranked again across methods. The cells of one dataset share its data and are
+    not independent blocks. Friedman test and Nemenyi CD (α = 0.05, `benchmark.reporting.stats`)
+    only where ≥ 3 methods × ≥ 3 datasets have every method; otherwise `reason` says why not."""
+    from benchmark.reporting.stats import (
+        FLOOR_METRIC,
+        MIN_DATASETS,
+        MIN_METHODS,
+        average_ranks,
+        dataset_blocks,
+        friedman_nemenyi,
+        groups_not_different,
+    )
 
     d = _numeric(long[long["protocol"] == protocol])
+    floor_rows = d[d["metric"] == FLOOR_METRIC]
+    d = d[d["metric"] != FLOOR_METRIC]
     if d.empty:
         return None
     parts = []
@@ -215,23 +257,30 @@ def rank_stats(long: pd.DataFrame, protocol: str = "label_fraction") -> dict | N
     d = pd.concat(parts)
     if protocol == "robustness":
         d = d[d["severity"] > 0]
-    block_cols = ["dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
-    wide = d.pivot_table(index=block_cols, columns="method", values="mean", aggfunc="mean")
-    wide = wide.dropna(axis=1, how="all").dropna(axis=0, how="any")  # blocks where every method has a value
-    if wide.shape[1] < 2 or wide.shape[0] < 1:
+    # cells where every method has a value
+    scores = _cell_scores(d, floor_rows).dropna(axis=1, how="all").dropna(axis=0, how="any")
+    if scores.shape[1] < 2 or scores.shape[0] < 1:
         return None
-    sign = np.array([-1.0 if m in LOWER_IS_BETTER else 1.0 for m in wide.index.get_level_values("metric")])
-    scores = wide.mul(sign, axis=0)  # higher = better in every block
-    fr = friedman_nemenyi(scores, higher_is_better=True)
-    avg = fr.avg_ranks if fr is not None else average_ranks(scores, higher_is_better=True)
+    blocks = dataset_blocks(scores, higher_is_better=True)  # datasets × methods, mean rank (lower = better)
+    fr = friedman_nemenyi(blocks, higher_is_better=False)
+    avg = fr.avg_ranks if fr is not None else average_ranks(blocks, higher_is_better=False)
+    reason = None
+    if fr is None:
+        reason = (
+            f"Friedman test and Nemenyi CD skipped: they need ≥ {MIN_DATASETS} datasets as blocks and "
+            f"≥ {MIN_METHODS} methods; here {len(blocks)} dataset(s) × {blocks.shape[1]} method(s)"
+        )
     return {
         "protocol": protocol,
         "methods": list(avg.index),
         "avg_rank": [float(v) for v in avg.values],
-        "n_blocks": int(len(wide)),
+        "n_blocks": int(len(blocks)),
+        "n_cells": int(len(scores)),
         "friedman_p": None if fr is None else fr.p_value,
         "cd": None if fr is None else fr.cd,
         "groups": [] if fr is None else groups_not_different(avg, fr.cd),
+        "reason": reason,
+        "floor": not floor_rows.empty,  # whether floor ties applied
     }
 
 
@@ -245,9 +294,9 @@ def rank_plot(
     if rs["cd"] is None:
         fig, ax = plt.subplots(figsize=(5.5, 0.5 * k + 1.2))
         ax.barh(methods[::-1], avg[::-1], color="tab:blue")
-        ax.set_xlabel(f"average rank over {rs['n_blocks']} block(s) (1 = best)")
+        ax.set_xlabel(f"average rank over {rs['n_blocks']} dataset(s) (1 = best)")
         ax.set_xlim(0, k + 0.5)
-        ax.set_title("Average rank (critical difference needs ≥ 3 methods × ≥ 3 blocks)", fontsize=9)
+        ax.set_title("Average rank; no test: it needs ≥ 3 methods × ≥ 3 datasets", fontsize=9)
         return [(f"Average rank — {protocol}", _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"))]
     cd = rs["cd"]
     fig, ax = plt.subplots(figsize=(7, 1.4 + 0.32 * k))
@@ -280,7 +329,7 @@ def rank_plot(
     ax.plot([1, 1 + cd], [1.3, 1.3], color="tab:red", lw=2)
     ax.text(1 + cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="tab:red")
     ax.set_title(
-        f"Average rank, {protocol} ({rs['n_blocks']} blocks; Friedman p = {rs['friedman_p']:.3g}; "
+        f"Average rank, {protocol} ({rs['n_blocks']} datasets; Friedman p = {rs['friedman_p']:.3g}; "
         f"Nemenyi α = 0.05)",
         fontsize=9,
     )

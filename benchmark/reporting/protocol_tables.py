@@ -16,7 +16,18 @@ import pandas as pd
 
 from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.protocols.robustness import add_corruption_errors
-from benchmark.reporting.stats import average_ranks, friedman_nemenyi, groups_not_different
+from benchmark.reporting.stats import (
+    FLOOR_METRIC,
+    FLOOR_NOTE,
+    MIN_DATASETS,
+    MIN_METHODS,
+    at_or_below_floor,
+    average_ranks,
+    cell_text,
+    clamp_to_floor,
+    friedman_nemenyi,
+    groups_not_different,
+)
 
 REFERENCES = ("random_init", "supervised")
 
@@ -25,18 +36,40 @@ def derived_rows(frame: pd.DataFrame, metric_for: dict[str, str] | None = None) 
     return add_corruption_errors(frame, metric_for)
 
 
+def floor_values(long: pd.DataFrame) -> dict[tuple, float]:
+    """{(protocol, dataset, probe, fraction): majority-class floor} from the `majority_floor` rows
+    (method-independent; the mean over the methods that recorded it)."""
+    f = long[long["metric"] == FLOOR_METRIC] if "metric" in long else long.iloc[:0]
+    if f.empty:
+        return {}
+    g = f.groupby(["protocol", "dataset", "probe", "fraction"])["mean"].mean()
+    return {(p, d, pr, float(fr)): float(v) for (p, d, pr, fr), v in g.items()}
+
+
+def superseded_note(n: int) -> str:
+    if not n:
+        return ""
+    return (
+        f"{n} row(s) of a superseded pretraining budget (an older budget of the same method) are "
+        "not shown; the CSVs keep them.\n\n"
+    )
+
+
 def _methods(methods) -> list[str]:
     ssl = sorted(m for m in set(methods) if m not in REFERENCES)
     return ssl + list(REFERENCES)
 
 
-def _fmt(r: pd.DataFrame, scale: float = 100.0, digits: int = 1) -> str:
-    """'mean ± std' of one cell; of several cells (e.g. severities 1–5) the mean of their means and
-    the mean of their seed stds."""
+def _fmt(r: pd.DataFrame, scale: float = 100.0, digits: int = 1, floor: float | None = None) -> str:
+    """'mean ± std (n=k)' of one cell; of several cells (e.g. severities 1–5) the mean of their means
+    and the mean of their seed stds, n the fewest seeds among them ('mean (n=1)' without a spread).
+    ▿ when the value is at or below the majority-class `floor`."""
     r = r.dropna(subset=["mean"])
     if r.empty:
         return "—"
-    return f"{scale * float(r['mean'].mean()):.{digits}f} ± {scale * float(r['std'].mean()):.{digits}f}"
+    mean, n = float(r["mean"].mean()), int(r["n_seeds"].min())
+    std = float(r["std"].mean()) if r["std"].notna().all() else float("nan")
+    return cell_text(mean, std, n, scale, digits, at_or_below_floor(mean, floor))
 
 
 def _table(out, header: list[str], rows: list[list[str]]):
@@ -49,7 +82,11 @@ def _table(out, header: list[str], rows: list[list[str]]):
 
 def _seeds_note(d: pd.DataFrame) -> str:
     n = int(d["n_seeds"].max()) if not d.empty else 0
-    return f"{n} seed(s); mean ± std over seeds. Reference rows: random_init, supervised (— = not run).\n\n"
+    return (
+        f"Up to {n} seed(s); mean ± std over seeds, n = seeds behind a cell (no ± for one seed; the "
+        "CSV's 95 % CIs are t-intervals clipped to the metric's range). Reference rows: random_init, "
+        "supervised (— = not run).\n\n"
+    )
 
 
 def robustness_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None) -> str:
@@ -117,7 +154,10 @@ def ood_markdown(long: pd.DataFrame, missing: dict[str, dict[str, str]] | None =
                     sel = dm[(dm["probe"] == s) & dm["ood_partner"].str.startswith(g + ":")]
                     a, f = sel[sel["metric"] == "auroc"], sel[sel["metric"] == "fpr95"]
                     cells.append(
-                        "—" if a.empty else f"{100 * a['mean'].mean():.1f} / {100 * f['mean'].mean():.1f}"
+                        "—"
+                        if a.empty
+                        else f"{100 * a['mean'].mean():.1f} / {100 * f['mean'].mean():.1f} "
+                        f"(n={int(a['n_seeds'].min())})"
                     )
             rows.append([m] + cells)
         _table(out, header, rows)
@@ -144,6 +184,8 @@ def transfer_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = No
         ]
         cols = sorted({(p, f) for p, f in zip(d["probe"], d["fraction"])})
         sources = sorted(set(d["pretrain_budget"]))
+        floors = floor_values(long) if metric == "accuracy" else {}
+        fl = lambda proto, p, f: floors.get((proto, dataset, p, float(f)))  # noqa: E731
         out.write(f"### → {dataset} — {metric} (pretraining source → this dataset)\n\n")
         header = (
             ["method"]
@@ -153,7 +195,10 @@ def transfer_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = No
         rows = []
         for m in _methods(d["method"]):
             cells = [
-                _fmt(ind[(ind["method"] == m) & (ind["probe"] == p) & (ind["fraction"] == f)].head(1))
+                _fmt(
+                    ind[(ind["method"] == m) & (ind["probe"] == p) & (ind["fraction"] == f)].head(1),
+                    floor=fl("label_fraction", p, f),
+                )
                 for p, f in cols
             ]
             for src in sources:
@@ -164,7 +209,8 @@ def transfer_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = No
                             & (d["pretrain_budget"] == src)
                             & (d["probe"] == p)
                             & (d["fraction"] == f)
-                        ]
+                        ],
+                        floor=fl("transfer", p, f),
                     )
                     for p, f in cols
                 ]
@@ -174,7 +220,7 @@ def transfer_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = No
             "Values in %. in-domain = the label-fraction result of pretraining on this dataset "
             "(— when not in the store); several sources joined by + = multi-domain union.\n"
         )
-        out.write(_seeds_note(d))
+        out.write(_seeds_note(d) + (FLOOR_NOTE + "\n\n" if floors else ""))
     return out.getvalue()
 
 
@@ -192,8 +238,9 @@ def _rank_section(out, title: str, scores: pd.DataFrame, higher: bool = True):
     fr = friedman_nemenyi(complete, higher)
     if fr is None:
         out.write(
-            f"{complete.shape[1]} method(s) × {complete.shape[0]} dataset(s): the Friedman test "
-            f"and Nemenyi CD need ≥ 3 × ≥ 3; not reported.\n\n"
+            f"Friedman test and Nemenyi CD skipped: they need ≥ {MIN_DATASETS} datasets as blocks and "
+            f"≥ {MIN_METHODS} methods; here {complete.shape[0]} dataset(s) × {complete.shape[1]} "
+            "method(s).\n\n"
         )
     else:
         groups = groups_not_different(fr.avg_ranks, fr.cd)
@@ -207,16 +254,28 @@ def _rank_section(out, title: str, scores: pd.DataFrame, higher: bool = True):
 
 
 def stats_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None) -> str:
-    """Average ranks across datasets (+ Friedman/Nemenyi when ≥ 3 × 3) per protocol headline."""
+    """Average ranks across datasets (+ Friedman/Nemenyi when ≥ 3 methods × ≥ 3 datasets) per
+    protocol headline. A block is one dataset, never a probe or fraction of it. Accuracies at or
+    below the majority-class floor count as the floor (they tie instead of being ordered by noise)."""
     out = io.StringIO()
     metric_of = lambda ds: (metric_for or {}).get(ds, "accuracy")  # noqa: E731
     lf = long[long["protocol"] == "label_fraction"]
+    floors = floor_values(lf)
     lf = lf[lf.apply(lambda r: r["metric"] == metric_of(r["dataset"]), axis=1)] if not lf.empty else lf
     for (probe, frac), d in lf.groupby(["probe", "fraction"], sort=True):
+        scores = d.pivot_table(index="dataset", columns="method", values="mean")
+        floor = pd.Series(
+            {
+                ds: floors.get(("label_fraction", ds, probe, float(frac)), float("nan"))
+                for ds in scores.index
+                if metric_of(ds) == "accuracy"
+            },
+            dtype=float,
+        )
         _rank_section(
             out,
             f"label_fraction — {probe} @ {frac * 100:g}% (headline metric)",
-            d.pivot_table(index="dataset", columns="method", values="mean"),
+            clamp_to_floor(scores, floor),
         )
     rob = long[(long["protocol"] == "robustness") & (long["metric"] == "mca")]
     for probe, d in rob.groupby("probe", sort=True):
@@ -240,7 +299,9 @@ def write_protocol_markdowns(
     out_dir: Path,
     metric_for: dict[str, str] | None = None,
     ood_missing: dict[str, dict[str, str]] | None = None,
+    superseded: int = 0,
 ) -> dict[str, Path]:
+    """`superseded`: how many rows of older budgets the caller left out (stated in each file)."""
     written = {}
     for name, title, text in (
         ("robustness.md", "Robustness results", robustness_markdown(long, metric_for)),
@@ -249,5 +310,7 @@ def write_protocol_markdowns(
         ("stats.md", "Average ranks across datasets", stats_markdown(long, metric_for)),
     ):
         if text:
-            written[name] = atomic_write_text(Path(out_dir) / name, f"# {title}\n\n{text}")
+            written[name] = atomic_write_text(
+                Path(out_dir) / name, f"# {title}\n\n{superseded_note(superseded)}{text}"
+            )
     return written

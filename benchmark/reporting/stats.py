@@ -1,9 +1,12 @@
 """Statistics across seeds and datasets (docs/design.md §3.8).
 
-- mean ± std and the t-based 95 % CI over seeds: `benchmark.reporting.tables.mean_std_ci` (re-exported);
+- mean ± std over seeds and the 95 % t-interval, clipped to the metric's range (`mean_std_ci`); one
+  seed has no std and no interval (NaN), never "± 0";
+- how one cell reads in every table (`cell_text`): the mean, ± std when there is one, and n;
+- the majority-class floor (`at_or_below_floor`) that marks cells no better than a constant predictor;
 - average rank of each method across datasets (rank 1 = best, ties share the mean rank);
 - Friedman test on those ranks and the Nemenyi critical difference (Demšar 2006), reported only
-  when there are ≥ 3 methods and ≥ 3 datasets (below that the test has no meaning).
+  when there are ≥ 3 methods and ≥ 3 datasets as blocks (below that the test has no meaning).
 """
 
 from __future__ import annotations
@@ -15,18 +18,84 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+# Metrics whose values lie in [0, 1] (rates, areas, accuracies) and those that are only ≥ 0 (ratios
+# of errors); a mean's confidence interval never leaves the metric's range.
+UNIT_METRICS = frozenset(
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "auroc",
+        "fpr95",
+        "aupr_in",
+        "aupr_out",
+        "mca",
+        "clean_accuracy",
+        "error",
+        "macro_f1",
+        "average_precision",
+        "majority_floor",
+    }
+)
+NONNEG_METRICS = frozenset({"mce", "ce", "relative_robustness"})
+FLOOR_METRIC = "majority_floor"
 
-def mean_std_ci(values) -> tuple[float, float, int, float, float]:
+
+def metric_range(metric: str) -> tuple[float, float]:
+    if metric in UNIT_METRICS:
+        return 0.0, 1.0
+    if metric in NONNEG_METRICS:
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def mean_std_ci(values, bounds: tuple[float, float] | None = None) -> tuple[float, float, int, float, float]:
+    """(mean, sample std, n, CI low, CI high) of the finite values: the 95 % t-interval, clipped to
+    `bounds` (the metric's range). With one value the std and the interval are NaN: one seed says
+    nothing about the spread, and a zero-width interval would claim it does."""
     vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     n = len(vals)
+    nan = float("nan")
     if n == 0:
-        return (float("nan"),) * 2 + (0,) + (float("nan"),) * 2
+        return nan, nan, 0, nan, nan
     mean = sum(vals) / n
     if n == 1:
-        return mean, 0.0, 1, mean, mean
+        return mean, nan, 1, nan, nan
     std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
-    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
-    return mean, std, n, mean - half, mean + half
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(float(bounds[0]), lo), min(float(bounds[1]), hi)
+    return mean, std, n, lo, hi
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def cell_text(mean, std, n, scale: float = 1.0, digits: int = 4, below_floor: bool = False) -> str:
+    """One table cell: 'mean ± std (n=k)', or 'mean (n=1)' for a single seed (never '± 0'); '▿'
+    marks a cell at or below the majority-class floor; '—' when there is no value."""
+    if _missing(mean):
+        return "—"
+    n = 0 if _missing(n) else int(n)
+    text = f"{scale * float(mean):.{digits}f}"
+    if n > 1 and not _missing(std):
+        text += f" ± {scale * float(std):.{digits}f}"
+    text += f" (n={n})"
+    return text + " ▿" if below_floor else text
+
+
+FLOOR_NOTE = (
+    "▿ = at or below the majority-class floor (the accuracy of always predicting the labelled "
+    "subset's majority class); such cells are not ranked above one another."
+)
+
+
+def at_or_below_floor(value, floor) -> bool:
+    """True when an accuracy is no better than the constant majority-class predictor."""
+    if _missing(value) or _missing(floor):
+        return False
+    return float(value) <= float(floor) + 1e-9
 
 
 MIN_METHODS = 3
@@ -94,6 +163,23 @@ def friedman_nemenyi(
         k,
         n,
     )
+
+
+def dataset_blocks(cells: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
+    """Datasets as the blocks of a rank test. `cells`: rows indexed by (dataset, cell …), methods as
+    columns, complete rows only. Cells of one dataset (probes, fractions, conditions) share its data
+    and are not independent, so each dataset counts once: a method's score there is its mean rank
+    over the dataset's cells (1 = best; lower is better)."""
+    ranks = rank_matrix(cells, higher_is_better)
+    return ranks.groupby(level=0, sort=True).mean()
+
+
+def clamp_to_floor(scores: pd.DataFrame, floors: pd.Series) -> pd.DataFrame:
+    """Accuracies at or below their row's majority-class floor replaced by the floor, so such cells
+    tie with one another instead of being ordered by noise below chance (higher is better)."""
+    f = floors.reindex(scores.index)
+    clamped = scores.where(~scores.le(f + 1e-9, axis=0), f, axis=0)
+    return clamped.where(f.notna(), scores, axis=0) if f.isna().any() else clamped
 
 
 def groups_not_different(avg_ranks: pd.Series, cd: float) -> list[list[str]]:

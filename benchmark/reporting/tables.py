@@ -1,5 +1,7 @@
 """Tables generated from the store, never by hand: the long format of docs/design.md §4 (one row per
-cell, mean ± std over seeds with a t-based 95 % CI) as CSV, and Markdown pivots with methods as rows."""
+cell, mean ± std over seeds with a t-based 95 % CI clipped to the metric's range; no std or CI for a
+single seed) as CSV, and Markdown pivots with methods as rows, n in every cell, cells at or below the
+majority-class floor marked, and rows of a superseded pretraining budget left out (counted)."""
 
 from __future__ import annotations
 
@@ -10,39 +12,23 @@ import pandas as pd
 
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.store import ResultStore, now_iso
-from benchmark.reporting.protocol_tables import derived_rows, write_protocol_markdowns
-from benchmark.reporting.stats import mean_std_ci
+from benchmark.reporting.protocol_tables import (
+    derived_rows,
+    floor_values,
+    superseded_note,
+    write_protocol_markdowns,
+)
+from benchmark.reporting.stats import (
+    FLOOR_NOTE,
+    at_or_below_floor,
+    cell_text,
+    mean_std_ci,
+    metric_range,
+)
 
 # 1.1 added `dataset_version`; 1.0 files (without it) still read and validate, the column empty.
 SCHEMA_VERSION = "1.1"
 SCHEMA_VERSIONS = ("1.0", "1.1")
-LONG_COLUMNS = [
-    "schema_version",
-    "suite",
-    "domain",
-    "dataset",
-    "method",
-    "encoder",
-    "pretrain_budget",
-    "protocol",
-    "probe",
-    "fraction",
-    "corruption",
-    "severity",
-    "ood_partner",
-    "metric",
-    "mean",
-    "std",
-    "n_seeds",
-    "ci95_low",
-    "ci95_high",
-    "code_version",
-    "dataset_version",
-    "config_hash",
-    "created_at",
-]
-# Columns an older schema version lacks (a missing one reads as empty).
-ADDED_IN = {"dataset_version": "1.1"}
 KEY = [
     "suite",
     "domain",
@@ -57,6 +43,44 @@ KEY = [
     "severity",
     "ood_partner",
     "metric",
+]
+LONG_COLUMNS = [
+    "schema_version",
+    *KEY,
+    "mean",
+    "std",
+    "n_seeds",
+    "ci95_low",
+    "ci95_high",
+    "code_version",
+    "dataset_version",
+    "config_hash",
+    "created_at",
+]
+# Columns an older schema version lacks (a missing one reads as empty).
+ADDED_IN = {"dataset_version": "1.1"}
+# A paired difference of a method against a baseline over seeds (compare; leaderboard paired/*.csv).
+DELTA_COLUMNS = [
+    "suite",
+    "protocol",
+    "dataset",
+    "probe",
+    "fraction",
+    "corruption",
+    "severity",
+    "ood_partner",
+    "metric",
+    "pretrain_source",
+    "new_method",
+    "baseline",
+    "new_mean",
+    "baseline_mean",
+    "diff_mean",
+    "diff_std",
+    "n_pairs",
+    "ci95_low",
+    "ci95_high",
+    "outcome",
 ]
 REFERENCE_METHODS = ("random_init", "supervised")
 
@@ -84,8 +108,8 @@ def long_table(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=LONG_COLUMNS)
     rows = []
     for key, g in frame.groupby(KEY, sort=True, dropna=False):
-        mean, std, n, lo, hi = mean_std_ci(g["value"])
         row = dict(zip(KEY, key))
+        mean, std, n, lo, hi = mean_std_ci(g["value"], metric_range(row["metric"]))
         row.update(
             schema_version=SCHEMA_VERSION,
             mean=mean,
@@ -96,10 +120,31 @@ def long_table(frame: pd.DataFrame) -> pd.DataFrame:
             code_version=",".join(sorted(set(g["code_version"]))),
             dataset_version=",".join(sorted({v for v in g.get("dataset_version", []) if v})),
             config_hash=",".join(sorted(set(g["group_hash"]))),
-            created_at=now_iso(),
+            # when the cell's newest job finished: what tells a current budget from a superseded one
+            created_at=str(g["created_at"].max()) if "created_at" in g else now_iso(),
         )
         rows.append(row)
     return pd.DataFrame(rows)[LONG_COLUMNS]
+
+
+def budget_source(budget) -> str:
+    """The pretraining source of a budget ('30ep@cifar10' → 'cifar10'; '' when in-domain)."""
+    b = str(budget)
+    return b.split("@", 1)[1] if "@" in b else ""
+
+
+def superseded_mask(df: pd.DataFrame) -> pd.Series:
+    """True for rows of a pretraining budget that a newer budget of the same method replaced: of a
+    (suite, protocol, dataset, method, encoder, pretraining source), only the budget whose newest row
+    is latest is current (equal times: all kept, nothing can be told apart)."""
+    if df.empty or "created_at" not in df or "pretrain_budget" not in df:
+        return pd.Series(False, index=df.index)
+    ident = [c for c in ("suite", "protocol", "dataset", "method", "encoder") if c in df]
+    d = df[ident + ["pretrain_budget", "created_at"]].astype(str)
+    d = d.assign(_src=[budget_source(b) for b in d["pretrain_budget"]])
+    newest = d.groupby(ident + ["_src", "pretrain_budget"])["created_at"].transform("max")
+    latest = newest.groupby([d[c] for c in ident + ["_src"]]).transform("max")
+    return newest < latest
 
 
 def _method_order(methods) -> list[str]:
@@ -109,11 +154,16 @@ def _method_order(methods) -> list[str]:
 
 
 def label_fraction_markdown(
-    long: pd.DataFrame, metric_for: dict[str, str] | None = None, failed: dict[str, set[str]] | None = None
+    long: pd.DataFrame,
+    metric_for: dict[str, str] | None = None,
+    failed: dict[str, set[str] | dict[str, str]] | None = None,
 ) -> str:
-    """One pivot per dataset: methods as rows, probe × fraction as columns, 'mean ± std' cells.
-    `failed` ({dataset: {method, …}}): cells of a method with a failed job read 'failed', never a number."""
+    """One pivot per dataset: methods as rows, probe × fraction as columns, 'mean ± std (n=k)' cells
+    ('mean (n=1)' for one seed), a majority-class floor row, accuracies at or below it marked ▿.
+    `failed` ({dataset: {method, …}} or {dataset: {method: status}}): cells of a method with a failed
+    or collapsed job read that status ('failed', 'collapsed'), never a number."""
     lf = long[long["protocol"] == "label_fraction"]
+    floors = floor_values(lf)
     failed = failed or {}
     out = io.StringIO()
     for dataset in sorted(set(lf["dataset"]) | set(failed)):
@@ -121,23 +171,40 @@ def label_fraction_markdown(
         metric = (metric_for or {}).get(dataset, "accuracy")
         d = d[d["metric"] == metric]
         cols = sorted({(p, f) for p, f in zip(d["probe"], d["fraction"])}, key=lambda t: (t[0], t[1]))
-        out.write(f"### {dataset} — {metric} (mean ± std over seeds)\n\n")
-        out.write("| method | " + " | ".join(f"{p} @ {f * 100:g}%" for p, f in cols) + " |\n")
-        out.write("|---|" + "---:|" * len(cols) + "\n")
+        floor = {c: floors.get(("label_fraction", dataset, c[0], float(c[1]))) for c in cols}
+        marks = metric == "accuracy"  # the floor is an accuracy
+        out.write(f"### {dataset} — {metric} (mean ± std over seeds, n = seeds)\n\n")
+        heads = [f"{p} @ {f * 100:g}%" for p, f in cols] or ["result"]  # a dataset whose jobs all failed
+        out.write("| method | " + " | ".join(heads) + " |\n")
+        out.write("|---|" + "---:|" * len(heads) + "\n")
         bad = failed.get(dataset, set())
-        for m in _method_order(set(d["method"].unique()) | bad):
+        bad = bad if isinstance(bad, dict) else dict.fromkeys(bad, "failed")
+        for m in _method_order(set(d["method"].unique()) | set(bad)):
             if m in bad:
-                out.write(f"| {m} | " + " | ".join(["failed"] * max(1, len(cols))) + " |\n")
+                out.write(f"| {m} | " + " | ".join([bad[m]] * len(heads)) + " |\n")
                 continue
             cells = []
             for p, f in cols:
                 r = d[(d["method"] == m) & (d["probe"] == p) & (d["fraction"] == f)]
-                cells.append(
-                    "—" if r.empty else f"{100 * r['mean'].iloc[0]:.1f} ± {100 * r['std'].iloc[0]:.1f}"
-                )
+                if r.empty:
+                    cells.append("—")
+                    continue
+                mean = r["mean"].iloc[0]
+                low = marks and at_or_below_floor(mean, floor[(p, f)])
+                cells.append(cell_text(mean, r["std"].iloc[0], r["n_seeds"].iloc[0], 100, 1, low))
             out.write(f"| {m} | " + " | ".join(cells) + " |\n")
+        if marks and any(v is not None for v in floor.values()):
+            out.write(
+                "| *majority-class floor* | "
+                + " | ".join("—" if floor[c] is None else f"{100 * floor[c]:.1f}" for c in cols)
+                + " |\n"
+            )
         n = int(d["n_seeds"].max()) if not d.empty else 0
-        out.write(f"\n{n} seed(s); values in %. Reference rows: random_init, supervised.\n\n")
+        out.write(
+            f"\nUp to {n} seed(s); values in %; n = seeds behind a cell (no ± for one seed; the CSV's "
+            "95 % CIs are t-intervals clipped to [0, 1]). Reference rows: random_init, supervised.\n"
+        )
+        out.write(f"{FLOOR_NOTE}\n\n" if marks else "\n")
     return out.getvalue()
 
 
@@ -155,14 +222,18 @@ def write_tables(
     for dataset, history in store.histories(suite):  # OOD partners a job had to leave out
         for partner, why in (history.get("ood_missing") or {}).items():
             missing.setdefault(dataset, {})[partner] = why
-    written.update(write_protocol_markdowns(long, out_dir, metric_for, missing))
-    failed: dict[str, set[str]] = {}
-    for j in store.jobs("failed"):  # failed cells are shown as failed, never as numbers
+    # the CSVs keep every stored budget; the Markdown shows each method's current budget only
+    old = superseded_mask(long)
+    long = long[~old]
+    written.update(write_protocol_markdowns(long, out_dir, metric_for, missing, superseded=int(old.sum())))
+    failed: dict[str, dict[str, str]] = {}
+    for j in store.jobs("failed") + store.jobs("collapsed"):  # shown as such, never as numbers
         if suite is None or j["suite"] == suite:
-            failed.setdefault(j["dataset"], set()).add(j["method"])
+            failed.setdefault(j["dataset"], {})[j["method"]] = j["status"]
     md = label_fraction_markdown(long, metric_for, failed)
     if md:
         written["label_fraction.md"] = atomic_write_text(
-            Path(out_dir) / "label_fraction.md", "# Label-fraction results\n\n" + md
+            Path(out_dir) / "label_fraction.md",
+            "# Label-fraction results\n\n" + superseded_note(int(old.sum())) + md,
         )
     return written

@@ -25,6 +25,28 @@ class TrainingFault(RuntimeError):
     """Non-finite loss or collapsed representation: the job is marked failed with this reason."""
 
 
+class CollapseFault(TrainingFault):
+    """The encoder's embeddings collapsed (`collapse_reason`): the job is recorded with status
+    `collapsed`, its collapse stats in the history, and its table cells read `collapsed`."""
+
+    def __init__(self, message: str, stats: dict[str, Any]):
+        super().__init__(message)
+        self.stats = stats
+
+
+# Collapse rule (docs/design.md §3.10), on the last monitored epoch:
+# - complete collapse: the per-dimension std of the L2-normalised embeddings is below COLLAPSE_STD
+#   (every sample maps to one point);
+# - dimensional collapse, for encoders trained without labels: RankMe below
+#   max(COLLAPSE_RANKME_MIN, COLLAPSE_RANKME_FRAC · dim), i.e. the embeddings span fewer than two
+#   effective directions, or under 1 % of the dimensions. Encoders trained with labels are exempt:
+#   they legitimately concentrate on ~num_classes − 1 directions (neural collapse), e.g. RankMe ≈ 2
+#   for a binary task at 1 % labels.
+COLLAPSE_STD = 1e-4
+COLLAPSE_RANKME_MIN = 2.0
+COLLAPSE_RANKME_FRAC = 0.01
+
+
 @dataclass
 class PretrainConfig:
     epochs: int
@@ -70,7 +92,7 @@ def collapse_stats(
     z = method.embed(x).float()
     method.train(was_training)
     zn = torch.nn.functional.normalize(z, dim=1)
-    return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z)}
+    return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z), "dim": int(z.shape[1])}
 
 
 def pin_batch(batch: Any, device: torch.device) -> Any:
@@ -151,12 +173,30 @@ def epoch_batches(
     ]
 
 
-def raise_if_collapsed(history: dict[str, Any]) -> None:
+def collapse_reason(stats: dict[str, Any], uses_labels: bool = False) -> str | None:
+    """Why the monitored `stats` (collapse_stats) count as collapsed under the rule above, or None."""
+    std, rank, dim = stats.get("embedding_std"), stats.get("rankme"), stats.get("dim")
+    if std is None:
+        return None
+    if std < COLLAPSE_STD:
+        return f"per-dimension std {std:.2e} < {COLLAPSE_STD:g}"
+    if not uses_labels and rank is not None and dim:
+        floor = max(COLLAPSE_RANKME_MIN, COLLAPSE_RANKME_FRAC * dim)
+        if rank < floor:
+            return f"rankme {rank:.2f} < {floor:g} (of {dim} dimensions)"
+    return None
+
+
+def raise_if_collapsed(history: dict[str, Any], uses_labels: bool = False) -> None:
+    """CollapseFault when the last monitored epoch is collapsed (`collapse_reason`)."""
     last = history["epochs"][-1] if history["epochs"] else {}
-    if last.get("embedding_std", 1.0) < 1e-4:
-        raise TrainingFault(
-            f"representation collapsed: per-dimension std {last['embedding_std']:.2e}, "
-            f"rankme {last['rankme']:.2f}"
+    why = collapse_reason(last, uses_labels)
+    if why:
+        stats = {k: last[k] for k in ("epoch", "embedding_std", "rankme", "dim") if k in last}
+        raise CollapseFault(
+            f"representation collapsed: {why} (per-dimension std {last['embedding_std']:.2e}, "
+            f"rankme {last['rankme']:.2f})",
+            {**stats, "reason": why},
         )
 
 
@@ -231,14 +271,17 @@ def pretrain(
     cfg: PretrainConfig,
     checkpoint: Path | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
+    on_resume: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Train `method` on samples `pool` of `split` (labels passed only when the method uses them).
     Returns the history: per-epoch mean loss, collapse monitor, wall time. Resumes exactly from the
-    last finished epoch of `checkpoint`."""
+    last finished epoch of `checkpoint` (then calls `on_resume(epochs done)`)."""
     tr = _Trainer(method, adapter, split, pool, cfg)
     state = read_checkpoint(checkpoint)
     if state is not None:
         tr.restore(state)
+        if on_resume and 0 < tr.start_epoch < cfg.epochs and tr.history["steps"] < tr.total:
+            on_resume(tr.start_epoch)
     bs, spe = tr.bs, tr.steps_per_epoch
     # Collapse monitor on a fixed subset: ≤ 256 samples and ≤ 1/4 of an epoch's samples; on tiny
     # epochs only every `monitor_every`-th epoch (≥ ~1,000 samples apart) and on the last one.
@@ -276,7 +319,7 @@ def pretrain(
             tr.save(checkpoint, epoch + 1)
         if on_epoch:
             on_epoch(epoch + 1, record)
-    raise_if_collapsed(tr.history)
+    raise_if_collapsed(tr.history, method.uses_labels)
     method.eval()
     return tr.history
 

@@ -114,14 +114,34 @@ def test_degree_node_features_give_tu_sets_one_spec(data_dir, mutag):
         get_adapter("mutag", data_dir=data_dir, max_degree=5)
 
 
-def test_graph_batch_matches_pyg_collation(mutag):
+@pytest.fixture(scope="module", params=["read-only data dir", "writable copy"])
+def mutag_anywhere(request, data_dir, tmp_path_factory):
+    """MUTAG from the shared copy (processed files go to the cache) and from a writable copy of it
+    (PyG writes processed/ next to raw/, as on a fresh clone with its own data dir)."""
+    if request.param == "read-only data dir":
+        d = data_dir / "graphs" / "TUDataset" / "MUTAG"
+        if d.stat().st_mode & 0o222 and os.access(d, os.W_OK):
+            pytest.skip("the shared data dir is writable here; the writable case covers it")
+        return request.param, get_adapter("mutag", data_dir=data_dir, download=False)
+    root = tmp_path_factory.mktemp("writable-data")
+    shutil.copytree(data_dir / "graphs" / "TUDataset" / "MUTAG" / "raw", root / "graphs/TUDataset/MUTAG/raw")
+    return request.param, get_adapter("mutag", data_dir=root, download=False)
+
+
+def test_graph_batch_matches_pyg_collation(mutag_anywhere):
     from torch_geometric.data import Batch
     from torch_geometric.datasets import TUDataset
 
+    kind, mutag = mutag_anywhere
     s = mutag.splits()["train"]
     idx = torch.tensor([3, 0, 17, 5])
     b = mutag.batch(s, idx)
-    root = next((Path(os.environ["SSLBENCH_CACHE_DIR"]) / "pyg").glob("TUDataset-MUTAG-*"))
+    root = mutag.pyg_root  # the data dir itself when writable, else the processed-files cache
+    assert (root / "MUTAG" / "processed").is_dir()
+    if kind == "writable copy":
+        assert root == mutag.data_dir / "graphs" / "TUDataset"
+    else:
+        assert Path(os.environ["SSLBENCH_CACHE_DIR"]) in root.parents
     ds = TUDataset(str(root), "MUTAG")
     ref = Batch.from_data_list([ds[int(i)] for i in s.inputs.graph_ids[idx]])
     assert isinstance(b, GraphBatch) and b.num_graphs == 4

@@ -379,4 +379,5 @@ def test_a_dataset_listed_twice_is_a_usage_error(tmp_path, capsys):
     entries = [{"name": "tu", "options": {"name": "ENZYMES"}}, {"name": "tu", "options": {"name": "DD"}}]
     suite.write_text(yaml.safe_dump({"name": "twice", "datasets": entries, "methods": ["random_init"]}))
     assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 2
-    assert "datasets[0] and datasets[1] are both 'tu'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'datasets' lists 'tu' more than once" in err and err.count("\n") == 1

@@ -4,6 +4,7 @@ submitit's LocalExecutor). Threads per job are pinned to 1 everywhere: on CPU th
 intra-op threads changes the floating-point reduction order (see benchmark/orchestration/executors.py)."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -107,7 +108,12 @@ def test_process_pool_records_a_failing_job_and_goes_on(grid, tmp_path):
     assert (
         status[bad.config_hash()]["status"] == "failed" and "no_such_hp" in status[bad.config_hash()]["error"]
     )
-    assert any("Traceback" in m for m in logs)  # the worker's traceback reaches the parent's log
+    # the worker's traceback reaches the job's log file; the console gets one line naming it
+    assert not any("Traceback" in m for m in logs)
+    (line,) = [m for m in logs if m.startswith("FAILED ")]
+    log_file = Path(line.split("(traceback: ")[1].rstrip(")"))
+    assert log_file.parent == tmp_path / "logs" and "Traceback" in log_file.read_text()
+    assert "no_such_hp" in log_file.read_text()
 
 
 @pytest.mark.slow

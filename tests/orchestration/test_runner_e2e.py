@@ -45,9 +45,11 @@ def test_run_writes_long_csv_and_markdown(tiny_run):
     write_tables(store, out, "tiny")
     rows = list(csv.DictReader(open(out / "label_fraction.csv")))
     assert list(rows[0].keys()) == LONG_COLUMNS
-    # 3 methods × 2 probes × 2 fractions × 3 metrics cells, each aggregated over 2 seeds
-    assert len(rows) == 36 and {r["n_seeds"] for r in rows} == {"2"}
+    # 3 methods × 2 probes × 2 fractions × (3 metrics + the majority floor), each over 2 seeds
+    assert len(rows) == 48 and {r["n_seeds"] for r in rows} == {"2"}
     assert {r["method"] for r in rows} == {"simclr", "random_init", "supervised"}
+    floors = {(r["probe"], r["fraction"], r["mean"]) for r in rows if r["metric"] == "majority_floor"}
+    assert len(floors) == 4  # method-independent: one value per (probe, fraction) across the methods
     for r in rows:
         assert 0 <= float(r["mean"]) <= 1 and float(r["ci95_low"]) <= float(r["mean"]) <= float(
             r["ci95_high"]

@@ -150,7 +150,7 @@ def test_parsed_splits_are_shared_across_instances_until_a_file_changes(tmp_path
 
     class Counting(Adapter):
         name = "counting_toy"
-        known_options = frozenset({"variant"})
+        extra_options = frozenset({"variant"})
 
         def load_splits(self):
             calls.append(1)

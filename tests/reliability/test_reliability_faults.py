@@ -1,11 +1,14 @@
-"""Training faults: a NaN loss or a collapsed representation marks the job failed with its reason in
-the store, the suite goes on, the run exits non-zero with a summary, and `report` shows the failed
-cells as 'failed', never as numbers."""
+"""Training faults: a NaN loss marks the job failed and a collapsed representation marks it collapsed,
+with its reason in the store; the suite goes on, each such job gets one console line, the run exits
+non-zero, and `report` shows those cells as 'failed' / 'collapsed', never as numbers. Runs on the
+synthetic toy adapter (tests/_protocol_toys.py), so it needs no dataset installed."""
 
+import json
 import sqlite3
 
 import pandas as pd
 import pytest
+from _protocol_toys import registered
 
 from benchmark.cli import main
 
@@ -46,15 +49,33 @@ class RelCollapse(Method):
     @torch.no_grad()
     def embed(self, x):  # every sample maps to the same point
         return torch.ones(len(x), 8)
+
+
+@register_method
+class RelRankOne(Method):
+    name = "rel_rank_one"
+    family = "test"
+    defaults = {}
+
+    def training_step(self, x, y, view):
+        return self.encoder(view(x)).pow(2).mean()
+
+    @torch.no_grad()
+    def embed(self, x):  # two points, one direction apart: std well above 1e-4, RankMe ~ 1.7 (< 2)
+        z = self.encoder(x)
+        out = torch.zeros(len(x), z.shape[1])
+        out[:, 0] = 1.0
+        out[:, 1] = 0.3 * torch.where(z[:, 0] > z[:, 0].median(), 1.0, -1.0)
+        return out
 """
 
 SUITE = """name: rel_faults
 datasets:
-  - name: fashion_mnist
+  - name: toy_blobs_a
     max_train: 100
     max_val: 50
     max_test: 50
-methods: [rel_nan_loss, rel_inf_loss, rel_collapse, random_init]
+methods: [rel_nan_loss, rel_inf_loss, rel_collapse, rel_rank_one, random_init]
 seeds: [0]
 fractions: [1.0]
 probes: [knn]
@@ -67,16 +88,14 @@ def registered_cleanup():
     from benchmark.orchestration import method_files
     from methods.base import METHODS
 
-    yield
-    for n in ("rel_nan_loss", "rel_inf_loss", "rel_collapse"):
+    with registered():  # the toy adapters, for this test only
+        yield
+    for n in ("rel_nan_loss", "rel_inf_loss", "rel_collapse", "rel_rank_one"):
         METHODS.unregister(n)
         method_files._LOADED.pop(n, None)
 
 
-@pytest.mark.slow
-def test_faults_fail_their_jobs_suite_goes_on_report_shows_failed(
-    fmnist_dir, tmp_path, capsys, registered_cleanup
-):
+def test_faults_fail_their_jobs_suite_goes_on_report_shows_failed(tmp_path, capsys, registered_cleanup):
     mf = tmp_path / "faulty.py"
     mf.write_text(METHOD_FILE)
     suite = tmp_path / "rel_faults.yaml"
@@ -102,33 +121,48 @@ def test_faults_fail_their_jobs_suite_goes_on_report_shows_failed(
     )
     err = capsys.readouterr().err
     assert rc == 1
-    assert "ran 4, skipped 0, failed 3" in err and "failed jobs:" in err
-    summary = err.split("failed jobs:")[1]
-    assert "rel_nan_loss × fashion_mnist × seed 0: non-finite loss nan" in summary
-    assert "rel_inf_loss × fashion_mnist × seed 0: non-finite loss inf" in summary
-    assert "rel_collapse × fashion_mnist × seed 0: representation collapsed" in summary
+    assert "ran 5, skipped 0, failed 4" in err and "Traceback" not in err
+    # one line per job, as it happens (training faults have no traceback to log)
+    assert "FAILED rel_nan_loss × toy_blobs_a × seed 0: non-finite loss nan" in err
+    assert "FAILED rel_inf_loss × toy_blobs_a × seed 0: non-finite loss inf" in err
+    assert "COLLAPSED rel_collapse × toy_blobs_a × seed 0: representation collapsed: per-dimension std" in err
+    assert "COLLAPSED rel_rank_one × toy_blobs_a × seed 0: representation collapsed: rankme 1." in err
+    assert sum(line.startswith(("FAILED", "COLLAPSED")) for line in err.splitlines()) == 4
 
     c = sqlite3.connect(out / "store.sqlite")
-    jobs = {m: (s, e) for m, s, e in c.execute("SELECT method, status, error FROM jobs")}
-    assert jobs["random_init"] == ("done", None)
+    jobs = {m: (s, e, h) for m, s, e, h in c.execute("SELECT method, status, error, history_json FROM jobs")}
+    assert jobs["random_init"][:2] == ("done", None)
     assert jobs["rel_nan_loss"][0] == "failed" and "non-finite loss" in jobs["rel_nan_loss"][1]
-    assert jobs["rel_collapse"][0] == "failed" and "collapsed" in jobs["rel_collapse"][1]
-    # failed jobs have no result rows: no number can leak into a table
+    assert jobs["rel_collapse"][0] == "collapsed" and "collapsed" in jobs["rel_collapse"][1]
+    assert jobs["rel_rank_one"][0] == "collapsed"
+    flag = json.loads(jobs["rel_rank_one"][2])["collapsed"]  # the stats behind the verdict, kept
+    assert (
+        flag["rankme"] < 2
+        and flag["embedding_std"] > 1e-4
+        and flag["dim"] == 128
+        and "rankme" in flag["reason"]
+    )
+    # failed and collapsed jobs have no result rows: no number can leak into a table
     assert (
         c.execute(
-            "SELECT count(*) FROM results r JOIN jobs j USING (config_hash) WHERE j.status='failed'"
+            "SELECT count(*) FROM results r JOIN jobs j USING (config_hash) WHERE j.status!='done'"
         ).fetchone()[0]
         == 0
     )
 
     assert main(["report", "--suite", "rel_faults", "--out", str(out)]) == 0
     md = (out / "label_fraction.md").read_text()
-    for m in ("rel_nan_loss", "rel_inf_loss", "rel_collapse"):
+    for m, status in (
+        ("rel_nan_loss", "failed"),
+        ("rel_inf_loss", "failed"),
+        ("rel_collapse", "collapsed"),
+        ("rel_rank_one", "collapsed"),
+    ):
         row = next(line for line in md.splitlines() if line.startswith(f"| {m} |"))
         cells = [x.strip() for x in row.strip("|").split("|")[1:]]
-        assert cells and all(x == "failed" for x in cells), row
+        assert cells and all(x == status for x in cells), row
     ri = next(line for line in md.splitlines() if line.startswith("| random_init |"))
-    assert "±" in ri and "failed" not in ri
+    assert "(n=1)" in ri and "±" not in ri and "failed" not in ri  # one seed: no spread shown
     csv = pd.read_csv(out / "label_fraction.csv")
     assert set(csv["method"]) == {"random_init"}
 
@@ -149,7 +183,7 @@ def test_faults_fail_their_jobs_suite_goes_on_report_shows_failed(
             str(mf),
         ]
     )
-    assert rc == 1 and "ran 3, skipped 1, failed 3" in capsys.readouterr().err
+    assert rc == 1 and "ran 4, skipped 1, failed 4" in capsys.readouterr().err
 
 
 def test_markdown_failed_cells_when_every_method_failed():
@@ -157,3 +191,13 @@ def test_markdown_failed_cells_when_every_method_failed():
 
     md = label_fraction_markdown(pd.DataFrame(columns=LONG_COLUMNS), {}, {"digits": {"simclr"}})
     assert "### digits" in md and "| simclr | failed |" in md
+
+
+def test_markdown_shows_collapsed_cells_and_pads_a_dataset_with_no_results():
+    from benchmark.reporting.tables import LONG_COLUMNS, label_fraction_markdown
+
+    md = label_fraction_markdown(
+        pd.DataFrame(columns=LONG_COLUMNS), {}, {"digits": {"simclr": "collapsed", "byol": "failed"}}
+    )
+    assert "| method | result |\n|---|---:|\n" in md  # header, separator and rows have one column
+    assert "| byol | failed |" in md and "| simclr | collapsed |" in md

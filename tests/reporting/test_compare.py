@@ -136,10 +136,11 @@ def test_compare_tutorial_method_against_stored_baselines(baselines, tmp_path, c
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)  # outside the repo
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ran 2, skipped 0" in r.stderr and "4 stored baseline job(s) reused" in r.stderr
-    after = jobs_table(out / "store.sqlite")
-    # the baselines are untouched (same rows, same timestamps); only the new method's 2 seeds were added
-    assert {h: v for h, v in after.items() if v[0] != "my_align_uniform"} == before
-    assert sorted((v[0], v[1], v[2]) for v in after.values() if v[0] == "my_align_uniform") == [
+    # the store `leaderboard publish` reads is untouched (same rows, same timestamps); the new
+    # method's 2 seeds went to the compare store next to it
+    assert jobs_table(out / "store.sqlite") == before
+    after = jobs_table(out / "compare" / "store.sqlite")
+    assert sorted((v[0], v[1], v[2]) for v in after.values()) == [
         ("my_align_uniform", 0, "done"),
         ("my_align_uniform", 1, "done"),
     ]
@@ -149,7 +150,7 @@ def test_compare_tutorial_method_against_stored_baselines(baselines, tmp_path, c
     assert len(delta) == 12 and set(delta["baseline"]) == {"simclr", "random_init"}
     assert set(delta["n_pairs"]) == {2} and set(delta["outcome"]) <= {"win", "tie", "loss"}
     # recompute one cell independently from the per-seed store rows
-    frame = ResultStore(out / "store.sqlite").frame("tiny_compare")
+    frame = pd.concat([ResultStore(out / d / "store.sqlite").frame("tiny_compare") for d in (".", "compare")])
     cell = (frame["probe"] == "knn") & (frame["fraction"] == 1.0) & (frame["metric"] == "accuracy")
     new = frame[cell & (frame["method"] == "my_align_uniform")].sort_values("seed")["value"].to_numpy()
     base = frame[cell & (frame["method"] == "simclr")].sort_values("seed")["value"].to_numpy()
@@ -171,7 +172,8 @@ def test_compare_tutorial_method_against_stored_baselines(baselines, tmp_path, c
     # a second compare (in this process) re-runs nothing at all and gives the same table
     assert main(cmd[2:]) == 0
     assert "ran 0, skipped 2" in capsys.readouterr().err
-    assert jobs_table(out / "store.sqlite") == after
+    assert jobs_table(out / "compare" / "store.sqlite") == after
+    assert jobs_table(out / "store.sqlite") == before
     assert pd.read_csv(out / "compare_my_align_uniform.csv", keep_default_na=False).equals(delta)
 
 
@@ -206,9 +208,9 @@ def test_missing_baselines_give_a_clear_error_and_run_nothing(baselines, capsys)
         main(
             [
                 "compare",
-                "x",
-                "--against",
                 "simclr",
+                "--against",
+                "random_init",
                 "--suite",
                 str(suite_file),
                 "--out",
@@ -217,7 +219,49 @@ def test_missing_baselines_give_a_clear_error_and_run_nothing(baselines, capsys)
         )
         == 2
     )
-    assert "no results store" in capsys.readouterr().err
+    assert "baseline results missing" in capsys.readouterr().err
+    assert main(["compare", "x", "--against", "simclr", "--suite", str(suite_file)]) == 2
+    err = capsys.readouterr().err
+    assert "compare: unknown method 'x'; define it in a file and pass --method-file" in err
+    assert "--methods" not in err
+    assert not (work / "nowhere" / "store.sqlite").exists()
+
+
+def test_compare_against_published_rows_needs_no_baseline_run(baselines, tmp_path, capsys):
+    work, suite_file, out, data = baselines
+    root = tmp_path / "leaderboards"
+    assert main(["leaderboard", "publish", "--out", str(out), "--root", str(root)]) == 0
+    fresh = tmp_path / "fresh"  # a results dir without any baseline
+    method_file = extract_method(tmp_path / "user")
+    args = ["my_align_uniform", "--against", "simclr,random_init", "--suite", str(suite_file)]
+    args += ["--method-file", str(method_file), "--out", str(fresh), "--data-dir", str(data)]
+    args += ["--root", str(root), "--device", "cpu", "--no-progress"]
+    capsys.readouterr()
+    assert main(["compare", *args]) == 0
+    err = capsys.readouterr().err
+    assert "comparing with the published rows" in err and "ran 2, skipped 0" in err
+    assert not (fresh / "store.sqlite").exists()  # nothing for publish to pick up by accident
+    delta = pd.read_csv(fresh / "compare_my_align_uniform.csv", keep_default_na=False)
+    assert len(delta) == 12 and set(delta["n_pairs"]) == {2}
+    published = pd.read_csv(root / "tiny_compare" / "label_fraction.csv", keep_default_na=False)
+    new = ResultStore(fresh / "compare" / "store.sqlite").frame("tiny_compare")
+    row = delta[
+        (delta["fraction"] == 1.0) & (delta["metric"] == "accuracy") & (delta["baseline"] == "simclr")
+    ]
+    pub = published[
+        (published["method"] == "simclr")
+        & (published["fraction"] == 1.0)
+        & (published["metric"] == "accuracy")
+    ].iloc[0]
+    mine = new[(new["fraction"] == 1.0) & (new["metric"] == "accuracy")]["value"]
+    assert row["baseline_mean"].iloc[0] == pytest.approx(pub["mean"])
+    assert row["diff_mean"].iloc[0] == pytest.approx(mine.mean() - pub["mean"])
+    # the same seeds as the published rows: the paired result from the store has the same mean difference
+    assert main(["compare", *args, "--out", str(out), "--root", str(tmp_path / "none")]) == 0
+    paired = pd.read_csv(out / "compare_my_align_uniform.csv", keep_default_na=False)
+    assert paired["diff_mean"].to_numpy() == pytest.approx(delta["diff_mean"].to_numpy())
+    md = (fresh / "compare_my_align_uniform.md").read_text()
+    assert "Welch" in md
 
 
 BAD_FILES = {
@@ -300,6 +344,19 @@ def test_method_file_registers_only_when_named(tmp_path):
         load_method_file(other)
 
 
+def test_welch_difference_against_published_aggregates():
+    from benchmark.reporting.compare import welch_diff
+
+    new, base = [0.80, 0.82, 0.84], [0.70, 0.75, 0.71]
+    sd = float(pd.Series(base).std())
+    mean, se, n, lo, hi = welch_diff(new, sum(base) / 3, sd, 3)
+    ref = stats.ttest_ind(new, base, equal_var=False).confidence_interval(0.95)
+    assert n == 3 and mean == pytest.approx(sum(new) / 3 - sum(base) / 3)
+    assert (lo, hi) == pytest.approx((ref.low, ref.high))
+    assert math.isnan(welch_diff([0.8], 0.7, 0.01, 3)[3])  # one NEW seed: no interval, a tie
+    assert welch_diff([0.8, 0.8], 0.7, 0.0, 3)[3:] == pytest.approx((0.1, 0.1))  # no spread on either side
+
+
 def test_paired_difference_statistics():
     new, base = [0.80, 0.90, 0.85], [0.70, 0.80, 0.82]
     mean, std, n, lo, hi = paired_diff(new, base)
@@ -337,3 +394,42 @@ def test_win_tie_loss_counts_across_datasets():
     assert len(wtl) == 1
     r = wtl.iloc[0]
     assert (r["wins"], r["ties"], r["losses"], r["n_datasets"]) == (2, 1, 1, 4)
+
+
+def test_deltas_pair_transfer_rows_by_source_and_never_compare_the_floor():
+    from benchmark.reporting.compare import delta_table, reference_deltas
+
+    rows = []
+    for method, off in (("new_m", 0.1), ("random_init", 0.0), ("supervised", 0.3)):
+        for src, base in (("a", 0.5), ("b", 0.7)):
+            for seed in (0, 1):
+                cell = {
+                    "suite": "s",
+                    "protocol": "transfer",
+                    "dataset": "d",
+                    "probe": "linear",
+                    "fraction": 1.0,
+                    "corruption": "",
+                    "severity": 0,
+                    "ood_partner": "",
+                    "method": method,
+                    "encoder": "default:image2d",
+                    "pretrain_budget": f"5ep@{src}",
+                    "seed": seed,
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "config_hash": f"{method}{src}{seed}",
+                }
+                rows.append({**cell, "metric": "accuracy", "value": base + off + 0.01 * seed})
+                rows.append({**cell, "metric": "majority_floor", "value": 0.2})
+    frame = pd.DataFrame(rows)
+    delta = delta_table(frame, "s", "new_m", ["random_init"])
+    assert set(delta["metric"]) == {"accuracy"}
+    assert sorted(delta["pretrain_source"]) == ["a", "b"] and set(delta["n_pairs"]) == {2}
+    assert delta["diff_mean"].tolist() == pytest.approx([0.1, 0.1])
+    ref = reference_deltas(frame, "s")
+    pairs = set(zip(ref["new_method"], ref["baseline"], ref["pretrain_source"]))
+    assert pairs == {
+        (m, b, s)
+        for m, b in (("new_m", "random_init"), ("new_m", "supervised"), ("supervised", "random_init"))
+        for s in ("a", "b")
+    }

@@ -367,20 +367,16 @@ def test_merge_keeps_a_newer_published_row():
         severity=0,
         metric="accuracy",
         mean=0.5,
-        std=0.0,
+        std="",  # one seed: no spread, no interval
         n_seeds=1,
-        ci95_low=0.5,
-        ci95_high=0.5,
+        ci95_low="",
+        ci95_high="",
         code_version="0.1.0",
         config_hash="0" * 16,
         created_at="2026-02-01T00:00:00Z",
     )
     old = canonical(pd.DataFrame([row]))
-    incoming = canonical(
-        pd.DataFrame(
-            [{**row, "mean": 0.4, "ci95_low": 0.4, "ci95_high": 0.4, "created_at": "2026-01-01T00:00:00Z"}]
-        )
-    )
+    incoming = canonical(pd.DataFrame([{**row, "mean": 0.4, "created_at": "2026-01-01T00:00:00Z"}]))
     merged, changes = merge(old, incoming)
     assert merged["mean"].tolist() == ["0.5"] and changes[0].startswith("kept")
     merged, changes = merge(incoming, old)
@@ -498,6 +494,8 @@ def test_validate_accepts_every_protocols_row_shapes(published, tmp_path):
         {"protocol": "ood", "probe": "knn", "ood_partner": "far:synthetic_noise", "metric": "aupr_out"},
         {"protocol": "transfer", "pretrain_budget": "8ep@cifar10+stl10"},
         {"probe": "finetune", "fraction": "0.01"},
+        {"metric": "majority_floor", "fraction": "0.5"},
+        {"n_seeds": "1", "fraction": "0.25", "std": "", "ci95_low": "", "ci95_high": ""},  # one seed
     ]
     out = [h]
     for v in variants:
@@ -578,14 +576,25 @@ def test_render_writes_markdown_html_and_plots(published, tmp_path, capsys):
     )
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from the network
     assert page.count('<table class="sortable">') >= 6 and "aria-sort" in page
-    assert "0.1.0+abc1234" in page and "Friedman p" in page
+    assert "0.1.0+abc1234" in page
+    # two datasets: ranks are shown, the Friedman test is not (its blocks are datasets, never cells)
+    assert "Friedman p" not in page and "skipped: they need ≥ 3 datasets as blocks" in page
     md = (site / "leaderboard.md").read_text()
     assert "### label_fraction" in md and "| simclr |" in md and "byol_x" in md
+    # the full tables go to <root>/README.md, with plot paths relative to it
+    full = (published / "README.md").read_text()
+    assert full == md.replace(f"]({SUITE}_", f"](site/{SUITE}_")
+    assert f"](site/{SUITE}_label_efficiency_fashion_mnist.png)" in full
+    assert "Critical-difference diagram" not in full  # two datasets: no CD diagram (needs ≥ 3)
+    assert "```yaml\n# why these settings\nname: tiny_lb" in full
+    # the project README gets a short summary linked to them, never the tables
     text = readme.read_text()
-    assert "old" not in text and "tail" in text and "| simclr |" in text
-    # headings are demoted one level under the README's own; the suite config's comments are not headings
-    assert "#### label_fraction" in text and "```yaml\n# why these settings\nname: tiny_lb" in text
-    assert f"(leaderboards/site/{SUITE}_ranks_label_fraction.png)" in text
+    assert "old" not in text and "tail" in text and "| simclr |" not in text and "```yaml" not in text
+    block = text.split(README_START)[1].split(README_END)[0]
+    assert "[leaderboards/README.md](leaderboards/README.md)" in block
+    row = next(line for line in block.splitlines() if line.startswith(f"| [{SUITE}]"))
+    assert f"(leaderboards/README.md#suite-{SUITE})" in row and "label_fraction, ood, robustness" in row
+    assert len(block.strip().splitlines()) == 2 + 2 + 1  # link line, blank, header, rule, one suite
 
 
 def test_render_refuses_an_invalid_leaderboard(published, capsys):
@@ -690,10 +699,10 @@ def _one_row(**kw) -> dict:
         severity="0",
         metric="accuracy",
         mean="0.5",
-        std="0.0",
+        std="",  # one seed: no spread (docs/design.md §4.3)
         n_seeds="1",
-        ci95_low="0.5",
-        ci95_high="0.5",
+        ci95_low="",
+        ci95_high="",
         code_version="0.1.0",
         config_hash="0" * 16,
         created_at="2026-02-01T00:00:00Z",

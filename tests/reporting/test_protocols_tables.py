@@ -76,7 +76,8 @@ def test_robustness_table_has_mce_one_for_supervised(toy_run):
         int(r["severity"]) for r in rows if r["corruption"] == "gaussian_noise" and r["metric"] == "accuracy"
     }
     assert sev == {1, 2, 3, 4, 5}
-    assert "1.000 ± 0.000" in (out / "robustness.md").read_text()
+    md = (out / "robustness.md").read_text()
+    assert "1.000 (n=1)" in md and "± 0.0" not in md  # one seed: a value with its n, never "± 0"
 
 
 def test_ood_table(toy_run):

@@ -34,6 +34,12 @@ def _missing(ctx, partner: str, reason: str) -> None:
     ctx.histories.setdefault("ood_missing", {})[partner] = reason
 
 
+def mark_unavailable(name: str, data_dir, reason: str = "unavailable at pre-flight") -> None:
+    """Skip partner `name` under `data_dir` for the rest of the process without trying it again (the
+    run's pre-flight found it unusable and has said so once); every job still records it as missing."""
+    _UNAVAILABLE[(name, str(data_dir))] = reason
+
+
 def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
     """[(`near:<name>` | `far:<name>`, OOD features)] for the job's model at `fraction`."""
     out = []

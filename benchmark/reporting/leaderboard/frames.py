@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.reporting.leaderboard.schema import FLOAT_COLUMNS, INT_COLUMNS
+from benchmark.reporting.leaderboard.schema import FLOAT_COLUMNS, INT_COLUMNS, SPREAD_COLUMNS
 from benchmark.reporting.tables import KEY, LONG_COLUMNS
 
 
@@ -21,13 +21,20 @@ def canonical(df: pd.DataFrame) -> pd.DataFrame:
             d[c] = ""
     d = d[LONG_COLUMNS]
     for c in FLOAT_COLUMNS:
-        d[c] = [repr(float(v)) for v in d[c]]
+        d[c] = [_float_text(v, c in SPREAD_COLUMNS) for v in d[c]]
     for c in INT_COLUMNS:
         d[c] = [str(int(float(v))) for v in d[c]]
     for c in LONG_COLUMNS:
         if c not in FLOAT_COLUMNS and c not in INT_COLUMNS:
             d[c] = ["" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in d[c]]
     return d.reset_index(drop=True)
+
+
+def _float_text(v, may_be_empty: bool) -> str:
+    """repr of a float; the spread of a single seed (NaN or empty) is the empty string."""
+    if may_be_empty and (v is None or v == "" or (isinstance(v, float) and math.isnan(v))):
+        return ""
+    return repr(float(v))
 
 
 def read_long(path: str | Path) -> pd.DataFrame:
@@ -39,7 +46,7 @@ def read_long(path: str | Path) -> pd.DataFrame:
 def numeric(df: pd.DataFrame) -> pd.DataFrame:
     d = df.copy()
     for c in FLOAT_COLUMNS:
-        d[c] = pd.to_numeric(d[c])
+        d[c] = pd.to_numeric(d[c].where(d[c].astype(str) != ""))  # an empty spread (one seed) is NaN
     for c in INT_COLUMNS:
         d[c] = pd.to_numeric(d[c]).astype(int)
     return d

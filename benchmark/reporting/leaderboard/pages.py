@@ -1,6 +1,11 @@
 """Rendering the published leaderboards: a Markdown summary and one self-contained HTML page under
 <root>/site (inline CSS/JS, escaped cells, sortable tables per protocol and domain, PNG plots, the
-suite config and code versions); works offline. Optionally refreshes a block of README.md."""
+suite config and code versions); works offline. Optionally refreshes a block of README.md.
+
+Every cell shows n (the seeds behind it) and no ± for one seed; accuracies at or below the
+majority-class floor are marked ▿; rows of a superseded pretraining budget are left out and counted;
+ranks use datasets as blocks; paired differences against the references come from
+<suite>/paired/<protocol>.csv when the suite was published from a store (per-seed values)."""
 
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ import pandas as pd
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.leaderboard.frames import numeric, read_long
-from benchmark.reporting.leaderboard.publish import WITHDRAWN_FILE, read_withdrawals
+from benchmark.reporting.leaderboard.publish import PAIRED_DIR, WITHDRAWN_FILE, read_paired, read_withdrawals
 from benchmark.reporting.leaderboard.schema import check_suite_name, validate_file
-from benchmark.reporting.tables import SCHEMA_VERSION
+from benchmark.reporting.stats import FLOOR_METRIC, FLOOR_NOTE, at_or_below_floor, cell_text
+from benchmark.reporting.tables import SCHEMA_VERSION, floor_values, superseded_mask
 
 SCRIPT = """
 (function () {
@@ -74,8 +80,16 @@ def _esc(v) -> str:
     return html.escape("" if v is None else str(v), quote=True)
 
 
+def _nan(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
 def _fmt(v: float) -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+    return "—" if _nan(v) else f"{v:.4f}"
+
+
+def _sort_key(v) -> str:
+    return "" if _nan(v) else repr(float(v))
 
 
 def _condition(r) -> str:
@@ -93,11 +107,21 @@ def _headline_rows(d: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """Each dataset's headline metric only; transfer sources named; robustness averaged over corruptions."""
     from benchmark.reporting.plots import headline_metric
 
+    floors = floor_values(d)
     parts = []
     for ds in sorted(d["dataset"].unique()):
         metric = headline_metric(d, ds, protocol)
         parts.append(d[(d["dataset"] == ds) & (d["metric"] == metric)])
     d = pd.concat(parts) if parts else d
+    # the floor of an accuracy cell (clean, same probe and fraction); NaN elsewhere
+    d = d.assign(
+        floor=[
+            floors.get((p, ds, pr, float(f)), math.nan) if m == "accuracy" and not c else math.nan
+            for p, ds, pr, f, m, c in zip(
+                d["protocol"], d["dataset"], d["probe"], d["fraction"], d["metric"], d["corruption"]
+            )
+        ]
+    )
     if protocol == "transfer" and "pretrain_budget" in d:
         # the source is recorded in the budget (`<epochs>ep@<source>`): name it in the column, so a
         # transfer cell never reads as in-domain and two sources of one target stay apart
@@ -109,7 +133,10 @@ def _headline_rows(d: pd.DataFrame, protocol: str) -> pd.DataFrame:
         )
     if protocol == "robustness":
         d = d.groupby(["dataset", "method", "probe", "fraction", "severity", "metric"], as_index=False).agg(
-            mean=("mean", "mean"), std=("std", "mean")
+            mean=("mean", "mean"),
+            std=("std", lambda v: v.mean() if v.notna().all() else math.nan),
+            n_seeds=("n_seeds", "min"),
+            floor=("floor", "first"),
         )
         d["corruption"], d["ood_partner"] = "", ""
         d["corruption"] = ["mean over corruptions" if s else "" for s in d["severity"]]
@@ -156,16 +183,29 @@ def summary_pivot(d: pd.DataFrame, protocol: str) -> tuple[list[str], list[list[
             r["ood_partner"],
             r["metric"],
             r["method"],
-        ): (r["mean"], r["std"])
+        ): (r["mean"], r["std"], r["n_seeds"], r["floor"])
         for _, r in d.iterrows()
     }
+    col_floor = {}
+    for (*c, _m), v in lookup.items():
+        if not _nan(v[3]):
+            col_floor[tuple(c)] = v[3]
     rows = []
     for m in method_order(d["method"].unique()):
         row = [(m, None)]
         for c in cols:
             v = lookup.get((*c, m))
-            row.append(("—", "") if v is None else (f"{v[0]:.4f} ± {v[1]:.4f}", repr(float(v[0]))))
+            if v is None:
+                row.append(("—", ""))
+                continue
+            text = cell_text(v[0], v[1], v[2], below_floor=at_or_below_floor(v[0], v[3]))
+            row.append((text, repr(float(v[0]))))
         rows.append(row)
+    if col_floor:  # the constant predictor's accuracy, for reading the cells above it
+        rows.append(
+            [("majority-class floor", None)]
+            + [(_fmt(col_floor.get(c)), _sort_key(col_floor.get(c))) for c in cols]
+        )
     return headers, rows
 
 
@@ -218,9 +258,12 @@ def long_rows(d: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, str | No
                 (_condition(r), None),
                 (r["metric"], None),
                 (_fmt(r["mean"]), repr(float(r["mean"]))),
-                (_fmt(r["std"]), repr(float(r["std"]))),
+                (_fmt(r["std"]), _sort_key(r["std"])),
                 (str(r["n_seeds"]), str(r["n_seeds"])),
-                (f"[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]", repr(float(r["ci95_low"]))),
+                (
+                    "—" if _nan(r["ci95_low"]) else f"[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]",
+                    _sort_key(r["ci95_low"]),
+                ),
             ]
         )
     return headers, rows
@@ -260,8 +303,11 @@ def load_leaderboards(root: Path, suites: list[str] | None = None) -> dict[str, 
     return out
 
 
-def _suite_intro(root: Path, suite: str, df: pd.DataFrame, body: list[str], md: list[str]) -> None:
-    """Heading, code versions, row count, time span and the withdrawals of one suite."""
+def _suite_intro(
+    root: Path, suite: str, df: pd.DataFrame, body: list[str], md: list[str], old: pd.DataFrame | None = None
+) -> None:
+    """Heading, code versions, row count, time span, the withdrawals and the superseded budgets
+    (`old`: rows of an older budget of the same method, not shown) of one suite."""
     body.append(f'<h2 id="suite-{_esc(suite)}">Suite <code>{_esc(suite)}</code></h2>')
     md += [f"## Suite `{suite}`", ""]
     versions = sorted({v for cv in df["code_version"] for v in str(cv).split(",") if v})
@@ -280,6 +326,23 @@ def _suite_intro(root: Path, suite: str, df: pd.DataFrame, body: list[str], md: 
             f"<p>Withdrawn (not shown; <code>{WITHDRAWN_FILE}</code>): {_esc('; '.join(withdrawn))}.</p>"
         )
         md += [f"Withdrawn (not shown; `{WITHDRAWN_FILE}`): {'; '.join(withdrawn)}.", ""]
+    if old is not None and not old.empty:  # older budgets stay in the CSVs but never read as current
+        which = sorted(
+            {f"{m} · {d} · {b}" for m, d, b in zip(old["method"], old["dataset"], old["pretrain_budget"])}
+        )
+        text = (
+            f"Superseded (not shown; a newer budget of the same method is): {len(old)} row(s) of "
+            + "; ".join(which)
+            + "."
+        )
+        body.append(f"<p>{_esc(text)}</p>")
+        md += [text, ""]
+
+
+CELL_NOTE = (
+    "Headline metric per dataset: mean ± std over seeds (n = seeds; one seed shows no ±, and its "
+    "CSV row has no std or CI). 95 % CIs are t-intervals clipped to the metric's range."
+)
 
 
 def _protocol_section(df: pd.DataFrame, protocol: str, body: list[str], md: list[str]) -> None:
@@ -287,11 +350,14 @@ def _protocol_section(df: pd.DataFrame, protocol: str, body: list[str], md: list
     pdf = df[df["protocol"] == protocol]
     body.append(f"<h3>{_esc(protocol)}</h3>")
     md += [f"### {protocol}", ""]
+    has_floor = bool((pdf["metric"] == FLOOR_METRIC).any())
+    note = CELL_NOTE + (" " + FLOOR_NOTE if has_floor else "")
+    md += [note, ""]
     for domain in sorted(pdf["domain"].unique()):
         d = pdf[pdf["domain"] == domain]
         headers, rows = summary_pivot(d, protocol)
         body.append(f"<h4>{_esc(protocol)} · {_esc(domain)}</h4>")
-        body.append("<p>Headline metric per dataset, mean ± std over seeds; click a header to sort.</p>")
+        body.append(f"<p>{_esc(note)} Click a header to sort.</p>")
         body.append(_html_table(headers, rows))
         lh, lr = long_rows(d)
         body.append(
@@ -302,22 +368,90 @@ def _protocol_section(df: pd.DataFrame, protocol: str, body: list[str], md: list
 
 
 def _rank_section(rs: dict | None, protocol: str, body: list[str], md: list[str]) -> None:
-    """The average ranks of plots.rank_stats, when there are any."""
+    """The average ranks of plots.rank_stats (datasets as blocks), when there are any."""
     if not rs:
         return
     rh = ["method", "average rank"]
     rr = [[(m, None), (f"{a:.2f}", repr(a))] for m, a in zip(rs["methods"], rs["avg_rank"])]
-    blocks = {
-        "robustness": "dataset × probe × fraction × corruption × severity",
-        "ood": "dataset × scorer × fraction × OOD partner",
-    }.get(protocol, "dataset × probe × fraction")
-    note = f"{rs['n_blocks']} blocks ({blocks}) of the headline metric, 1 = best" + (
-        f"; Friedman p = {rs['friedman_p']:.3g}, Nemenyi CD (α = 0.05) = {rs['cd']:.2f}"
-        if rs["cd"] is not None
-        else "; CD needs ≥ 3 methods × ≥ 3 blocks"
+    cells = {
+        "robustness": "probe × fraction × corruption × severity",
+        "ood": "scorer × fraction × OOD partner",
+    }.get(protocol, "probe × fraction")
+    note = (
+        f"{rs['n_blocks']} dataset(s) as blocks, each a method's mean rank over its {cells} cells of the "
+        "headline metric, 1 = best"
+        + ("; accuracies at or below the majority-class floor tie" if rs.get("floor") else "")
+        + (
+            f"; Friedman p = {rs['friedman_p']:.3g}, Nemenyi CD (α = 0.05) = {rs['cd']:.2f}"
+            if rs["cd"] is not None
+            else f". {rs['reason']}"
+        )
     )
     body.append(f"<p>Average rank: {_esc(note)}</p>" + _html_table(rh, rr))
     md += [f"Average rank ({note}):", "", _md_table(rh, rr), ""]
+
+
+def _delta_text(r) -> str:
+    text = f"{r['diff_mean']:+.4f}"
+    if r["n_pairs"] > 1 and not _nan(r["ci95_low"]):
+        text += f" [{r['ci95_low']:+.4f}, {r['ci95_high']:+.4f}]"
+    return text + f" (n={int(r['n_pairs'])})"
+
+
+def paired_tables(paired: pd.DataFrame, shown: pd.DataFrame, protocol: str) -> list[tuple[str, list, list]]:
+    """Per (dataset, reference): methods × (probe, fraction) of the headline metric, each cell the
+    mean paired difference over seeds with its 95 % t-interval. Only methods shown (current budgets)."""
+    from benchmark.reporting.plots import headline_metric, method_order
+
+    out = []
+    p = paired[paired["protocol"] == protocol]
+    for dataset in sorted(p["dataset"].unique()):
+        metric = headline_metric(shown, dataset, protocol) or "accuracy"
+        current = set(shown.loc[shown["dataset"] == dataset, "method"])
+        d = p[(p["dataset"] == dataset) & (p["metric"] == metric) & p["new_method"].isin(current)]
+        for base in ("random_init", "supervised"):
+            b = d[d["baseline"] == base]
+            if b.empty:
+                continue
+            cols = sorted(
+                {(src, pr, float(f)) for src, pr, f in zip(b["pretrain_source"], b["probe"], b["fraction"])}
+            )
+            headers = ["method"] + [
+                " · ".join(x for x in (f"from {src}" if src else "", pr, f"{f * 100:g}%") if x)
+                for src, pr, f in cols
+            ]
+            rows = []
+            for m in method_order(b["new_method"].unique()):
+                row = [(m, None)]
+                for src, pr, f in cols:
+                    r = b[(b["new_method"] == m) & (b["pretrain_source"] == src) & (b["probe"] == pr)]
+                    r = r[r["fraction"] == f]
+                    row.append(
+                        ("—", "")
+                        if r.empty
+                        else (_delta_text(r.iloc[0]), repr(float(r["diff_mean"].iloc[0])))
+                    )
+                rows.append(row)
+            out.append((f"{dataset} · {metric} · Δ vs {base} (paired over seeds)", headers, rows))
+    return out
+
+
+def _paired_section(root: Path, suite: str, shown: pd.DataFrame, protocol: str, body, md) -> None:
+    if protocol not in ("label_fraction", "transfer"):
+        return
+    paired = read_paired(root / suite, protocol)
+    if paired is None:
+        text = (
+            f"Δ vs random_init / supervised (paired over seeds): not available; they need per-seed values, "
+            f"which `leaderboard publish` writes to {PAIRED_DIR}/{protocol}.csv from a results store."
+        )
+        body.append(f"<p>{_esc(text)}</p>")
+        md += [text, ""]
+        return
+    note = "Mean paired difference over seeds [95 % t-interval] (n = paired seeds; no interval for one)."
+    for title, headers, rows in paired_tables(paired, shown, protocol):
+        body.append(f"<h4>{_esc(title)}</h4><p>{_esc(note)}</p>" + _html_table(headers, rows))
+        md += [f"#### {title}", "", note, "", _md_table(headers, rows), ""]
 
 
 def _plots_section(
@@ -377,41 +511,68 @@ def render(
     nav = []
     for suite, df in boards.items():
         nav.append(f'<li><a href="#suite-{_esc(suite)}">{_esc(suite)}</a></li>')
-        _suite_intro(root, suite, df, body, md)
+        old = superseded_mask(df)
+        _suite_intro(root, suite, df, body, md, df[old])
+        df = df[~old]
         for protocol in sorted(df["protocol"].unique()):
             _protocol_section(df, protocol, body, md)
             _rank_section(plots.rank_stats(df, protocol), protocol, body, md)
+            _paired_section(root, suite, df[df["protocol"] == protocol], protocol, body, md)
         _plots_section(plots.all_plots(df, site, suite), body, md, written)
         _config_section(root, suite, body, md)
     written["index.html"] = atomic_write_text(site / "index.html", _page(nav, body))
     md_text = "\n".join(md).rstrip() + "\n"
     written["leaderboard.md"] = atomic_write_text(site / "leaderboard.md", md_text)
+    # The full tables as <root>/README.md, the page a reader browsing the leaderboards lands on.
+    written["leaderboards/README.md"] = atomic_write_text(
+        root / "README.md", relink_images(md_text, site, root)
+    )
     if readme is not None:
-        written["readme"] = update_readme(Path(readme), md_text, site)
+        written["readme"] = update_readme(Path(readme), readme_summary(boards, root, Path(readme)))
     return written
 
 
-def update_readme(readme: Path, md_text: str, site: Path) -> Path:
-    """Replace the block between the leaderboard markers of README.md with the generated summary
-    (headings demoted one level, image paths made relative to the README)."""
+def relink_images(md_text: str, site: Path, where: Path) -> str:
+    """The generated Markdown with its plot paths made relative to the folder `where` it will live in."""
+    rel = Path(os.path.relpath(site.resolve(), where.resolve())).as_posix()
+    return re.sub(
+        r"!\[([^\]]*)\]\(([^)/]+\.png)\)", lambda m: f"![{m.group(1)}]({rel}/{m.group(2)})", md_text
+    )
+
+
+def readme_summary(boards: dict[str, pd.DataFrame], root: Path, readme: Path) -> str:
+    """A few lines for the project README: per suite its size and the leader by average rank, each
+    linked to the full tables in <root>/README.md (the tables themselves stay out of the README)."""
+    from benchmark.reporting import plots
+
+    rel_root = Path(os.path.relpath(root.resolve(), readme.resolve().parent)).as_posix()
+    link = f"{rel_root}/README.md"
+    lines = [
+        f"Full tables, plots and suite configs: [{link}]({link}) (generated by `leaderboard render`; "
+        f"an offline HTML page is in `{rel_root}/site/index.html`).",
+        "",
+        "| suite | methods | datasets | protocols | best average rank (label_fraction) |",
+        "|---|---:|---:|---|---|",
+    ]
+    for suite, df in boards.items():
+        rs = plots.rank_stats(df, "label_fraction")
+        best = f"{rs['methods'][0]} ({rs['avg_rank'][0]:.2f} over {rs['n_blocks']} blocks)" if rs else "—"
+        lines.append(
+            f"| [{suite}]({link}#suite-{suite}) | {df['method'].nunique()} | {df['dataset'].nunique()} | "
+            f"{', '.join(sorted(df['protocol'].unique()))} | {best} |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, block_text: str) -> Path:
+    """Replace the block between the leaderboard markers of README.md with `block_text`."""
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         raise UsageError(
             f"--readme {readme}: add the markers {README_START!r} and {README_END!r} where the "
-            f"generated tables should go"
+            f"leaderboard summary should go"
         )
-    rel = Path(os.path.relpath(site.resolve(), readme.resolve().parent)).as_posix()
-    lines, fenced = [], False
-    for line in md_text.splitlines()[1:]:  # drop the page title
-        if line.startswith("```"):
-            fenced = not fenced
-        elif line.startswith("#") and not fenced:  # a YAML comment in a code block is not a heading
-            line = "#" + line
-        line = re.sub(
-            r"!\[([^\]]*)\]\(([^)/]+\.png)\)", lambda m: f"![{m.group(1)}]({rel}/{m.group(2)})", line
-        )
-        lines.append(line)
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    block = README_START + "\n" + "\n".join(lines).strip() + "\n" + README_END
+    block = README_START + "\n" + block_text.strip() + "\n" + README_END
     return atomic_write_text(readme, head + block + tail)

@@ -2,6 +2,9 @@
 
 - `publish_store` / `publish_csv`: aggregate the store (tables.long_table), or take a submitted CSV,
   then merge into the published CSV of each protocol, reporting every addition / replacement.
+- `publish_store` also writes <suite>/paired/<protocol>.csv: each method's paired difference over
+  seeds against random_init and supervised (`compare.reference_deltas`), which needs the per-seed
+  values only a store has; rows for the same cell replace older ones.
 - `withdraw`: remove a method's rows (one dataset's, one pretraining budget's) from a suite's CSVs,
   logged row by row. The withdrawal is remembered in <suite>/withdrawn.json, so a later publish from a
   store that still holds those results skips them (results finished after it, i.e. a re-run, are
@@ -20,10 +23,18 @@ from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.jobs import headline_metrics
 from benchmark.orchestration.suites import SUITES_DIR, UsageError
 from benchmark.reporting.leaderboard.frames import canonical, describe_row, merge, parse_time, read_long
-from benchmark.reporting.leaderboard.schema import check_suite_name, validate_file, validate_text
+from benchmark.reporting.leaderboard.schema import (
+    PAIRED_COLUMNS,
+    check_suite_name,
+    validate_file,
+    validate_paired_text,
+    validate_text,
+)
 from benchmark.reporting.tables import KEY, LONG_COLUMNS, long_table
 
 WITHDRAWN_FILE = "withdrawn.json"
+PAIRED_DIR = "paired"
+PAIRED_KEY = PAIRED_COLUMNS[: PAIRED_COLUMNS.index("baseline") + 1]  # the cell, the method, the reference
 
 
 def store_long(store, suite: str, log=print) -> pd.DataFrame:
@@ -150,15 +161,74 @@ def publish_frame(incoming: pd.DataFrame, suite: str, root: Path, log=print) -> 
     return written
 
 
-def publish_store(store, suite: str, root: Path, log=print) -> dict[str, Path]:
+def _paired_text(df: pd.DataFrame) -> str:
+    d = df[PAIRED_COLUMNS].copy()
+    for c in ("diff_std", "ci95_low", "ci95_high"):
+        d[c] = ["" if pd.isna(v) or v == "" else repr(float(v)) for v in d[c]]
+    return d.to_csv(index=False, lineterminator="\n")
+
+
+def read_paired(suite_dir: Path, protocol: str) -> pd.DataFrame | None:
+    """The published paired differences of a protocol (validated), or None when there are none."""
+    path = Path(suite_dir) / PAIRED_DIR / f"{protocol}.csv"
+    if not path.exists():
+        return None
+    problems = validate_paired_text(path.read_text(encoding="utf-8"), Path(suite_dir).name)
+    if problems:
+        raise UsageError(f"invalid paired differences, not rendered: {problems[0].format(str(path))}")
+    d = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    for c in ("fraction", "new_mean", "baseline_mean", "diff_mean", "diff_std", "ci95_low", "ci95_high"):
+        d[c] = pd.to_numeric(d[c].where(d[c] != ""))
+    for c in ("severity", "n_pairs"):
+        d[c] = d[c].astype(int)
+    return d
+
+
+def publish_paired(store, suite: str, root: Path, log=print) -> dict[str, Path]:
+    """Write <suite>/paired/<protocol>.csv from the store's per-seed rows (label_fraction and
+    transfer), merged over the published file: a cell's new row replaces its old one."""
+    from benchmark.reporting.compare import reference_deltas
+    from benchmark.reporting.tables import latest_configs
+
+    frame = latest_configs(store.frame(suite))
+    if frame.empty:
+        return {}
+    frame = frame[frame["protocol"].isin(["label_fraction", "transfer"])]
+    delta = reference_deltas(frame, suite)
+    written = {}
+    for protocol, part in delta.groupby("protocol", sort=True):
+        check_suite_name(protocol, "protocol")
+        path = Path(root) / suite / PAIRED_DIR / f"{protocol}.csv"
+        old = read_paired(Path(root) / suite, protocol)
+        part = part.assign(fraction=part["fraction"].astype(float), severity=part["severity"].astype(int))
+        if old is not None:
+            keys = set(map(tuple, part[PAIRED_KEY].astype(str).to_numpy()))
+            keep = [tuple(r) not in keys for r in old[PAIRED_KEY].astype(str).to_numpy()]
+            part = pd.concat([old[keep], part], ignore_index=True)
+        part = part.sort_values(PAIRED_KEY, kind="stable")
+        text = _paired_text(part)
+        problems = validate_paired_text(text, suite)
+        if problems:
+            raise UsageError(f"refusing to write invalid paired differences: {problems[0].format(str(path))}")
+        written[f"{PAIRED_DIR}/{protocol}"] = atomic_write_text(path, text)
+        log(f"{path}: {len(part)} paired difference(s) against the references")
+    return written
+
+
+def publish_store(store, suite: str, root: Path, log=print, suite_text: str | None = None) -> dict[str, Path]:
+    """Publish the store's results of `suite`, with its config as <root>/<suite>/suite.yaml: the
+    given `suite_text` (the file the results came from), else the shipped suite of that name."""
     check_suite_name(suite)
     long = store_long(store, suite, log)
     if long.empty:
         raise UsageError(f"no finished results for suite {suite!r} in {store.path}; run it first")
     written = publish_frame(long, suite, root, log)
+    written.update(publish_paired(store, suite, root, log))
     cfg = SUITES_DIR / f"{suite}.yaml"
-    if cfg.exists():  # the exact config the page shows next to the tables
-        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", cfg.read_text())
+    if suite_text is None and cfg.exists():
+        suite_text = cfg.read_text()
+    if suite_text is not None:  # the exact config the page shows next to the tables
+        written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", suite_text)
     return written
 
 
@@ -206,6 +276,15 @@ def withdraw(
         removed += int(hit.sum())
         written[protocol] = write_checked(old[~hit].reset_index(drop=True), path, suite, protocol)
         log(f"{path}: {int(hit.sum())} row(s) withdrawn, {int((~hit).sum())} left")
+    if pretrain_budget is None:  # paired rows carry no budget: only a whole method's withdrawal drops them
+        for path in sorted((Path(root) / suite / PAIRED_DIR).glob("*.csv")):
+            old = read_paired(Path(root) / suite, path.stem)
+            hit = old["new_method"] == method
+            if dataset is not None:
+                hit &= old["dataset"] == dataset
+            if hit.any():
+                written[f"{PAIRED_DIR}/{path.stem}"] = atomic_write_text(path, _paired_text(old[~hit]))
+                log(f"{path}: {int(hit.sum())} paired difference(s) withdrawn")
     if not removed:
         what = ", ".join(
             f"{k} {v!r}"

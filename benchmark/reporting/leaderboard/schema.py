@@ -1,6 +1,7 @@
 """The long-format leaderboard schema and its validator: parse a CSV as text (never evaluated) and
 report every problem with its line, row and column: schema version, required columns, types, allowed
-values, duplicate keys, metric ranges, spreadsheet formula injection."""
+values, duplicate keys, metric ranges (the mean and its 95 % CI inside the metric's range), the spread
+of one seed (std and CI empty when n_seeds = 1: there is none), spreadsheet formula injection."""
 
 from __future__ import annotations
 
@@ -14,22 +15,16 @@ from pathlib import Path
 
 from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
 from benchmark.orchestration.suites import NAME_RE, UsageError
-from benchmark.reporting.tables import ADDED_IN, KEY, LONG_COLUMNS, SCHEMA_VERSION, SCHEMA_VERSIONS
+from benchmark.reporting.stats import NONNEG_METRICS, UNIT_METRICS
+from benchmark.reporting.tables import (
+    ADDED_IN,
+    DELTA_COLUMNS,
+    KEY,
+    LONG_COLUMNS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+)
 
-UNIT_METRICS = {
-    "accuracy",
-    "balanced_accuracy",
-    "auroc",
-    "fpr95",
-    "aupr_in",
-    "aupr_out",
-    "mca",
-    "clean_accuracy",
-    "error",
-    "macro_f1",
-    "average_precision",
-}
-NONNEG_METRICS = {"mce", "ce", "relative_robustness"}
 KNOWN_METRICS = UNIT_METRICS | NONNEG_METRICS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _INT = re.compile(r"^[+-]?\d+$")
@@ -42,6 +37,8 @@ _BUDGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(@[a-z][a-z0-9_]*(\+[a-z][a-z0
 _CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 INJECTION_START = ("=", "+", "-", "@", "\t", "\r")
 FLOAT_COLUMNS = ("fraction", "mean", "std", "ci95_low", "ci95_high")
+# empty exactly when n_seeds = 1 (one seed has no spread and no interval)
+SPREAD_COLUMNS = ("std", "ci95_low", "ci95_high")
 INT_COLUMNS = ("severity", "n_seeds")
 
 
@@ -184,6 +181,7 @@ class _RowCheck:
         metric = self.check_condition_metric()
         num = self.parse_numbers()
         self.check_ranges(num)
+        self.check_spread(num)
         self.check_mean(num, metric)
         self.check_provenance()
         if not self.ok and any(c not in self.out for c in KEY if self.row.get(c) is not None):
@@ -250,7 +248,7 @@ class _RowCheck:
         num: dict[str, float] = {}
         for col in FLOAT_COLUMNS:
             v = self.row.get(col)
-            if v is None:
+            if v is None or (v == "" and col in SPREAD_COLUMNS):  # checked against n_seeds
                 continue
             if not _is_number(v):
                 self.bad(col, f"{v[:40]!r} is not a number")
@@ -285,11 +283,33 @@ class _RowCheck:
         if "std" in num and num["std"] < 0:
             self.bad("std", f"std {num['std']:g} is negative")
 
+    def check_spread(self, num: dict) -> None:
+        """One seed: std and CI empty (a zero-width interval would claim a certainty one seed cannot
+        give). Two or more: all three are numbers."""
+        n = num.get("n_seeds")
+        if n is None:
+            return
+        for col in SPREAD_COLUMNS:
+            v = self.row.get(col)
+            if v is None:
+                continue
+            if n == 1 and v != "":
+                self.bad(col, f"n_seeds = 1 has no {col}: the cell must be empty, not {v[:40]!r}")
+            elif n > 1 and v == "":
+                self.bad(col, f"{col} is empty, but n_seeds = {n} needs a number")
+
     def check_mean(self, num: dict, m: str | None) -> None:
         if m in UNIT_METRICS and "mean" in num and not 0 <= num["mean"] <= 1:
             self.bad("mean", f"{m} mean {num['mean']:g} is outside [0, 1]")
         if m in NONNEG_METRICS and "mean" in num and num["mean"] < 0:
             self.bad("mean", f"{m} mean {num['mean']:g} is negative")
+        for col in ("ci95_low", "ci95_high"):
+            if col not in num:
+                continue
+            if m in UNIT_METRICS and not 0 <= num[col] <= 1:
+                self.bad(col, f"{m} 95 % CI bound {num[col]:g} is outside [0, 1] (clip it to the range)")
+            if m in NONNEG_METRICS and num[col] < 0:
+                self.bad(col, f"{m} 95 % CI bound {num[col]:g} is negative (clip it at 0)")
         if all(c in num for c in ("ci95_low", "mean", "ci95_high")):
             tol = 1e-9 * max(1.0, abs(num["mean"]))
             if not num["ci95_low"] - tol <= num["mean"] <= num["ci95_high"] + tol:
@@ -317,6 +337,59 @@ class _RowCheck:
             datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
             self.bad("created_at", f"{v[:40]!r} is not an ISO-8601 UTC time such as 2026-01-31T12:00:00Z")
+
+
+# <suite>/paired/<protocol>.csv: paired differences over seeds against the references (compare's
+# delta table), written by `publish` from a store, read by `render`
+PAIRED_COLUMNS = DELTA_COLUMNS
+_PAIRED_NAMES = ("suite", "protocol", "dataset", "probe", "metric", "new_method", "baseline")
+
+
+def validate_paired_text(text: str, expect_suite: str | None = None) -> list[Problem]:
+    """Every problem of a paired-differences CSV: header, names, numbers, no spread for one pair,
+    formula injection."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as e:
+        return [Problem(None, None, f"not a valid CSV file: {e}")]
+    if not records:
+        return [Problem(None, None, "empty file (expected a header line)")]
+    header, body = records[0], records[1:]
+    problems: list[Problem] = []
+    add = problems.append
+    if header != PAIRED_COLUMNS:
+        return [Problem(1, None, f"header must be exactly: {', '.join(PAIRED_COLUMNS)}")]
+    for n, rec in enumerate(body):
+        line = n + 2
+        if len(rec) != len(header):
+            add(Problem(line, None, f"has {len(rec)} field(s), the header has {len(header)}"))
+            continue
+        _check_cells(rec, header, line, add)
+        r = dict(zip(header, rec))
+        for c in _PAIRED_NAMES:
+            if not NAME_RE.match(r[c]):
+                add(Problem(line, c, f"{r[c][:40]!r} is not a lower_snake_case name"))
+        if expect_suite and r["suite"] != expect_suite:
+            add(Problem(line, "suite", f"suite {r['suite']!r} is not {expect_suite!r}"))
+        for c in ("fraction", "new_mean", "baseline_mean", "diff_mean"):
+            if not _is_number(r[c]):
+                add(Problem(line, c, f"{r[c][:40]!r} is not a number"))
+        if not _INT.match(r["severity"]):
+            add(Problem(line, "severity", f"{r['severity'][:40]!r} is not an integer"))
+        if not _INT.match(r["n_pairs"]) or int(r["n_pairs"]) < 1:
+            add(Problem(line, "n_pairs", f"{r['n_pairs'][:40]!r} is not a count ≥ 1"))
+            continue
+        one = int(r["n_pairs"]) == 1
+        for c in ("diff_std", "ci95_low", "ci95_high"):
+            if one and r[c] != "":
+                add(Problem(line, c, f"n_pairs = 1 has no {c}: the cell must be empty"))
+            elif not one and not _is_number(r[c]):
+                add(Problem(line, c, f"{r[c][:40]!r} is not a number (n_pairs = {r['n_pairs']})"))
+        if r["outcome"] not in ("win", "tie", "loss"):
+            add(Problem(line, "outcome", f"{r['outcome'][:40]!r} is not win, tie or loss"))
+    return problems
 
 
 def validate_file(

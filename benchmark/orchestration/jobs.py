@@ -32,12 +32,14 @@ class Job:
         default_factory=list
     )  # transfer sources (benchmark/orchestration/transfer.py)
     robustness_max_test: int | None = None  # None: robustness.MAX_CORRUPTED_TEST
+    # the cross-validation fold of a suite entry with `folds` (also in dataset_options["fold"])
+    cv_fold: int | None = None
 
     def config(self) -> dict[str, Any]:
         cfg = asdict(self)
         # jobs that do not use a later field keep the hashes (and stored results) they had before it
-        for key in ("pretrain_on", "robustness_max_test"):
-            if not cfg[key]:
+        for key in ("pretrain_on", "robustness_max_test", "cv_fold"):
+            if cfg[key] is None or (key != "cv_fold" and not cfg[key]):
                 cfg.pop(key)
         return cfg
 
@@ -45,12 +47,17 @@ class Job:
         return config_hash(self.config())
 
     def group_hash(self) -> str:
+        """The config without its seed, and without its fold under cross-validation: one table cell
+        pools every seed and fold (the published CV protocols average over folds)."""
         cfg = self.config()
         cfg.pop("seed")
+        if cfg.pop("cv_fold", None) is not None:
+            cfg["dataset_options"] = {k: v for k, v in cfg["dataset_options"].items() if k != "fold"}
         return config_hash(cfg)
 
     def label(self) -> str:
-        return f"{self.method} × {self.dataset} × seed {self.seed}"
+        fold = f" × fold {self.cv_fold}" if self.cv_fold is not None else ""
+        return f"{self.method} × {self.dataset}{fold} × seed {self.seed}"
 
 
 def expand(
@@ -86,7 +93,9 @@ def expand(
             raise UsageError(
                 f"suite {suite.source}: unknown dataset {d.name!r}; known: {', '.join(sorted(ADAPTERS))}"
             )
-        check_dataset_options(d.name, d.options, f"suite {suite.source}: dataset {d.name}")
+        for fold in d.folds or [None]:
+            opts = d.options if fold is None else {**d.options, "fold": fold}
+            check_dataset_options(d.name, opts, f"suite {suite.source}: dataset {d.name}")
         name = d.options.get("encoder")
         if name is not None and not encoder_available(
             ADAPTERS[d.name].spec if hasattr(ADAPTERS[d.name], "spec") else None, name
@@ -108,7 +117,9 @@ def expand(
                     f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
                     f"{sorted(unknown)}; known: {sorted(known)}"
                 )
-            for s in seeds if seeds is not None else suite.seeds:
+            for s, fold in [
+                (s, f) for f in (d.folds or [None]) for s in (seeds if seeds is not None else suite.seeds)
+            ]:
                 jobs.append(
                     Job(
                         suite=suite.name,
@@ -120,11 +131,12 @@ def expand(
                         probes=suite.probes,
                         protocols=suite.protocols,
                         method_hparams=hp,
-                        dataset_options=d.options,
+                        dataset_options=d.options if fold is None else {**d.options, "fold": fold},
                         max_train=d.max_train,
                         max_val=d.max_val,
                         max_test=d.max_test,
                         robustness_max_test=suite.robustness_max_test,
+                        cv_fold=fold,
                     )
                 )
     return jobs

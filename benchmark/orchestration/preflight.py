@@ -114,6 +114,8 @@ def suite_problems(suite: Suite) -> list[str]:
             continue
         try:  # building an adapter reads no data; it checks the option names and values
             ADAPTERS[d.name](data_dir=".", **d.options)
+            for fold in d.folds or []:  # cross-validation: every fold must be one the adapter takes
+                ADAPTERS[d.name](data_dir=".", **{**d.options, "fold": fold})
         except Exception as e:  # an option name or value the adapter refuses
             problems.append(f"{where}: {label}.options: {one_line(e)}")
     for label, m, hp in overrides:

@@ -158,7 +158,8 @@ class ResultStore:
 
         q = (
             "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
-            "j.pretrain_budget, j.seed, j.code_version, j.dataset_version, j.created_at, r.protocol, "
+            "j.pretrain_budget, j.seed, json_extract(j.config_json, '$.cv_fold') AS fold, "
+            "j.code_version, j.dataset_version, j.created_at, r.protocol, "
             "r.probe, r.fraction, "
             "r.corruption, r.severity, r.ood_partner, r.metric, r.value "
             "FROM results r JOIN jobs j USING (config_hash) WHERE j.status='done'"

@@ -43,6 +43,7 @@ ALLOWED_DATASET = {
     "batch_size",
     "method_hparams",
     "method_epochs",
+    "folds",
 }
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 # per-job resources the Ray and SLURM executors read from a suite's `resources:`
@@ -70,6 +71,9 @@ class DatasetEntry:
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-dataset overrides
     batch_size: int | None = None  # every method's batch size on this dataset, unless its method_hparams say
     method_epochs: dict[str, int] = field(default_factory=dict)  # per-method epochs on this dataset
+    # Cross-validation: one job per value of the adapter's `fold` option, pooled into one cell
+    # (docs/design.md §3.1); None: the adapter's own split, once.
+    folds: list[int] | None = None
 
 
 @dataclass
@@ -271,6 +275,24 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         where,
         f"{label}.method_hparams must map method names to mappings of hyper-parameters",
     )
+    folds = d.get("folds")
+    _need(
+        folds is None
+        or (
+            isinstance(folds, list)
+            and len(folds) >= 2
+            and all(_is_int(f, 0) for f in folds)
+            and len(set(folds)) == len(folds)
+        ),
+        where,
+        f"{label}.folds must be a list of at least two distinct fold numbers (the adapter's `fold` "
+        f"option), got {folds!r}",
+    )
+    _need(
+        folds is None or "fold" not in (d.get("options") or {}),
+        where,
+        f"{label}: give either options.fold (one fold) or folds (cross-validation), not both",
+    )
     return DatasetEntry(
         d["name"],
         dict(d.get("options", {})),
@@ -281,6 +303,7 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         {k: dict(v) for k, v in dhp.items()},
         dbs,
         _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"),
+        list(folds) if folds is not None else None,
     )
 
 

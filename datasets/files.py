@@ -188,6 +188,42 @@ class RemoteFile:
         return into.is_dir() and any(into.iterdir())
 
 
+def announced_sizes(files: list[RemoteFile], timeout: float = 10.0, workers: int = 8) -> tuple[dict, dict]:
+    """The sizes the hosts announce (HTTP HEAD, redirects followed, `Content-Length`) for files with
+    no recorded size: ({path: bytes}, {host: why it did not answer}). Locations that are archive
+    members are skipped (the archive's size is not the file's); a host that cannot be reached is not
+    asked again, so an offline machine answers at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    import requests
+
+    dead: dict[str, str] = {}
+
+    def ask(rf: RemoteFile) -> tuple[str, int | None]:
+        for loc in rf.locations:
+            if loc.member is not None:
+                continue
+            url = loc.url()
+            host = urlsplit(url).netloc
+            if host in dead:
+                continue
+            try:
+                r = requests.head(url, allow_redirects=True, timeout=timeout)
+            except requests.RequestException as e:
+                dead[host] = type(e).__name__
+                continue
+            n = r.headers.get("Content-Length", "")
+            if r.ok and n.isdigit() and int(n) > 0:
+                return rf.path, int(n)
+        return rf.path, None
+
+    todo = [rf for rf in files if rf.size is None]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+        sizes = {path: n for path, n in pool.map(ask, todo) if n is not None}
+    return sizes, dead
+
+
 def remote(path: str, source: str, url_path: str, hash: str | None = None, size: int | None = None, **kw):
     """A RemoteFile with one official location (fallbacks: `fallbacks=(Location(...), ...)`)."""
     fallbacks = tuple(kw.pop("fallbacks", ()))

@@ -172,24 +172,49 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def print_plan(rows: list[FileRow], local: dict, needs: list[Need], data_dir: Path, out=None) -> None:
+def print_plan(
+    rows: list[FileRow], local: dict, needs: list[Need], data_dir: Path, out=None, lookup: bool = False
+) -> None:
+    """The plan, one line per file. With `lookup`, files with no recorded size get the size their
+    host announces (marked `~`); those no host answered for stay `?`, with the hosts named."""
     out = out or sys.stdout
+    announced: dict[str, int] = {}
+    dead: dict[str, str] = {}
+    if lookup and any(r.rf.size is None for r in rows):
+        from datasets.files import announced_sizes
+
+        announced, dead = announced_sizes([r.rf for r in rows])
     w = max([len(r.need.name) for r in rows] + [7])
-    print(f"{'dataset':<{w}}  {'status':<10}  {'size':>9}  file (under {data_dir}) <- url", file=out)
+    print(f"{'dataset':<{w}}  {'status':<10}  {'size':>10}  file (under {data_dir}) <- url", file=out)
     for r in rows:
         status = r.status.split(" (")[0]
-        print(f"{r.need.name:<{w}}  {status:<10}  {_size(r.rf.size):>9}  {r.rf.path} <- {r.rf.url}", file=out)
+        size = _size(r.rf.size) if r.rf.size is not None or r.rf.path not in announced else None
+        size = size or "~" + _size(announced[r.rf.path])
+        print(f"{r.need.name:<{w}}  {status:<10}  {size:>10}  {r.rf.path} <- {r.rf.url}", file=out)
         for extra in r.rf.urls()[1:]:
-            print(f"{'':<{w}}  {'':<10}  {'':>9}  (fallback) <- {extra}", file=out)
+            print(f"{'':<{w}}  {'':<10}  {'':>10}  (fallback) <- {extra}", file=out)
     for need in needs:
         note = f"{need.label} ({', '.join(need.roles)})"
         if not need.adapter.remote_files():
             print(f"{note}: bundled with its Python package, nothing to download", file=out)
         elif local.get(need.label) is not None and not Path(local[need.label]).is_relative_to(data_dir):
             print(f"{note}: local copy at {local[need.label]}", file=out)
+    if announced:
+        print(f"~ size announced by the host now (no size recorded): {len(announced)} file(s)", file=out)
+    if lookup and dead:
+        print(
+            "sizes not looked up, no answer from: "
+            + ", ".join(f"{h} ({why})" for h, why in sorted(dead.items()))
+            + " — offline? `fetch --dry-run` on a machine with internet gives every size",
+            file=out,
+        )
+
+    def size_of(r: FileRow) -> int | None:
+        return r.rf.size if r.rf.size is not None else announced.get(r.rf.path)
+
     todo = [r for r in rows if r.status not in ("present", "local copy")]
-    known = sum(r.rf.size for r in todo if r.rf.size is not None)
-    unknown = sum(r.rf.size is None for r in todo)
+    known = sum(size_of(r) for r in todo if size_of(r) is not None)
+    unknown = sum(size_of(r) is None for r in todo)
     archives = any(r.rf.extract is not None for r in todo)
     elsewhere = sum(r.status == "local copy" for r in rows)
     print(
@@ -212,6 +237,7 @@ def fetch_suite(
     progress: bool = True,
     out=None,
     log=None,
+    size_lookup: bool = True,
 ) -> int:
     """Dry-run: print the plan. Otherwise stage every missing file (resuming partial ones) and
     return 1 after naming every failure, else 0."""
@@ -222,7 +248,7 @@ def fetch_suite(
     needs = suite_needs(suite, data_dir, ood_partners)
     rows, local = plan(needs, data_dir)
     print(f"suite {suite.name}: {len(needs)} dataset(s) with options, data dir {data_dir}", file=out)
-    print_plan(rows, local, needs, data_dir, out)
+    print_plan(rows, local, needs, data_dir, out, lookup=dry_run and size_lookup)
     if dry_run:
         return 0
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -268,6 +294,11 @@ def add_parser(sub) -> None:
         action="store_true",
         help="leave out the OOD partners (datasets and transfer only)",
     )
+    f.add_argument(
+        "--no-size-lookup",
+        action="store_true",
+        help="--dry-run: do not ask the hosts for the sizes no checksum list records",
+    )
     f.add_argument("--no-progress", action="store_true", help="no progress bars")
     f.add_argument(
         "--dataset-file",
@@ -292,4 +323,5 @@ def cmd_fetch(args) -> int:
         dry_run=args.dry_run,
         ood_partners=not args.no_ood_partners,
         progress=not args.no_progress,
+        size_lookup=not args.no_size_lookup,
     )

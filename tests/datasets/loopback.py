@@ -72,6 +72,17 @@ def _handler(state: Loopback):
                 return
             self.wfile.write(body)
 
+        def do_HEAD(self):
+            path = urlsplit(self.path).path
+            state.requests.append((path, "HEAD"))
+            data = state.files.get(path)
+            if data is None or isinstance(state.faults.get(path), int):
+                return self._status(state.faults.get(path) or 404)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+
         def _status(self, code):
             self.send_response(code)
             self.send_header("Content-Length", "0")

@@ -162,7 +162,10 @@ def test_safe_extraction_refuses_paths_outside(loopback, tmp_path):
 # ---- the plan of the shipped suites -----------------------------------------------------------
 @pytest.mark.parametrize("suite", ["standard", "full"])
 def test_dry_run_lists_every_file_with_url_and_size(suite, tmp_path, capsys):
-    assert main(["fetch", "--suite", suite, "--data-dir", str(tmp_path), "--dry-run"]) == 0
+    # the official hosts (no size lookup: the test must not depend on the internet; see below)
+    assert (
+        main(["fetch", "--suite", suite, "--data-dir", str(tmp_path), "--dry-run", "--no-size-lookup"]) == 0
+    )
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines()[2:] if " <- " in ln and "(fallback)" not in ln]  # past the header
     assert lines
@@ -186,13 +189,37 @@ def test_dry_run_lists_every_file_with_url_and_size(suite, tmp_path, capsys):
         assert set(FULL_DATASETS) - local_free <= names
 
 
+def test_dry_run_asks_the_hosts_for_every_unrecorded_size(loopback, tmp_path, monkeypatch, capsys):
+    """Every file of the full suite gets a size: recorded, or announced by its host (HTTP HEAD), here
+    the loopback server serving every dataset's official files."""
+    for name in FULL_DATASETS:
+        builders()[name](loopback, tmp_path / "src" / name).patch(monkeypatch)
+    served = {p: len(b) for p, b in loopback.files.items()}
+    assert main(["fetch", "--suite", "full", "--data-dir", str(tmp_path / "data"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines()[2:] if " <- " in ln and "(fallback)" not in ln]
+    assert lines and not [ln for ln in lines if re.search(r"\s\?\s", ln)]
+    announced = [ln for ln in lines if re.search(r"\s~[\d.]+ [kMG]?B\s", ln)]
+    assert announced and "~ size announced by the host now" in out and "of unknown size" not in out
+    heads = [p for p, how in loopback.requests if how == "HEAD"]
+    assert len(heads) == len(announced) and all(p in served for p in heads)
+    # offline (no host answers): '?' and one line naming the hosts, still exit 0, no waiting
+    for k in list(loopback.mirror_env()):
+        monkeypatch.setenv(k, "http://127.0.0.1:9/")  # the discard port: connection refused
+    assert main(["fetch", "--suite", "quick", "--data-dir", str(tmp_path / "none"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\s\?\s", out) and "sizes not looked up, no answer from: 127.0.0.1:9" in out
+
+
 def test_quick_suite_on_the_shared_data_needs_no_download(data_dir, capsys):
     assert main(["fetch", "--suite", "quick", "--data-dir", str(data_dir), "--no-ood-partners"]) == 0
     out = capsys.readouterr().out
     assert "nothing to download" in out and "missing" not in out
     assert "fashion_mnist" in out and "/usr/share/datasets/fashion-mnist" in out  # Debian's copy counts
     # the OOD protocol also scores partners the shared data lacks: the plan says so
-    assert main(["fetch", "--suite", "quick", "--data-dir", str(data_dir), "--dry-run"]) == 0
+    assert (
+        main(["fetch", "--suite", "quick", "--data-dir", str(data_dir), "--dry-run", "--no-size-lookup"]) == 0
+    )
     assert re.search(r"^pneumoniamnist\s+missing", capsys.readouterr().out, re.M)
 
 

@@ -160,7 +160,7 @@ def cmd_run(args) -> int:
     problem = data_dir_problem(args.data_dir)
     if problem:  # before anything looks into the data dir
         raise UsageError(problem)
-    absent = missing_locally(jobs, args.data_dir)
+    absent = missing_locally(jobs, args.data_dir, ood_partners=suite.ood_partners == "required")
     if absent and args.strict:
         raise DataError(
             "--strict: not in the data dir: "

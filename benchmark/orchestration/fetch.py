@@ -77,16 +77,16 @@ class _Needs(dict):
                     self.add(p, {}, f"OOD partner of {need.name}", f"{need.name}.ood_partners")
 
 
-def job_needs(jobs, data_dir: Path) -> list[Need]:
+def job_needs(jobs, data_dir: Path, ood_partners: bool = True) -> list[Need]:
     """What the given jobs read: their datasets (or transfer targets), their transfer sources, and
-    the OOD partners of the jobs that run the `ood` protocol."""
+    (with `ood_partners`) the OOD partners of the jobs that run the `ood` protocol."""
     needs = _Needs(data_dir)
     for j in jobs:
         role = "transfer target" if j.pretrain_on else "dataset"
         need = needs.add(j.dataset, j.dataset_options, role, f"job {j.label()}")
         for src in j.pretrain_on:
             needs.add(src["name"], src.get("options") or {}, "transfer source", f"job {j.label()}")
-        if "ood" in j.protocols:
+        if ood_partners and "ood" in j.protocols:
             needs.add_partners(need)
     return list(needs.values())
 
@@ -145,16 +145,16 @@ def plan(needs: list[Need], data_dir: Path) -> tuple[list[FileRow], dict[str, Pa
     return rows, local
 
 
-def missing_locally(suite_or_jobs, data_dir: Path | None) -> list[tuple[str, str]]:
-    """(dataset, role) of every OOD partner and transfer dataset a suite (or a list of jobs) reads
-    that has no local copy yet (a download on first use may still bring it; `run --strict` refuses
-    to rely on that)."""
+def missing_locally(suite_or_jobs, data_dir: Path | None, ood_partners: bool = True) -> list[tuple[str, str]]:
+    """(dataset, role) of every OOD partner (unless `ood_partners` is False: a suite that marks them
+    optional) and transfer dataset a suite (or a list of jobs) reads that has no local copy yet (a
+    download on first use may still bring it; `run --strict` refuses to rely on that)."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     out = []
     needs = (
-        suite_needs(suite_or_jobs, data_dir)
+        suite_needs(suite_or_jobs, data_dir, ood_partners)
         if isinstance(suite_or_jobs, Suite)
-        else job_needs(suite_or_jobs, data_dir)
+        else job_needs(suite_or_jobs, data_dir, ood_partners)
     )
     for need in needs:
         roles = [r for r in need.roles if r != "dataset"]
@@ -248,6 +248,14 @@ def fetch_suite(
     needs = suite_needs(suite, data_dir, ood_partners)
     rows, local = plan(needs, data_dir)
     print(f"suite {suite.name}: {len(needs)} dataset(s) with options, data dir {data_dir}", file=out)
+    if not ood_partners and "ood" in suite.protocols:
+        why = (
+            "the suite marks them optional (ood_partners: optional): the OOD protocol scores those in "
+            "the data dir and lists the others as missing; --ood-partners stages them"
+            if suite.ood_partners == "optional"
+            else "--no-ood-partners"
+        )
+        print(f"OOD partners left out: {why}", file=out)
     print_plan(rows, local, needs, data_dir, out, lookup=dry_run and size_lookup)
     if dry_run:
         return 0
@@ -289,10 +297,16 @@ def add_parser(sub) -> None:
         "--data-dir", default=None, help="where to put the files (default: $SSLBENCH_DATA_DIR or ~/.cache)"
     )
     f.add_argument("--dry-run", action="store_true", help="list files, sizes and status; download nothing")
-    f.add_argument(
+    partners = f.add_mutually_exclusive_group()
+    partners.add_argument(
         "--no-ood-partners",
         action="store_true",
         help="leave out the OOD partners (datasets and transfer only)",
+    )
+    partners.add_argument(
+        "--ood-partners",
+        action="store_true",
+        help="stage the OOD partners even where the suite marks them optional",
     )
     f.add_argument(
         "--no-size-lookup",
@@ -321,7 +335,7 @@ def cmd_fetch(args) -> int:
         suite,
         args.data_dir,
         dry_run=args.dry_run,
-        ood_partners=not args.no_ood_partners,
+        ood_partners=args.ood_partners or (not args.no_ood_partners and suite.ood_partners == "required"),
         progress=not args.no_progress,
         size_lookup=not args.no_size_lookup,
     )

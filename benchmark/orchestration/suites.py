@@ -31,6 +31,7 @@ ALLOWED_TOP = {
     "resources",
     "transfer",
     "robustness",
+    "ood_partners",
 }
 ALLOWED_ROBUSTNESS = {"max_test"}
 ALLOWED_DATASET = {
@@ -100,6 +101,11 @@ class Suite:
     # A method's own pretraining epochs (every dataset, unless the dataset's method_epochs says),
     # for budgets selected on val; the leaderboard's pretrain_budget column shows each row's.
     method_epochs: dict[str, int] = field(default_factory=dict)
+    # `required`: `fetch` stages the OOD partners and `run --strict` insists on them; `optional`: the
+    # OOD protocol scores the partners found in the data dir (those missing are still listed), and
+    # `fetch` leaves them out unless asked (`--ood-partners`). Never part of a job's config: the
+    # protocol itself is the same either way.
+    ood_partners: str = "required"
 
     def epochs_for(self, method: str, entry: DatasetEntry) -> int:
         """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
@@ -227,6 +233,12 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(
         rcap is None or _is_int(rcap, 10), where, f"robustness.max_test must be an integer ≥ 10, got {rcap!r}"
     )
+    ood_partners = data.get("ood_partners", "required")
+    _need(
+        ood_partners in ("required", "optional"),
+        where,
+        f"ood_partners must be 'required' or 'optional', got {ood_partners!r}",
+    )
     return Suite(
         name=name,
         datasets=datasets,
@@ -244,6 +256,7 @@ def parse_suite(data: Any, where: str) -> Suite:
         transfer=_transfer(data.get("transfer", []), where),
         robustness_max_test=rcap,
         method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"),
+        ood_partners=ood_partners,
     )
 
 

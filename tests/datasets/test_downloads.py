@@ -211,16 +211,34 @@ def test_dry_run_asks_the_hosts_for_every_unrecorded_size(loopback, tmp_path, mo
     assert re.search(r"\s\?\s", out) and "sizes not looked up, no answer from: 127.0.0.1:9" in out
 
 
-def test_quick_suite_on_the_shared_data_needs_no_download(data_dir, capsys):
-    assert main(["fetch", "--suite", "quick", "--data-dir", str(data_dir), "--no-ood-partners"]) == 0
+def test_quick_suite_on_the_shared_data_needs_no_download(data_dir, tmp_path, capsys):
+    # a copy of the shared data (symlinks: the original stays read-only)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in data_dir.iterdir():
+        (copy / p.name).symlink_to(p)
+    assert main(["fetch", "--suite", "quick", "--data-dir", str(copy), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "nothing to download" in out and "missing" not in out
+    assert "nothing to download" in out and not re.search(r"\smissing\s", out)
+    assert "OOD partners left out: the suite marks them optional" in out
     assert "fashion_mnist" in out and "/usr/share/datasets/fashion-mnist" in out  # Debian's copy counts
-    # the OOD protocol also scores partners the shared data lacks: the plan says so
-    assert (
-        main(["fetch", "--suite", "quick", "--data-dir", str(data_dir), "--dry-run", "--no-size-lookup"]) == 0
-    )
+    # the OOD protocol also scores partners the shared data lacks: asked for, the plan lists them
+    args = ["fetch", "--suite", "quick", "--data-dir", str(copy), "--dry-run", "--no-size-lookup"]
+    assert main([*args, "--ood-partners"]) == 0
     assert re.search(r"^pneumoniamnist\s+missing", capsys.readouterr().out, re.M)
+    assert main([*args, "--ood-partners", "--no-ood-partners"]) == 2  # one or the other
+
+
+def test_ood_partners_policy_is_checked_and_left_out_of_job_hashes(tmp_path):
+    from benchmark.orchestration.jobs import expand
+
+    base = {"name": "p", "datasets": ["breastmnist"], "methods": ["simclr"], "protocols": ["ood"]}
+    required = parse_suite(base, "t")
+    optional = parse_suite({**base, "ood_partners": "optional"}, "t")
+    assert required.ood_partners == "required" and optional.ood_partners == "optional"
+    assert [j.config_hash() for j in expand(required)] == [j.config_hash() for j in expand(optional)]
+    with pytest.raises(Exception, match="ood_partners must be 'required' or 'optional', got 'maybe'"):
+        parse_suite({**base, "ood_partners": "maybe"}, "t")
 
 
 # ---- datasets from configuration alone ----------------------------------------------------------
@@ -388,6 +406,12 @@ def test_strict_run_refuses_missing_partners_before_any_job(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "breastmnist (OOD partner of fashion_mnist)" in err and "fetch" in err
     assert not out.exists()
+    # a suite that marks its partners optional (the quick suite) does not need them under --strict
+    from benchmark.orchestration.jobs import expand
+
+    jobs = expand(load_suite(str(suite)))
+    assert "breastmnist" in [n for n, _ in missing_locally(jobs, tmp_path)]
+    assert missing_locally(jobs, tmp_path, ood_partners=False) == []
 
 
 def test_needs_cover_partners_with_the_same_spec_and_transfer_items(tmp_path):

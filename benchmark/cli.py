@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list methods, datasets or suites")
     ls.add_argument("what", choices=["methods", "datasets", "suites"])
     ls.add_argument(
+        "--recipes",
+        action="store_true",
+        help="with `methods`: each method's training recipe, sources and deviations (docs/recipes.md)",
+    )
+    ls.add_argument(
         "--data-dir",
         default=None,
         help="data directory checked for local copies (default: $SSLBENCH_DATA_DIR, else ~/.cache)",
@@ -92,12 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="suite name or .yaml file, as for run (default: the one in --out's store)",
     )
 
-    from benchmark.orchestration import fetch
+    from benchmark.orchestration import fetch, tune_command
     from benchmark.reporting import compare, leaderboard
 
     compare.add_parser(sub)
     leaderboard.add_parser(sub)
     fetch.add_parser(sub)
+    tune_command.add_parser(sub)
     return p
 
 
@@ -132,6 +138,11 @@ def cmd_run(args) -> int:
     suite = load_suite(args.suite)
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise UsageError("--seeds: seeds must be non-negative integers")
+    tuned = sorted(set(args.seeds or []) & set(suite.tuning.seeds if suite.tuning else []))
+    if tuned:
+        raise UsageError(
+            f"--seeds {tuned}: tuning seeds of suite {suite.name!r} are never reported (docs/protocol.md)"
+        )
     # Names, keys and options of the suite and the filters: every problem, one line each, no job run.
     usage = suite_problems(suite) + method_filter_problems(
         suite, args.methods, getattr(args, "user_methods", ())
@@ -243,7 +254,11 @@ def cmd_list(args) -> int:
     from benchmark.orchestration.package_guard import check_datasets_package
 
     check_datasets_package()
-    if args.what == "methods":
+    if args.what == "methods" and args.recipes:
+        from benchmark.reporting.recipes import render_recipes
+
+        print(render_recipes(), end="")
+    elif args.what == "methods":
         from benchmark.core.specs import SPEC_KINDS
         from methods.base import METHODS
 
@@ -377,6 +392,7 @@ def main(argv=None) -> int:
 
             args.user_methods = load_method_files(args.method_file)
         from benchmark.orchestration.fetch import cmd_fetch
+        from benchmark.orchestration.tune_command import cmd_tune
         from benchmark.reporting.compare import cmd_compare
         from benchmark.reporting.leaderboard import cmd_leaderboard
 
@@ -387,6 +403,7 @@ def main(argv=None) -> int:
             "compare": cmd_compare,
             "leaderboard": cmd_leaderboard,
             "fetch": cmd_fetch,
+            "tune": cmd_tune,
         }[args.command](args)
     except UsageError as e:
         print(f"error: {_one_line(str(e))}", file=sys.stderr)

@@ -18,9 +18,9 @@ waveform; on `logmel` they are spectrogram-domain equivalents (gain and time shi
 exact in expectation, low-pass approximate per band; clipping only with `input: waveform`).
 
 Splits: FSDD's official rule (recording index 0–4 test, 5–49 train); Speech Commands' official
-validation_list.txt / testing_list.txt; ESC-50's official folds (fold 5 test, fold 4 val, folds 1–3
-train; option `test_fold` rotates both). Val for FSDD is a stratified 10 % of train, fixed by a seed
-derived from the dataset name.
+validation_list.txt / testing_list.txt; ESC-50's official 5-fold CV (option `fold` is test, the
+other four folds train, val is whole source recordings of those; datasets/esc50.py). Val for FSDD is
+a stratified 10 % of train, fixed by a seed derived from the dataset name.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import torch
 from benchmark.core.specs import InputSpec
 from datasets.base import Adapter, DataError, Split
 from datasets.signal_corruptions import audio_logmel_corruptions, audio_waveform_corruptions
-from datasets.signal_views import spectrogram_view, waveform_view
+from datasets.signal_views import policy_view, spectrogram_view, waveform_view
 
 N_MELS = 64
 DB_FLOOR = -100.0
@@ -212,10 +212,13 @@ class AudioAdapter(Adapter):
         mean, std = self.stats()
         return (inputs.to(device, non_blocking=True).float() - mean) / std
 
-    def views(self, x, generator):
-        if self.input_kind == "waveform":
-            return waveform_view(x, generator)
-        return spectrogram_view(x, generator)
+    multi_crop = True
+
+    def views(self, x, generator, policy=None):
+        own = waveform_view if self.input_kind == "waveform" else spectrogram_view
+        if policy is not None:
+            return policy_view(x, generator, policy, own)
+        return own(x, generator)
 
     def corruptions(self):
         if self.input_kind == "waveform":

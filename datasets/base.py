@@ -20,6 +20,7 @@ import torch
 from benchmark.core.errors import DataError
 from benchmark.core.registry import Registry
 from benchmark.core.specs import InputSpec, TaskSpec
+from benchmark.core.views import ViewPolicy
 
 
 @dataclass
@@ -90,6 +91,9 @@ class Adapter:
     dataset_version: ClassVar[str] = ""
     # Where the adapter departs from the dataset's published evaluation protocol ("" = it follows it).
     protocol_note: ClassVar[str] = ""
+    # Whether `views` makes multi-crop local crops (policies with resolution < 1): spatial and
+    # temporal domains do; tables and graphs have no smaller view of a sample.
+    multi_crop: ClassVar[bool] = False
 
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
         err = self.option_error(options)
@@ -185,9 +189,11 @@ class Adapter:
         return inputs.to(device, non_blocking=True).float()
 
     # ---- modality -------------------------------------------------------------------------
-    def views(self, x: Any, generator: torch.Generator) -> Any:
+    def views(self, x: Any, generator: torch.Generator, policy: ViewPolicy | None = None) -> Any:
         """One random augmented view of a prepared batch, computed batched (no per-sample Python).
-        Randomness must come from `generator` so runs are reproducible."""
+        Randomness must come from `generator` so runs are reproducible. `policy` None: the
+        adapter's default view (the legacy recipes'); else the domain's analogue of the named view a
+        method's recipe asks for (benchmark/core/views.py)."""
         raise NotImplementedError
 
     def corruptions(self) -> dict[str, Corruption]:

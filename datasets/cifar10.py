@@ -231,9 +231,13 @@ class _Cifar(Adapter):
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
-    def views(self, x, generator):
-        from datasets.image_views import simclr_rgb_view
+    multi_crop = True
 
+    def views(self, x, generator, policy=None):
+        from datasets.image_views import policy_view, simclr_rgb_view
+
+        if policy is not None:
+            return policy_view(x, generator, policy)
         return simclr_rgb_view(x, generator)
 
     def corruptions(self):

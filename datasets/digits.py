@@ -98,9 +98,14 @@ class SklearnDigits(Adapter):
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
-    def views(self, x, generator):
+    multi_crop = True
+
+    def views(self, x, generator, policy=None):
         # Digits are not mirror-symmetric classes: no flips; milder crops than the default on 8 px.
-        from datasets.image_views import color_jitter, random_erase, random_resized_crop_flip
+        from datasets.image_views import color_jitter, policy_view, random_erase, random_resized_crop_flip
+
+        if policy is not None:
+            return policy_view(x, generator, policy, flip=False)
 
         x = random_resized_crop_flip(x, generator, scale=(0.5, 1.0), flip=False)
         x = color_jitter(x, generator)

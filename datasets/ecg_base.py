@@ -22,14 +22,18 @@ import torch
 
 from datasets.base import Adapter
 from datasets.signal_corruptions import ecg_corruptions
-from datasets.signal_views import ecg_view
+from datasets.signal_views import ecg_view, policy_view
 
 
 class ECGAdapter(Adapter):
     domain = "ecg"
     fs: ClassVar[float] = 360.0  # sampling rate used by views/corruptions (nominal for UCR)
 
-    def views(self, x, generator):
+    multi_crop = True
+
+    def views(self, x, generator, policy=None):
+        if policy is not None:
+            return policy_view(x, generator, policy, lambda t, g: ecg_view(t, g, self.fs))
         return ecg_view(x, generator, self.fs)
 
     def corruptions(self):

@@ -18,7 +18,7 @@ import torch
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.files import file_digest, stage_all
-from datasets.image_views import simclr_image_view
+from datasets.image_views import policy_view, simclr_image_view
 from datasets.splitting import stratified_holdout
 
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -201,8 +201,12 @@ class FashionMNIST(Adapter):
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
-    def views(self, x, generator):
+    multi_crop = True
+
+    def views(self, x, generator, policy=None):
         # No horizontal-flip ban: garments are left/right symmetric classes.
+        if policy is not None:
+            return policy_view(x, generator, policy)
         return simclr_image_view(x, generator)
 
     def corruptions(self):

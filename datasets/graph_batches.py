@@ -18,7 +18,8 @@ subgraph (a ball grown from a random seed node in random order — Dijkstra unde
 until it holds ≥ 1 − rate of the graph). Graph tasks use GraphCL's scheme (You et al. 2020): each
 graph gets one of the four, rate 0.2. Node tasks use GRACE's (Zhu et al. 2020): edge dropping +
 feature-column masking, rate 0.3; node dropping on a node batch isolates (removes every edge of)
-random non-target nodes; subgraph is graph-task only.
+random non-target nodes; subgraph is graph-task only. Those are the default (legacy) views; named
+views (`graph_policy_view`, `node_policy_view`) follow the papers' own rates and anchors.
 
 Corruptions (docs/design.md §3.5, keyed randomness from datasets/_keyed.py, severities nested):
 edge_removal ({10..50} % of undirected edges, both directions together), feature_noise
@@ -207,12 +208,19 @@ def subgraph_mask(
 
 
 def graph_views(
-    b: GraphBatch, generator: torch.Generator, rate: float = 0.2, augs: tuple[str, ...] = GRAPH_VIEWS
+    b: GraphBatch,
+    generator: torch.Generator,
+    rate: float = 0.2,
+    augs: tuple[str, ...] = GRAPH_VIEWS,
+    subgraph_keep: float | None = None,
+    mask_nodes: bool = False,
 ) -> GraphBatch:
     """GraphCL: each graph gets one augmentation drawn from `augs`, all applied in one pass:
     node_dropping (each node with prob. `rate`; the graph's highest-drawn node always stays),
-    subgraph (`subgraph_mask` at 1 − rate), edge_dropping (each directed edge with prob. `rate`),
-    feature_masking (each feature column of the graph with prob. `rate`)."""
+    subgraph (`subgraph_mask` at `subgraph_keep`, default 1 − rate), edge_dropping (each directed
+    edge with prob. `rate`), feature_masking (each feature column of the graph with prob. `rate`;
+    `mask_nodes`: instead each node's whole feature row, with prob. `rate`, set to its graph's mean
+    row, as GraphCL's unsupervised TU code masks)."""
     from datasets._graph_kernels import graph_view_index
 
     h = _host_index(b)
@@ -235,7 +243,7 @@ def graph_views(
         u_seed,
         u_walk,
         np.float32(rate),
-        1.0 - rate,
+        1.0 - rate if subgraph_keep is None else subgraph_keep,
         aug_id["node_dropping"],
         aug_id["subgraph"],
         aug_id["edge_dropping"],
@@ -244,10 +252,55 @@ def graph_views(
     batch = h.batch[nodes]
     x = b.x.index_select(0, torch.from_numpy(nodes).to(dev))
     masked = choice == aug_id["feature_masking"]
-    if masked.any():  # zero the masked feature columns of those graphs
+    if mask_nodes:
+        u_mask = torch.rand(n, generator=generator).numpy()[nodes]
+        hit = (u_mask < rate) & masked[batch]
+        if hit.any():
+            bt = torch.from_numpy(batch).to(dev)
+            sums = torch.zeros(g, x.shape[1], device=dev, dtype=x.dtype).index_add_(0, bt, x)
+            counts = torch.bincount(bt, minlength=g).clamp_min(1).to(x.dtype).unsqueeze(1)
+            x = torch.where(torch.from_numpy(hit).to(dev).unsqueeze(1), (sums / counts)[bt], x)
+    elif masked.any():  # zero the masked feature columns of those graphs
         keep = (~((u_feat < rate) & masked[:, None])).astype(np.float32)
         x = x * torch.from_numpy(keep[batch]).to(dev, x.dtype)
     return GraphBatch(x, torch.from_numpy(edges).to(dev), torch.from_numpy(batch).to(dev), g)
+
+
+# GRACE's published view rates (Zhu et al. 2020, App. / config.yaml): (edge drop, feature mask) of
+# view 1 and view 2 per dataset; the temperature is the method's (methods/simclr.py).
+GRACE_RATES = {
+    "cora": ((0.2, 0.3), (0.4, 0.4)),
+    "citeseer": ((0.2, 0.3), (0.0, 0.2)),
+    "pubmed": ((0.4, 0.0), (0.1, 0.2)),
+}
+
+
+def graph_policy_view(b: GraphBatch, generator: torch.Generator, policy) -> GraphBatch:
+    """Graph tasks under a named view (benchmark/core/views.py). `ssl`: GraphCL's unsupervised TU
+    code (You et al. 2020) — slot 0 is the original graph, slot 1 one of the four augmentations at
+    its rates (drop / perturb / mask 10 %, subgraph keeps 20 %, masked nodes take the mean row).
+    `weak`: 10 % of the edges dropped; `strong`: a slot-1 GraphCL view. `crop`: the graph as is."""
+    if policy.kind == "ssl":
+        if policy.slot == 0:
+            return b
+        return graph_views(b, generator, 0.1, subgraph_keep=0.2, mask_nodes=True)
+    if policy.kind == "weak":
+        return graph_views(b, generator, 0.1, augs=("edge_dropping",))
+    if policy.kind == "strong":
+        return graph_views(b, generator, 0.1, subgraph_keep=0.2, mask_nodes=True)
+    return b
+
+
+def node_policy_view(b: NodeBatch, generator: torch.Generator, policy, dataset: str) -> NodeBatch:
+    """Node tasks under a named view: `ssl` slot 0 / 1 are GRACE's two views at the dataset's
+    published rates (Cora's where a dataset has none); `weak` / `strong` the same two;
+    `crop` the graph as is."""
+    first, second = GRACE_RATES.get(dataset, GRACE_RATES["cora"])
+    if policy.kind == "crop":
+        return b
+    slot = policy.slot if policy.kind == "ssl" else (0 if policy.kind == "weak" else 1)
+    edge, feature = first if slot == 0 else second
+    return node_views(b, generator, edge, feature)
 
 
 def node_views(

@@ -358,13 +358,20 @@ class MedMNISTAdapter(Adapter):
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
-    def views(self, x, generator):
+    multi_crop = True
+
+    def views(self, x, generator, policy=None):
         if self.volume:
-            from datasets.volume_views import volume_view
+            from datasets.volume_views import policy_view, volume_view
 
-            return volume_view(x, generator, flip_axes=() if self.flag in NO_FLIP else (0, 1, 2))
-        from datasets.image_views import simclr_image_view, simclr_rgb_view
+            axes = () if self.flag in NO_FLIP else (0, 1, 2)
+            if policy is not None:
+                return policy_view(x, generator, policy, flip_axes=axes)
+            return volume_view(x, generator, flip_axes=axes)
+        from datasets.image_views import policy_view, simclr_image_view, simclr_rgb_view
 
+        if policy is not None:
+            return policy_view(x, generator, policy, flip=self.flag not in NO_FLIP)
         view = simclr_rgb_view if self.channels == 3 else simclr_image_view
         return view(x, generator, flip=self.flag not in NO_FLIP)
 

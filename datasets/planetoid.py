@@ -22,7 +22,7 @@ from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.files import offline_hint
 from datasets.graph_base import GraphAdapter, pyg_root, shuffled_partner
-from datasets.graph_batches import NodeSet, node_views
+from datasets.graph_batches import NodeSet, node_policy_view, node_views
 
 PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 PLANETOID_PATH = "kimiyoung/planetoid/raw/master/data"
@@ -159,7 +159,9 @@ class PlanetoidAdapter(GraphAdapter):
             f"files are inconsistent with each other — replace them with the official ones"
         )
 
-    def views(self, x, generator):
+    def views(self, x, generator, policy=None):
+        if policy is not None:
+            return node_policy_view(x, generator, policy, self.name)
         return node_views(
             x,
             generator,

@@ -11,40 +11,52 @@ from __future__ import annotations
 import torch
 
 
-def interp_matrix(size: int, scale: torch.Tensor, shift: torch.Tensor, dtype) -> torch.Tensor:
-    """(N, size, size) linear-interpolation matrices M with out[i] = Σ_j M[i, j] in[j], matching
+def interp_matrix(
+    size: int, scale: torch.Tensor, shift: torch.Tensor, dtype, out: int | None = None
+) -> torch.Tensor:
+    """(N, out, size) linear-interpolation matrices M with out[i] = Σ_j M[i, j] in[j], matching
     grid_sample (align_corners=False, padding 'border') for the normalised source coordinate
     scale·u + shift of each output centre u. For sources inside [-1, 1] 'reflection' padding is
-    the same map (grid_sample reflects about the pixel edges, then clamps to the centres)."""
+    the same map (grid_sample reflects about the pixel edges, then clamps to the centres).
+    `out` (default `size`) is the output length: smaller for multi-crop local crops."""
     n = scale.shape[0]
-    u = (2 * torch.arange(size, device=scale.device, dtype=dtype) + 1) / size - 1  # output centres in (-1, 1)
+    o = size if out is None else out
+    u = (2 * torch.arange(o, device=scale.device, dtype=dtype) + 1) / o - 1  # output centres in (-1, 1)
     src = scale.view(n, 1).to(dtype) * u + shift.view(n, 1).to(dtype)
     pos = (((src + 1) * size - 1) / 2).clamp(0, size - 1)  # border padding = clamp the coordinate
     lo = pos.floor()
     w_hi = pos - lo
     lo = lo.long()
     hi = (lo + 1).clamp(max=size - 1)
-    m = torch.zeros(n, size, size, device=scale.device, dtype=dtype)
+    m = torch.zeros(n, o, size, device=scale.device, dtype=dtype)
     m.scatter_add_(2, lo.unsqueeze(2), (1 - w_hi).unsqueeze(2))
     m.scatter_add_(2, hi.unsqueeze(2), w_hi.unsqueeze(2))
     return m
 
 
-def separable_resample_2d(x: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-    """x (N, C, H, W); scale/centre (N, 2) in (H, W) order, normalised coordinates."""
+def separable_resample_2d(
+    x: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor, size: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """x (N, C, H, W); scale/centre (N, 2) in (H, W) order, normalised coordinates; output (H, W)
+    or `size`."""
     n, c, h, w = x.shape
-    mh = interp_matrix(h, scale[:, 0], centre[:, 0], x.dtype)
-    mw = interp_matrix(w, scale[:, 1], centre[:, 1], x.dtype)
+    oh, ow = size or (h, w)
+    mh = interp_matrix(h, scale[:, 0], centre[:, 0], x.dtype, oh)
+    mw = interp_matrix(w, scale[:, 1], centre[:, 1], x.dtype, ow)
     # (N, 1, H, H) @ (N, C, H, W) @ (N, 1, W, W)^T: rows, then columns, one batched matmul each.
     return torch.matmul(torch.matmul(mh.unsqueeze(1), x), mw.transpose(1, 2).unsqueeze(1))
 
 
-def separable_resample_3d(x: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-    """x (N, C, D, H, W); scale/centre (N, 3) in (D, H, W) order, normalised coordinates."""
+def separable_resample_3d(
+    x: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor, size: tuple[int, int, int] | None = None
+) -> torch.Tensor:
+    """x (N, C, D, H, W); scale/centre (N, 3) in (D, H, W) order, normalised coordinates; output
+    (D, H, W) or `size`."""
     n, c, d, h, w = x.shape
-    md = interp_matrix(d, scale[:, 0], centre[:, 0], x.dtype)
-    mh = interp_matrix(h, scale[:, 1], centre[:, 1], x.dtype)
-    mw = interp_matrix(w, scale[:, 2], centre[:, 2], x.dtype)
+    od, oh, ow = size or (d, h, w)
+    md = interp_matrix(d, scale[:, 0], centre[:, 0], x.dtype, od)
+    mh = interp_matrix(h, scale[:, 1], centre[:, 1], x.dtype, oh)
+    mw = interp_matrix(w, scale[:, 2], centre[:, 2], x.dtype, ow)
     y = torch.einsum("nad,ncdhw->ncahw", md, x)
     y = torch.einsum("nbh,ncahw->ncabw", mh, y)
     return torch.einsum("nkw,ncabw->ncabk", mw, y)

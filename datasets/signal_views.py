@@ -10,14 +10,26 @@ Views used by the adapters:
   time and frequency masks (Park et al. 2019);
 - `ecg_view`: random crop-and-stretch, amplitude scaling, baseline wander, gaussian noise,
   segment masking (after Mehari & Strodthoff 2022's ECG SSL augmentations).
+
+Named views (`policy_view`; benchmark/core/views.py), the 1-D analogues of the image ones. No
+paper defines a signal pipeline for the image methods, so `ssl` is the domain's view above; the
+analogue of a multi-crop local crop is a short segment: a window of √scale of the length (the side
+of a square crop of that area share) resampled to `resolution` of the length (at least 16 samples
+for 1-D signals, 8 frames for spectrograms: what the default CNNs' poolings need), frequencies kept.
+`crop`: a window of √scale of the length stretched back to full length (MAE, I-JEPA). `weak`: a
+time shift by up to `translate` of the length (no flips: time does not run backwards). `strong`: the
+domain view, then a Cutout analogue: one interval of up to half the length set to the mean.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from benchmark.core.views import ViewPolicy, local_side
 
 
 def _rand(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
@@ -51,15 +63,18 @@ def random_time_shift(x, g, max_frac: float = 0.1, fill=0.0):
     return shift_time(x, shift, fill)
 
 
-def random_crop_stretch(x: torch.Tensor, g: torch.Generator, scale=(0.6, 1.0)) -> torch.Tensor:
-    """Crop a random window covering `scale` of the signal and resample it back to length T
+def random_crop_stretch(
+    x: torch.Tensor, g: torch.Generator, scale=(0.6, 1.0), length: int | None = None
+) -> torch.Tensor:
+    """Crop a random window covering `scale` of the signal and resample it to length T, or `length`
     (linear interpolation via one `grid_sample` call for the whole batch). 1D signals only."""
     n, c, t = x.shape
+    out_t = t if length is None else length
     width = _rand(n, *scale, g, x.device)  # fraction of the signal kept
     centre = (_rand(n, 0, 1, g, x.device) * 2 - 1) * (1 - width)
-    base = torch.linspace(-1, 1, t, device=x.device, dtype=x.dtype)
-    gx = centre.view(n, 1).to(x.dtype) + width.view(n, 1).to(x.dtype) * base.view(1, t)
-    grid = torch.stack([gx, torch.zeros_like(gx)], -1).view(n, 1, t, 2)
+    base = torch.linspace(-1, 1, out_t, device=x.device, dtype=x.dtype)
+    gx = centre.view(n, 1).to(x.dtype) + width.view(n, 1).to(x.dtype) * base.view(1, out_t)
+    grid = torch.stack([gx, torch.zeros_like(gx)], -1).view(n, 1, out_t, 2)
     out = F.grid_sample(x.unsqueeze(2), grid, mode="bilinear", padding_mode="border", align_corners=True)
     return out.squeeze(2)
 
@@ -148,3 +163,35 @@ def ecg_view(x, g, fs: float):
     x = baseline_wander(x, g, fs)
     x = gaussian_noise(x, g, 0.15)
     return time_mask(x, g, 0.1, n_masks=1, fill="mean")
+
+
+def _time_crop(x: torch.Tensor, g: torch.Generator, scale, length: int | None) -> torch.Tensor:
+    """A window of `scale` of the time axis resampled to `length`, for (N, C, T) and (N, C, F, T)."""
+    if x.dim() == 3:
+        return random_crop_stretch(x, g, scale, length)
+    n, c, f, t = x.shape
+    y = random_crop_stretch(x.reshape(n, c * f, t), g, scale, length)
+    return y.reshape(n, c, f, y.shape[-1])
+
+
+def policy_view(
+    x: torch.Tensor, g: torch.Generator, policy: ViewPolicy, domain_view: Callable
+) -> torch.Tensor:
+    """The signal / spectrogram analogue of a named view (module docstring); `domain_view(x, g)` is
+    the adapter's own view."""
+    lo, hi = math.sqrt(policy.scale[0]), math.sqrt(policy.scale[1])
+    if policy.kind == "crop":
+        return _time_crop(x, g, (lo, hi), None)
+    if policy.kind == "weak":
+        n, t = x.shape[0], x.shape[-1]
+        shift = torch.round(_rand(n, -policy.translate, policy.translate, g, "cpu") * t)
+        fill = x.flatten(1).min(1).values if x.dim() == 4 else x.flatten(1).mean(1)  # silence / baseline
+        return shift_time(x, shift, fill)
+    if policy.kind == "strong":
+        x = domain_view(x, g)
+        return time_mask(x, g, 0.5, n_masks=1, fill="mean")
+    x = domain_view(x, g)
+    if policy.local:
+        minimum = 16 if x.dim() == 3 else 8
+        x = _time_crop(x, g, (lo, hi), local_side(x.shape[-1], policy.resolution, minimum))
+    return x

@@ -16,6 +16,10 @@ row's category, never by a half one-hot.
 Views (batched, generator-driven): SCARF corruption (Bahri et al. 2022) — each feature of each row
 is, with probability `scarf_rate` (0.6, the paper's default), replaced by the same feature of a
 uniformly drawn train row — then gaussian noise (σ = 0.1 in standardised units) on numeric columns.
+Under `paper` recipes (named views, benchmark/core/views.py) a two-view method contrasts SCARF's
+anchor — the uncorrupted row (`ssl` slot 0) — with one corrupted row (slot 1, rate 0.6, no noise),
+as the paper does (Bahri et al. 2022, §2). Semi-supervised analogues: `weak` is the noise alone,
+`strong` corruption and noise (the default view). `crop` (MAE, I-JEPA) leaves the row as it is.
 
 Corruptions (docs/design.md §3.5; keyed randomness, see datasets/_keyed.py, so severities are nested):
 - gaussian_noise: σ ∈ {0.1, 0.25, 0.5, 0.75, 1.0} standardised units on numeric features;
@@ -33,6 +37,7 @@ import numpy as np
 import torch
 
 from benchmark.core.specs import InputSpec
+from benchmark.core.views import ViewPolicy
 from datasets._keyed import keyed_normal, keyed_uniform
 from datasets.base import Adapter, DataError, Split, register_adapter
 
@@ -167,10 +172,30 @@ class TabularAdapter(Adapter):
         return self._pool[key]
 
     # ---- views ----------------------------------------------------------------------------
-    def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        pool_num, pool_codes = self._marginal_pool(x.device)
+    def views(
+        self, x: torch.Tensor, generator: torch.Generator, policy: ViewPolicy | None = None
+    ) -> torch.Tensor:
+        if policy is None:
+            return self._scarf(x, generator, self.scarf_rate, self.view_noise)
+        if policy.kind == "ssl":  # SCARF: the anchor row against one corrupted row, no noise
+            return x if policy.slot == 0 else self._scarf(x, generator, self.scarf_rate, 0.0)
+        if policy.kind == "weak":
+            return self._scarf(x, generator, 0.0, self.view_noise)
+        if policy.kind == "strong":
+            return self._scarf(x, generator, self.scarf_rate, self.view_noise)
+        return x  # `crop`: a table has no crop
+
+    def _scarf(
+        self, x: torch.Tensor, generator: torch.Generator, rate: float, noise_std: float
+    ) -> torch.Tensor:
+        """Replace each feature with probability `rate` by a random train row's, then add N(0, σ²) to
+        the numeric columns (rate 0: noise only, no draws for the replacement)."""
         b, n_num = x.shape[0], len(self.numeric)
-        mask = (torch.rand(b, self.n_features, generator=generator) < self.scarf_rate).to(x.device)
+        if rate <= 0:
+            noise = torch.randn(b, n_num, generator=generator).to(x.device, x.dtype)
+            return torch.cat([x[:, :n_num] + noise_std * noise, x[:, n_num:]], 1)
+        pool_num, pool_codes = self._marginal_pool(x.device)
+        mask = (torch.rand(b, self.n_features, generator=generator) < rate).to(x.device)
         donors = torch.randint(0, len(pool_num), (b, self.n_features), generator=generator).to(x.device)
         # A masked feature takes its donor row's value; a categorical one its donor's whole one-hot
         # group (scattered from the donor's code), so a row never holds a half one-hot.
@@ -180,9 +205,9 @@ class TabularAdapter(Adapter):
             donor_hot = torch.zeros_like(x_cat).scatter_(1, pool_codes.gather(0, donors[:, n_num:]), 1.0)
             masked_cols = mask[:, n_num:].to(x.dtype) @ self._group_membership(x.device, x.dtype)
             x_cat = torch.where(masked_cols > 0, donor_hot, x_cat)
-        if n_num and self.view_noise > 0:
+        if n_num and noise_std > 0:
             noise = torch.randn(b, n_num, generator=generator).to(x.device, x.dtype)
-            out_num = out_num + self.view_noise * noise
+            out_num = out_num + noise_std * noise
         return torch.cat([out_num, x_cat], 1)
 
     # ---- corruptions ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from datasets._keyed import stratified_70_10_20, stratified_kfold
 from datasets.base import DataError, Split, register_adapter
 from datasets.files import offline_hint
 from datasets.graph_base import GraphAdapter, pyg_root, shuffled_partner
-from datasets.graph_batches import GraphSet, graph_views
+from datasets.graph_batches import GraphSet, graph_policy_view, graph_views
 
 TU_PATH = "graphkerneldatasets"
 TU_URL = "https://www.chrsmrrs.com/" + TU_PATH
@@ -255,7 +255,9 @@ class TUAdapter(GraphAdapter):
                 f"re-download them"
             ) from e
 
-    def views(self, x, generator):
+    def views(self, x, generator, policy=None):
+        if policy is not None:
+            return graph_policy_view(x, generator, policy)
         return graph_views(x, generator, self.options.get("view_rate", 0.2))
 
 

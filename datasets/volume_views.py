@@ -3,6 +3,16 @@
 The 3D counterpart of `datasets.image_views`: every random parameter is drawn for the whole batch
 at once from a CPU `torch.Generator` (reproducible on any device) and the geometric part is one
 5-D `affine_grid` + `grid_sample` (trilinear) call — no per-sample Python.
+
+Named views (`policy_view`; benchmark/core/views.py), the 3-D analogues of the image ones:
+- `ssl`: a 3-D crop keeping the policy's share of the volume (resampled to a lower resolution for
+  a multi-crop local crop, at least 16³: the default 3-D CNN's stride-2 stem and three poolings
+  need it), flips, intensity jitter (gamma, contrast, brightness) with the policy's colour-jitter
+  probability — the volumes are gray — and solarisation. Blur is left out: the papers' σ scaled
+  to 28 voxels is below a voxel.
+- `crop`: crop + flips. `weak`: flips + a shift by up to `translate` of each side.
+- `strong`: weak, then intensity jitter, noise and a 3-D Cutout of up to half of each side (the
+  RandAugment + Cutout analogue).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from benchmark.core.views import ViewPolicy, local_side
 from datasets.resample import separable_resample_3d
 
 
@@ -28,9 +39,11 @@ def random_resized_crop_flip_3d(
     ratio=(3 / 4, 4 / 3),
     flip_axes=(0, 1, 2),
     max_rotation: float = 0.0,
+    size: tuple[int, int, int] | None = None,
 ) -> torch.Tensor:
     """RandomResizedCrop in 3D (+ flips along `flip_axes`, indices into (D, H, W), and an optional
-    rotation about the D axis of up to `max_rotation` radians) as one affine resample per sample.
+    rotation about the D axis of up to `max_rotation` radians) as one affine resample per sample,
+    to the input's size or `size` (multi-crop local crops; axis-aligned only).
 
     The crop keeps a fraction `scale` of the volume; each axis' extent is the cube root of that
     times a log-uniform aspect factor in `ratio` (then clipped to the volume)."""
@@ -61,7 +74,9 @@ def random_resized_crop_flip_3d(
     if max_rotation <= 0:
         # Axis-aligned: trilinear resampling is separable, so three batched 1-D interpolation
         # matmuls give grid_sample's result at a fraction of its cost (~10x on CPU at 28³).
-        return separable_resample_3d(x, ext * flips, centre)
+        return separable_resample_3d(x, ext * flips, centre, size)
+    if size is not None:
+        raise ValueError("a resized 3-D crop must be axis-aligned (max_rotation 0)")
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -126,3 +141,43 @@ def volume_view(x: torch.Tensor, g: torch.Generator, flip_axes=(0, 1, 2)) -> tor
     x = intensity_jitter(x, g)
     x = gaussian_noise(x, g)
     return random_cutout_3d(x, g)
+
+
+def translate_flip_3d(
+    x: torch.Tensor, g: torch.Generator, max_frac: float, flip_axes=(0, 1, 2)
+) -> torch.Tensor:
+    """Shift by whole voxels, up to `max_frac` of each side, and flip along `flip_axes` with
+    probability 1/2 each; vacated voxels repeat the border."""
+    n, dev = x.shape[0], x.device
+    sizes = torch.tensor(x.shape[2:], device=dev, dtype=x.dtype)
+    shift = torch.round(_rand((n, 3), -max_frac, max_frac, g, dev) * sizes)
+    flips = torch.where(_rand((n, 3), 0, 1, g, dev) < 0.5, -1.0, 1.0)
+    keep = torch.ones(3, device=dev, dtype=torch.bool)
+    keep[list(flip_axes)] = False
+    flips = torch.where(keep.unsqueeze(0), torch.ones_like(flips), flips)
+    return separable_resample_3d(x, flips, 2 * shift / sizes)
+
+
+def policy_view(x: torch.Tensor, g: torch.Generator, policy: ViewPolicy, flip_axes=(0, 1, 2)) -> torch.Tensor:
+    """The 3-D analogue of a named view (module docstring); `flip_axes` are the dataset's allowed
+    mirror axes."""
+    axes = flip_axes if policy.flip else ()
+    if policy.kind in ("ssl", "crop"):
+        size = None
+        if policy.local:
+            size = tuple(local_side(s, policy.resolution, 16) for s in x.shape[2:])
+        x = random_resized_crop_flip_3d(x, g, scale=policy.scale, flip_axes=axes, size=size)
+        if policy.kind == "crop":
+            return x
+        if policy.jitter_p > 0:
+            x = intensity_jitter(x, g, p=policy.jitter_p)
+        if policy.solarize_p > 0:
+            apply = (_rand(x.shape[0], 0, 1, g, x.device) < policy.solarize_p).view(-1, 1, 1, 1, 1)
+            x = torch.where(apply & (x >= 0.5), 1 - x, x)
+        return x
+    x = translate_flip_3d(x, g, policy.translate, axes)
+    if policy.kind == "weak":
+        return x
+    x = intensity_jitter(x, g, p=1.0)
+    x = gaussian_noise(x, g)
+    return random_cutout_3d(x, g, p=1.0, max_frac=0.5)

@@ -25,6 +25,15 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
         pt.mul_(momentum).add_(po.detach(), alpha=1.0 - momentum)
 
 
+@torch.no_grad()
+def ema_model_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
+    """An EMA copy for evaluation (FixMatch, MixMatch): parameters averaged, BatchNorm statistics
+    copied from the online model (the running statistics are already averages)."""
+    ema_update(target, online, momentum)
+    for bt, bo in zip(target.buffers(), online.buffers()):
+        bt.copy_(bo)
+
+
 def cosine_momentum(base: float, step: int, total: int, final: float = 1.0) -> float:
     """BYOL's schedule: m = final − (final − base) · (cos(π k / K) + 1) / 2, from base to final."""
     if total <= 0:

@@ -4,10 +4,16 @@ A method is one small file: a `Method` subclass registered by name that builds i
 encoder it is given, plus a pure loss function tested on its own. The pretraining loop knows nothing
 else about it: it calls `training_step(x, y, view)` where `view(x)` returns a fresh random
 augmentation of the batch (call it as many times as the method needs views), then `on_step_end`.
+`view(x, policy)` asks for a named view (benchmark/core/views.py); methods go through `augment`,
+which asks for the policy its recipe gives the role, or the adapter's default view in legacy mode.
+
+How a method trains (optimiser, schedules, EMA, views, freezes) is its `recipe` (methods/recipe.py),
+declared in its file next to its loss; `recipes="legacy"` reproduces the pre-recipe training.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -15,8 +21,10 @@ from torch import nn
 
 from benchmark.core.registry import Registry
 from benchmark.core.specs import SPEC_KINDS, InputSpec, TaskSpec
+from benchmark.core.views import ViewPolicy
+from methods.recipe import EMA, RECIPE_FIELDS, Recipe, resolve_recipe
 
-View = Callable[[Any], Any]
+View = Callable[..., Any]  # view(x) or view(x, policy)
 
 
 class Method(nn.Module):
@@ -35,20 +43,82 @@ class Method(nn.Module):
     # Hyper-parameters with their defaults (paper values scaled for small encoders). Loop settings
     # (lr, weight_decay, batch_size) live here too so a suite can override them per method.
     defaults: ClassVar[dict[str, Any]] = {}
+    # `lr` and `weight_decay` are the legacy recipe's; a paper recipe brings its own (a suite's
+    # override of either replaces the recipe's value).
     base_defaults: ClassVar[dict[str, Any]] = {"lr": 1e-3, "weight_decay": 1e-6, "batch_size": 256}
+    # The paper's training recipe; None: the legacy recipe in both modes (references).
+    recipe: ClassVar[Recipe | None] = None
 
-    def __init__(self, encoder: nn.Module, spec: InputSpec, task: TaskSpec, **hparams: Any):
+    def __init__(
+        self, encoder: nn.Module, spec: InputSpec, task: TaskSpec, recipes: str = "paper", **hparams: Any
+    ):
         super().__init__()
-        known = {**self.base_defaults, **self.defaults}
-        unknown = set(hparams) - set(known)
+        known = self.known_hparams()
+        unknown = set(hparams) - known
         if unknown:
             raise ValueError(
                 f"method {self.name!r}: unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(known)}"
             )
-        self.hp = {**known, **hparams}
+        paper = recipes == "paper" and self.recipe is not None
+        # legacy defaults, then what the paper sets (its recipe for this spec), then the suite's
+        own = dict(self.recipe.for_spec(spec).hparams) if paper else {}
+        self.hp = {**self.base_defaults, **self.defaults, **own, **hparams}
+        self.recipes = recipes
+        self.training_recipe = resolve_recipe(self.recipe, spec, recipes, self.hp, hparams)
+        self.hp_overrides = dict(hparams)
+        self.hp["lr"], self.hp["weight_decay"] = self.training_recipe.lr, self.training_recipe.weight_decay
         self.encoder = encoder
         self.spec = spec
         self.task = task
+
+    @classmethod
+    def known_hparams(cls) -> set[str]:
+        return {*cls.base_defaults, *cls.defaults, *RECIPE_FIELDS}
+
+    # ---- views and EMA as the recipe says ----------------------------------------------------
+    def policy(self, role: str) -> ViewPolicy | None:
+        """The view policy of `role` in the recipe; None (the adapter's default view) in legacy mode."""
+        return self.training_recipe.views.get(role)
+
+    def augment(self, view: View, x: Any, role: str) -> Any:
+        policy = self.policy(role)
+        return view(x) if policy is None else view(x, policy)
+
+    def local_views(self, view: View, x: Any, role: str, n: int) -> list[Any]:
+        """`n` multi-crop local crops of role `role`; none where the adapter cannot make smaller
+        views (tables, graphs: `view.multi_crop` is False) or the recipe has no such role."""
+        policy = self.policy(role)
+        if policy is None or n <= 0 or (policy.local and not getattr(view, "multi_crop", False)):
+            return []
+        return [view(x, policy) for _ in range(n)]
+
+    def forward_views(self, fn: Callable[[Any], torch.Tensor], views: list[Any]) -> list[torch.Tensor]:
+        """`fn` of each view. Under a paper recipe, consecutive tensor views of one shape go through
+        `fn` as one batch, as the papers' multi-crop wrappers do (BatchNorm sees all crops of one
+        resolution together); legacy mode keeps one call per view."""
+        if self.recipes != "paper" or not all(isinstance(v, torch.Tensor) for v in views):
+            return [fn(v) for v in views]
+        out, i = [], 0
+        while i < len(views):
+            j = i + 1
+            while j < len(views) and views[j].shape == views[i].shape:
+                j += 1
+            if j - i == 1:
+                out.append(fn(views[i]))
+            else:
+                out.extend(fn(torch.cat(views[i:j])).split(views[i].shape[0]))
+            i = j
+        return out
+
+    def ema_schedule(self, legacy: EMA | None, key: str | None = None) -> EMA | None:
+        """The EMA the method's paper uses (its recipe's, with a suite's override of the start value
+        under `key`), or `legacy` in legacy mode."""
+        if self.recipes != "paper" or self.recipe is None:
+            return legacy
+        ema = self.training_recipe.ema
+        if ema is not None and key is not None and key in self.hp_overrides:
+            ema = replace(ema, start=float(self.hp_overrides[key]))
+        return ema
 
     def training_step(self, x: Any, y: torch.Tensor | None, view: View) -> torch.Tensor:
         raise NotImplementedError
@@ -74,6 +144,7 @@ class Method(nn.Module):
             "paper": cls.paper,
             "uses_labels": cls.uses_labels,
             "specs": list(cls.supported_specs),
+            "recipe": cls.recipe.source if cls.recipe else "legacy",
         }
 
 

@@ -4,12 +4,16 @@ teacher's batch mean (it prevents collapse to one dimension, sharpening prevents
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods._utils import cosine_momentum, ema_update, frozen_copy
+from methods._utils import ema_update, frozen_copy
 from methods.base import Method, register_method
+from methods.byol import BYOL_VIEW_1, BYOL_VIEW_2
+from methods.recipe import BATCH, DOMAINS, EMA, ENCODER, EPOCHS, Deviation, Freeze, Recipe
 
 
 class DINOHead(nn.Module):
@@ -64,6 +68,49 @@ def update_center(center: torch.Tensor, teacher: list[torch.Tensor], momentum: f
     return center * momentum + batch_mean * (1 - momentum)
 
 
+# Multi-crop (§3.1, App. / main_dino.py): 2 global crops of scale 0.4–1 (BYOL's view 1 / view 2
+# photometry) and 8 local crops of 0.05–0.4 at 96/224 resolution, blur p 0.5, no solarisation.
+DINO_GLOBAL_1 = replace(BYOL_VIEW_1, name="DINO global 1 (BYOL view 1, crop 0.4–1)", scale=(0.4, 1.0))
+DINO_GLOBAL_2 = replace(BYOL_VIEW_2, name="DINO global 2 (BYOL view 2, crop 0.4–1)", scale=(0.4, 1.0))
+DINO_LOCAL = replace(
+    BYOL_VIEW_1,
+    name="DINO local (crop 0.05–0.4 at 96/224 resolution, blur .5)",
+    slot=1,
+    scale=(0.05, 0.4),
+    resolution=96 / 224,
+    blur_p=0.5,
+)
+
+RECIPE = Recipe(
+    source="Caron et al. 2021, App. (training setup) and main_dino.py: AdamW lr 5e-4 × bs/256, "
+    "10-epoch warm-up "
+    "of 100, cosine; wd 0.04 → 0.4 (cosine, not on biases / norms); gradient clip 3.0; last layer frozen in "
+    "epoch 1; teacher m 0.996 → 1 (cosine), τ_t 0.04 → 0.07 over 30 epochs; 2 global + 8 local crops",
+    optimizer="adamw",
+    lr=5e-4,
+    lr_scaling="linear",
+    weight_decay=0.04,
+    weight_decay_end=0.4,
+    exclude_bias_norm=True,
+    lr_warmup_frac=0.1,
+    clip_grad=3.0,
+    freeze=(Freeze("head.last", 0.01),),
+    ema=EMA(0.996, 1.0, "cosine"),
+    views={"global_1": DINO_GLOBAL_1, "global_2": DINO_GLOBAL_2, "local": DINO_LOCAL},
+    hparams={"teacher_temp": 0.07, "warmup_teacher_temp": 0.04, "warmup_frac": 0.3, "local_crops": 8},
+    deviations=(
+        ENCODER,
+        DOMAINS,
+        EPOCHS,
+        BATCH,
+        Deviation(
+            "head", "K 1024, hidden 512, bottleneck 128 instead of 65536 / 2048 / 256 (128-d encoders)"
+        ),
+        Deviation("multi-crop", "only where the adapter makes smaller crops (not tables or graphs: 2 views)"),
+    ),
+)
+
+
 @register_method
 class DINO(Method):
     name = "dino"
@@ -84,7 +131,9 @@ class DINO(Method):
         "momentum": 0.99,
         "n_local_views": 0,
         "use_bn_in_head": False,
+        "local_crops": 0,  # multi-crop local crops at a lower resolution (paper recipe)
     }
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
@@ -100,6 +149,7 @@ class DINO(Method):
         self.register_buffer("center", torch.zeros(1, self.hp["out_dim"]))
         self._step, self._total = 0, 1
         self._teacher_out: list[torch.Tensor] = []
+        self.ema = self.ema_schedule(EMA(self.hp["momentum"], 1.0, "cosine"), "momentum")
 
     def teacher_temperature(self) -> float:
         warm = self.hp["warmup_frac"] * self._total
@@ -111,11 +161,12 @@ class DINO(Method):
         return self.hp["teacher_temp"]
 
     def training_step(self, x, y, view):
-        globals_ = [view(x), view(x)]
-        locals_ = [view(x) for _ in range(self.hp["n_local_views"])]
-        student = [self.head(self.encoder(v)) for v in globals_ + locals_]
+        globals_ = [self.augment(view, x, "global_1"), self.augment(view, x, "global_2")]
+        locals_ = [view(x) for _ in range(self.hp["n_local_views"])]  # legacy: same-size extra views
+        locals_ += self.local_views(view, x, "local", self.hp["local_crops"])
+        student = self.forward_views(lambda v: self.head(self.encoder(v)), globals_ + locals_)
         with torch.no_grad():
-            teacher = [self.teacher_head(self.teacher_encoder(v)) for v in globals_]
+            teacher = self.forward_views(lambda v: self.teacher_head(self.teacher_encoder(v)), globals_)
         self._teacher_out = teacher
         return dino_loss(student, teacher, self.center, self.hp["student_temp"], self.teacher_temperature())
 
@@ -125,7 +176,7 @@ class DINO(Method):
         if self._teacher_out:
             self.center.copy_(update_center(self.center, self._teacher_out, self.hp["center_momentum"]))
         self._teacher_out = []
-        m = cosine_momentum(self.hp["momentum"], step, total_steps)
+        m = self.ema.at(step, total_steps)
         ema_update(self.teacher_encoder, self.encoder, m)
         ema_update(self.teacher_head, self.head, m)
 

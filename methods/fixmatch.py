@@ -1,9 +1,10 @@
 """FixMatch (Sohn et al., NeurIPS 2020): cross entropy on the labelled samples + cross entropy of the
 strong view against the weak view's confident (≥ τ) hard pseudo-label.
 
-Views: the adapters expose one augmentation, `view`; the weak view is `view(x)` and the strong view
-is `view(view(x))` — two independent random augmentations composed (a harsher distortion), standing in
-for RandAugment, which only exists for images."""
+Views: under the paper recipe the weak view is flip + translate and the strong view RandAugment +
+Cutout (each domain's analogue, benchmark/core/views.py), and probes read an EMA (0.999) of the
+encoder, as the paper evaluates. Legacy: the weak view is the adapter's one view, the strong view
+`view(view(x))` — two independent augmentations composed — and probes read the trained encoder."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods._semi import probabilities, supervised_term
+from methods._semi import EMA_EVAL, STRONG_VIEW, WEAK_VIEW, probabilities, supervised_term
+from methods._utils import ema_model_update, frozen_copy
 from methods.base import Method, register_method
+from methods.recipe import DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def fixmatch_unlabelled_loss(
@@ -31,6 +34,29 @@ def fixmatch_unlabelled_loss(
     return (F.cross_entropy(logits_strong, pseudo, reduction="none") * mask).mean()
 
 
+RECIPE = Recipe(
+    source="Sohn et al. 2020, §4 and App. B.1: SGD (Nesterov, momentum 0.9) lr 0.03, wd 5e-4 on weights, "
+    "lr η·cos(7πk/16K), no warm-up; EMA 0.999 evaluated; "
+    "weak = flip + translate, strong = RandAugment + Cutout",
+    optimizer="sgd",
+    lr=0.03,
+    nesterov=True,
+    weight_decay=5e-4,
+    exclude_bias_norm=True,
+    schedule="fixmatch_cosine",
+    ema=EMA(0.999, 0.999, "constant", true_average=True),
+    views={"weak": WEAK_VIEW, "strong": STRONG_VIEW},
+    deviations=(
+        ENCODER,
+        DOMAINS,
+        EPOCHS,
+        HEADS,
+        Deviation("batch", "the suite's batch with 1/8 labelled (μ 7) instead of 64 + 448"),
+        EMA_EVAL,
+    ),
+)
+
+
 @register_method
 class FixMatch(Method):
     name = "fixmatch"
@@ -41,17 +67,30 @@ class FixMatch(Method):
     # Paper: τ 0.95, λ_u 1, μ 7 unlabelled per labelled → 1/8 of every batch is drawn from the
     # labelled samples (`labelled_share`, read by the pretraining loop), the rest from the pool.
     defaults = {"threshold": 0.95, "lambda_u": 1.0, "labelled_share": 0.125}
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
         self.head = nn.Linear(encoder.out_dim, task.num_classes)
+        self.ema = self.ema_schedule(None)
+        if self.ema is not None:
+            self.ema_encoder = frozen_copy(self.encoder)
 
     def training_step(self, x, y, view):
-        weak = view(x)
-        strong = view(view(x))
+        weak = self.augment(view, x, "weak")
+        strong = self.augment(view, x, "strong") if self.policy("strong") else view(view(x))
         logits_w = self.head(self.encoder(weak))
         logits_s = self.head(self.encoder(strong))
         ml = self.task.multilabel
         return supervised_term(logits_w, y, ml) + self.hp["lambda_u"] * fixmatch_unlabelled_loss(
             logits_w, logits_s, self.hp["threshold"], ml
         )
+
+    @torch.no_grad()
+    def on_step_end(self, step, total_steps):
+        if self.ema is not None:
+            ema_model_update(self.ema_encoder, self.encoder, self.ema.at(step, total_steps))
+
+    @torch.no_grad()
+    def embed(self, x):
+        return (self.ema_encoder if self.ema is not None else self.encoder)(x)  # the paper evaluates the EMA

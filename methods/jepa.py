@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.core.views import ViewPolicy
 from benchmark.models.tokens import (
     TOKEN_SPECS,
     TokenEncoder,
@@ -21,9 +22,10 @@ from benchmark.models.tokens import (
     position_table,
     transformer_blocks,
 )
-from methods._utils import cosine_momentum, ema_update, frozen_copy
+from methods._utils import ema_update, frozen_copy
 from methods.base import Method, register_method
 from methods.mae import token_encoder_from_hparams
+from methods.recipe import BATCH, DOMAINS, EMA, EPOCHS, Deviation, Recipe
 
 
 def sample_masks(
@@ -127,6 +129,31 @@ class Predictor(nn.Module):
         return self.out(self.norm(h[:, -n_tgt:]))
 
 
+RECIPE = Recipe(
+    source="Assran et al. 2023, §4 and App. (in1k configs): AdamW lr 1e-3 at batch 2048 (1.25e-4 × bs/256), "
+    "40-epoch warm-up of 300, cosine; wd 0.04 → 0.4 (cosine); EMA 0.996 → 1 (linear); crop 0.3–1, no flip; "
+    "one mask draw per sample (collator)",
+    optimizer="adamw",
+    lr=1e-3 * 256 / 2048,
+    lr_scaling="linear",
+    weight_decay=0.04,
+    weight_decay_end=0.4,
+    exclude_bias_norm=True,
+    lr_warmup_frac=40 / 300,
+    ema=EMA(0.996, 1.0, "linear"),
+    views={"input": ViewPolicy("crop", name="crop 0.3–1, no flip", scale=(0.3, 1.0), flip=False)},
+    hparams={"augment": True, "per_sample_masks": True},
+    deviations=(
+        DOMAINS,
+        EPOCHS,
+        BATCH,
+        Deviation("encoder", "4 blocks of 128-d and a 4 × 128 predictor (ViT-H and 12 × 384), for CPU"),
+        Deviation("predictor passes", "one pass for all target blocks (the paper: one per block)"),
+        Deviation("warm-up start", "from 0 (the paper starts at 2e-4 of the 1e-3 peak)"),
+    ),
+)
+
+
 @register_method
 class JEPA(Method):
     name = "jepa"
@@ -165,6 +192,7 @@ class JEPA(Method):
         "weight_decay": 0.04,
         "per_sample_masks": False,
     }
+    recipe = RECIPE
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
@@ -185,10 +213,11 @@ class JEPA(Method):
             self.hp["pred_heads"],
             self.hp["pos_embed"],
         )
+        self.ema = self.ema_schedule(EMA(self.hp["momentum"], 1.0, "cosine"), "momentum")
 
     def training_step(self, x, y, view):
         if self.hp["augment"]:
-            x = view(x)
+            x = self.augment(view, x, "input")
         tok = self.encoder.tokenizer
         scales = (
             self.hp["n_targets"],
@@ -208,7 +237,7 @@ class JEPA(Method):
 
     @torch.no_grad()
     def on_step_end(self, step, total_steps):
-        ema_update(self.target_encoder, self.encoder, cosine_momentum(self.hp["momentum"], step, total_steps))
+        ema_update(self.target_encoder, self.encoder, self.ema.at(step, total_steps))
 
     @torch.no_grad()
     def embed(self, x):

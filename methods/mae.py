@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmark.core.views import ViewPolicy
 from benchmark.models.tokens import (
     TOKEN_SPECS,
     TokenEncoder,
@@ -19,6 +20,7 @@ from benchmark.models.tokens import (
     transformer_blocks,
 )
 from methods.base import Method, register_method
+from methods.recipe import BATCH, DOMAINS, EPOCHS, Deviation, Recipe
 
 ENCODER_KEYS = ("enc_dim", "enc_depth", "enc_heads", "max_tokens", "pos_embed")
 
@@ -52,6 +54,29 @@ def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> to
     return (per_token * m).sum() / m.sum().clamp_min(1.0)
 
 
+RECIPE = Recipe(
+    source="He et al. 2022, App. A.1 (Table 8): AdamW lr 1.5e-4 × bs/256, β (0.9, 0.95), wd 0.05 (not on "
+    "biases / norms), 40-epoch warm-up of 800, cosine; crop 0.2–1 + flip; mask 0.75, normalised pixels",
+    optimizer="adamw",
+    lr=1.5e-4,
+    lr_scaling="linear",
+    betas=(0.9, 0.95),
+    weight_decay=0.05,
+    exclude_bias_norm=True,
+    lr_warmup_frac=40 / 800,
+    views={
+        "input": ViewPolicy("crop", name="crop 0.2–1 + flip", scale=(0.2, 1.0), source="He et al. 2022, A.1")
+    },
+    hparams={"augment": True},
+    deviations=(
+        DOMAINS,
+        EPOCHS,
+        BATCH,
+        Deviation("encoder", "4 blocks of 128-d (ViT-B: 12 × 768) and a 4 × 128 decoder (8 × 512), for CPU"),
+    ),
+)
+
+
 @register_method
 class MAE(Method):
     name = "mae"
@@ -81,6 +106,7 @@ class MAE(Method):
         "augment": False,
         "weight_decay": 0.05,
     }
+    recipe = RECIPE
 
     @classmethod
     def build_encoder(cls, spec, **hparams):
@@ -111,7 +137,7 @@ class MAE(Method):
 
     def training_step(self, x, y, view):
         if self.hp["augment"]:
-            x = view(x)
+            x = self.augment(view, x, "input")
         enc: TokenEncoder = self.encoder
         raw = enc.tokenize(x)
         b, n, _ = raw.shape

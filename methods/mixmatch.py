@@ -4,7 +4,11 @@ inputs and targets) with λ' = max(λ, 1 − λ), then cross entropy on the mixe
 linearly ramped λ_u · MSE on the mixed unlabelled part.
 
 Tensor inputs are mixed in input space (as the paper). Inputs that are not tensors (graph batches)
-cannot be interpolated; for them the same recipe mixes encoder features (manifold MixUp)."""
+cannot be interpolated; for them the same recipe mixes encoder features (manifold MixUp).
+
+The paper recipe: weak views (flip + translate), λ_u ramped over the first 1/64 of the run (16k of
+1M steps) and probes on an EMA (0.999) of the encoder; legacy: the adapter's view, a ramp over the
+whole run, the trained encoder."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods._semi import labelled_mask, probabilities
+from methods._semi import EMA_EVAL, WEAK_VIEW, labelled_mask, probabilities
+from methods._utils import ema_model_update, frozen_copy
 from methods.base import Method, register_method
+from methods.recipe import DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def sharpen(p: torch.Tensor, temperature: float, multilabel: bool = False) -> torch.Tensor:
@@ -51,6 +57,29 @@ def mixmatch_loss(
     return lx + lambda_u * lu
 
 
+RECIPE = Recipe(
+    source="Berthelot et al. 2019, §4 and the official code: Adam lr 0.002 (constant), "
+    "decoupled wd 0.02·lr on "
+    "weights, EMA 0.999 evaluated, λ_u ramped over 16k of 1M steps; flip + crop (translate 4 px of 32)",
+    optimizer="adamw",
+    lr=0.002,
+    weight_decay=0.02,
+    exclude_bias_norm=True,
+    schedule="constant",
+    ema=EMA(0.999, 0.999, "constant", true_average=True),
+    views={"weak": WEAK_VIEW},
+    hparams={"rampup_frac": 1 / 64},
+    deviations=(
+        ENCODER,
+        DOMAINS,
+        EPOCHS,
+        HEADS,
+        Deviation("batch", "the suite's batch, half labelled, instead of 64 + 64"),
+        EMA_EVAL,
+    ),
+)
+
+
 @register_method
 class MixMatch(Method):
     name = "mixmatch"
@@ -68,11 +97,15 @@ class MixMatch(Method):
         "rampup_frac": 1.0,
         "labelled_share": 0.5,
     }
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
         self.head = nn.Linear(encoder.out_dim, task.num_classes)
         self._step, self._total = 0, 1
+        self.ema = self.ema_schedule(None)
+        if self.ema is not None:
+            self.ema_encoder = frozen_copy(self.encoder)
 
     def _targets(self, y):
         if self.task.multilabel:
@@ -96,14 +129,14 @@ class MixMatch(Method):
         nl, k = int(lab.sum()), self.hp["k"]
         if isinstance(x, torch.Tensor):  # input-space MixUp (the paper)
             xl, xu = x[lab], x[~lab]
-            xl = view(xl) if nl else xl
-            xu_views = [view(xu) for _ in range(k)] if len(xu) else []
+            xl = self.augment(view, xl, "weak") if nl else xl
+            xu_views = [self.augment(view, xu, "weak") for _ in range(k)] if len(xu) else []
             with torch.no_grad():
                 guess = [probabilities(self.head(self.encoder(v)), ml) for v in xu_views]
             parts = [xl] + xu_views
             forward = lambda m: self.head(self.encoder(m))  # noqa: E731
         else:  # manifold MixUp for non-tensor batches
-            feats = [self.encoder(view(x)) for _ in range(k)]
+            feats = [self.encoder(self.augment(view, x, "weak")) for _ in range(k)]
             with torch.no_grad():
                 guess = [probabilities(self.head(f[~lab]), ml) for f in feats] if nl < len(lab) else []
             parts = [feats[0][lab]] + ([f[~lab] for f in feats] if guess else [])
@@ -116,5 +149,12 @@ class MixMatch(Method):
         logits = forward(mixed_x)
         return mixmatch_loss(logits[:nl], mixed_t[:nl], logits[nl:], mixed_t[nl:], self._lambda_u(), ml)
 
+    @torch.no_grad()
     def on_step_end(self, step, total_steps):
         self._step, self._total = step, total_steps
+        if self.ema is not None:
+            ema_model_update(self.ema_encoder, self.encoder, self.ema.at(step, total_steps))
+
+    @torch.no_grad()
+    def embed(self, x):
+        return (self.ema_encoder if self.ema is not None else self.encoder)(x)  # the paper evaluates the EMA

@@ -3,11 +3,16 @@ key and a FIFO queue of past keys as negatives; MLP projector, symmetrised over 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from methods._utils import ema_update, frozen_copy
 from methods.base import Method, projection_mlp, register_method
+from methods.recipe import EMA, SMALL_SCALE, Deviation, Recipe
+from methods.simsiam import MOCO_V2_VIEW
 
 
 def moco_infonce_loss(
@@ -36,6 +41,34 @@ def enqueue(queue: torch.Tensor, ptr: int, keys: torch.Tensor) -> tuple[torch.Te
     return out, int((ptr + n) % size)
 
 
+RECIPE = Recipe(
+    source="Chen et al. 2020 (MoCo v2), §2 and main_moco.py: SGD lr 0.03 × bs/256, momentum 0.9, wd 1e-4, "
+    "cosine, 200 epochs; m 0.999, T 0.2, MLP head without BN, asymmetric loss",
+    optimizer="sgd",
+    lr=0.03,
+    lr_scaling="linear",
+    weight_decay=1e-4,
+    exclude_bias_norm=False,
+    ema=EMA(0.999, 0.999, "constant"),
+    views={"view_1": replace(MOCO_V2_VIEW, slot=0), "view_2": MOCO_V2_VIEW},
+    hparams={"proj_bn": False, "symmetric": False},
+    deviations=(
+        *SMALL_SCALE,
+        Deviation(
+            "queue",
+            "2048 keys instead of 65536 (5 % of ImageNet): at most about one epoch of our pools, "
+            "older keys would repeat the same images",
+        ),
+        Deviation("shuffling BN", "one device: the batch is not shuffled across GPUs before the key encoder"),
+    ),
+)
+
+
+def moco_v2_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """The official MoCo v2 head: Linear-ReLU-Linear, no BatchNorm."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
+
+
 @register_method
 class MoCoV2(Method):
     name = "moco_v2"
@@ -50,11 +83,16 @@ class MoCoV2(Method):
         "proj_hidden": 512,
         "proj_dim": 128,
         "symmetric": True,
+        "proj_bn": True,  # legacy: the library's BN projector; the paper's head has no BN
     }
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
+        if self.hp["proj_bn"]:
+            self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
+        else:
+            self.projector = moco_v2_head(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)
         self.register_buffer(
@@ -62,13 +100,14 @@ class MoCoV2(Method):
         )
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self._pending: list[torch.Tensor] = []
+        self.ema = self.ema_schedule(EMA(self.hp["momentum"], self.hp["momentum"], "constant"), "momentum")
 
     def _keys(self, x):
         with torch.no_grad():
             return F.normalize(self.key_projector(self.key_encoder(x)), dim=1)
 
     def training_step(self, x, y, view):
-        x1, x2 = view(x), view(x)
+        x1, x2 = self.augment(view, x, "view_1"), self.augment(view, x, "view_2")
         q1 = self.projector(self.encoder(x1))
         k2 = self._keys(x2)
         loss = moco_infonce_loss(q1, k2, self.queue, self.hp["temperature"])
@@ -83,8 +122,9 @@ class MoCoV2(Method):
 
     @torch.no_grad()
     def on_step_end(self, step, total_steps):
-        ema_update(self.key_encoder, self.encoder, self.hp["momentum"])
-        ema_update(self.key_projector, self.projector, self.hp["momentum"])
+        m = self.ema.at(step, total_steps)
+        ema_update(self.key_encoder, self.encoder, m)
+        ema_update(self.key_projector, self.projector, m)
         for k in self._pending:
             q, p = enqueue(self.queue, int(self.queue_ptr), k)
             self.queue.copy_(q)

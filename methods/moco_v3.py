@@ -6,8 +6,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from methods._utils import cosine_momentum, ema_update, frozen_copy
+from methods._utils import ema_update, frozen_copy
 from methods.base import Method, projection_mlp, register_method
+from methods.byol import BYOL_VIEWS
+from methods.recipe import BATCH, DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def moco_v3_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -18,6 +20,24 @@ def moco_v3_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.
     logits = q @ k.t() / temperature
     labels = torch.arange(q.shape[0], device=q.device)
     return 2 * temperature * F.cross_entropy(logits, labels)
+
+
+# The ResNet recipe (the benchmark's encoders are CNNs): the paper's ViT settings (AdamW, T 0.2)
+# are for transformers.
+RECIPE = Recipe(
+    source="Chen, Xie & He 2021, §4 and App. (ResNet-50); main_moco.py defaults: LARS lr 0.6 × bs/256, "
+    "wd 1e-6 (not on biases / BN), 10-epoch warm-up of 100, cosine; T 1.0, m 0.99 → 1 (cosine); BYOL's views",
+    optimizer="lars",
+    lr=0.6,
+    lr_scaling="linear",
+    weight_decay=1e-6,
+    exclude_bias_norm=True,
+    lr_warmup_frac=0.1,
+    ema=EMA(0.99, 1.0, "cosine"),
+    views=BYOL_VIEWS,
+    hparams={"temperature": 1.0},
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
+)
 
 
 @register_method
@@ -36,6 +56,7 @@ class MoCoV3(Method):
         "proj_dim": 256,
         "pred_hidden": 1024,
     }
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
@@ -48,9 +69,10 @@ class MoCoV3(Method):
         self.momentum_encoder = frozen_copy(self.encoder)
         self.momentum_projector = frozen_copy(self.projector)
         self._m = self.hp["momentum"]
+        self.ema = self.ema_schedule(EMA(self.hp["momentum"], 1.0, "cosine"), "momentum")
 
     def training_step(self, x, y, view):
-        x1, x2 = view(x), view(x)
+        x1, x2 = self.augment(view, x, "view_1"), self.augment(view, x, "view_2")
         q1 = self.predictor(self.projector(self.encoder(x1)))
         q2 = self.predictor(self.projector(self.encoder(x2)))
         with torch.no_grad():
@@ -61,6 +83,6 @@ class MoCoV3(Method):
 
     @torch.no_grad()
     def on_step_end(self, step, total_steps):
-        self._m = cosine_momentum(self.hp["momentum"], step, total_steps)
+        self._m = self.ema.at(step, total_steps)
         ema_update(self.momentum_encoder, self.encoder, self._m)
         ema_update(self.momentum_projector, self.projector, self._m)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
 from benchmark.core.gather import gather_with_grad, world
+from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Deviation, Recipe
 
 
 def nt_xent_loss(
@@ -35,18 +39,121 @@ def nt_xent_loss(
     return F.cross_entropy(sim, pos)
 
 
+# SimCLR's augmentation (App. A): crop 0.08–1 + flip, colour distortion of strength s — jitter
+# (0.8s, 0.8s, 0.8s, 0.2s) with p 0.8, grayscale p 0.2 — and blur p 0.5 (ImageNet; blur is left out
+# on CIFAR-10, App. B.9, which the blur's scaling to the image side reproduces). s = 0.5, the CIFAR-10
+# strength (App. B.9), since the benchmark's images are CIFAR-sized or smaller.
+SIMCLR_VIEW = ViewPolicy(
+    "ssl",
+    name="SimCLR (crop 0.08–1, flip, jitter .4/.4/.4/.1 p.8, gray .2, blur .5)",
+    scale=(0.08, 1.0),
+    jitter=(0.4, 0.4, 0.4, 0.1),
+    jitter_p=0.8,
+    grayscale_p=0.2,
+    blur_p=0.5,
+    source="Chen et al. 2020, App. A, B.9",
+)
+PAIR_VIEWS = {"view_1": replace(SIMCLR_VIEW, slot=0), "view_2": SIMCLR_VIEW}
+
+
+def _pair(first: str, second: str, source: str) -> dict[str, ViewPolicy]:
+    """A domain's two views (slot 0 / 1, benchmark/core/views.py), named for the recipe table."""
+    return {
+        "view_1": ViewPolicy("ssl", name=first, slot=0, source=source),
+        "view_2": ViewPolicy("ssl", name=second, slot=1, source=source),
+    }
+
+
+SCARF_VIEWS = _pair(
+    "SCARF anchor (the row itself)", "SCARF corruption (each feature from a random row, p 0.6)", "SCARF §2"
+)
+GRAPHCL_VIEWS = _pair(
+    "GraphCL anchor (the graph itself)",
+    "GraphCL view (node drop, edge drop or attribute mask 10 %, or a 20 % subgraph)",
+    "GraphCL unsupervised_TU/aug.py",
+)
+GRACE_VIEWS = _pair(
+    "GRACE view 1 (edges 0.2, features 0.3 on Cora)",
+    "GRACE view 2 (edges 0.4, features 0.4 on Cora)",
+    "GRACE config",
+)
+
+RECIPE = Recipe(
+    source="Chen et al. 2020, §B.1 (LARS, lr 0.3 × bs/256, wd 1e-6, 10-epoch warm-up of 100, cosine); "
+    "App. B.9 (τ 0.5 on CIFAR-10)",
+    optimizer="lars",
+    lr=0.3,
+    lr_scaling="linear",
+    weight_decay=1e-6,
+    exclude_bias_norm=True,
+    lr_warmup_frac=0.1,
+    views=PAIR_VIEWS,
+    hparams={"temperature": 0.5},
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
+    by_spec={
+        # SCARF is SimCLR on tables: the anchor row against one corrupted row (datasets/tabular_base.py).
+        "tabular": Recipe(
+            source="Bahri et al. 2022 (SCARF), §3: Adam lr 1e-3, batch 128, τ 1, corruption 0.6",
+            optimizer="adamw",
+            lr=1e-3,
+            exclude_bias_norm=False,
+            views=SCARF_VIEWS,
+            hparams={"temperature": 1.0},
+            deviations=(
+                EPOCHS,
+                HEADS,
+                Deviation("encoder", "the benchmark's MLP (256-256-128) for the paper's 4-layer MLP of 256"),
+                Deviation("optimiser", "AdamW without weight decay is the paper's Adam"),
+            ),
+        ),
+        # GraphCL's unsupervised TU setting: original graph vs one augmentation (datasets/graph_batches.py).
+        "graph:graph": Recipe(
+            source="You et al. 2020 (GraphCL), §4.2 and unsupervised_TU/gsimclr.py: Adam lr 0.01, τ 0.2, "
+            "batch 128, 20 epochs",
+            optimizer="adamw",
+            lr=0.01,
+            exclude_bias_norm=False,
+            views=GRAPHCL_VIEWS,
+            hparams={"temperature": 0.2},
+            deviations=(
+                EPOCHS,
+                HEADS,
+                Deviation("encoder", "the benchmark's GIN (3 × 64) for the code's GIN (3 × 32)"),
+            ),
+        ),
+        # GRACE is SimCLR on one graph: two views at their own drop rates, intra- and inter-view negatives.
+        "graph:node": Recipe(
+            source="Zhu et al. 2020 (GRACE), App. (Cora config): Adam lr 5e-4, wd 1e-5, τ 0.4, 200 epochs",
+            optimizer="adamw",
+            lr=5e-4,
+            weight_decay=1e-5,
+            exclude_bias_norm=False,
+            views=GRACE_VIEWS,
+            hparams={"temperature": 0.4},
+            deviations=(
+                EPOCHS,
+                Deviation("weight decay", "decoupled (AdamW) for Adam's L2; at 1e-5 the two barely differ"),
+                Deviation("τ", "Cora's 0.4 on every Planetoid graph (CiteSeer 0.9, PubMed 0.7 in the paper)"),
+                Deviation("loss", "NT-Xent on a batch of train nodes, GRACE contrasts every node"),
+            ),
+        ),
+    },
+)
+
+
 @register_method
 class SimCLR(Method):
     name = "simclr"
     family = "contrastive"
     paper = "Chen et al. 2020, A Simple Framework for Contrastive Learning of Visual Representations"
     defaults = {"temperature": 0.2, "proj_hidden": 512, "proj_dim": 128}
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
         self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
 
     def training_step(self, x, y, view):
-        z1 = self.projector(self.encoder(view(x)))
-        z2 = self.projector(self.encoder(view(x)))
+        z1 = self.projector(self.encoder(self.augment(view, x, "view_1")))
+        z2 = self.projector(self.encoder(self.augment(view, x, "view_2")))
         return nt_xent_loss(z1, z2, self.hp["temperature"])

@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def simsiam_loss(p1: torch.Tensor, z1: torch.Tensor, p2: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -18,6 +20,33 @@ def simsiam_loss(p1: torch.Tensor, z1: torch.Tensor, p2: torch.Tensor, z2: torch
     )
 
 
+# MoCo v2's augmentation, which SimSiam uses (§4 "Baseline settings"): crop 0.2–1, flip, jitter
+# (0.4, 0.4, 0.4, 0.1) p 0.8, grayscale p 0.2, blur p 0.5.
+MOCO_V2_VIEW = ViewPolicy(
+    "ssl",
+    name="MoCo v2 (crop 0.2–1, flip, jitter .4/.4/.4/.1 p.8, gray .2, blur .5)",
+    scale=(0.2, 1.0),
+    jitter=(0.4, 0.4, 0.4, 0.1),
+    jitter_p=0.8,
+    grayscale_p=0.2,
+    blur_p=0.5,
+    source="Chen et al. 2020 (MoCo v2), §2; main_moco.py --aug-plus",
+)
+
+RECIPE = Recipe(
+    source="Chen & He 2021, §4 (SGD lr 0.05 × bs/256, momentum 0.9, wd 1e-4, cosine, no warm-up); "
+    "predictor at a fixed lr (§4.1, main_simsiam.py --fix-pred-lr)",
+    optimizer="sgd",
+    lr=0.05,
+    lr_scaling="linear",
+    weight_decay=1e-4,
+    exclude_bias_norm=False,
+    fixed_lr=("predictor",),
+    views={"view_1": MOCO_V2_VIEW, "view_2": MOCO_V2_VIEW},
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
+)
+
+
 @register_method
 class SimSiam(Method):
     name = "simsiam"
@@ -25,6 +54,7 @@ class SimSiam(Method):
     paper = "Chen & He 2021, Exploring Simple Siamese Representation Learning"
     # Paper: 3-layer 2048-d projector with BN on the output, 2048→512→2048 predictor (bottleneck 1/4).
     defaults = {"proj_hidden": 512, "proj_dim": 512, "pred_hidden": 128}
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
@@ -39,6 +69,6 @@ class SimSiam(Method):
         )
 
     def training_step(self, x, y, view):
-        z1 = self.projector(self.encoder(view(x)))
-        z2 = self.projector(self.encoder(view(x)))
+        z1 = self.projector(self.encoder(self.augment(view, x, "view_1")))
+        z2 = self.projector(self.encoder(self.augment(view, x, "view_2")))
         return simsiam_loss(self.predictor(z1), z1, self.predictor(z2), z2)

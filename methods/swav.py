@@ -1,14 +1,20 @@
 """SwAV (Caron et al., NeurIPS 2020): swapped prediction — the code (Sinkhorn-Knopp equipartitioned
 assignment to learned prototypes) of one view is predicted from the other view's prototype scores.
-Optional queue of past embeddings to stabilise assignments at small batch sizes."""
+Optional queue of past embeddings to stabilise assignments at small batch sizes. The paper recipe
+adds multi-crop (2 global + 6 local crops; codes come from the global crops only), the queue and
+the first-epoch prototype freeze (a recipe freeze, benchmark/training/optim.py)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.core.views import ViewPolicy
 from methods.base import Method, projection_mlp, register_method
+from methods.recipe import SMALL_SCALE, Deviation, Freeze, Recipe
 
 
 @torch.no_grad()
@@ -41,6 +47,48 @@ def swapped_prediction_loss(
     return total / terms
 
 
+# Multi-crop (§3.2, App. A): 2 × 224 px crops of scale 0.14–1 and 6 × 96 px crops of 0.05–0.14, each
+# with SimCLR's colour distortion at strength 1 and blur p 0.5.
+SWAV_GLOBAL = ViewPolicy(
+    "ssl",
+    name="SwAV global (crop 0.14–1, jitter .8/.8/.8/.2 p.8, gray .2, blur .5)",
+    scale=(0.14, 1.0),
+    jitter=(0.8, 0.8, 0.8, 0.2),
+    jitter_p=0.8,
+    grayscale_p=0.2,
+    blur_p=0.5,
+    source="Caron et al. 2020, §3.2 and App. A",
+)
+SWAV_LOCAL = replace(
+    SWAV_GLOBAL,
+    name="SwAV local (crop 0.05–0.14 at 96/224 resolution)",
+    scale=(0.05, 0.14),
+    resolution=96 / 224,
+)
+
+RECIPE = Recipe(
+    source="Caron et al. 2020, App. A.1 and main_swav.py: LARS (trust 0.001, on every parameter), "
+    "lr 4.8 at batch 4096 (0.3 × bs/256), wd 1e-6, 10-epoch warm-up of 100, cosine to 1/1000; "
+    "prototypes frozen for the first epoch; queue 3840 from epoch 15 of 200 at batch 256; "
+    "multi-crop 2×224 + 6×96",
+    optimizer="lars",
+    lr=0.3,
+    lr_scaling="linear",
+    weight_decay=1e-6,
+    exclude_bias_norm=False,
+    lr_warmup_frac=0.1,
+    lr_end=0.001,
+    freeze=(Freeze("prototypes", 0.01),),
+    views={"global_1": SWAV_GLOBAL, "global_2": SWAV_GLOBAL, "local": SWAV_LOCAL},
+    hparams={"queue_size": 3840, "queue_start_frac": 0.075, "local_crops": 6},
+    deviations=(
+        *SMALL_SCALE,
+        Deviation("prototypes", "100 instead of 3000 (ImageNet's 1000 classes): ≥ 10 per class of our sets"),
+        Deviation("multi-crop", "only where the adapter makes smaller crops (not tables or graphs: 2 views)"),
+    ),
+)
+
+
 @register_method
 class SwAV(Method):
     name = "swav"
@@ -59,7 +107,10 @@ class SwAV(Method):
         "queue_size": 0,
         "freeze_prototypes_steps": 0,
         "n_views": 2,
+        "queue_start_frac": 0.0,  # the queue is used once full and after this share of the run
+        "local_crops": 0,  # multi-crop local crops (paper recipe)
     }
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
@@ -69,7 +120,7 @@ class SwAV(Method):
         q = self.hp["queue_size"]
         self.register_buffer("queue", torch.zeros(2, q, self.hp["proj_dim"]))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
-        self._step = 0
+        self._step, self._total = 0, 1
         self._pending: list[torch.Tensor] = []
 
     @torch.no_grad()
@@ -77,9 +128,11 @@ class SwAV(Method):
         self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
 
     def training_step(self, x, y, view):
+        xs = [self.augment(view, x, "global_1"), self.augment(view, x, "global_2")]
+        xs += [view(x) for _ in range(self.hp["n_views"] - 2)]  # legacy: extra views of one size
+        xs += self.local_views(view, x, "local", self.hp["local_crops"])
         zs = [
-            F.normalize(self.projector(self.encoder(view(x))), dim=1)
-            for _ in range(max(2, self.hp["n_views"]))
+            F.normalize(h, dim=1) for h in self.forward_views(lambda v: self.projector(self.encoder(v)), xs)
         ]
         w = self.prototypes.weight
         if self._step < self.hp["freeze_prototypes_steps"]:
@@ -87,7 +140,8 @@ class SwAV(Method):
         scores = [z @ w.t() for z in zs]
         codes = []
         qsize = self.hp["queue_size"]
-        use_queue = qsize > 0 and int(self.queue_filled) >= qsize
+        started = self._step >= self.hp["queue_start_frac"] * self._total
+        use_queue = qsize > 0 and int(self.queue_filled) >= qsize and started
         for i in range(2):  # codes are computed for the first two views only
             s = scores[i].detach()
             if use_queue:
@@ -98,7 +152,7 @@ class SwAV(Method):
 
     @torch.no_grad()
     def on_step_end(self, step, total_steps):
-        self._step = step
+        self._step, self._total = step, total_steps
         self._normalise_prototypes()
         qsize = self.hp["queue_size"]
         if qsize > 0 and self._pending:

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from methods.base import Method, projection_mlp, register_method
+from methods.byol import BYOL_VIEWS
+from methods.recipe import BATCH, DOMAINS, ENCODER, EPOCHS, HEADS, Recipe
 
 
 def variance_term(z: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
@@ -33,6 +35,21 @@ def vicreg_loss(
     return sim_coeff * inv + std_coeff * var + cov_coeff * cov
 
 
+RECIPE = Recipe(
+    source="Bardes et al. 2022, §4.1 and App. C: LARS, lr 0.2 × bs/256, wd 1e-6 (not on biases / BN), "
+    "10-epoch warm-up of 1000, cosine to 1/1000 (main_vicreg.py); BYOL's views",
+    optimizer="lars",
+    lr=0.2,
+    lr_scaling="linear",
+    weight_decay=1e-6,
+    exclude_bias_norm=True,
+    lr_warmup_frac=0.01,
+    lr_end=0.001,
+    views=BYOL_VIEWS,
+    deviations=(ENCODER, DOMAINS, EPOCHS, BATCH, HEADS),
+)
+
+
 @register_method
 class VICReg(Method):
     name = "vicreg"
@@ -40,6 +57,7 @@ class VICReg(Method):
     paper = "Bardes, Ponce & LeCun 2022, VICReg: Variance-Invariance-Covariance Regularization"
     # Paper: 3-layer 8192-d expander, λ = μ = 25, ν = 1.
     defaults = {"sim_coeff": 25.0, "std_coeff": 25.0, "cov_coeff": 1.0, "proj_hidden": 1024, "proj_dim": 1024}
+    recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
@@ -48,6 +66,6 @@ class VICReg(Method):
         )
 
     def training_step(self, x, y, view):
-        z1 = self.projector(self.encoder(view(x)))
-        z2 = self.projector(self.encoder(view(x)))
+        z1 = self.projector(self.encoder(self.augment(view, x, "view_1")))
+        z2 = self.projector(self.encoder(self.augment(view, x, "view_2")))
         return vicreg_loss(z1, z2, self.hp["sim_coeff"], self.hp["std_coeff"], self.hp["cov_coeff"])

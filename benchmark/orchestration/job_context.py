@@ -80,7 +80,9 @@ class JobContext:
             encoder = cls.build_encoder(self.adapter.spec, **self.job.method_hparams)
         else:
             encoder = encoder_for(self.adapter)
-        return cls(encoder, self.adapter.spec, task or self.task, **self.job.method_hparams)
+        return cls(
+            encoder, self.adapter.spec, task or self.task, recipes=self.job.recipes, **self.job.method_hparams
+        )
 
     def train_models(self) -> None:
         if self.job.pretrain_on:
@@ -130,7 +132,7 @@ class JobContext:
     def pretrain_key(self) -> str:
         j = self.job
         return pretrain_key(
-            j.method, j.method_hparams, j.seed, j.epochs, j.dataset, j.dataset_options, j.max_train
+            j.method, j.method_hparams, j.seed, j.epochs, j.dataset, j.dataset_options, j.max_train, j.recipes
         )
 
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):
@@ -144,6 +146,7 @@ class JobContext:
             max_steps=max_steps,
             amp=self.amp,
             labelled_share=m.hp.get("labelled_share") if m.semi_supervised else None,
+            recipe=m.training_recipe,
         )
         split = self.splits["train"] if split is None else split
         hist = pretrain(

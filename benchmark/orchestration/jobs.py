@@ -11,6 +11,7 @@ from benchmark.models.encoders import NAMED_ENCODERS, encoder_available
 from benchmark.orchestration.suites import Suite
 from datasets.base import ADAPTERS
 from methods.base import METHODS, get_method_class
+from methods.recipe import legacy_recipe
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Job:
         default_factory=list
     )  # transfer sources (benchmark/orchestration/transfer.py)
     robustness_max_test: int | None = None  # None: robustness.MAX_CORRUPTED_TEST
+    # Training recipes (methods/recipe.py): `paper` or `legacy`. Suites default to `paper`; a Job
+    # defaults to `legacy`, what every job was before recipes, so its hash is the one it had.
+    recipes: str = "legacy"
     # the cross-validation fold of a suite entry with `folds` (also in dataset_options["fold"])
     cv_fold: int | None = None
 
@@ -41,6 +45,8 @@ class Job:
         for key in ("pretrain_on", "robustness_max_test", "cv_fold"):
             if cfg[key] is None or (key != "cv_fold" and not cfg[key]):
                 cfg.pop(key)
+        if cfg["recipes"] == "legacy":
+            cfg.pop("recipes")
         return cfg
 
     def config_hash(self) -> str:
@@ -110,13 +116,17 @@ def expand(
             hp = {**suite.method_hparams.get(m, {}), **d.method_hparams.get(m, {})}
             if (d.batch_size or suite.batch_size) and "batch_size" not in hp:
                 hp["batch_size"] = d.batch_size or suite.batch_size
-            known = {**get_method_class(m).base_defaults, **get_method_class(m).defaults}
-            unknown = set(hp) - set(known)
+            known = get_method_class(m).known_hparams()
+            unknown = set(hp) - known
             if unknown:
                 raise UsageError(
                     f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
                     f"{sorted(unknown)}; known: {sorted(known)}"
                 )
+            try:  # recipe fields (optimizer, lr_scaling, …) are checked here, not when the job runs
+                (get_method_class(m).recipe or legacy_recipe(1e-3, 1e-6)).with_overrides(hp)
+            except (TypeError, ValueError) as e:
+                raise UsageError(f"suite {suite.source}: method_hparams.{m}: {e}") from e
             for s, fold in [
                 (s, f) for f in (d.folds or [None]) for s in (seeds if seeds is not None else suite.seeds)
             ]:
@@ -136,6 +146,7 @@ def expand(
                         max_val=d.max_val,
                         max_test=d.max_test,
                         robustness_max_test=suite.robustness_max_test,
+                        recipes=suite.recipes,
                         cv_fold=fold,
                     )
                 )

@@ -32,7 +32,11 @@ ALLOWED_TOP = {
     "transfer",
     "robustness",
     "ood_partners",
+    "recipes",
+    "tuning",
 }
+ALLOWED_TUNING = {"seeds", "fraction", "trials", "space"}
+RECIPE_MODES = ("paper", "legacy")  # methods/recipe.py; kept here so parsing imports no method code
 ALLOWED_ROBUSTNESS = {"max_test"}
 ALLOWED_DATASET = {
     "name",
@@ -78,6 +82,22 @@ class DatasetEntry:
 
 
 @dataclass
+class Tuning:
+    """How a suite's per-method settings are selected (docs/protocol.md): `trials` candidate settings
+    for every trained method on every dataset (its own list in `space`, else `space["default"]`),
+    each pretrained on every tuning seed and judged by the linear probe's val score at `fraction`.
+    Tuning seeds are never reported: they may not appear in the suite's `seeds`."""
+
+    seeds: list[int]
+    fraction: float
+    trials: int
+    space: dict[str, list[dict[str, Any]]]
+
+    def candidates(self, method: str) -> list[dict[str, Any]]:
+        return [dict(c) for c in self.space.get(method, self.space.get("default", []))]
+
+
+@dataclass
 class Suite:
     name: str
     datasets: list[DatasetEntry]
@@ -106,6 +126,11 @@ class Suite:
     # `fetch` leaves them out unless asked (`--ood-partners`). Never part of a job's config: the
     # protocol itself is the same either way.
     ood_partners: str = "required"
+    # How methods train (methods/recipe.py): `paper` (each method's published recipe, the default)
+    # or `legacy` (AdamW 1e-3 for every method and the adapters' one view: the suites whose
+    # published rows were computed that way, until they are re-run).
+    recipes: str = "paper"
+    tuning: Tuning | None = None
 
     def epochs_for(self, method: str, entry: DatasetEntry) -> int:
         """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
@@ -239,6 +264,8 @@ def parse_suite(data: Any, where: str) -> Suite:
         where,
         f"ood_partners must be 'required' or 'optional', got {ood_partners!r}",
     )
+    recipes = data.get("recipes", "paper")
+    _need(recipes in RECIPE_MODES, where, f"'recipes' must be one of {list(RECIPE_MODES)}, got {recipes!r}")
     return Suite(
         name=name,
         datasets=datasets,
@@ -257,7 +284,55 @@ def parse_suite(data: Any, where: str) -> Suite:
         robustness_max_test=rcap,
         method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"),
         ood_partners=ood_partners,
+        recipes=recipes,
+        tuning=_tuning(data.get("tuning"), where, seeds),
     )
+
+
+def _tuning(value: Any, where: str, reported: list[int]) -> Tuning | None:
+    """The `tuning:` block, checked in full; method names and keys are checked when its jobs are made."""
+    if value is None:
+        return None
+    _need(isinstance(value, dict), where, f"'tuning' must be a mapping, got {value!r}")
+    unknown = set(value) - ALLOWED_TUNING
+    _need(
+        not unknown, where, f"tuning: unknown field(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_TUNING)}"
+    )
+    seeds = _int_list(value.get("seeds"), where, "tuning.seeds")
+    _no_duplicates(seeds, where, "tuning.seeds")
+    both = sorted(set(seeds) & set(reported))
+    _need(not both, where, f"tuning.seeds {both} are also in 'seeds': tuning seeds are never reported")
+    fraction = value.get("fraction", 0.1)
+    _need(
+        isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 < fraction <= 1,
+        where,
+        f"tuning.fraction must be a number in (0, 1], got {fraction!r}",
+    )
+    trials = value.get("trials")
+    _need(_is_int(trials, 1), where, f"tuning.trials must be an integer ≥ 1, got {trials!r}")
+    space = value.get("space") or {}
+    _need(
+        isinstance(space, dict)
+        and all(isinstance(v, list) and all(isinstance(c, dict) for c in v) for v in space.values()),
+        where,
+        "tuning.space must map method names (or 'default') to lists of settings (mappings)",
+    )
+    for name, cands in space.items():
+        _need(
+            len(cands) == trials,
+            where,
+            f"tuning.space.{name} has {len(cands)} setting(s); every method gets exactly "
+            f"tuning.trials = {trials}",
+        )
+        _need(
+            all(c != d for i, c in enumerate(cands) for d in cands[:i]),
+            where,
+            f"tuning.space.{name} lists a setting twice",
+        )
+        for c in cands:
+            ep = c.get("epochs")
+            _need(ep is None or _is_int(ep, 1), where, f"tuning.space.{name}: epochs must be ≥ 1, got {ep!r}")
+    return Tuning(seeds, float(fraction), trials, {k: [dict(c) for c in v] for k, v in space.items()})
 
 
 def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:

@@ -15,6 +15,7 @@ sources) is shared by every target.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 
 import torch
@@ -200,8 +201,19 @@ class UnionAdapter(Adapter):
     def prepare(self, inputs, device):
         return inputs.to(device, non_blocking=True).float()
 
-    def views(self, x, generator):
-        return self.sources[0].views(x, generator)
+    @property
+    def _source_takes_policy(self) -> bool:
+        return "policy" in inspect.signature(self.sources[0].views).parameters
+
+    @property
+    def multi_crop(self) -> bool:
+        return self._source_takes_policy and bool(getattr(self.sources[0], "multi_crop", False))
+
+    def views(self, x, generator, policy=None):
+        # a source written before view policies has one view for every policy (as the loop's Views)
+        if policy is None or not self._source_takes_policy:
+            return self.sources[0].views(x, generator)
+        return self.sources[0].views(x, generator, policy=policy)
 
 
 def _source_pool(adapter: Adapter, entry: dict) -> torch.Tensor:
@@ -218,6 +230,8 @@ def checkpoint_key(job) -> str:
         "epochs": job.epochs,
         "sources": job.pretrain_on,
     }
+    if job.recipes != "legacy":  # legacy keys are the ones they were before recipes
+        cfg["recipes"] = job.recipes
     return config_hash(cfg)
 
 
@@ -245,6 +259,7 @@ def train_transfer_models(ctx) -> None:
             seed=job.seed,
             device=ctx.device,
             amp=getattr(ctx, "amp", "off"),
+            recipe=m.training_recipe,
         )
         ckpt = checkpoint_path(ctx.work_dir, checkpoint_key(job), "transfer")
         if len(srcs) == 1 and not cls.semi_supervised:
@@ -259,6 +274,7 @@ def train_transfer_models(ctx) -> None:
                 src["name"],
                 src.get("options", {}),
                 src.get("max_train"),
+                job.recipes,
             )
             if cls.uses_labels:
                 steps, epochs = supervised_budget(job.epochs, len(pool), len(pool), m.hp)

@@ -39,10 +39,10 @@ from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.jobs import headline_metrics
 from benchmark.orchestration.suites import Suite, UsageError
 from benchmark.reporting.stats import FLOOR_METRIC
+from benchmark.reporting.styles import LOWER_IS_BETTER
 from benchmark.reporting.tables import DELTA_COLUMNS, budget_source, superseded_mask
 
 REFERENCES = ("random_init", "supervised")
-LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
 CELL = ["protocol", "dataset", "probe", "fraction", "corruption", "severity", "ood_partner", "metric"]
 SUMMARY_COLUMNS = [
     "suite",

@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-LOWER_IS_BETTER = {"fpr95", "mce", "ce", "error", "corruption_error"}
+from benchmark.reporting.styles import LOWER_IS_BETTER, method_style  # noqa: E402
+
 REFERENCE_METHODS = ("random_init", "supervised")
 
 
@@ -59,20 +60,76 @@ def _numeric(long: pd.DataFrame) -> pd.DataFrame:
     return d
 
 
-def _colors(methods: list[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
-    return {m: cmap(i % 10) for i, m in enumerate(methods)}
+def _colors(methods: list[str]) -> dict[str, str]:
+    return {m: method_style(m).color for m in methods}
+
+
+def _line_kw(m: str) -> dict:
+    """Line, marker and colour of a method: the same in every plot (benchmark.reporting.styles)."""
+    st = method_style(m)
+    return dict(ls="--" if m in REFERENCE_METHODS else "-", marker=st.marker, color=st.color, ms=5, label=m)
+
+
+def _panels(n: int, width: float, height: float = 3.4):
+    """A figure of `n` panels side by side; constrained layout keeps titles, labels and the legend
+    (outside the panels, on the right) from overlapping."""
+    fig, axes = plt.subplots(1, n, figsize=(width * n + 2.2, height), squeeze=False, layout="constrained")
+    return fig, axes[0]
+
+
+def _legend(fig, methods: list[str], extra: list | None = None, patches: bool = False) -> None:
+    """One legend for the whole figure, outside the panels: every method with its own style."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if patches:
+        handles = [Patch(color=method_style(m).color, label=m) for m in methods]
+    else:
+        handles = [Line2D([], [], **_line_kw(m)) for m in methods]
+    handles += extra or []
+    ncol = 1 if len(handles) <= 11 else 2
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8, ncol=ncol, frameon=False)
 
 
 def _save(fig, path: Path) -> Path:
     from benchmark.core.io import atomic_write
 
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # temp + rename
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))  # temp + rename
     plt.close(fig)
     return path
 
 
+def _label_efficiency_panel(ax, d: pd.DataFrame, dd: pd.DataFrame, dataset, metric, probe, methods) -> bool:
+    """One probe's curves; True when the majority-class floor was drawn."""
+    for m in methods:
+        r = dd[(dd["probe"] == probe) & (dd["method"] == m)].sort_values("fraction")
+        if r.empty:
+            continue
+        x, y, s = r["fraction"].to_numpy(), r["mean"].to_numpy(), r["std"].fillna(0).to_numpy()
+        kw = _line_kw(m)
+        ax.plot(x, y, **kw)
+        ax.fill_between(x, y - s, y + s, color=kw["color"], alpha=0.15, linewidth=0)
+    fl = d[(d["dataset"] == dataset) & (d["metric"] == "majority_floor") & (d["probe"] == probe)]
+    floor = metric == "accuracy" and not fl.empty
+    if floor:
+        fl = fl.groupby("fraction")["mean"].mean()
+        ax.plot(fl.index, fl.values, ":", color="grey")
+    fr = sorted(dd["fraction"].unique())
+    if len(fr) > 1 and min(fr) > 0:
+        ax.set_xscale("log")
+    ax.set_xticks(fr)
+    ax.set_xticklabels([f"{f * 100:g}%" for f in fr])
+    ax.minorticks_off()
+    ax.set_title(probe, fontsize=10)
+    ax.set_xlabel("label fraction")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    return floor
+
+
 def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+    from matplotlib.lines import Line2D
+
     d = _numeric(long[long["protocol"] == "label_fraction"])
     made = []
     for dataset in sorted(d["dataset"].unique()):
@@ -80,33 +137,13 @@ def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tup
         dd = d[(d["dataset"] == dataset) & (d["metric"] == metric)]
         probes = sorted(dd["probe"].unique())
         methods = method_order(dd["method"].unique())
-        colors = _colors(methods)
-        fig, axes = plt.subplots(1, len(probes), figsize=(4.2 * len(probes), 3.4), squeeze=False)
-        for ax, probe in zip(axes[0], probes):
-            for m in methods:
-                r = dd[(dd["probe"] == probe) & (dd["method"] == m)].sort_values("fraction")
-                if r.empty:
-                    continue
-                x, y, s = r["fraction"].to_numpy(), r["mean"].to_numpy(), r["std"].fillna(0).to_numpy()
-                ls = "--" if m in REFERENCE_METHODS else "-"
-                ax.plot(x, y, ls, marker="o", color=colors[m], label=m)
-                ax.fill_between(x, y - s, y + s, color=colors[m], alpha=0.18, linewidth=0)
-            fl = d[(d["dataset"] == dataset) & (d["metric"] == "majority_floor") & (d["probe"] == probe)]
-            if metric == "accuracy" and not fl.empty:
-                fl = fl.groupby("fraction")["mean"].mean()
-                ax.plot(fl.index, fl.values, ":", color="grey", label="majority-class floor")
-            fr = sorted(dd["fraction"].unique())
-            if len(fr) > 1 and min(fr) > 0:
-                ax.set_xscale("log")
-            ax.set_xticks(fr)
-            ax.set_xticklabels([f"{f * 100:g}%" for f in fr])
-            ax.minorticks_off()
-            ax.set_title(f"{dataset} · {probe}")
-            ax.set_xlabel("label fraction")
-            ax.set_ylabel(metric)
-            ax.grid(alpha=0.3)
-        axes[0][-1].legend(fontsize=8, loc="best")
-        fig.suptitle("Label efficiency (band: ± std over seeds)", fontsize=10)
+        fig, axes = _panels(len(probes), 4.2)
+        floors = [
+            _label_efficiency_panel(ax, d, dd, dataset, metric, p, methods) for ax, p in zip(axes, probes)
+        ]
+        extra = [Line2D([], [], ls=":", color="grey", label="majority-class floor")] if any(floors) else []
+        _legend(fig, methods, extra)
+        fig.suptitle(f"Label efficiency — {dataset} (band: ± std over seeds)", fontsize=10)
         made.append(
             (
                 f"Label efficiency — {dataset} ({metric})",
@@ -114,6 +151,15 @@ def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tup
             )
         )
     return made
+
+
+def _severity_curve(corrupted: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:
+    """Mean (and mean std) over corruptions per severity, with the clean value as severity 0."""
+    g = corrupted.groupby("severity").agg(mean=("mean", "mean"), std=("std", "mean")).reset_index()
+    if clean.empty:
+        return g
+    k = pd.DataFrame({"severity": [0], "mean": [clean["mean"].mean()], "std": [clean["std"].mean()]})
+    return pd.concat([k, g]).sort_values("severity")
 
 
 def robustness(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
@@ -131,33 +177,24 @@ def robustness(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str
             continue
         probes = sorted(corrupted["probe"].unique())
         methods = method_order(corrupted["method"].unique())
-        colors = _colors(methods)
-        fig, axes = plt.subplots(1, len(probes), figsize=(4.2 * len(probes), 3.4), squeeze=False)
-        for ax, probe in zip(axes[0], probes):
+        fig, axes = _panels(len(probes), 4.2)
+        for ax, probe in zip(axes, probes):
             for m in methods:
                 c = corrupted[(corrupted["probe"] == probe) & (corrupted["method"] == m)]
                 if c.empty:
                     continue
-                g = c.groupby("severity").agg(mean=("mean", "mean"), std=("std", "mean")).reset_index()
-                k = clean[(clean["probe"] == probe) & (clean["method"] == m)]
-                if not k.empty:
-                    g = pd.concat(
-                        [
-                            pd.DataFrame(
-                                {"severity": [0], "mean": [k["mean"].mean()], "std": [k["std"].mean()]}
-                            ),
-                            g,
-                        ]
-                    ).sort_values("severity")
+                g = _severity_curve(c, clean[(clean["probe"] == probe) & (clean["method"] == m)])
                 x, y, s = g["severity"].to_numpy(), g["mean"].to_numpy(), g["std"].fillna(0).to_numpy()
-                ax.plot(x, y, "--" if m in REFERENCE_METHODS else "-", marker="o", color=colors[m], label=m)
-                ax.fill_between(x, y - s, y + s, color=colors[m], alpha=0.18, linewidth=0)
+                kw = _line_kw(m)
+                ax.plot(x, y, **kw)
+                ax.fill_between(x, y - s, y + s, color=kw["color"], alpha=0.15, linewidth=0)
             ax.set_xticks(range(0, 6))
-            ax.set_title(f"{dataset} · {probe}")
+            ax.set_title(probe, fontsize=10)
             ax.set_xlabel("severity (0 = clean)")
-            ax.set_ylabel(f"{metric} (mean over corruptions)")
+            ax.set_ylabel(f"{metric}, mean over corruptions")
             ax.grid(alpha=0.3)
-        axes[0][-1].legend(fontsize=8, loc="best")
+        _legend(fig, methods)
+        fig.suptitle(f"Robustness vs severity — {dataset}", fontsize=10)
         made.append(
             (
                 f"Robustness vs severity — {dataset} ({metric})",
@@ -165,6 +202,25 @@ def robustness(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str
             )
         )
     return made
+
+
+def _ood_panel(ax, p: pd.DataFrame, scorers: list[str], methods: list[str]) -> None:
+    width = 0.8 / max(1, len(methods))
+    for i, m in enumerate(methods):
+        ys, es = [], []
+        for s in scorers:
+            r = p[(p["probe"] == s) & (p["method"] == m)]
+            ys.append(r["mean"].mean() if not r.empty else np.nan)
+            es.append(r["std"].mean() if not r.empty else 0.0)
+        xs = np.arange(len(scorers)) + (i - (len(methods) - 1) / 2) * width
+        kw = dict(color=method_style(m).color, label=m, capsize=1.5, ecolor="#444444")
+        ax.bar(xs, ys, width, yerr=np.nan_to_num(es), **kw)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xticks(np.arange(len(scorers)))
+    ax.set_xticklabels(scorers)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("AUROC (ID positive)")
+    ax.grid(alpha=0.3, axis="y")
 
 
 def ood(long: pd.DataFrame, out_dir: Path, prefix: str, max_partners: int = 6) -> list[tuple[str, Path]]:
@@ -177,28 +233,12 @@ def ood(long: pd.DataFrame, out_dir: Path, prefix: str, max_partners: int = 6) -
         partners = sorted(dd["ood_partner"].unique())[:max_partners]
         scorers = sorted(dd["probe"].unique())
         methods = method_order(dd["method"].unique())
-        colors = _colors(methods)
-        panel_w = max(4.2, 0.35 * len(scorers) * len(methods) + 1.5)
-        fig, axes = plt.subplots(1, len(partners), figsize=(panel_w * len(partners), 3.4), squeeze=False)
-        width = 0.8 / max(1, len(methods))
-        for ax, partner in zip(axes[0], partners):
-            p = dd[dd["ood_partner"] == partner]
-            for i, m in enumerate(methods):
-                ys, es = [], []
-                for s in scorers:
-                    r = p[(p["probe"] == s) & (p["method"] == m)]
-                    ys.append(r["mean"].mean() if not r.empty else np.nan)
-                    es.append(r["std"].mean() if not r.empty else 0.0)
-                xs = np.arange(len(scorers)) + (i - (len(methods) - 1) / 2) * width
-                ax.bar(xs, ys, width, yerr=np.nan_to_num(es), color=colors[m], label=m, capsize=2)
-            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-            ax.set_xticks(np.arange(len(scorers)))
-            ax.set_xticklabels(scorers, rotation=20)
-            ax.set_ylim(0, 1.02)
-            ax.set_title(f"{dataset} vs {partner or 'OOD'}")
-            ax.set_ylabel("AUROC (ID positive)")
-            ax.grid(alpha=0.3, axis="y")
-        axes[0][-1].legend(fontsize=8, loc="lower right")
+        fig, axes = _panels(len(partners), max(4.2, 0.09 * len(scorers) * len(methods) + 1.5))
+        for ax, partner in zip(axes, partners):
+            _ood_panel(ax, dd[dd["ood_partner"] == partner], scorers, methods)
+            ax.set_title(f"vs {partner or 'OOD'}", fontsize=10)
+        _legend(fig, methods, patches=True)
+        fig.suptitle(f"OOD AUROC per scorer — {dataset} (dotted: chance)", fontsize=10)
         made.append(
             (f"OOD AUROC per scorer — {dataset}", _save(fig, Path(out_dir) / f"{prefix}_ood_{dataset}.png"))
         )
@@ -284,62 +324,71 @@ def rank_stats(long: pd.DataFrame, protocol: str = "label_fraction") -> dict | N
     }
 
 
+def _cd_rows(methods: list[str], avg: list[float], top: float, step: float = 0.45):
+    """(method, rank, y, label on the left?) for a CD diagram with rank 1 on the right: the better
+    half is labelled on the right, best on the top row, the worse half on the left, worst on the top
+    row, so that no leader line crosses another leader or a label."""
+    half = (len(methods) + 1) // 2
+    right = [(m, a, top - i * step, False) for i, (m, a) in enumerate(zip(methods[:half], avg[:half]))]
+    worse = list(zip(methods[half:], avg[half:]))[::-1]
+    left = [(m, a, top - i * step, True) for i, (m, a) in enumerate(worse)]
+    return right + left
+
+
+def _cd_diagram(rs: dict):
+    methods, avg, k, cd = rs["methods"], rs["avg_rank"], len(rs["methods"]), rs["cd"]
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.24 * k), layout="constrained")
+    top = -0.35 - 0.12 * len(rs["groups"])  # leader rows start below the clique bars
+    rows = _cd_rows(methods, avg, top)
+    ax.set_xlim(k + 0.3, 0.7)  # best (rank 1) on the right, as in Demšar (2006)
+    ax.set_ylim(min(y for *_, y, _ in rows) - 0.3, 1.25)
+    ax.axhline(0, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.12], color="black", lw=1)
+        ax.text(r, 0.2, str(r), ha="center", va="bottom", fontsize=8)
+    for m, a, y, left in rows:
+        xt = k + 0.3 if left else 0.7  # the labels sit outside the rank axis, beyond the line's end
+        st = method_style(m)
+        ax.plot([a, a, xt], [0, y, y], color=st.color, lw=1)
+        ax.plot([a], [0], marker=st.marker, color=st.color, ms=5)
+        label = f"{m} ({a:.2f})" if not left else f"({a:.2f}) {m}"
+        ax.text(xt, y, label, va="center", ha="right" if left else "left", fontsize=8)
+    # cliques: maximal runs of methods whose average ranks differ by less than the CD
+    rank_of = dict(zip(methods, avg))
+    for i, group in enumerate(rs["groups"]):
+        y = -0.15 - 0.12 * i
+        ax.plot([rank_of[group[0]] - 0.03, rank_of[group[-1]] + 0.03], [y, y], color="black", lw=3)
+    ax.plot([1, 1 + cd], [0.8, 0.8], color="tab:red", lw=2)
+    ax.text(1 + cd / 2, 0.88, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8, color="tab:red")
+    ax.set_title(
+        f"Average rank, {rs['protocol']} ({rs['n_blocks']} datasets; Friedman p = {rs['friedman_p']:.3g}; "
+        f"Nemenyi α = 0.05)",
+        fontsize=9,
+    )
+    ax.axis("off")
+    return fig
+
+
+def _rank_bars(rs: dict):
+    methods, avg, k = rs["methods"], rs["avg_rank"], len(rs["methods"])
+    fig, ax = plt.subplots(figsize=(6, 0.3 * k + 1.4), layout="constrained")
+    ax.barh(methods[::-1], avg[::-1], color=[method_style(m).color for m in methods[::-1]])
+    ax.set_xlabel(f"average rank over {rs['n_blocks']} dataset(s) (1 = best)")
+    ax.set_xlim(0, k + 0.5)
+    ax.set_title("Average rank; no test: it needs ≥ 3 methods × ≥ 3 datasets", fontsize=9)
+    return fig
+
+
 def rank_plot(
     long: pd.DataFrame, out_dir: Path, prefix: str, protocol: str = "label_fraction"
 ) -> list[tuple[str, Path]]:
     rs = rank_stats(long, protocol)
     if rs is None:
         return []
-    methods, avg, k = rs["methods"], rs["avg_rank"], len(rs["methods"])
+    path = Path(out_dir) / f"{prefix}_ranks_{protocol}.png"
     if rs["cd"] is None:
-        fig, ax = plt.subplots(figsize=(5.5, 0.5 * k + 1.2))
-        ax.barh(methods[::-1], avg[::-1], color="tab:blue")
-        ax.set_xlabel(f"average rank over {rs['n_blocks']} dataset(s) (1 = best)")
-        ax.set_xlim(0, k + 0.5)
-        ax.set_title("Average rank; no test: it needs ≥ 3 methods × ≥ 3 datasets", fontsize=9)
-        return [(f"Average rank — {protocol}", _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"))]
-    cd = rs["cd"]
-    fig, ax = plt.subplots(figsize=(7, 1.4 + 0.32 * k))
-    ax.set_xlim(k + 0.3, 0.7)  # best (rank 1) on the right, as in Demšar (2006)
-    ax.set_ylim(-(k // 2 + 2.5), 2.2)
-    ax.axhline(0, color="black", lw=1)
-    for r in range(1, k + 1):
-        ax.plot([r, r], [0, 0.15], color="black", lw=1)
-        ax.text(r, 0.3, str(r), ha="center", fontsize=8)
-    half = (k + 1) // 2
-    for i, (m, a) in enumerate(zip(methods, avg)):
-        left = i >= half  # worse half labelled on the left
-        y = -(i - half + 1) * 0.45 - 0.3 if left else -(i + 1) * 0.45 - 0.3
-        xt = k + 0.2 if left else 0.8
-        ax.plot([a, a, xt], [0, y, y], color="tab:blue", lw=1)
-        ax.text(
-            xt,
-            y,
-            f" {m} ({a:.2f}) " if not left else f" ({a:.2f}) {m} ",
-            va="center",
-            ha="left" if left else "right",
-            fontsize=8,
-        )
-    # cliques: maximal runs of methods whose average ranks differ by less than the CD
-    cl_y = -0.15
-    rank_of = dict(zip(methods, avg))
-    for group in rs["groups"]:
-        ax.plot([rank_of[group[0]] - 0.03, rank_of[group[-1]] + 0.03], [cl_y, cl_y], color="black", lw=3)
-        cl_y -= 0.12
-    ax.plot([1, 1 + cd], [1.3, 1.3], color="tab:red", lw=2)
-    ax.text(1 + cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="tab:red")
-    ax.set_title(
-        f"Average rank, {protocol} ({rs['n_blocks']} datasets; Friedman p = {rs['friedman_p']:.3g}; "
-        f"Nemenyi α = 0.05)",
-        fontsize=9,
-    )
-    ax.axis("off")
-    return [
-        (
-            f"Critical-difference diagram — {protocol}",
-            _save(fig, Path(out_dir) / f"{prefix}_ranks_{protocol}.png"),
-        )
-    ]
+        return [(f"Average rank — {protocol}", _save(_rank_bars(rs), path))]
+    return [(f"Critical-difference diagram — {protocol}", _save(_cd_diagram(rs), path))]
 
 
 def all_plots(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tuple[str, Path]]:

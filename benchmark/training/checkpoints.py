@@ -15,23 +15,33 @@ def checkpoint_path(work_dir: Path, key: str, prefix: str = "", fraction: float 
 
 
 def pretrain_key(
-    method: str, hp: dict, seed: int, epochs: int, dataset: str, options: dict, max_train: int | None
+    method: str,
+    hp: dict,
+    seed: int,
+    epochs: int,
+    dataset: str,
+    options: dict,
+    max_train: int | None,
+    recipes: str = "legacy",
 ) -> str:
     """What an in-domain training run depends on (plus the label fraction, for label-using
     references). A transfer job whose source is a suite dataset thus loads the in-domain job's
     finished checkpoint instead of training it again (pretraining resumes a complete checkpoint
     bit-identically). Hyper-parameters are hashed with the method's defaults filled in, so a
-    checkpoint trained under other defaults is never picked up as finished."""
+    checkpoint trained under other defaults is never picked up as finished. Under `paper` recipes
+    the method's recipe is hashed too (legacy keys are the ones they were before recipes)."""
     cls = get_method_class(method)
     hp = {**cls.base_defaults, **cls.defaults, **hp}
-    return config_hash(
-        {
-            "method": method,
-            "hp": hp,
-            "seed": seed,
-            "epochs": epochs,
-            "dataset": dataset,
-            "options": options,
-            "max_train": max_train,
-        }
-    )
+    key = {
+        "method": method,
+        "hp": hp,
+        "seed": seed,
+        "epochs": epochs,
+        "dataset": dataset,
+        "options": options,
+        "max_train": max_train,
+    }
+    if recipes != "legacy":
+        key["recipes"] = recipes
+        key["recipe"] = repr(cls.recipe)
+    return config_hash(key)

@@ -1,4 +1,5 @@
-"""The one pretraining loop, for every method and every domain.
+"""The one pretraining loop, for every method and every domain. The optimiser, its schedules,
+freezes and clipping come from the method's recipe (benchmark/training/optim.py, methods/recipe.py).
 
 Resumable: after each epoch the model, optimiser, RNG states and history are saved atomically; a
 rerun with the same checkpoint path continues from the last complete epoch and ends bit-identical
@@ -7,6 +8,7 @@ to an uninterrupted run on CPU.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,9 +18,14 @@ from typing import Any, Callable
 import torch
 
 from benchmark.core.io import atomic_torch_save, safe_torch_load
+from benchmark.core.views import ViewPolicy
+from benchmark.training.optim import Schedules, build_optimizer, lr_at
 from datasets.base import Adapter, Split
 from datasets.splitting import name_seed
 from methods.base import Method
+from methods.recipe import Recipe, legacy_recipe
+
+__all__ = ["PretrainConfig", "TrainingFault", "Views", "adamw", "lr_at", "pretrain"]
 
 
 class TrainingFault(RuntimeError):
@@ -62,16 +69,33 @@ class PretrainConfig:
     # ≥ 0), the rest from the whole pool — separate labelled/unlabelled streams as in FixMatch and
     # MixMatch, instead of a labelled share equal to the label fraction. None: plain pool batches.
     labelled_share: float | None = None
+    # The method's resolved recipe (`Method.training_recipe`); None: the legacy recipe from `lr`,
+    # `weight_decay` and `warmup_frac` above.
+    recipe: Recipe | None = None
+
+    def training_recipe(self) -> Recipe:
+        return (
+            self.recipe
+            if self.recipe is not None
+            else legacy_recipe(self.lr, self.weight_decay, self.warmup_frac)
+        )
 
 
-def lr_at(step: int, total: int, base: float, warmup_frac: float) -> float:
-    """Warm-up + cosine schedule as a pure function of the step, so a resumed run needs no
-    scheduler state to reproduce it exactly."""
-    warm = max(1, int(total * warmup_frac))
-    if step < warm:
-        return base * (step + 1) / warm
-    progress = (step - warm) / max(1, total - warm)
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+class Views:
+    """The `view` a method's training_step receives: `view(x)` is the adapter's default view,
+    `view(x, policy)` a named one (benchmark/core/views.py). `multi_crop` says whether the adapter
+    makes local crops smaller than the input. An adapter whose `views` takes no policy (written
+    before policies) gives its one view for every policy and no local crops."""
+
+    def __init__(self, adapter: Adapter, generator: torch.Generator):
+        self.adapter, self.generator = adapter, generator
+        self.takes_policy = "policy" in inspect.signature(adapter.views).parameters
+        self.multi_crop = self.takes_policy and bool(getattr(adapter, "multi_crop", False))
+
+    def __call__(self, x: Any, policy: ViewPolicy | None = None) -> Any:
+        if policy is None or not self.takes_policy:
+            return self.adapter.views(x, self.generator)
+        return self.adapter.views(x, self.generator, policy=policy)
 
 
 def rankme(z: torch.Tensor, eps: float = 1e-7) -> float:
@@ -208,10 +232,12 @@ class _Trainer:
     ):
         self.method, self.adapter, self.split, self.pool, self.cfg = method, adapter, split, pool, cfg
         method.to(cfg.device).train()
-        self.opt = adamw(method.parameters(), cfg.lr, cfg.weight_decay, cfg.device)
+        self.bs = min(cfg.batch_size, len(pool))
+        self.recipe = cfg.training_recipe()
+        self.opt, metas = build_optimizer(method, self.recipe, self.bs, cfg.device)
+        self.schedules = Schedules(method, self.recipe, self.opt, metas, self.bs)
         self.g_data = torch.Generator().manual_seed(name_seed("data", cfg.seed))
         self.g_view = torch.Generator().manual_seed(name_seed("view", cfg.seed))
-        self.bs = min(cfg.batch_size, len(pool))
         self.steps_per_epoch = max(1, len(pool) // self.bs)  # drop the ragged last batch: BatchNorm needs >1
         self.total = self.steps_per_epoch * cfg.epochs
         if cfg.max_steps is not None:
@@ -249,14 +275,16 @@ class _Trainer:
         cfg, device, method = self.cfg, self.cfg.device, self.method
         x = self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), device), device)
         y = self.split.labels[idx].to(device, non_blocking=True) if method.uses_labels else None
-        for group in self.opt.param_groups:
-            group["lr"] = lr_at(step, self.total, cfg.lr, cfg.warmup_frac)
+        self.schedules.before_step(step, self.total)
         with _autocast(cfg):
             loss = method.training_step(x, y, view)
         if not torch.isfinite(loss):
             raise TrainingFault(f"non-finite loss {float(loss.detach())} at epoch {epoch} step {step}")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if self.schedules.touches_grads:
+            self.scaler.unscale_(self.opt)
+            self.schedules.adjust_grads(step, self.total)
         self.scaler.step(self.opt)
         self.scaler.update()
         method.on_step_end(step + 1, self.total)
@@ -287,7 +315,7 @@ def pretrain(
     # epochs only every `monitor_every`-th epoch (≥ ~1,000 samples apart) and on the last one.
     monitor_idx = pool[: min(len(pool), 256, max(64, spe * bs // 4))]
     monitor_every = max(1, round(1024 / max(1, spe * bs)))
-    view = lambda t: adapter.views(t, tr.g_view)  # noqa: E731
+    view = Views(adapter, tr.g_view)
     n_lab, labelled = labelled_stream(cfg, split.labels, pool, bs)
     step = tr.history["steps"]
     for epoch in range(tr.start_epoch, cfg.epochs):

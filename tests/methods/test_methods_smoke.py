@@ -100,7 +100,7 @@ def test_one_training_step(name, kind):
     if cls.semi_supervised:
         y = torch.tensor([0, -1, 2, -1, -1, 1])
     g = torch.Generator().manual_seed(1)
-    view = lambda t: t + 0.1 * torch.randn(t.shape, generator=g)  # noqa: E731
+    view = lambda t, policy=None: t + 0.1 * torch.randn(t.shape, generator=g)  # noqa: E731
     loss = m.training_step(x, y if cls.uses_labels else None, view)
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
@@ -120,7 +120,7 @@ def test_multilabel_semi_supervised_step():
     for name in ("fixmatch", "mixmatch", "mean_teacher"):
         torch.manual_seed(0)
         m = _build(name, spec, task)
-        loss = m.training_step(torch.randn(4, 7), y, lambda t: t + 0.1 * torch.randn_like(t))
+        loss = m.training_step(torch.randn(4, 7), y, lambda t, policy=None: t + 0.1 * torch.randn_like(t))
         assert torch.isfinite(loss)
         loss.backward()
 
@@ -130,13 +130,17 @@ def test_momentum_queue_and_teacher_are_updated_not_trained():
     torch.manual_seed(0)
     m = _build("moco_v2", spec, task)
     x = torch.randn(8, 7)
-    loss = m.training_step(x, None, lambda t: t + 0.1 * torch.randn_like(t))
+    loss = m.training_step(x, None, lambda t, policy=None: t + 0.1 * torch.randn_like(t))
     loss.backward()
     assert all(p.grad is None for p in m.key_encoder.parameters())
     old_queue = m.queue.clone()
     m.on_step_end(1, 10)
-    assert int(m.queue_ptr) == 16 % 24  # two views × 8 keys entered the queue
-    assert not torch.equal(old_queue[:16], m.queue[:16]) and torch.equal(old_queue[16:], m.queue[16:])
+    assert int(m.queue_ptr) == 8  # the paper's loss is asymmetric: one view's 8 keys entered the queue
+    assert not torch.equal(old_queue[:8], m.queue[:8]) and torch.equal(old_queue[8:], m.queue[8:])
+    legacy = METHODS["moco_v2"](encoder_for_spec(spec), spec, task, recipes="legacy", **SMALL["moco_v2"])
+    legacy.training_step(x, None, lambda t: t + 0.1 * torch.randn_like(t)).backward()
+    legacy.on_step_end(1, 10)
+    assert int(legacy.queue_ptr) == 16 % 24  # legacy: symmetrised, two views × 8 keys
     for name, teacher in (
         ("byol", "target_encoder"),
         ("dino", "teacher_encoder"),
@@ -145,7 +149,7 @@ def test_momentum_queue_and_teacher_are_updated_not_trained():
     ):
         m = _build(name, spec, task)
         y = torch.tensor([0, 1, -1, -1, 2, -1, 0, 1])
-        loss = m.training_step(x, y, lambda t: t + 0.1 * torch.randn_like(t))
+        loss = m.training_step(x, y, lambda t, policy=None: t + 0.1 * torch.randn_like(t))
         loss.backward()
         assert all(p.grad is None for p in getattr(m, teacher).parameters()), name
         before = [p.clone() for p in getattr(m, teacher).parameters()]
@@ -232,7 +236,7 @@ def test_jepa_per_sample_masks_train_on_every_spec(kind):
         per_sample_masks=True,
     ).train()
     x = torch.randn(6, *spec.shape)
-    loss = m.training_step(x, None, lambda t: t)
+    loss = m.training_step(x, None, lambda t, policy=None: t)
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
     assert all(p.grad is not None for p in m.predictor.blocks.parameters())
@@ -253,7 +257,7 @@ def test_masked_methods_on_graph_batches(name, task):
         b = SimpleNamespace(x=x, edge_index=ei, batch=torch.tensor([0, 0, 0, 1, 1, 2, 2, 3, 3]), num_graphs=4)
     spec = InputSpec("graph", (5,), extras={"task": task})
     m = _build(name, spec, TaskSpec(2)).train()
-    loss = m.training_step(b, None, lambda t: t)
+    loss = m.training_step(b, None, lambda t, policy=None: t)
     assert torch.isfinite(loss)
     loss.backward()
     assert sum(float(p.grad.abs().sum()) for p in m.encoder.parameters() if p.grad is not None) > 0
@@ -267,7 +271,7 @@ def test_masked_methods_on_graph_batches(name, task):
             **SMALL["jepa"],
             per_sample_masks=True,
         ).train()
-        assert torch.isfinite(ps.training_step(b, None, lambda t: t))
+        assert torch.isfinite(ps.training_step(b, None, lambda t, policy=None: t))
 
 
 def test_runner_skips_unsupported_spec_with_reason(tmp_path, monkeypatch):
@@ -319,6 +323,5 @@ def test_methods_suite_covers_every_domain_with_zero_skips():
             return set()
 
     pending, summary = pending_jobs(jobs, NoStore(), log=lambda m: None)
-    assert (
-        summary["unsupported"] == [] and len(pending) == len(jobs) == 18 * 7
-    )  # 17 methods + random_init_tokens
+    # 17 methods + random_init_tokens on 7 datasets, for each reported seed
+    assert summary["unsupported"] == [] and len(pending) == len(jobs) == 18 * 7 * len(suite.seeds)

@@ -30,9 +30,11 @@ SMALL = {
 }
 
 
-def _build(name, **hp):
+def _build(name, recipes="legacy", **hp):
+    # Legacy mode: one view per call and the hyper-parameter's momentum, so every formula below
+    # reads off the method's hyper-parameters; the paper recipes' schedules are checked at the end.
     torch.manual_seed(0)
-    return METHODS[name](encoder_for_spec(SPEC), SPEC, TASK, **{**SMALL[name], **hp}).train()
+    return METHODS[name](encoder_for_spec(SPEC), SPEC, TASK, recipes=recipes, **{**SMALL[name], **hp}).train()
 
 
 class Views:
@@ -42,7 +44,7 @@ class Views:
         self.g = torch.Generator().manual_seed(seed)
         self.made: list[torch.Tensor] = []
 
-    def __call__(self, x):
+    def __call__(self, x, policy=None):  # a paper recipe's view policy changes nothing here
         v = x + 0.1 * torch.randn(x.shape, generator=self.g)
         self.made.append(v)
         return v
@@ -65,6 +67,10 @@ EMA_CASES = [
 @pytest.mark.parametrize("name,pairs,schedule,hp", EMA_CASES, ids=[c[0] for c in EMA_CASES])
 def test_ema_teacher_follows_its_formula_and_schedule(name, pairs, schedule, hp):
     m = _build(name)
+    _check_ema_step(m, name, pairs, schedule, m.hp[hp])
+
+
+def _check_ema_step(m, name, pairs, schedule, base, expected=None):
     x = torch.randn(8, 7)
     y = torch.tensor([0, 1, 2, -1, -1, 0, 1, -1])
     loss = m.training_step(x, y if m.uses_labels else None, Views())
@@ -76,8 +82,8 @@ def test_ema_teacher_follows_its_formula_and_schedule(name, pairs, schedule, hp)
     before = {t: _params(getattr(m, t)) for t, _ in pairs}
     step, total = 3, 10
     m.on_step_end(step, total)
-    base = m.hp[hp]
     mom = cosine_momentum(base, step, total) if schedule == "cosine" else base
+    mom = mom if expected is None else expected(step, total)
     assert 0 < mom < 1 and (schedule == "constant" or mom != base)
     for t, s in pairs:
         for b, pt, ps in zip(before[t], getattr(m, t).parameters(), getattr(m, s).parameters()):
@@ -154,3 +160,13 @@ def test_swav_queue_puts_the_newest_first_keeps_its_size_and_is_used_once_full(m
             assert torch.equal(m.queue[i, 4:], before[i, :2])  # the rest shifted back, oldest dropped
     # codes of steps 1 and 2 from the batch alone (the queue was not full); step 3 adds the 6 queued
     assert sizes == [4, 4, 4, 4, 4 + 6, 4 + 6]
+
+
+@pytest.mark.parametrize("name,pairs,schedule,hp", EMA_CASES, ids=[c[0] for c in EMA_CASES])
+def test_paper_recipe_ema_teacher_follows_the_recipes_schedule(name, pairs, schedule, hp):
+    """Under the paper recipe the teacher moves by the recipe's declared EMA (its start, end and
+    schedule are checked against docs/recipes.md in test_recipes); here: the update uses it."""
+    m = _build(name, recipes="paper")
+    ema = m.recipe.for_spec(SPEC).ema
+    assert ema is not None and m.ema == ema
+    _check_ema_step(m, name, pairs, schedule, ema.start, expected=ema.at)

@@ -112,6 +112,7 @@ def test_transfer_rows_name_their_source_and_share_checkpoints(toy_run):
                 src["name"],
                 src.get("options", {}),
                 src.get("max_train"),
+                j.recipes,
             )
             name = f"pretrain-{key}.pt" if j.method == "simclr" else f"supervised-{key}-f1.pt"
             assert (out / "checkpoints" / name).exists()

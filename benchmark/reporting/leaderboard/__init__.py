@@ -2,7 +2,8 @@
 their validator, and the generated Markdown summary + static HTML page under leaderboards/site/.
 
 Modules, each importing only those before it: `schema` (columns, validation), `frames` (reading,
-canonical form, merging), `publish` (publish, withdraw), `pages` (render), `command` (the CLI).
+canonical form, merging), `publish` (publish, withdraw), `markup` (CSS, script, HTML and Markdown
+tables, best-of-column marks), `summary` (the tables), `pages` (render), `command` (the CLI).
 """
 
 from benchmark.reporting.leaderboard.command import add_parser, cmd_leaderboard

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from benchmark.core.arguments import csv_list
-from benchmark.core.errors import UsageError
+from benchmark.core.errors import DataError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="Python file defining a method (executed only because it is named here)",
     )
     r.add_argument(
+        "--dataset-file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="Python file defining a dataset adapter (executed only because it is named here)",
+    )
+    r.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail before any job when an OOD partner or transfer dataset is not in the data dir",
+    )
+    r.add_argument(
         "--pretrain-on",
         type=csv_list("--pretrain-on"),
         help="transfer: pretrain on these dataset(s) (several = their union, multi-domain)",
@@ -85,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="suite name or .yaml file, as for run (default: the one in --out's store)",
     )
 
-    from benchmark.orchestration import tune_command
+    from benchmark.orchestration import fetch, tune_command
     from benchmark.reporting import compare, leaderboard
 
     compare.add_parser(sub)
     leaderboard.add_parser(sub)
+    fetch.add_parser(sub)
     tune_command.add_parser(sub)
     return p
 
@@ -152,6 +165,19 @@ def cmd_run(args) -> int:
         from benchmark.orchestration.transfer import suite_transfer_jobs
 
         jobs += suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
+    from benchmark.orchestration.fetch import missing_locally
+    from benchmark.orchestration.preflight import data_dir_problem
+
+    problem = data_dir_problem(args.data_dir)
+    if problem:  # before anything looks into the data dir
+        raise UsageError(problem)
+    absent = missing_locally(jobs, args.data_dir, ood_partners=suite.ood_partners == "required")
+    if absent and args.strict:
+        raise DataError(
+            "--strict: not in the data dir: "
+            + "; ".join(f"{n} ({r})" for n, r in absent)
+            + f" — stage them with `run_benchmark.py fetch --suite {args.suite}` first"
+        )
     out = _out_dir(args, suite.name)
     # On Ray/SLURM the data lives where the jobs run, not necessarily here: only names are checked.
     report = preflight(jobs, args.data_dir, out, load_data=args.executor in ("local", "process"))
@@ -167,6 +193,12 @@ def cmd_run(args) -> int:
     # the config that ran, next to its results: `report` and `publish` read it (docs/design.md §7)
     atomic_write_text(out / "suite.yaml", Path(suite.source).read_text())
     print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
+    if absent and not report.checked:  # a pre-flight that loaded the data has named what is missing
+        print(
+            "not in the data dir (downloaded on first use; OOD partners that cannot be fetched are left "
+            "out and listed at the end): " + "; ".join(f"{n} ({r})" for n, r in absent),
+            file=sys.stderr,
+        )
     t_start = time.perf_counter()
     summary = run_grid(
         args.executor,
@@ -202,6 +234,12 @@ def cmd_run(args) -> int:
             f"{100 * summary['eval_s'] / summary['train_s']:.0f} % of training {summary['train_s']:.1f} s",
             file=sys.stderr,
         )
+    if summary.get("missing_partners"):
+        print(
+            "OOD partners left out (files missing; `fetch` stages them; ood.md lists them):", file=sys.stderr
+        )
+        for (dataset, partner), why in sorted(summary["missing_partners"].items()):
+            print(f"  {dataset}: {partner}: {why}", file=sys.stderr)
     if summary["failed"]:  # each was named on one line as it happened; tracebacks are in the logs
         print(
             f"{len(summary['failed'])} job(s) failed or collapsed (lines above); "
@@ -239,17 +277,27 @@ def cmd_list(args) -> int:
 
         print(
             f"{'name':<22} {'domain':<15} {'spec':<12} {'shape':<12} {'classes':<17} {'local':<6} "
-            f"train/val/test"
+            f"{'train/val/test':<18} protocol"
         )
+        notes = {}
         for name in sorted(ADAPTERS):
             a = ADAPTERS[name]
-            local, size = _local_copy(name, args.data_dir)
+            generic = "name" in a.accepted_options()  # configured by option `name` (tu, planetoid)
+            local, size = ("-", "set by option name") if generic else _local_copy(name, args.data_dir)
+            protocol = "official"
+            if a.protocol_note:
+                notes.setdefault(a.protocol_note, []).append(name)
+                protocol = f"deviates [{list(notes).index(a.protocol_note) + 1}]"
+            shape = "from files" if generic else "x".join(map(str, a.spec.shape))
+            classes = "from files" if generic else str(a.task.num_classes)
             print(
-                f"{name:<22} {a.domain:<15} {a.spec.kind:<12} {'x'.join(map(str, a.spec.shape)):<12} "
-                f"{str(a.task.num_classes) + (' (multi-label)' if a.task.multilabel else ''):<17} "
-                f"{local:<6} {size}",
+                f"{name:<22} {a.domain:<15} {a.spec.kind:<12} {shape:<12} "
+                f"{classes + (' (multi-label)' if a.task.multilabel else ''):<17} "
+                f"{local:<6} {size:<18} {protocol}",
                 flush=True,
             )
+        for i, (note, names) in enumerate(notes.items(), 1):
+            print(f"[{i}] {', '.join(names)}: {note}")
     else:
         from benchmark.orchestration.suites import available_suites, load_suite
 
@@ -323,10 +371,17 @@ def _one_line(text: str) -> str:
 
 
 def main(argv=None) -> int:
-    from datasets.base import DataError
-
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "dataset_file", None):
+            if getattr(args, "executor", "local") != "local":
+                raise UsageError(
+                    "--dataset-file needs --executor local (worker processes do not load the "
+                    "file); move the adapter into datasets/ to run it elsewhere"
+                )
+            from benchmark.orchestration.dataset_files import load_dataset_files
+
+            load_dataset_files(args.dataset_file)
         if getattr(args, "method_file", None):
             if getattr(args, "executor", "local") != "local":
                 raise UsageError(
@@ -336,6 +391,7 @@ def main(argv=None) -> int:
             from benchmark.orchestration.method_files import load_method_files
 
             args.user_methods = load_method_files(args.method_file)
+        from benchmark.orchestration.fetch import cmd_fetch
         from benchmark.orchestration.tune_command import cmd_tune
         from benchmark.reporting.compare import cmd_compare
         from benchmark.reporting.leaderboard import cmd_leaderboard
@@ -346,6 +402,7 @@ def main(argv=None) -> int:
             "report": cmd_report,
             "compare": cmd_compare,
             "leaderboard": cmd_leaderboard,
+            "fetch": cmd_fetch,
             "tune": cmd_tune,
         }[args.command](args)
     except UsageError as e:

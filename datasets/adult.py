@@ -10,11 +10,14 @@ import torch
 
 from benchmark.core.specs import TaskSpec
 from datasets.base import DataError, register_adapter
-from datasets.files import download
+from datasets.files import Extract, offline_hint, remote
 from datasets.splitting import stratified_holdout
 from datasets.tabular_base import TabularAdapter, shuffled_tabular_partner, tabular_spec
 
-ADULT_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult/"
+# UCI moved the dataset: the old machine-learning-databases/adult/ path answers 404; it now ships as
+# one zip (adult.data, adult.test, adult.names, ...), whose members we check by their MD5s below.
+ADULT_ZIP_PATH = "static/public/2/adult.zip"
+ADULT_URL = "https://archive.ics.uci.edu/" + ADULT_ZIP_PATH
 ADULT_FILES = {  # name: (MD5 of the UCI original, data rows)
     "adult.data": ("5d7c39d7b8804f071cdd1f2a7c460872", 32561),
     "adult.test": ("35238206dfdf7f1fe215bbb874adecdc", 16281),
@@ -153,7 +156,7 @@ def read_adult_file(path: Path, expected_rows: int | None) -> tuple[np.ndarray, 
     cat_pos = [ADULT_COLUMNS.index(c) for c in ADULT_CATEGORICAL]
     vocab = [{v: i + 1 for i, v in enumerate(vals)} for vals in ADULT_CATEGORICAL.values()]
     nums, cats, ys = [], [], []
-    fix = f"re-download it from {ADULT_URL}{path.name}"
+    fix = f"re-download it (in {ADULT_URL})"
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("|"):
@@ -210,10 +213,8 @@ def _md5_matches(path: Path, md5: str) -> bool:
 class Adult(TabularAdapter):
     """UCI Adult / Census Income (Kohavi 1996). Official split: adult.data (32561) for train+val,
     adult.test (16281) for test; val is a stratified 10 % of adult.data fixed by the name seed.
-    Looked up in `<data_dir>/tabular/adult`, then `<data_dir>/adult`; else downloaded from UCI with
-    the MD5s above (`download=False` to forbid)."""
-
-    extra_options = frozenset({"verify_checksum"})
+    Looked up in `<data_dir>/tabular/adult`, then `<data_dir>/adult`; else UCI's adult.zip is
+    downloaded and unpacked, its files checked against the MD5s above (`download=False` to forbid)."""
 
     name = "adult"
     numeric = ADULT_NUMERIC
@@ -222,20 +223,42 @@ class Adult(TabularAdapter):
     task = TaskSpec(2, class_names=("<=50K", ">50K"))
     ood_partners = {"near": [], "far": []}  # no registered set shares this spec (feature layout)
 
+    extra_options = frozenset({"verify_checksum"})
+    dataset_version = "uci-2"  # UCI Machine Learning Repository dataset 2 (the 1996 files)
+
+    def remote_files(self):
+        # UCI publishes no checksum for the zip; its adult.data / adult.test are checked against
+        # the originals' MD5s when read.
+        members = ("adult.data", "adult.test", "adult.names")
+        return [
+            remote(
+                "tabular/adult/adult.zip",
+                "uci",
+                ADULT_ZIP_PATH,
+                extract=Extract(
+                    into="tabular/adult", members=members, flatten=True, provides=tuple(ADULT_FILES)
+                ),
+            )
+        ]
+
+    def local_copy(self):
+        cands = [self.data_dir / "tabular" / "adult", self.data_dir / "adult"]
+        return next((d for d in cands if all((d / f).exists() for f in ADULT_FILES)), None)
+
     def locate(self) -> Path:
         cands = [self.data_dir / "tabular" / "adult", self.data_dir / "adult"]
-        for d in cands:
-            if all((d / f).exists() for f in ADULT_FILES):
-                return d
+        found = self.local_copy()
+        if found is not None:
+            return found
+        msg = (
+            f"UCI Adult files {sorted(ADULT_FILES)} not found in any of "
+            f"{[str(c) for c in cands]}; put the official files there (from {ADULT_URL}) "
+            f"or allow downloading"
+        )
         if not self.options.get("download", True):
-            raise DataError(
-                f"UCI Adult files {sorted(ADULT_FILES)} not found in any of "
-                f"{[str(c) for c in cands]}; put the official files there (from {ADULT_URL}) "
-                f"or allow downloading"
-            )
-        for f, (md5, _) in ADULT_FILES.items():
-            if not (cands[0] / f).exists():
-                download(ADULT_URL + f, cands[0] / f, md5)
+            raise DataError(msg)
+        with offline_hint(msg):
+            self.fetch_files()
         return cands[0]
 
     def read_raw(self):
@@ -246,7 +269,7 @@ class Adult(TabularAdapter):
             if self.options.get("verify_checksum", True) and not _md5_matches(root / f, md5):
                 raise DataError(
                     f"{root / f}: parses, but its content differs from the official UCI "
-                    f"file (MD5 {md5}); re-download it from {ADULT_URL}{f}"
+                    f"file (MD5 {md5}); re-download it (in {ADULT_URL})"
                 )
         (n1, c1, y1), (n2, c2, y2) = parts["adult.data"], parts["adult.test"]
         train, val = stratified_holdout(torch.from_numpy(y1), 0.1, self.split_seed_name)

@@ -18,9 +18,9 @@ waveform; on `logmel` they are spectrogram-domain equivalents (gain and time shi
 exact in expectation, low-pass approximate per band; clipping only with `input: waveform`).
 
 Splits: FSDD's official rule (recording index 0–4 test, 5–49 train); Speech Commands' official
-validation_list.txt / testing_list.txt; ESC-50's official folds (fold 5 test, fold 4 val, folds 1–3
-train; option `test_fold` rotates both). Val for FSDD is a stratified 10 % of train, fixed by a seed
-derived from the dataset name.
+validation_list.txt / testing_list.txt; ESC-50's official 5-fold CV (option `fold` is test, the
+other four folds train, val is whole source recordings of those; datasets/esc50.py). Val for FSDD is
+a stratified 10 % of train, fixed by a seed derived from the dataset name.
 """
 
 from __future__ import annotations
@@ -120,9 +120,8 @@ def read_clips(
 class AudioAdapter(Adapter):
     """Shared machinery: waveforms → chosen input spec, normalisation, views, corruptions."""
 
-    extra_options = frozenset({"input", "sample_rate", "n_mels", "seconds"})
-
     domain = "audio"
+    extra_options = frozenset({"input", "sample_rate", "n_mels", "seconds"})
     sample_rate: ClassVar[int] = 16000
     clip_seconds: ClassVar[float] = 1.0
 

@@ -69,7 +69,7 @@ def _tree_signature(root: Path, max_files: int = 20000) -> str:
 
 
 # Options every adapter takes: `download` (False: never fetch, fail with the expected paths) and
-# `encoder` (the encoder the orchestration builds, by name).
+# `encoder` (the encoder the orchestration builds, by name). An adapter adds its own in `extra_options`.
 BASE_OPTIONS = frozenset({"download", "encoder"})
 
 
@@ -84,17 +84,21 @@ class Adapter:
     # Partner dataset names for OOD detection (docs/design.md §3.6).
     ood_partners: ClassVar[dict[str, list[str]]] = {"near": [], "far": []}
     # Options this class reads besides BASE_OPTIONS; subclasses add theirs (collected over the MRO),
-    # so a misspelt option in a suite (`sizee: 64`) is refused when the adapter is built.
+    # so a misspelt option in a suite (`sizee: 64`) is refused when the adapter is built and when a
+    # suite is read, before any job (docs/design.md §7).
     extra_options: ClassVar[frozenset[str]] = frozenset()
+    # The release of the dataset the adapter reads (recorded with every result: `dataset_version`).
+    dataset_version: ClassVar[str] = ""
+    # Where the adapter departs from the dataset's published evaluation protocol ("" = it follows it).
+    protocol_note: ClassVar[str] = ""
     # Whether `views` makes multi-crop local crops (policies with resolution < 1): spatial and
     # temporal domains do; tables and graphs have no smaller view of a sample.
     multi_crop: ClassVar[bool] = False
 
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
-        known = self.accepted_options()
-        unknown = set(options) - known
-        if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
+        err = self.option_error(options)
+        if err:
+            raise ValueError(err)
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.options = dict(options)
         # The encoder the suite asked for by name (option `encoder`); the orchestration builds it
@@ -144,6 +148,38 @@ class Adapter:
             _tree_signature(self.data_dir),
         )
 
+    # ---- options, version, files ---------------------------------------------------------
+    @classmethod
+    def option_error(cls, options: dict) -> str | None:
+        """One line naming the unknown options and the allowed ones, or None."""
+        unknown = sorted(set(options) - cls.accepted_options())
+        if not unknown:
+            return None
+        allowed = ", ".join(sorted(cls.accepted_options()))
+        return f"{cls.name}: unknown option(s) {unknown}; allowed: {allowed}"
+
+    @classmethod
+    def version(cls, options: dict | None = None) -> str:
+        """The dataset release these options read (`dataset_version` unless an adapter knows better)."""
+        return cls.dataset_version
+
+    def remote_files(self) -> list:
+        """The files (`datasets.files.RemoteFile`) this adapter downloads when no local copy exists,
+        without downloading anything. Bundled datasets need none."""
+        return []
+
+    def local_copy(self) -> Path | None:
+        """Where an accepted local copy is (found without downloading or reading it), or None.
+        By default: the data dir, once every remote file is in place there."""
+        files = self.remote_files()
+        return self.data_dir if all(rf.staged(self.data_dir) for rf in files) else None
+
+    def fetch_files(self, progress: bool = True, log=None) -> None:
+        """Download (resumably), verify and unpack every remote file not yet in place."""
+        from datasets.files import stage_all
+
+        stage_all(self.remote_files(), self.data_dir, progress, log)
+
     def batch(self, split: Split, index: torch.Tensor) -> Any:
         """The raw inputs of samples `index` (a LongTensor) of `split`."""
         return split.inputs[index]
@@ -190,5 +226,6 @@ ADAPTERS: Registry[type[Adapter]] = Registry("dataset")
 register_adapter = ADAPTERS.register
 
 
-def get_adapter(name: str, data_dir=None, **options) -> Adapter:
+def get_adapter(name: str, /, data_dir=None, **options) -> Adapter:
+    # `name` is positional-only: the generic adapters take an option called `name` too
     return ADAPTERS.get(name)(data_dir=data_dir, **options)

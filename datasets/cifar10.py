@@ -18,10 +18,7 @@ partner has the 3×32×32 spec (the OOD protocol adds its synthetic-noise partne
 
 from __future__ import annotations
 
-import os
 import pickle
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +27,8 @@ import torch
 
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
-from datasets.files import download, file_digest
+from datasets.files import file_digest, stage
 from datasets.splitting import stratified_holdout
-
-OPTIONS = {"download", "encoder"}
 
 
 @dataclass(frozen=True)
@@ -170,45 +165,47 @@ def read_cifar_dir(root: Path, layout: CifarLayout, verify: bool = True):
     return (*parts["train"], *parts["test"], names)
 
 
-def fetch(data_dir: Path, layout: CifarLayout) -> Path:
+# Official tarball sizes in bytes.
+TGZ_SIZES = {"cifar10": 170498071, "cifar100": 169001437}
+
+
+def remote_file(layout: CifarLayout, variant: str):
+    """The official tarball (torchvision's URL, https://www.cs.toronto.edu/~kriz/<tgz>), MD5-checked;
+    only the expected members are extracted, each checked against its own published MD5."""
+    from datasets.files import Extract, remote
+
+    files = (*layout.train, *layout.test, (layout.meta[0], layout.meta[1], 0))
+    return remote(
+        layout.tgz_name,
+        "toronto",
+        f"~kriz/{layout.tgz_name}",
+        f"md5:{layout.tgz_md5}",
+        TGZ_SIZES.get(variant),
+        extract=Extract(
+            into=layout.folder,
+            strip=layout.folder,
+            members=tuple(f for f, *_ in files),
+            member_hashes={f: f"md5:{m}" for f, m, _ in files},
+            provides=tuple(f for f, *_ in files),
+        ),
+    )
+
+
+def fetch(data_dir: Path, layout: CifarLayout, variant: str = "cifar10") -> Path:
     """Download the official tarball (MD5-checked) and extract only the expected members."""
-    tgz = data_dir / layout.tgz_name
-    if not tgz.is_file() or file_digest(tgz, "md5") != layout.tgz_md5:
-        download(layout.url, tgz, layout.tgz_md5)
-    wanted = {f"{layout.folder}/{f}" for f, *_ in (*layout.train, *layout.test, layout.meta)}
-    target = data_dir / layout.folder
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(tgz, "r:gz") as tar:
-            for member in tar.getmembers():
-                if member.name not in wanted or not member.isfile():
-                    continue
-                src = tar.extractfile(member)
-                dest = data_dir / member.name
-                fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as out:
-                        out.write(src.read())
-                    os.replace(tmp, dest)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-    except (OSError, EOFError, tarfile.TarError) as e:
-        raise DataError(f"{tgz}: cannot extract ({e}); delete it and download it again") from e
-    return target
+    stage(remote_file(layout, variant), data_dir)
+    return data_dir / layout.folder
 
 
 class _Cifar(Adapter):
-    extra_options = frozenset(OPTIONS)
     variant: str
     domain = "natural_images"
     spec = InputSpec("image2d", (3, 32, 32))
 
-    def __init__(self, data_dir=None, **options):
-        super().__init__(data_dir, **options)
-        unknown = set(options) - OPTIONS
-        if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
+    dataset_version = "python"  # the one "CIFAR-10/100 python version" release (2009)
+
+    def remote_files(self):
+        return [remote_file(official_layout(self.variant), self.variant)]
 
     def load_splits(self) -> dict[str, Split]:
         layout = official_layout(self.variant)
@@ -220,7 +217,7 @@ class _Cifar(Adapter):
                     f"{self.name}: files {needed} not all found in {root}; download "
                     f"{layout.url} (MD5 {layout.tgz_md5}) and extract it in {self.data_dir}"
                 )
-            fetch(self.data_dir, layout)
+            fetch(self.data_dir, layout, self.variant)
         x_tr, y_tr, x_te, y_te, names = read_cifar_dir(root, layout)
         self.task = TaskSpec(layout.num_classes, class_names=names)
         x_tr, y_tr = torch.from_numpy(x_tr), torch.from_numpy(y_tr)

@@ -1,4 +1,5 @@
-"""Forest covertype through scikit-learn's downloader and cache format, with the official split."""
+"""Forest covertype (UCI dataset 31) from covtype.data.gz or scikit-learn's cache, with the official
+split."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from benchmark.core.specs import TaskSpec
 from datasets._keyed import stratified_70_10_20
 from datasets.base import DataError, register_adapter
+from datasets.files import offline_hint
 from datasets.tabular_base import TabularAdapter, shuffled_tabular_partner, tabular_spec
 
 COVTYPE_NUMERIC = [
@@ -30,19 +32,20 @@ COVTYPE_CATEGORICAL = {
 }
 COVTYPE_ROWS = 581012
 COVTYPE_OFFICIAL = (11340, 3780)  # covtype.info: first 11,340 train, next 3,780 validation, rest test
+COVTYPE_GZ = "tabular/covertype/covtype.data.gz"
+COVTYPE_SHA256 = "614360d0257557dd1792834a85a1cdebfadc3c4f30b011d56afee7ffb5b15771"  # sklearn's record
 
 
 @register_adapter
 class Covertype(TabularAdapter):
-    """Forest covertype (Blackard & Dean 1999) through `sklearn.datasets.fetch_covtype`, which
-    downloads the UCI archive once and caches it as `<data_home>/covertype/{samples,targets}_py3`.
-    data_home is looked up as option `data_home`, `<data_dir>/tabular`, `<data_dir>/scikit_learn_data`,
-    then scikit-learn's default; downloads go to `<data_dir>/tabular`. Split: the official one from
+    """Forest covertype (Blackard & Dean 1999). Read from scikit-learn's cache
+    (`<data_home>/covertype/{samples,targets}_py3`, data_home looked up as option `data_home`,
+    `<data_dir>/tabular`, `<data_dir>/scikit_learn_data`, then scikit-learn's default), else from
+    `<data_dir>/tabular/covertype/covtype.data.gz`, downloaded when missing (scikit-learn's figshare
+    copy, SHA-256-checked, with UCI's zip as the fallback). Split: the official one from
     covtype.info (rows in archive order: 11,340 train / 3,780 val / 565,892 test); option
     `split="stratified"` gives a name-seeded stratified 70/10/20 instead. The 4 wilderness and 40
     soil binary columns are read back as two categorical features."""
-
-    extra_options = frozenset({"data_home", "split"})
 
     name = "covertype"
     numeric = COVTYPE_NUMERIC
@@ -62,39 +65,83 @@ class Covertype(TabularAdapter):
     )
     ood_partners = {"near": [], "far": []}  # no registered set shares this spec (feature layout)
 
+    extra_options = frozenset({"data_home", "split"})
+    dataset_version = "uci-31"  # UCI Machine Learning Repository dataset 31 (the 1998 covtype.data)
+
+    def remote_files(self):
+        # scikit-learn's figshare copy (its SHA-256 as scikit-learn records it) first; figshare often
+        # answers 403, so UCI's own zip (covtype.data.gz inside; no checksum published, the reader
+        # checks its 581,012 × 55 values) is the fallback.
+        from datasets.files import Location, remote
+
+        return [
+            remote(
+                COVTYPE_GZ,
+                "figshare",
+                "files/5976039",
+                f"sha256:{COVTYPE_SHA256}",
+                fallbacks=(Location("uci", "static/public/31/covertype.zip", member="covtype.data.gz"),),
+            )
+        ]
+
+    def local_copy(self):
+        for h in self._data_homes():
+            if (h / "covertype" / "samples_py3").exists() and (h / "covertype" / "targets_py3").exists():
+                return h / "covertype"
+        gz = self.data_dir / COVTYPE_GZ
+        return gz.parent if gz.is_file() else None
+
     def _data_homes(self) -> list[Path]:
         from sklearn.datasets import get_data_home
 
         homes = [Path(self.options["data_home"])] if self.options.get("data_home") else []
         return homes + [self.data_dir / "tabular", self.data_dir / "scikit_learn_data", Path(get_data_home())]
 
-    def read_raw(self):
+    def _read_sklearn_cache(self, home: Path):
         from sklearn.datasets import fetch_covtype
 
-        homes = self._data_homes()
-        cached = [
-            h
-            for h in homes
-            if (h / "covertype" / "samples_py3").exists() and (h / "covertype" / "targets_py3").exists()
-        ]
-        home = cached[0] if cached else self.data_dir / "tabular"
-        allow = self.options.get("download", True) and not cached
-        where = home / "covertype"
         try:
-            X, y = fetch_covtype(data_home=str(home), download_if_missing=allow, return_X_y=True)
-        except OSError as e:
-            raise DataError(
-                f"covertype: scikit-learn's cache files samples_py3/targets_py3 not found under "
-                f"any of {[str(h / 'covertype') for h in homes]} and they could not be "
-                f"downloaded ({e}). Run sklearn.datasets.fetch_covtype("
-                f"data_home='{self.data_dir / 'tabular'}') on a machine with internet and copy "
-                f"{self.data_dir / 'tabular' / 'covertype'}"
-            ) from e
+            return fetch_covtype(data_home=str(home), download_if_missing=False, return_X_y=True)
         except Exception as e:  # a truncated or foreign joblib file
             raise DataError(
-                f"{where}: cannot load scikit-learn's covertype cache ({type(e).__name__}: {e}); "
-                f"delete samples_py3/targets_py3 there and fetch again"
+                f"{home / 'covertype'}: cannot load scikit-learn's covertype cache ({type(e).__name__}: "
+                f"{e}); delete samples_py3/targets_py3 there and fetch again"
             ) from e
+
+    def _read_gz(self, gz: Path):
+        import pandas as pd
+
+        try:
+            arr = pd.read_csv(gz, header=None, compression="gzip", dtype=np.int64).to_numpy()
+        except Exception as e:
+            raise DataError(
+                f"{gz}: not readable as covtype.data ({type(e).__name__}: {e}); expected 55 comma-separated "
+                f"integers per line — the file is truncated or corrupt, delete it and fetch again"
+            ) from e
+        if arr.ndim != 2 or arr.shape[1] != 55:
+            raise DataError(
+                f"{gz}: {arr.shape[1]} columns; expected 55 (54 features + cover type) — delete it"
+            )
+        return arr[:, :54].astype(np.float64), arr[:, 54]
+
+    def read_raw(self):
+        local = self.local_copy()
+        if local is not None and local.name == "covertype" and (local / "samples_py3").exists():
+            where = local
+            X, y = self._read_sklearn_cache(local.parent)
+        else:
+            gz = self.data_dir / COVTYPE_GZ
+            if not gz.is_file():
+                msg = (
+                    f"covertype: neither scikit-learn's cache (samples_py3/targets_py3 under any of "
+                    f"{[str(h / 'covertype') for h in self._data_homes()]}) nor {gz} found"
+                )
+                if not self.options.get("download", True):
+                    raise DataError(msg + "; put covtype.data.gz there (from UCI) or allow downloading")
+                with offline_hint(msg):
+                    self.fetch_files()
+            where = gz
+            X, y = self._read_gz(gz)
         X, y = np.asarray(X), np.asarray(y)
         if X.ndim != 2 or X.shape[1] != 54 or len(y) != len(X):
             raise DataError(

@@ -25,8 +25,14 @@ from datasets.base import Adapter, DataError, Split, register_adapter
 from datasets.splitting import stratified_holdout
 
 N_SAMPLES = 1797
-OPTIONS = {"size", "encoder", "download"}
 SPLIT_SEED_NAME = "sklearn_digits"  # shared by every size so the splits coincide
+
+
+def sklearn_version() -> str:
+    """The bundled copy is the installed scikit-learn's: its version names the data's release."""
+    import sklearn
+
+    return f"sklearn-{sklearn.__version__}"
 
 
 def load_digits_uint8(size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,7 +69,6 @@ def digits_split(labels: torch.Tensor) -> dict[str, torch.Tensor]:
 
 @register_adapter
 class SklearnDigits(Adapter):
-    extra_options = frozenset(OPTIONS)
     name = "sklearn_digits"
     domain = "natural_images"
     spec = InputSpec("image2d", (1, 8, 8))
@@ -71,11 +76,15 @@ class SklearnDigits(Adapter):
     ood_partners = {"near": [], "far": []}
     default_size = 8
 
+    extra_options = frozenset({"size"})
+    protocol_note = "no official split: a stratified 70/10/20 split"
+
+    @classmethod
+    def version(cls, options=None) -> str:
+        return sklearn_version()
+
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
-        unknown = set(options) - OPTIONS
-        if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
         size = options.get("size", self.default_size)
         if not isinstance(size, int) or not 4 <= size <= 256:
             raise ValueError(f"{self.name}: size must be an int in 4..256, got {size!r}")

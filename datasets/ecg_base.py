@@ -1,6 +1,6 @@
 """What the ECG adapters share (MIT-BIH in `datasets.mitdb`, UCR ECG200 / ECG5000 in `datasets.ucr`,
 PTB-XL in `datasets.ptbxl`): the adapter base, per-series z-scoring, an atomic tensor cache and the
-checksummed PhysioNet download. Spec "signal1d" (C, T).
+PhysioNet file list (checked against PhysioNet's SHA256SUMS.txt). Spec "signal1d" (C, T).
 
 Normalisation (documented per adapter): MIT-BIH and PTB-XL are z-scored per record and lead (the
 record's median and std), so gain/offset differences between recordings are removed while the
@@ -20,8 +20,7 @@ from typing import ClassVar
 
 import torch
 
-from datasets.base import Adapter, DataError
-from datasets.files import created_dirs, file_digest, remove_empty
+from datasets.base import Adapter
 from datasets.signal_corruptions import ecg_corruptions
 from datasets.signal_views import ecg_view, policy_view
 
@@ -79,35 +78,22 @@ def cached_tensors(key: str, build):
     return obj
 
 
-def physionet_fetch(db: str, dest: Path, files: list[str], want, what: str) -> None:
-    """Download `files` and every file of SHA256SUMS.txt accepted by `want` from PhysioNet database
-    `db` (e.g. "mitdb/1.0.0") with wfdb's client, then check each against PhysioNet's published
-    SHA256SUMS.txt; a mismatching file is deleted and named. A failed download removes the folders
-    it created."""
-    import wfdb
+def physionet_files(db: str, version: str, dest: str, names: list[str], sizes: dict[str, int] | None = None):
+    """RemoteFiles for files of PhysioNet database `db` at `version`, under the data dir's `dest`:
+    `https://physionet.org/files/<db>/<version>/<name>` (the version appears once in the URL), each
+    checked against the database's published SHA256SUMS.txt, which is fetched first."""
+    from datasets.files import remote
 
-    new = created_dirs(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        wfdb.dl_files(db, str(dest), ["SHA256SUMS.txt"])
-        sums = {}
-        for ln in (dest / "SHA256SUMS.txt").read_text().splitlines():
-            if ln.strip():
-                digest, name = ln.split(maxsplit=1)
-                sums[name.strip()] = digest
-        wanted = list(files) + sorted(k for k in sums if want(k) and k not in files)
-        wfdb.dl_files(db, str(dest), wanted)
-    except Exception as e:
-        (dest / "SHA256SUMS.txt").unlink(missing_ok=True)
-        if not any(dest.iterdir()):
-            remove_empty(new)
-        raise DataError(
-            f"cannot download {what} ({db}) from PhysioNet to {dest}: {e}. Offline, put the "
-            f"files there by hand (https://physionet.org/content/{db}/)"
-        ) from e
-    for rel in wanted:
-        if rel in sums and file_digest(dest / rel, "sha256") != sums[rel]:
-            (dest / rel).unlink()
-            raise DataError(
-                f"{dest / rel}: SHA256 does not match PhysioNet's SHA256SUMS.txt; run again to re-fetch it"
+    sums = f"{dest}/SHA256SUMS.txt"
+    out = [remote(sums, "physionet", f"files/{db}/{version}/SHA256SUMS.txt")]
+    for n in names:
+        out.append(
+            remote(
+                f"{dest}/{n}",
+                "physionet",
+                f"files/{db}/{version}/{n}",
+                size=(sizes or {}).get(n),
+                hash_list=sums,
             )
+        )
+    return out

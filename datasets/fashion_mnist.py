@@ -17,11 +17,20 @@ import torch
 
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
-from datasets.files import download, file_digest
+from datasets.files import file_digest, stage_all
 from datasets.image_views import policy_view, simclr_image_view
 from datasets.splitting import stratified_holdout
 
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# The same .gz files in the dataset's own repository: the fallback when the S3 website is down.
+GITHUB_PATH = "zalandoresearch/fashion-mnist/raw/master/data/fashion/"
+# Official .gz sizes in bytes (as the S3 host and GitHub serve them).
+SIZES = {
+    "train-images-idx3-ubyte.gz": 26421880,
+    "train-labels-idx1-ubyte.gz": 29515,
+    "t10k-images-idx3-ubyte.gz": 4422102,
+    "t10k-labels-idx1-ubyte.gz": 5148,
+}
 # name: (official .gz MD5 as torchvision publishes it, SHA256 of the decompressed idx payload,
 #        expected idx dims)
 FILES = {
@@ -104,20 +113,40 @@ def verify(path: Path, md5_gz: str, sha_raw: str) -> None:
     )
 
 
-def locate_files(data_dir: Path, allow_download: bool = True) -> Path:
-    candidates = [data_dir / "fashion-mnist", data_dir / "FashionMNIST" / "raw", DEBIAN_DIR]
-    for d in candidates:
+def remote_files() -> list:
+    from datasets.files import Location, remote
+
+    return [
+        remote(
+            f"fashion-mnist/{f}",
+            "fashion_mnist",
+            f,
+            f"md5:{md5}",
+            SIZES[f],
+            fallbacks=(Location("github", GITHUB_PATH + f),),
+        )
+        for f, (md5, _, _) in FILES.items()
+    ]
+
+
+def find_local(data_dir: Path) -> Path | None:
+    for d in (data_dir / "fashion-mnist", data_dir / "FashionMNIST" / "raw", DEBIAN_DIR):
         if all((d / f).exists() for f in FILES):
             return d
-    target = data_dir / "fashion-mnist"
+    return None
+
+
+def locate_files(data_dir: Path, allow_download: bool = True) -> Path:
+    found = find_local(data_dir)
+    if found is not None:
+        return found
+    candidates = [data_dir / "fashion-mnist", data_dir / "FashionMNIST" / "raw", DEBIAN_DIR]
     if not allow_download:
         raise DataError(
             f"Fashion-MNIST files {sorted(FILES)} not found in any of {[str(c) for c in candidates]}"
         )
-    for fname, (md5, _, _) in FILES.items():
-        if not (target / fname).exists():
-            download(MIRROR + fname, target / fname, md5)
-    return target
+    stage_all(remote_files(), data_dir)
+    return data_dir / "fashion-mnist"
 
 
 # Verified arrays per process, keyed by each file's path, size and mtime: every job of a suite
@@ -147,6 +176,13 @@ class FashionMNIST(Adapter):
     task = TaskSpec(10, class_names=CLASSES)
     # near: handwritten digits at 28 px; far: gray medical images (datasets/digits.py, medmnist.py)
     ood_partners = {"near": ["sklearn_digits_28"], "far": ["breastmnist", "pneumoniamnist"]}
+    dataset_version = "2017"  # the one release (Xiao et al. 2017); no later versions exist
+
+    def remote_files(self):
+        return remote_files()
+
+    def local_copy(self):
+        return find_local(self.data_dir)
 
     def load_splits(self) -> dict[str, Split]:
         root = locate_files(self.data_dir, allow_download=self.options.get("download", True))

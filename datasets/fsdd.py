@@ -10,10 +10,12 @@ import torch
 from benchmark.core.specs import TaskSpec
 from datasets.audio_base import N_MELS, AudioAdapter, read_clips
 from datasets.base import DataError, register_adapter
-from datasets.files import fetch_archive, offline_hint
+from datasets.files import Extract, offline_hint, remote
 from datasets.splitting import stratified_holdout
 
-FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
+FSDD_VERSION = "1.0.10"
+FSDD_PATH = f"Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v{FSDD_VERSION}.tar.gz"
+FSDD_URL = "https://github.com/" + FSDD_PATH
 FSDD_RE = re.compile(r"^([0-9])_([a-z]+)_([0-9]+)\.wav$")
 
 
@@ -33,6 +35,7 @@ class FSDD(AudioAdapter):
     task = TaskSpec(10, class_names=tuple(str(d) for d in range(10)))
     # ESC-50 (5 s clips) does not share the spec; the OOD protocol adds its synthetic far partner.
     ood_partners = {"near": ["speech_commands"], "far": []}
+    dataset_version = FSDD_VERSION
 
     def locate(self) -> Path:
         d = self.data_dir / "fsdd" / "recordings"
@@ -45,8 +48,25 @@ class FSDD(AudioAdapter):
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):
-            fetch_archive(FSDD_URL, None, d, "recordings", "FSDD")
+            self.fetch_files()
         return d
+
+    def remote_files(self):
+        # GitHub publishes no checksum for its generated archives; every WAV is checked on load.
+        return [
+            remote(
+                f"fsdd/free-spoken-digit-dataset-{FSDD_VERSION}.tar.gz",
+                "github",
+                FSDD_PATH,
+                extract=Extract(
+                    into="fsdd/recordings", strip=f"free-spoken-digit-dataset-{FSDD_VERSION}/recordings"
+                ),
+            )
+        ]
+
+    def local_copy(self):
+        d = self.data_dir / "fsdd" / "recordings"
+        return d if d.is_dir() and any(d.glob("*.wav")) else None
 
     def load_waveforms(self):
         root = self.locate()

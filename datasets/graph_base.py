@@ -73,9 +73,8 @@ class GraphAdapter(Adapter):
     """What node- and graph-level adapters share: graph corruptions (feature noise scaled by the train
     features' std, set by `load_splits` as `feature_scale`) and moving a batch to the device."""
 
-    extra_options = frozenset({"cache_dir", "cache_processed", "pretrain_pool"})
-
     feature_scale: torch.Tensor
+    extra_options = frozenset({"cache_dir", "cache_processed", "pretrain_pool"})
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)

@@ -1,5 +1,8 @@
-"""MedMNIST v2/v3 (Yang et al., Scientific Data 2023): the 12 2D and 6 3D sets, from the official
-`.npz` files the `medmnist` package downloads, under the package's own flag names.
+"""MedMNIST (Yang et al., Scientific Data 2023): the 12 2D and 6 3D sets, from the official `.npz`
+files the `medmnist` package downloads, under the package's own flag names. The release is the one
+the installed package's `INFO` describes — v3 (Zenodo record 10519652) for medmnist 3.x — and is
+recorded with every result as `dataset_version` ("v3"). The reference numbers of docs/design.md §5
+were published on v2.
 
 Files: `<flag>.npz` (28 px) or `<flag>_<size>.npz`, looked up in `<data_dir>/medmnist/`,
 `<data_dir>/` and `~/.medmnist/` (the package's default root), else downloaded from the Zenodo URL
@@ -48,7 +51,7 @@ import torch
 
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import Adapter, DataError, Split, register_adapter
-from datasets.files import download, file_digest
+from datasets.files import file_digest, stage
 
 # flag: (channels, classes, multilabel). Static so registration does not import `medmnist`;
 # tests check it against medmnist.INFO.
@@ -78,7 +81,6 @@ SIZES_2D = (28, 64, 128, 224)
 SIZES_3D = (28, 64)
 NO_FLIP = {"organamnist", "organcmnist", "organsmnist", "organmnist3d"}
 SPLITS = ("train", "val", "test")
-OPTIONS = {"size", "encoder", "download", "verify"}
 
 # OOD partner orders (smaller downloads first).
 _GRAY_NEAR = ["breastmnist", "pneumoniamnist", "organsmnist", "octmnist", "chestmnist", "tissuemnist"]
@@ -127,6 +129,17 @@ def medmnist_info(flag: str) -> dict[str, Any]:
     return _INFO[flag]
 
 
+def medmnist_release() -> str:
+    """The MedMNIST release whose URLs and MD5s are in use: the installed `medmnist` package's
+    `INFO` describes v<major> (medmnist 3.x → the v3 files on Zenodo record 10519652), e.g. "v3"."""
+    try:
+        from importlib.metadata import version
+
+        return f"v{version('medmnist').split('.')[0]}"
+    except Exception:  # not installed: nothing can be read or downloaded anyway
+        return ""
+
+
 def npz_name(flag: str, size: int) -> str:
     return f"{flag}.npz" if size == 28 else f"{flag}_{size}.npz"
 
@@ -144,11 +157,34 @@ def candidate_paths(data_dir: Path, flag: str, size: int) -> list[Path]:
     return [data_dir / "medmnist" / fname, data_dir / fname, Path.home() / ".medmnist" / fname]
 
 
+# Sizes in bytes of the official files we have seen (their MD5s match medmnist.INFO); others are
+# listed as unknown until someone records them.
+NPZ_SIZES = {"breastmnist.npz": 559580, "adrenalmnist3d.npz": 276833, "adrenalmnist3d_64.npz": 1880591}
+
+
+def remote_file(flag: str, size: int):
+    """The official npz on Zenodo (the URL and MD5 of `medmnist.INFO`, i.e. the release the installed
+    `medmnist` package describes: v3 for medmnist 3.x)."""
+    from datasets.files import SOURCES, remote
+
+    url, md5 = official_url_md5(flag, size)
+    if not url.startswith(SOURCES["zenodo"]):
+        raise DataError(f"{flag}: medmnist.INFO url {url!r} is not on Zenodo; expected {SOURCES['zenodo']}…")
+    name = npz_name(flag, size)
+    return remote(
+        f"medmnist/{name}", "zenodo", url.removeprefix(SOURCES["zenodo"]), f"md5:{md5}", NPZ_SIZES.get(name)
+    )
+
+
+def find_npz(data_dir: Path, flag: str, size: int) -> Path | None:
+    return next((p for p in candidate_paths(data_dir, flag, size) if p.is_file()), None)
+
+
 def locate_npz(data_dir: Path, flag: str, size: int, allow_download: bool = True) -> Path:
     cands = candidate_paths(data_dir, flag, size)
-    for p in cands:
-        if p.is_file():
-            return p
+    found = find_npz(data_dir, flag, size)
+    if found is not None:
+        return found
     url, md5 = official_url_md5(flag, size)
     if not allow_download:
         raise DataError(
@@ -156,7 +192,7 @@ def locate_npz(data_dir: Path, flag: str, size: int, allow_download: bool = True
             f"download it from {url} (MD5 {md5}) into {cands[0].parent}"
         )
     try:
-        return download(url, cands[0], md5)
+        return stage(remote_file(flag, size), data_dir)
     except DataError as e:
         raise DataError(
             f"{flag}: {npz_name(flag, size)} is not in any of {[str(c) for c in cands]} and "
@@ -257,24 +293,31 @@ def _as_uint8(images: np.ndarray, path: Path, split: str) -> np.ndarray:
 class MedMNISTAdapter(Adapter):
     """One MedMNIST flag; the concrete classes are made by `_make` below."""
 
-    extra_options = frozenset(OPTIONS)
-
     flag: str
     volume: bool
     channels: int
     num_classes: int
     multilabel: bool
 
+    extra_options = frozenset({"size", "verify"})
+
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
-        unknown = set(options) - OPTIONS
-        if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
         sizes = SIZES_3D if self.volume else SIZES_2D
         self.size = int(options.get("size", 28))
         if self.size not in sizes:
             raise ValueError(f"{self.name}: size must be one of {sizes}, got {options.get('size')!r}")
         self.spec = _spec(self.volume, self.channels, self.size)
+
+    @classmethod
+    def version(cls, options=None) -> str:
+        return medmnist_release()
+
+    def remote_files(self):
+        return [remote_file(self.flag, self.size)]
+
+    def local_copy(self):
+        return find_npz(self.data_dir, self.flag, self.size)
 
     def load_splits(self) -> dict[str, Split]:
         info = medmnist_info(self.flag)

@@ -12,7 +12,7 @@ import torch
 
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
-from datasets.ecg_base import ECGAdapter, cached_tensors, files_key, physionet_fetch, zscore_rows
+from datasets.ecg_base import ECGAdapter, cached_tensors, files_key, physionet_files, zscore_rows
 from datasets.files import offline_hint
 from datasets.splitting import name_seed
 
@@ -75,6 +75,7 @@ DS2 = (
 )
 PACED = ("102", "104", "107", "217")
 MITDB_FS = 360
+MITDB_VERSION = "1.0.0"
 
 
 def _read_record(path: Path):
@@ -175,11 +176,11 @@ class MITBIH(ECGAdapter):
     """MIT-BIH Arrhythmia Database beats (Moody & Mark 2001) read with wfdb.rdrecord/rdann.
 
     Records from `<data_dir>/ecg/mitdb` (or `<data_dir>/mitdb`), listed by RECORDS (else every
-    .hea); if absent, all 48 records are downloaded from PhysioNet (mitdb/1.0.0) with wfdb's client
-    and checked against PhysioNet's SHA256SUMS.txt. A beat is 0.25 s before to 0.45 s after the
-    annotated R peak at 360 Hz (252 samples) of
-    lead MLII — or the first lead where a record has no MLII (102, 104: V5). Beat symbols map to
-    the AAMI EC57 classes: N,L,R,e,j → N; A,a,J,S → S; V,E → V; F → F; /,f,Q → Q; other
+    .hea); if absent, all 48 records are downloaded from PhysioNet
+    (https://physionet.org/files/mitdb/1.0.0/) and checked against PhysioNet's SHA256SUMS.txt.
+    A beat is 0.25 s before to 0.45 s after the annotated R peak at 360 Hz (252 samples) of lead
+    MLII — or the first lead where a record has no MLII (102, 104: V5). Beat symbols map to the AAMI
+    EC57 classes: N,L,R,e,j → N; A,a,J,S → S; V,E → V; F → F; /,f,Q → Q; other
     annotations (rhythm, noise, '!', 'x', …) are not beats and are skipped.
 
     Inter-patient split by record (no patient in two splits): test = de Chazal's DS2 records,
@@ -200,13 +201,13 @@ class MITBIH(ECGAdapter):
     z-normalised per beat, as the UCR archive prepares its ECG sets — `length: 96` shares ECG200's
     spec, so MIT-BIH can be a transfer source for it (the quick suite's ECG transfer pair)."""
 
-    extra_options = frozenset({"length", "paced", "lead", "unlabelled"})
-
     name = "mitdb"
     fs = MITDB_FS
     spec = InputSpec("signal1d", (1, 252), {"fs": MITDB_FS})
     task = TaskSpec(5, class_names=AAMI_CLASSES)
     ood_partners = {"near": [], "far": []}
+    extra_options = frozenset({"length", "lead", "paced", "unlabelled"})
+    dataset_version = MITDB_VERSION
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
@@ -237,14 +238,20 @@ class MITBIH(ECGAdapter):
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):  # the 48 records (~100 MB), SHA256-checked against PhysioNet's list
-            physionet_fetch(
-                "mitdb/1.0.0",
-                cands[0],
-                ["RECORDS"],
-                lambda rel: rel.split(".")[-1] in ("hea", "dat", "atr"),
-                "MIT-BIH",
-            )
+            self.fetch_files()
         return cands[0]
+
+    def remote_files(self):
+        names = ["RECORDS"] + [f"{r}.{e}" for r in sorted(DS1 + DS2 + PACED) for e in ("hea", "dat", "atr")]
+        # every record is 650,000 two-channel samples in format 212: 1,950,000 bytes of .dat
+        sizes = {n: 1950000 for n in names if n.endswith(".dat")}
+        return physionet_files("mitdb", MITDB_VERSION, "ecg/mitdb", names, sizes)
+
+    def local_copy(self):
+        for d in (self.data_dir / "ecg" / "mitdb", self.data_dir / "mitdb"):
+            if d.is_dir() and (any(d.glob("*.hea")) or (d / "RECORDS").exists()):
+                return d
+        return None
 
     def record_splits(self, names: list[str]) -> dict[str, list[str]]:
         paced = self.options.get("paced", "exclude")

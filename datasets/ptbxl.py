@@ -13,10 +13,11 @@ import torch
 
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
-from datasets.ecg_base import ECGAdapter, cached_tensors, files_key, physionet_fetch
+from datasets.ecg_base import ECGAdapter, cached_tensors, files_key
 from datasets.files import offline_hint
 
-PTBXL_DB = "ptb-xl/1.0.3"
+PTBXL_VERSION = "1.0.3"
+PTBXL_ZIP = f"ptb-xl-a-large-publicly-available-electrocardiography-dataset-{PTBXL_VERSION}.zip"
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 PTBXL_LEADS = 12
 
@@ -30,19 +31,19 @@ class PTBXL(ECGAdapter):
 
     Root `<data_dir>/ecg/ptbxl` or `<data_dir>/ptb-xl` with ptbxl_database.csv,
     scp_statements.csv and records100/ (records500/ with option `sampling_rate: 500`), read with
-    wfdb.rdsamp. Missing → downloaded with wfdb's PhysioNet client (`wfdb.dl_files`, db
-    ptb-xl/1.0.3) and every fetched file checked against PhysioNet's published SHA256SUMS.txt.
+    wfdb.rdsamp. Missing → PhysioNet's release zip of v1.0.3 is downloaded and unpacked, every member
+    checked against PhysioNet's published SHA256SUMS.txt.
     Each record is z-scored per lead. The parsed tensor is cached atomically (~/.cache/sslbench/cache)
     keyed by the CSVs' size and mtime. Option `strict` (default true) requires all 21,799 records of
     v1.0.3 to be listed."""
-
-    extra_options = frozenset({"sampling_rate", "strict"})
 
     name = "ptbxl"
     fs = 100.0
     spec = InputSpec("signal1d", (PTBXL_LEADS, 1000), {"fs": 100})
     task = TaskSpec(5, multilabel=True, class_names=SUPERCLASSES)
     ood_partners = {"near": [], "far": []}
+    extra_options = frozenset({"sampling_rate", "strict"})
+    dataset_version = PTBXL_VERSION
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
@@ -64,18 +65,33 @@ class PTBXL(ECGAdapter):
         if not self.options.get("download", True):
             raise DataError(msg)
         with offline_hint(msg):
-            self._download(cands[0])
+            self.fetch_files()
         return cands[0]
 
-    def _download(self, dest: Path) -> None:
-        folder = f"records{self.sampling_rate}/"
-        physionet_fetch(
-            PTBXL_DB,
-            dest,
-            ["ptbxl_database.csv", "scp_statements.csv"],
-            lambda rel: rel.startswith(folder),
-            "PTB-XL",
-        )
+    def remote_files(self):
+        """PhysioNet's release zip (one request instead of ~43,600 per-file ones), every member
+        checked against the database's SHA256SUMS.txt, which is fetched first."""
+        from datasets.files import Extract, remote
+
+        sums = "ecg/ptbxl/SHA256SUMS.txt"
+        return [
+            remote(sums, "physionet", f"files/ptb-xl/{PTBXL_VERSION}/SHA256SUMS.txt"),
+            remote(
+                f"ecg/{PTBXL_ZIP}",
+                "physionet",
+                f"static/published-projects/ptb-xl/{PTBXL_ZIP}",
+                extract=Extract(
+                    into="ecg/ptbxl",
+                    strip="*",
+                    sums_from=sums,
+                    provides=("ptbxl_database.csv", "scp_statements.csv"),
+                ),
+            ),
+        ]
+
+    def local_copy(self):
+        cands = [self.data_dir / "ecg" / "ptbxl", self.data_dir / "ptb-xl", self.data_dir / "ptbxl"]
+        return next((d for d in cands if (d / "ptbxl_database.csv").exists()), None)
 
     def _read_tables(self, root: Path):
         db, st = root / "ptbxl_database.csv", root / "scp_statements.csv"

@@ -18,6 +18,13 @@ class _SklearnBundled(TabularAdapter):
 
     loader: ClassVar[str]
     expected: ClassVar[tuple[int, ...]]  # per-class counts
+    protocol_note = "no official split: a stratified 70/10/20 split"
+
+    @classmethod
+    def version(cls, options=None) -> str:
+        from datasets.digits import sklearn_version
+
+        return sklearn_version()
 
     def read_raw(self):
         import sklearn.datasets

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +10,11 @@ import torch
 from benchmark.core.specs import TaskSpec
 from datasets.audio_base import N_MELS, AudioAdapter, read_clips, read_wav
 from datasets.base import DataError, register_adapter
-from datasets.files import fetch, file_digest, offline_hint
+from datasets.files import Extract, Location, offline_hint, remote
 from datasets.signal_corruptions import hash_uniform
 
-SC_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
+SC_PATH = "data/speech_commands_v0.02.tar.gz"
+SC_URL = "http://download.tensorflow.org/" + SC_PATH
 SC_SHA256 = "af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58"  # as torchaudio records it
 SC_WORDS = (
     "backward",
@@ -74,13 +72,13 @@ class SpeechCommands(AudioAdapter):
     are not in the main archive). `strict: true` (default) refuses a copy whose split sizes differ
     from the official 84,843 / 9,981 / 11,005 (35 words); `strict: false` accepts subsets."""
 
-    extra_options = frozenset({"classes", "strict"})
-
     name = "speech_commands"
     sample_rate = 16000
     spec = AudioAdapter.spec_for("logmel", 16000, 1.0, N_MELS)
     task = TaskSpec(35, class_names=SC_WORDS)
     ood_partners = {"near": ["fsdd"], "far": []}  # FSDD's default log-mel spec is also (1, 64, 101)
+    extra_options = frozenset({"classes", "strict"})
+    dataset_version = "0.02"
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
@@ -106,19 +104,34 @@ class SpeechCommands(AudioAdapter):
         )
         if not self.options.get("download", True):
             raise DataError(msg)
-        dest = cands[0]
-        arch = dest.parent / Path(SC_URL).name
-        if not arch.exists():
-            with offline_hint(msg):
-                fetch(SC_URL, arch)
-        if file_digest(arch, "sha256") != SC_SHA256:
-            arch.unlink()
-            raise DataError(f"{SC_URL}: download fails its SHA256 check (expected {SC_SHA256})")
-        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix="sc.part"))
-        with tarfile.open(arch) as t:  # the tarball has no top folder
-            t.extractall(tmp, filter="data")
-        os.replace(tmp, dest)
-        return dest
+        with offline_hint(msg):
+            self.fetch_files()
+        return cands[0]
+
+    def remote_files(self):
+        # The tarball has no top folder; download.tensorflow.org is served from a GCS bucket, whose
+        # https URL is the fallback.
+        return [
+            remote(
+                "speech_commands/speech_commands_v0.02.tar.gz",
+                "tensorflow",
+                SC_PATH,
+                f"sha256:{SC_SHA256}",
+                fallbacks=(Location("tensorflow_gcs", SC_PATH),),
+                extract=Extract(
+                    into="speech_commands/speech_commands_v0.02",
+                    provides=("testing_list.txt", "validation_list.txt"),
+                ),
+            )
+        ]
+
+    def local_copy(self):
+        cands = [
+            self.data_dir / "speech_commands" / "speech_commands_v0.02",
+            self.data_dir / "SpeechCommands" / "speech_commands_v0.02",
+            self.data_dir / "speech_commands_v0.02",
+        ]
+        return next((d for d in cands if (d / "testing_list.txt").exists()), None)
 
     def _label(self, word: str) -> int:
         if self.n_classes == 35:

@@ -1,8 +1,9 @@
 """TUDataset graph classification (MUTAG, PROTEINS, NCI1, IMDB-BINARY), read with PyTorch
 Geometric's own `TUDataset` class from `<data_dir>/graphs/TUDataset/<NAME>/raw/<NAME>_*.txt`, after
 checking the text files agree with each other (`validate_tu_raw`). Read-only data dirs: see
-`datasets.graph_base`. Missing files are downloaded by PyG (official URLs) into the data dir unless
-`download=False`; offline, the DataError names the files and where to put them.
+`datasets.graph_base`. Missing files are downloaded from the TU collection (`Adapter.remote_files`)
+into the data dir unless `download=False`; offline, the DataError names the files and where to put
+them. `tu` with option `name` reads any TUDataset set from configuration alone.
 
 Splits: TUDataset has no official split: a stratified 70/10/20 split fixed by a seed derived from
 the dataset name (docs/design.md §3.1); option `fold=k` (0..9) gives fold k of a name-seeded stratified
@@ -12,6 +13,7 @@ the dataset name (docs/design.md §3.1); option `fold=k` (0..9) gives fold k of 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,10 +24,13 @@ from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets._keyed import stratified_70_10_20, stratified_kfold
 from datasets.base import DataError, Split, register_adapter
+from datasets.files import offline_hint
 from datasets.graph_base import GraphAdapter, pyg_root, shuffled_partner
 from datasets.graph_batches import GraphSet, graph_policy_view, graph_views
 
-TU_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
+TU_PATH = "graphkerneldatasets"
+TU_URL = "https://www.chrsmrrs.com/" + TU_PATH
+TU_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def _np_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -122,12 +127,16 @@ class TUAdapter(GraphAdapter):
     OneHotDegree — so sets with different feature vocabularies share a spec (graph, (max_degree+1,))
     and structure-only transfer between them is possible (e.g. PROTEINS → MUTAG, as in GCC)."""
 
-    extra_options = frozenset({"node_features", "max_degree", "fold", "use_node_attr", "view_rate"})
-
     domain = "graphs"
     pyg_name: ClassVar[str]
     expected: ClassVar[dict[str, Any]]  # graphs, nodes, edges, class_counts
     max_degree: ClassVar[int | None] = None  # one-hot degree features for sets without node features
+    extra_options = frozenset({"node_features", "max_degree", "fold", "use_node_attr", "view_rate"})
+    dataset_version = "unversioned"  # the TU collection publishes no versions or checksums
+    protocol_note = (
+        "TUDataset has no official split: one stratified 70/10/20 split; the literature's protocol is "
+        "10-fold cross-validation (option fold=k gives fold k)"
+    )
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
@@ -145,27 +154,46 @@ class TUAdapter(GraphAdapter):
             self.max_degree = d
             self.spec = InputSpec("graph", (d + 1,), extras=dict(self.spec.extras))
 
-    def load_splits(self) -> dict[str, Split]:
-        base = self.data_dir / "graphs" / "TUDataset"
-        raw_dir = base / self.pyg_name / "raw"
-        if not (raw_dir / f"{self.pyg_name}_A.txt").exists():
-            if not self.options.get("download", True):
-                raise DataError(
-                    f"{self.name}: {raw_dir / (self.pyg_name + '_A.txt')} and the other "
-                    f"{self.pyg_name}_*.txt files not found; extract "
-                    f"{TU_URL}/{self.pyg_name}.zip "
-                    f"into {raw_dir} or allow downloading"
-                )
-            ds = self._run_pyg(base, download=True)
-            self.pyg_root = base
-        else:
-            validate_tu_raw(raw_dir, self.pyg_name, self.expected)
-            files = sorted(raw_dir.glob(f"{self.pyg_name}_*.txt"))
-            root = pyg_root(
-                "TUDataset", self.pyg_name, raw_dir, files, self.options, lambda r: self._run_pyg(r)
+    def raw_dir(self) -> Path:
+        return self.data_dir / "graphs" / "TUDataset" / self.pyg_name / "raw"
+
+    def remote_files(self):
+        """The collection's zip (`<NAME>/<NAME>_*.txt`), unpacked into PyG's raw dir. No checksum is
+        published; `validate_tu_raw` checks the files against each other and the known counts."""
+        from datasets.files import Extract, remote
+
+        n = self.pyg_name
+        return [
+            remote(
+                f"graphs/TUDataset/{n}.zip",
+                "tu",
+                f"{TU_PATH}/{n}.zip",
+                extract=Extract(
+                    into=f"graphs/TUDataset/{n}/raw",
+                    strip=n,
+                    provides=(f"{n}_A.txt", f"{n}_graph_indicator.txt", f"{n}_graph_labels.txt"),
+                ),
             )
-            ds = self._run_pyg(root)
-            self.pyg_root = root  # where PyG's processed/ files are: the data dir or the cache
+        ]
+
+    def load_splits(self) -> dict[str, Split]:
+        raw_dir = self.raw_dir()
+        if not (raw_dir / f"{self.pyg_name}_A.txt").exists():
+            msg = (
+                f"{self.name}: {raw_dir / (self.pyg_name + '_A.txt')} and the other "
+                f"{self.pyg_name}_*.txt files not found; extract "
+                f"{TU_URL}/{self.pyg_name}.zip "
+                f"into {raw_dir} or allow downloading"
+            )
+            if not self.options.get("download", True):
+                raise DataError(msg)
+            with offline_hint(msg):
+                self.fetch_files()
+        validate_tu_raw(raw_dir, self.pyg_name, self.expected)
+        files = sorted(raw_dir.glob(f"{self.pyg_name}_*.txt"))
+        root = pyg_root("TUDataset", self.pyg_name, raw_dir, files, self.options, lambda r: self._run_pyg(r))
+        ds = self._run_pyg(root)
+        self.pyg_root = root  # where PyG's processed/ files are: the data dir or the cache
         import_pyg()
         from torch_geometric.data import Batch
 
@@ -173,11 +201,13 @@ class TUAdapter(GraphAdapter):
         y = big.y.long().reshape(-1)
         counts = tuple(torch.bincount(y).tolist())
         want = self.expected.get("class_counts", counts)
-        if len(y) != self.expected["graphs"] or counts != want:
+        if len(y) != self.expected.get("graphs", len(y)) or counts != want:
             raise DataError(
                 f"{raw_dir}: {len(y)} graphs with class counts {counts}; expected "
                 f"{self.expected['graphs']} with {want}"
             )
+        if not self.expected:  # the generic adapter: classes (and below, the spec) come from the files
+            self.task = TaskSpec(len(counts))
         node_ptr = big.ptr.long()
         ei = big.edge_index.long()
         egraph = big.batch[ei[0]]
@@ -191,6 +221,8 @@ class TUAdapter(GraphAdapter):
             x = torch.nn.functional.one_hot(deg.clamp_max(self.max_degree), self.max_degree + 1).float()
         else:
             x = big.x.float()
+        if not self.expected and self.options.get("node_features", "dataset") == "dataset":
+            self.spec = InputSpec("graph", (int(x.shape[1]),), extras={"task": "graph"})
         if x.shape[1] != self.spec.shape[0]:
             raise DataError(
                 f"{raw_dir}: node features have width {x.shape[1]}; expected {self.spec.shape[0]}"
@@ -210,7 +242,7 @@ class TUAdapter(GraphAdapter):
             for k, ids in (("train", tr), ("val", va), ("test", te))
         }
 
-    def _run_pyg(self, root: Path, download: bool = False):
+    def _run_pyg(self, root: Path):
         import_pyg()
         from torch_geometric.datasets import TUDataset
 
@@ -218,15 +250,10 @@ class TUAdapter(GraphAdapter):
             return TUDataset(str(root), self.pyg_name, use_node_attr=self.options.get("use_node_attr", False))
         except Exception as e:
             raw = Path(root) / self.pyg_name / "raw"
-            hint = (
-                (
-                    f"could not download it ({type(e).__name__}: {e}); without internet extract "
-                    f"{TU_URL}/{self.pyg_name}.zip into {raw}"
-                )
-                if download
-                else f"PyG cannot read the raw files in {raw} ({type(e).__name__}: {e}); re-download them"
-            )
-            raise DataError(f"{self.name}: {hint}") from e
+            raise DataError(
+                f"{self.name}: PyG cannot read the raw files in {raw} ({type(e).__name__}: {e}); "
+                f"re-download them"
+            ) from e
 
     def views(self, x, generator, policy=None):
         if policy is not None:
@@ -299,3 +326,29 @@ IMDB_BINARY = _tu(
 
 for _base in (MUTAG, PROTEINS, NCI1, IMDB_BINARY):
     shuffled_partner(_base)
+
+
+@register_adapter
+class TUByName(TUAdapter):
+    """Any TUDataset graph-classification set by name, from configuration alone:
+    `{name: tu, options: {name: ENZYMES}}` reads `graphs/TUDataset/<NAME>/raw/<NAME>_*.txt`
+    (downloaded from the TU collection when missing), checks the files against each other, and takes
+    the classes and node-feature width from them (no published counts to check; no OOD partner).
+    Its spec is known only once the files are read, except with `node_features: degree` — use that
+    to pair it with another set for transfer."""
+
+    name = "tu"
+    extra_options = frozenset({"name"})
+    spec = InputSpec("graph", (1,), extras={"task": "graph"})  # until the files are read
+    task = TaskSpec(2)
+    expected: ClassVar[dict[str, Any]] = {}
+    ood_partners = {"near": [], "far": []}
+
+    def __init__(self, data_dir=None, **options):
+        super().__init__(data_dir, **options)
+        tu_name = self.options.get("name")
+        if not isinstance(tu_name, str) or not TU_NAME_RE.match(tu_name):
+            raise ValueError(
+                f"tu: option name must be a TUDataset name such as ENZYMES or IMDB-MULTI, got {tu_name!r}"
+            )
+        self.pyg_name = tu_name

@@ -4,7 +4,6 @@ series, the UCR archive's own convention (a no-op for files that are already nor
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,10 +13,11 @@ import torch
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.ecg_base import ECGAdapter, zscore_rows
-from datasets.files import fetch, offline_hint
+from datasets.files import Extract, offline_hint, remote
 from datasets.splitting import stratified_holdout
 
-UCR_URL = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
+UCR_PATH = "aeon-toolkit/{name}.zip"
+UCR_URL = "https://www.timeseriesclassification.com/" + UCR_PATH
 
 
 def read_ucr(
@@ -66,12 +66,12 @@ class UCRAdapter(ECGAdapter):
     order of the original labels. Series are z-normalised per series. Option `length: L` resamples
     (linear) to L points, e.g. to share a spec with another ECG set for OOD or transfer."""
 
-    extra_options = frozenset({"length"})
-
     ucr_name: ClassVar[str]
     counts: ClassVar[tuple[int, int]]
     series_length: ClassVar[int]
     fs = 100.0  # nominal: UCR beats carry no sampling rate; ~1 s per series is assumed
+    extra_options = frozenset({"length"})
+    dataset_version = "2018"  # the UCR archive 2018 release (aeon-toolkit's copies)
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
@@ -92,23 +92,30 @@ class UCRAdapter(ECGAdapter):
         )
         if not self.options.get("download", True):
             raise DataError(msg)
-        import zipfile
+        with offline_hint(msg):
+            self.fetch_files()
+        return d / f"{n}_TRAIN.txt", d / f"{n}_TEST.txt"
 
-        arch = d / f"{n}.zip"
-        if not arch.exists():
-            with offline_hint(msg):
-                fetch(UCR_URL.format(name=n), arch)
-        with zipfile.ZipFile(arch) as z:
-            for m in z.namelist():
-                base = Path(m).name
-                if base in (f"{n}_TRAIN.txt", f"{n}_TEST.txt"):
-                    tmp = d / (base + ".part")
-                    tmp.write_bytes(z.read(m))
-                    os.replace(tmp, d / base)
-        tr, te = d / f"{n}_TRAIN.txt", d / f"{n}_TEST.txt"
-        if not (tr.exists() and te.exists()):
-            raise DataError(f"{arch}: no {n}_TRAIN.txt/{n}_TEST.txt inside")
-        return tr, te
+    def remote_files(self):
+        # No checksum is published; the official counts and length are checked on load.
+        n = self.ucr_name
+        members = (f"{n}_TRAIN.txt", f"{n}_TEST.txt")
+        return [
+            remote(
+                f"ecg/ucr/{n}/{n}.zip",
+                "ucr",
+                UCR_PATH.format(name=n),
+                extract=Extract(into=f"ecg/ucr/{n}", members=members, flatten=True, provides=members),
+            )
+        ]
+
+    def local_copy(self):
+        n = self.ucr_name
+        for d in (self.data_dir / "ecg" / "ucr" / n, self.data_dir / "ucr" / n, self.data_dir / n):
+            for ext in (".txt", ".tsv", ""):
+                if (d / f"{n}_TRAIN{ext}").exists() and (d / f"{n}_TEST{ext}").exists():
+                    return d
+        return None
 
     def load_splits(self):
         tr_path, te_path = self.files()

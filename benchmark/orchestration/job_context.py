@@ -40,7 +40,6 @@ class JobContext:
         self.on_resume = on_resume  # called with the epochs done when pretraining resumes a checkpoint
         self.amp = amp  # off | bf16 | fp16: autocast in pretraining (benchmark/training/pretrain.py)
         self.adapter = adapter
-        self.task = adapter.task
         self.device = device
         self.work_dir = Path(work_dir)
         self.cache = EmbeddingCache(self.work_dir / "cache" / "embeddings")
@@ -49,6 +48,7 @@ class JobContext:
         ] = {}  # id → (model, digest); holding the model keeps its id unique
         self.progress = progress
         self.splits = adapter.splits()
+        self.task = adapter.task  # after loading: an adapter configured by name learns it from its files
         tr, va, te = self.splits["train"], self.splits["val"], self.splits["test"]
         self.index = {
             "train": _cap(tr.labels, job.max_train, job.dataset, "train"),

@@ -36,12 +36,14 @@ class Job:
     # Training recipes (methods/recipe.py): `paper` or `legacy`. Suites default to `paper`; a Job
     # defaults to `legacy`, what every job was before recipes, so its hash is the one it had.
     recipes: str = "legacy"
+    # the cross-validation fold of a suite entry with `folds` (also in dataset_options["fold"])
+    cv_fold: int | None = None
 
     def config(self) -> dict[str, Any]:
         cfg = asdict(self)
         # jobs that do not use a later field keep the hashes (and stored results) they had before it
-        for key in ("pretrain_on", "robustness_max_test"):
-            if not cfg[key]:
+        for key in ("pretrain_on", "robustness_max_test", "cv_fold"):
+            if cfg[key] is None or (key != "cv_fold" and not cfg[key]):
                 cfg.pop(key)
         if cfg["recipes"] == "legacy":
             cfg.pop("recipes")
@@ -51,12 +53,17 @@ class Job:
         return config_hash(self.config())
 
     def group_hash(self) -> str:
+        """The config without its seed, and without its fold under cross-validation: one table cell
+        pools every seed and fold (the published CV protocols average over folds)."""
         cfg = self.config()
         cfg.pop("seed")
+        if cfg.pop("cv_fold", None) is not None:
+            cfg["dataset_options"] = {k: v for k, v in cfg["dataset_options"].items() if k != "fold"}
         return config_hash(cfg)
 
     def label(self) -> str:
-        return f"{self.method} × {self.dataset} × seed {self.seed}"
+        fold = f" × fold {self.cv_fold}" if self.cv_fold is not None else ""
+        return f"{self.method} × {self.dataset}{fold} × seed {self.seed}"
 
 
 def expand(
@@ -92,6 +99,9 @@ def expand(
             raise UsageError(
                 f"suite {suite.source}: unknown dataset {d.name!r}; known: {', '.join(sorted(ADAPTERS))}"
             )
+        for fold in d.folds or [None]:
+            opts = d.options if fold is None else {**d.options, "fold": fold}
+            check_dataset_options(d.name, opts, f"suite {suite.source}: dataset {d.name}")
         name = d.options.get("encoder")
         if name is not None and not encoder_available(
             ADAPTERS[d.name].spec if hasattr(ADAPTERS[d.name], "spec") else None, name
@@ -117,7 +127,9 @@ def expand(
                 (get_method_class(m).recipe or legacy_recipe(1e-3, 1e-6)).with_overrides(hp)
             except (TypeError, ValueError) as e:
                 raise UsageError(f"suite {suite.source}: method_hparams.{m}: {e}") from e
-            for s in seeds if seeds is not None else suite.seeds:
+            for s, fold in [
+                (s, f) for f in (d.folds or [None]) for s in (seeds if seeds is not None else suite.seeds)
+            ]:
                 jobs.append(
                     Job(
                         suite=suite.name,
@@ -129,15 +141,29 @@ def expand(
                         probes=suite.probes,
                         protocols=suite.protocols,
                         method_hparams=hp,
-                        dataset_options=d.options,
+                        dataset_options=d.options if fold is None else {**d.options, "fold": fold},
                         max_train=d.max_train,
                         max_val=d.max_val,
                         max_test=d.max_test,
                         robustness_max_test=suite.robustness_max_test,
                         recipes=suite.recipes,
+                        cv_fold=fold,
                     )
                 )
     return jobs
+
+
+def check_dataset_options(name: str, options: dict, where: str) -> None:
+    """Unknown or invalid adapter options are a UsageError naming the allowed ones, before any job
+    starts (making the adapter reads no files)."""
+    cls = ADAPTERS[name]
+    err = cls.option_error(options)
+    if err:
+        raise UsageError(f"{where}: options: {err}")
+    try:
+        cls(data_dir=None, **options)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{where}: options: {e}") from None
 
 
 def known_methods() -> list[str]:

@@ -114,6 +114,8 @@ def suite_problems(suite: Suite) -> list[str]:
             continue
         try:  # building an adapter reads no data; it checks the option names and values
             ADAPTERS[d.name](data_dir=".", **d.options)
+            for fold in d.folds or []:  # cross-validation: every fold must be one the adapter takes
+                ADAPTERS[d.name](data_dir=".", **{**d.options, "fold": fold})
         except Exception as e:  # an option name or value the adapter refuses
             problems.append(f"{where}: {label}.options: {one_line(e)}")
     for label, m, hp in overrides:
@@ -185,8 +187,9 @@ def data_problems(jobs, data_dir: str | None, report: Preflight) -> None:
                     partner.splits()
                     report.checked += 1
                 except Exception as e:  # a partner never stops a run: its OOD rows are left out
-                    mark_unavailable(p, adapter.data_dir)
                     text = one_line(e)
+                    first = text.split(". ")[0]
+                    mark_unavailable(p, adapter.data_dir, f"{type(e).__name__}: {first[:200]}")
                     if any(w in text for w in MISSING_WORDS):
                         missing_partners.append(p)
                     else:

@@ -107,6 +107,7 @@ def job_record(job: Job, adapter_cls) -> dict:
         + ("@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
         "seed": job.seed,
         "config": job.config(),
+        "dataset_version": adapter_cls.version(job.dataset_options),
     }
 
 
@@ -189,6 +190,8 @@ def record_result(
     if timing:  # evaluation cost vs training, printed in the run summary
         summary["train_s"] = summary.get("train_s", 0.0) + timing["train_s"]
         summary["eval_s"] = summary.get("eval_s", 0.0) + sum(timing["eval_s"].values())
+    for partner, reason in ((res.history or {}).get("ood_missing") or {}).items():
+        summary.setdefault("missing_partners", {})[(job.dataset, partner)] = reason
     if res.status != "done":
         error = " ".join(str(res.error).split())
         summary["failed"].append((job.label(), error))

@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     suite TEXT NOT NULL, method TEXT NOT NULL, dataset TEXT NOT NULL, domain TEXT NOT NULL,
     encoder TEXT NOT NULL, pretrain_budget TEXT NOT NULL, seed INTEGER NOT NULL,
     config_json TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
-    code_version TEXT NOT NULL, created_at TEXT NOT NULL, wall_s REAL, history_json TEXT
+    code_version TEXT NOT NULL, created_at TEXT NOT NULL, wall_s REAL, history_json TEXT,
+    dataset_version TEXT NOT NULL DEFAULT ''  -- the dataset release read (Adapter.version)
 );
 CREATE TABLE IF NOT EXISTS results (
     config_hash TEXT NOT NULL REFERENCES jobs(config_hash),
@@ -39,6 +40,17 @@ JOB_FIELDS = (
     "pretrain_budget",
     "seed",
 )
+JOB_COLUMNS = (
+    *JOB_FIELDS,
+    "config_json",
+    "status",
+    "error",
+    "code_version",
+    "created_at",
+    "wall_s",
+    "history_json",
+    "dataset_version",
+)
 
 
 def now_iso() -> str:
@@ -56,6 +68,14 @@ class ResultStore:
         self._retry(lambda c: c.execute("PRAGMA journal_mode=WAL"), attempts=100)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._retry(lambda c: c.executescript(SCHEMA))
+        self._retry(self._add_missing_columns)
+
+    @staticmethod
+    def _add_missing_columns(c: sqlite3.Connection) -> None:
+        """A store written before `dataset_version` existed gets the column (empty for its jobs)."""
+        cols = {r[1] for r in c.execute("PRAGMA table_info(jobs)")}
+        if "dataset_version" not in cols:
+            c.execute("ALTER TABLE jobs ADD COLUMN dataset_version TEXT NOT NULL DEFAULT ''")
 
     def close(self):
         self._conn.close()
@@ -94,7 +114,8 @@ class ResultStore:
             try:
                 c.execute("DELETE FROM results WHERE config_hash=?", (job["config_hash"],))
                 c.execute(
-                    "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR REPLACE INTO jobs ({', '.join(JOB_COLUMNS)}) "
+                    f"VALUES ({','.join('?' * len(JOB_COLUMNS))})",
                     (
                         *[job[k] for k in JOB_FIELDS],
                         json.dumps(job["config"], sort_keys=True),
@@ -104,6 +125,7 @@ class ResultStore:
                         now_iso(),
                         wall_s,
                         json.dumps(history) if history is not None else None,
+                        job.get("dataset_version", ""),
                     ),
                 )
                 c.executemany(
@@ -136,7 +158,9 @@ class ResultStore:
 
         q = (
             "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
-            "j.pretrain_budget, j.seed, j.code_version, j.created_at, r.protocol, r.probe, r.fraction, "
+            "j.pretrain_budget, j.seed, json_extract(j.config_json, '$.cv_fold') AS fold, "
+            "j.code_version, j.dataset_version, j.created_at, r.protocol, "
+            "r.probe, r.fraction, "
             "r.corruption, r.severity, r.ood_partner, r.metric, r.value "
             "FROM results r JOIN jobs j USING (config_hash) WHERE j.status='done'"
         )
@@ -145,6 +169,19 @@ class ResultStore:
             q += " AND j.suite=?"
             params = (suite,)
         return pd.read_sql_query(q, self._conn, params=params)
+
+    def histories(self, suite: str | None = None) -> list[tuple[str, dict]]:
+        """(dataset, history) of every done job (of `suite`): what a job noted besides its rows,
+        e.g. the OOD partners it had to leave out (`ood_missing`)."""
+        q = "SELECT dataset, history_json FROM jobs WHERE status='done'"
+        rows = self._conn.execute(q + (" AND suite=?" if suite else ""), (suite,) if suite else ()).fetchall()
+        out = []
+        for dataset, h in rows:
+            try:
+                out.append((dataset, json.loads(h) if h else {}))
+            except ValueError:
+                out.append((dataset, {}))
+        return out
 
     def suites(self) -> list[str]:
         """The suites this store holds jobs of."""

@@ -31,6 +31,7 @@ ALLOWED_TOP = {
     "resources",
     "transfer",
     "robustness",
+    "ood_partners",
     "recipes",
     "tuning",
 }
@@ -47,6 +48,7 @@ ALLOWED_DATASET = {
     "batch_size",
     "method_hparams",
     "method_epochs",
+    "folds",
 }
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 # per-job resources the Ray and SLURM executors read from a suite's `resources:`
@@ -74,6 +76,9 @@ class DatasetEntry:
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-dataset overrides
     batch_size: int | None = None  # every method's batch size on this dataset, unless its method_hparams say
     method_epochs: dict[str, int] = field(default_factory=dict)  # per-method epochs on this dataset
+    # Cross-validation: one job per value of the adapter's `fold` option, pooled into one cell
+    # (docs/design.md §3.1); None: the adapter's own split, once.
+    folds: list[int] | None = None
 
 
 @dataclass
@@ -116,6 +121,11 @@ class Suite:
     # A method's own pretraining epochs (every dataset, unless the dataset's method_epochs says),
     # for budgets selected on val; the leaderboard's pretrain_budget column shows each row's.
     method_epochs: dict[str, int] = field(default_factory=dict)
+    # `required`: `fetch` stages the OOD partners and `run --strict` insists on them; `optional`: the
+    # OOD protocol scores the partners found in the data dir (those missing are still listed), and
+    # `fetch` leaves them out unless asked (`--ood-partners`). Never part of a job's config: the
+    # protocol itself is the same either way.
+    ood_partners: str = "required"
     # How methods train (methods/recipe.py): `paper` (each method's published recipe, the default)
     # or `legacy` (AdamW 1e-3 for every method and the adapters' one view: the suites whose
     # published rows were computed that way, until they are re-run).
@@ -248,6 +258,12 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(
         rcap is None or _is_int(rcap, 10), where, f"robustness.max_test must be an integer ≥ 10, got {rcap!r}"
     )
+    ood_partners = data.get("ood_partners", "required")
+    _need(
+        ood_partners in ("required", "optional"),
+        where,
+        f"ood_partners must be 'required' or 'optional', got {ood_partners!r}",
+    )
     recipes = data.get("recipes", "paper")
     _need(recipes in RECIPE_MODES, where, f"'recipes' must be one of {list(RECIPE_MODES)}, got {recipes!r}")
     return Suite(
@@ -267,6 +283,7 @@ def parse_suite(data: Any, where: str) -> Suite:
         transfer=_transfer(data.get("transfer", []), where),
         robustness_max_test=rcap,
         method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"),
+        ood_partners=ood_partners,
         recipes=recipes,
         tuning=_tuning(data.get("tuning"), where, seeds),
     )
@@ -346,6 +363,24 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         where,
         f"{label}.method_hparams must map method names to mappings of hyper-parameters",
     )
+    folds = d.get("folds")
+    _need(
+        folds is None
+        or (
+            isinstance(folds, list)
+            and len(folds) >= 2
+            and all(_is_int(f, 0) for f in folds)
+            and len(set(folds)) == len(folds)
+        ),
+        where,
+        f"{label}.folds must be a list of at least two distinct fold numbers (the adapter's `fold` "
+        f"option), got {folds!r}",
+    )
+    _need(
+        folds is None or "fold" not in (d.get("options") or {}),
+        where,
+        f"{label}: give either options.fold (one fold) or folds (cross-validation), not both",
+    )
     return DatasetEntry(
         d["name"],
         dict(d.get("options", {})),
@@ -356,6 +391,7 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         {k: dict(v) for k, v in dhp.items()},
         dbs,
         _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"),
+        list(folds) if folds is not None else None,
     )
 
 

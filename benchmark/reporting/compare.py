@@ -259,9 +259,11 @@ def delta_table(
     new_f = frame[frame["method"] == new]
     for base in against:
         base_f = frame[frame["method"] == base]
-        merged = new_f.merge(base_f, on=cell_cols + ["seed"], suffixes=("_new", "_base"))
+        # a pair is one seed (and, under cross-validation, one fold: `fold` is NaN otherwise)
+        pair = ["seed", "fold"] if "fold" in frame else ["seed"]
+        merged = new_f.merge(base_f, on=cell_cols + pair, suffixes=("_new", "_base"))
         for key, g in merged.groupby(cell_cols, sort=True, dropna=False):
-            g = g.sort_values("seed")
+            g = g.sort_values(pair)
             nv = [float(v) for v in g["value_new"]]
             bv = [float(v) for v in g["value_base"]]
             mean, std, n, lo, hi = paired_diff(nv, bv)

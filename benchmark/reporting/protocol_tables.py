@@ -125,9 +125,15 @@ def robustness_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = 
     return out.getvalue()
 
 
-def ood_markdown(long: pd.DataFrame) -> str:
+def ood_markdown(long: pd.DataFrame, missing: dict[str, dict[str, str]] | None = None) -> str:
+    """`missing` ({dataset: {partner: why}}): partners the jobs had to leave out (files not there);
+    they are listed as rows marked missing under the dataset's table, never silently dropped."""
     ood = long[long["protocol"] == "ood"]
+    missing = missing or {}
     out = io.StringIO()
+    for dataset in sorted(set(missing) - set(ood["dataset"])):  # no partner at all could be scored
+        out.write(f"### {dataset} — OOD detection\n\nNo partner could be scored.\n\n")
+        _missing_rows(out, missing[dataset])
     for (dataset, frac), d in ood.groupby(["dataset", "fraction"], sort=True):
         scorers = sorted(set(d["probe"]))
         partners = sorted(set(d["ood_partner"]))
@@ -156,7 +162,15 @@ def ood_markdown(long: pd.DataFrame) -> str:
             rows.append([m] + cells)
         _table(out, header, rows)
         out.write(_seeds_note(d))
+        if missing.get(dataset):
+            out.write("\n")
+            _missing_rows(out, missing[dataset])
     return out.getvalue()
+
+
+def _missing_rows(out, partners: dict[str, str]) -> None:
+    rows = [[p, "missing — not scored", why.replace("|", "/")] for p, why in sorted(partners.items())]
+    _table(out, ["partner", "status", "why (run `run_benchmark.py fetch` to stage it)"], rows)
 
 
 def transfer_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None) -> str:
@@ -281,13 +295,17 @@ def stats_markdown(long: pd.DataFrame, metric_for: dict[str, str] | None = None)
 
 
 def write_protocol_markdowns(
-    long: pd.DataFrame, out_dir: Path, metric_for: dict[str, str] | None = None, superseded: int = 0
+    long: pd.DataFrame,
+    out_dir: Path,
+    metric_for: dict[str, str] | None = None,
+    ood_missing: dict[str, dict[str, str]] | None = None,
+    superseded: int = 0,
 ) -> dict[str, Path]:
     """`superseded`: how many rows of older budgets the caller left out (stated in each file)."""
     written = {}
     for name, title, text in (
         ("robustness.md", "Robustness results", robustness_markdown(long, metric_for)),
-        ("ood.md", "OOD-detection results", ood_markdown(long)),
+        ("ood.md", "OOD-detection results", ood_markdown(long, ood_missing)),
         ("transfer.md", "Transfer and multi-domain results", transfer_markdown(long, metric_for)),
         ("stats.md", "Average ranks across datasets", stats_markdown(long, metric_for)),
     ):

@@ -26,7 +26,9 @@ from benchmark.reporting.stats import (
     metric_range,
 )
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added `dataset_version`; 1.0 files (without it) still read and validate, the column empty.
+SCHEMA_VERSION = "1.1"
+SCHEMA_VERSIONS = ("1.0", "1.1")
 KEY = [
     "suite",
     "domain",
@@ -51,9 +53,12 @@ LONG_COLUMNS = [
     "ci95_low",
     "ci95_high",
     "code_version",
+    "dataset_version",
     "config_hash",
     "created_at",
 ]
+# Columns an older schema version lacks (a missing one reads as empty).
+ADDED_IN = {"dataset_version": "1.1"}
 # A paired difference of a method against a baseline over seeds (compare; leaderboard paired/*.csv).
 DELTA_COLUMNS = [
     "suite",
@@ -113,6 +118,7 @@ def long_table(frame: pd.DataFrame) -> pd.DataFrame:
             ci95_low=lo,
             ci95_high=hi,
             code_version=",".join(sorted(set(g["code_version"]))),
+            dataset_version=",".join(sorted({v for v in g.get("dataset_version", []) if v})),
             config_hash=",".join(sorted(set(g["group_hash"]))),
             # when the cell's newest job finished: what tells a current budget from a superseded one
             created_at=str(g["created_at"].max()) if "created_at" in g else now_iso(),
@@ -212,10 +218,14 @@ def write_tables(
         written[f"{protocol}.csv"] = atomic_write_text(
             Path(out_dir) / f"{protocol}.csv", part.to_csv(index=False)
         )
+    missing: dict[str, dict[str, str]] = {}
+    for dataset, history in store.histories(suite):  # OOD partners a job had to leave out
+        for partner, why in (history.get("ood_missing") or {}).items():
+            missing.setdefault(dataset, {})[partner] = why
     # the CSVs keep every stored budget; the Markdown shows each method's current budget only
     old = superseded_mask(long)
     long = long[~old]
-    written.update(write_protocol_markdowns(long, out_dir, metric_for, superseded=int(old.sum())))
+    written.update(write_protocol_markdowns(long, out_dir, metric_for, missing, superseded=int(old.sum())))
     failed: dict[str, dict[str, str]] = {}
     for j in store.jobs("failed") + store.jobs("collapsed"):  # shown as such, never as numbers
         if suite is None or j["suite"] == suite:

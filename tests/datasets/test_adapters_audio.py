@@ -193,7 +193,8 @@ def write_esc50(root: Path, targets=(0, 1, 41), per_fold=2, seconds=0.5) -> list
     for t in targets:
         for fold in range(1, 6):
             for k in range(per_fold):
-                fn = f"{fold}-{100 * t + k}-A-{t}.wav"
+                src = 1000 * fold + 100 * t + k  # as officially, a source recording is in one fold
+                fn = f"{fold}-{src}-A-{t}.wav"
                 sf.write(
                     root / "audio" / fn,
                     _tone(300 + 40 * t, 44100, int(44100 * seconds), k),
@@ -207,7 +208,7 @@ def write_esc50(root: Path, targets=(0, 1, 41), per_fold=2, seconds=0.5) -> list
                         "target": t,
                         "category": cats[t],
                         "esc10": str(t in esc10),
-                        "src_file": str(100 * t + k),
+                        "src_file": str(src),
                         "take": "A",
                     }
                 )
@@ -222,13 +223,16 @@ def test_esc50_fixture_folds_and_resampling(tmp_path):
     rows = write_esc50(tmp_path / "ESC-50")
     a = get_adapter("esc50", data_dir=tmp_path, download=False, strict=False)
     s = a.splits()
-    assert [len(s[k]) for k in ("train", "val", "test")] == [18, 6, 6]  # folds 1–3 / 4 / 5
+    # the official CV: test = fold 5, train = the other four folds less a val of whole source
+    # recordings (per class ⌈8/8⌉ = 1 of its 8 training clips)
+    assert [len(s[k]) for k in ("train", "val", "test")] == [21, 3, 6]
+    assert sorted(s["val"].labels.tolist()) == [0, 1, 41]
     assert a.spec.shape == (1, 64, 501) and s["test"].inputs.shape[1:] == (1, 64, 501)
     assert sorted(s["test"].labels.tolist()) == [0, 0, 1, 1, 41, 41]
     assert a.task.class_names[41] == "chainsaw"
-    b = get_adapter("esc50", data_dir=tmp_path, download=False, strict=False, test_fold=1, input="waveform")
+    b = get_adapter("esc50", data_dir=tmp_path, download=False, strict=False, fold=1, input="waveform")
     sb = b.splits()
-    assert [len(sb[k]) for k in ("train", "val", "test")] == [18, 6, 6]
+    assert [len(sb[k]) for k in ("train", "val", "test")] == [21, 3, 6]
     assert sb["test"].inputs.shape[1:] == (1, 80000)  # 5 s at 16 kHz (resampled from 44.1 kHz)
     # the 0.5 s clip sits in the middle of the zero-padded 5 s window
     w = sb["test"].inputs[0, 0].float()
@@ -305,3 +309,31 @@ def test_logmel_gain_matches_waveform_gain(fsdd, fsdd_wave):
     p = fsdd.mel_power(wave_gain)
     ref = (10 * torch.log10(p.clamp_min(1e-10)) - db_mean) / db_std
     assert (mel_gain[:, 0] - ref).abs().max() < 0.01
+
+
+def test_esc50_follows_the_official_five_fold_cv(tmp_path, monkeypatch):
+    """Each fold k tests on exactly fold k and trains on the other four; val is whole source
+    recordings of those four folds; over the five folds every clip is tested exactly once."""
+    import datasets.esc50 as esc50_module
+
+    rows = write_esc50(tmp_path / "ESC-50", targets=(0, 1), per_fold=3, seconds=0.05)
+    src_of = {r["filename"]: int(r["src_file"]) for r in rows}
+    fold_of = {int(r["src_file"]): r["fold"] for r in rows}
+
+    def clips(paths, expected_sr, length, target_sr=None):  # the source id instead of the audio
+        return torch.tensor([[src_of[Path(p).name]] for p in paths], dtype=torch.int16)
+
+    monkeypatch.setattr(esc50_module, "read_clips", clips)
+    tested = []
+    for k in (1, 2, 3, 4, 5):
+        a = get_adapter("esc50", data_dir=tmp_path, download=False, strict=False, fold=k)
+        w = {s: set(v[0][:, 0].tolist()) for s, v in a.load_waveforms().items()}
+        assert {fold_of[s] for s in w["test"]} == {k}
+        assert {fold_of[s] for s in w["train"] | w["val"]} == {1, 2, 3, 4, 5} - {k}
+        assert not w["train"] & w["val"] and len(w["val"]) == 2 * 2  # ⌈12/8⌉ = 2 recordings per class
+        tested += sorted(w["test"])
+        again = get_adapter("esc50", data_dir=tmp_path, download=False, strict=False, fold=k)
+        assert {s: set(v[0][:, 0].tolist()) for s, v in again.load_waveforms().items()} == w  # fixed
+    assert sorted(tested) == sorted(src_of.values())
+    with pytest.raises(ValueError, match="fold must be one of the official folds 1..5, got 6"):
+        get_adapter("esc50", data_dir=tmp_path, fold=6)

@@ -153,25 +153,17 @@ def test_missing_file_offline_names_files_and_source(tmp_path):
         get_adapter("breastmnist", data_dir=tmp_path, download=False, size=64).splits()
 
 
-def test_missing_file_is_downloaded_from_info_url_with_md5(data_dir, tmp_path, monkeypatch):
-    calls = []
-
-    def fake_download(url, dest, md5):  # stands in for the network: the official bytes from shared
-        calls.append((url, dest, md5))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(data_dir / "medmnist" / "breastmnist.npz", dest)
-        return dest
-
-    monkeypatch.setattr(mm, "download", fake_download)
+def test_missing_file_is_downloaded_from_info_url_with_md5(data_dir, tmp_path, loopback):
+    # the official bytes (from the shared data), served under Zenodo's path by a local HTTP server
+    official = (data_dir / "medmnist" / "breastmnist.npz").read_bytes()
+    loopback.add("zenodo", "records/10519652/files/breastmnist.npz", official)
     s = get_adapter("breastmnist", data_dir=tmp_path).splits()
     assert len(s["test"]) == 156
-    assert calls == [
-        (
-            "https://zenodo.org/records/10519652/files/breastmnist.npz?download=1",
-            tmp_path / "medmnist" / "breastmnist.npz",
-            "750601b1f35ba3300ea97c75c52ff8f6",
-        )
-    ]
+    assert loopback.requests == [("/zenodo/records/10519652/files/breastmnist.npz", None)]
+    rf = get_adapter("breastmnist", data_dir=tmp_path).remote_files()[0]
+    assert rf.hash == "md5:750601b1f35ba3300ea97c75c52ff8f6" and rf.size == len(official)  # medmnist.INFO
+    assert rf.locations[0].path == "records/10519652/files/breastmnist.npz?download=1"
+    assert (tmp_path / "medmnist" / "breastmnist.npz").read_bytes() == official
 
 
 def test_bad_options_are_rejected():

@@ -155,8 +155,14 @@ def test_list_datasets_shows_local_copies_with_official_sizes(data_dir, tmp_path
     (tmp_path / "medmnist" / "breastmnist.npz").symlink_to(data_dir / "medmnist" / "breastmnist.npz")
     assert main(["list", "datasets", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^breastmnist\s.*\syes\s+546/78/156$", out, re.M)
-    assert re.search(r"^adrenalmnist3d\s.*\sno\s+files missing$", out, re.M)
+    assert re.search(r"^breastmnist\s.*\syes\s+546/78/156\s+official$", out, re.M)
+    assert re.search(r"^adrenalmnist3d\s.*\sno\s+files missing\s+official$", out, re.M)
+    # adapters that depart from the published protocol say so, with a note under the table; ESC-50
+    # follows its 5-fold CV (option fold; a suite's `folds` runs all five)
+    assert re.search(r"^esc50\s.*\sofficial$", out, re.M)
+    m = re.search(r"^mutag\s.*\sdeviates \[(\d+)\]$", out, re.M)
+    assert m and re.search(rf"^\[{m.group(1)}\] .*mutag.*: TUDataset has no official split", out, re.M)
+    assert re.search(r"^tu\s.*-\s+set by option name", out, re.M)
 
 
 def test_hf_datasets_clash_gives_clear_error(tmp_path):

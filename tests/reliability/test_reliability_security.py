@@ -56,9 +56,9 @@ ALLOWED = {
     ),  # array-only unpickler: resolves numpy array constructors only
     ("datasets/cifar10.py", "import pickle"),
     (
-        "benchmark/orchestration/method_files.py",
+        "benchmark/orchestration/user_files.py",
         "exec_module",
-    ),  # --method-file: runs only the file named on the command line
+    ),  # --method-file / --dataset-file: runs only the file named on the command line
     ("datasets/medmnist.py", "exec_module"),  # the installed medmnist package's own info.py (metadata)
 }
 DANGEROUS = [
@@ -199,11 +199,32 @@ def test_every_adapter_url_constant_is_an_official_source():
         speech_commands.SC_URL,
         esc50.ESC50_URL,
         ucr.UCR_URL.format(name="ECG200"),
-        adult.ADULT_URL + "adult.data",
+        adult.ADULT_URL,
     ]
     urls += [v for k, v in medmnist_info("breastmnist").items() if k.startswith("url")]
     for url in urls:
         assert check_official_url(url) == url
+    # and every URL any adapter would fetch from, fallbacks included
+    from datasets.base import ADAPTERS
+
+    for name, cls in ADAPTERS.items():
+        opts = {"name": "X"} if name in ("tu", "planetoid") else {}
+        for rf in cls(data_dir=None, **opts).remote_files():
+            for u in rf.urls():
+                assert check_official_url(u) == u
+
+
+def test_a_mirror_is_allowed_only_when_named_and_only_for_its_source(monkeypatch):
+    from datasets.base import DataError
+    from datasets.files import check_official_url
+
+    url = "http://127.0.0.1:8000/phys/files/mitdb/1.0.0/100.dat"
+    with pytest.raises(DataError, match="refusing to download"):
+        check_official_url(url)
+    monkeypatch.setenv("SSLBENCH_MIRROR_PHYSIONET", "http://127.0.0.1:8000/phys/")
+    assert check_official_url(url) == url
+    with pytest.raises(DataError, match="refusing to download"):  # not a PhysioNet path
+        check_official_url("http://127.0.0.1:8000/phys/../etc/passwd")
 
 
 def test_method_files_run_only_when_named(tmp_path):

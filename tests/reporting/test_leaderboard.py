@@ -681,3 +681,60 @@ def test_transfer_summary_names_the_source_of_each_cell(published):
     target = d["dataset"].iloc[0]
     assert [h.split(" · ")[0] for h in headers[1:]] == [f"mitdb → {target}", f"ptbxl+mitdb → {target}"]
     assert [float(t[1]) for t in rows[0][1:]] == [0.7, 0.6]
+
+
+def _one_row(**kw) -> dict:
+    row = {c: "" for c in LONG_COLUMNS}
+    row.update(
+        schema_version=SCHEMA_VERSION,
+        suite="s",
+        domain="d",
+        dataset="x",
+        method="m",
+        encoder="e",
+        pretrain_budget="1ep",
+        protocol="label_fraction",
+        probe="linear",
+        fraction="1.0",
+        severity="0",
+        metric="accuracy",
+        mean="0.5",
+        std="",  # one seed: no spread (docs/design.md §4.3)
+        n_seeds="1",
+        ci95_low="",
+        ci95_high="",
+        code_version="0.1.0",
+        config_hash="0" * 16,
+        created_at="2026-02-01T00:00:00Z",
+    )
+    row.update(kw)
+    return row
+
+
+def _csv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def test_schema_1_0_files_without_dataset_version_still_validate_and_read(tmp_path):
+    from benchmark.reporting.leaderboard import validate_text
+    from benchmark.reporting.leaderboard.frames import read_long
+
+    old_cols = [c for c in LONG_COLUMNS if c != "dataset_version"]
+    text = _csv([_one_row(schema_version="1.0")], old_cols)
+    assert validate_text(text) == []
+    (tmp_path / "old.csv").write_text(text)
+    assert read_long(tmp_path / "old.csv")["dataset_version"].tolist() == [""]
+    # a 1.1 row needs the column; with it, a release name or nothing is accepted, junk is not
+    problems = validate_text(_csv([_one_row()], old_cols))
+    assert [(p.line, p.column) for p in problems] == [(1, "dataset_version")]
+    assert validate_text(_csv([_one_row(dataset_version="1.0.0,v3")], LONG_COLUMNS)) == []
+    bad = validate_text(_csv([_one_row(dataset_version="=cmd()")], LONG_COLUMNS))
+    assert any(p.column == "dataset_version" for p in bad)
+    assert any(
+        "schema version" in p.message
+        for p in validate_text(_csv([_one_row(schema_version="0.9")], LONG_COLUMNS))
+    )

@@ -461,3 +461,117 @@ def test_dataset_batch_size_applies_to_every_method_unless_overridden():
     assert bs[("toy_blobs_b", "simclr")] == 64  # the suite's pretrain.batch_size
     with pytest.raises(UsageError, match=r"datasets\[0\].batch_size"):
         parse_suite({**SUITE, "datasets": [{"name": "toy_blobs_a", "batch_size": 1}]}, "toy")
+
+
+def test_every_row_records_the_dataset_version(toy_run, monkeypatch):
+    out, suite, jobs, store, summary, written = toy_run
+    rows = _rows(out / "label_fraction.csv")
+    assert {r["dataset_version"] for r in rows} == {""}  # the toy adapters name no release
+    from benchmark.orchestration.runner import job_record
+    from datasets.base import ADAPTERS
+
+    assert (
+        job_record(
+            expand(parse_suite({**SUITE, "datasets": ["breastmnist"]}, "t"))[0], ADAPTERS["breastmnist"]
+        )["dataset_version"]
+        == "v3"
+    )  # what medmnist.INFO describes (medmnist 3.x)
+    assert ADAPTERS["mitdb"].version() == "1.0.0" and ADAPTERS["ptbxl"].version() == "1.0.3"
+
+
+def test_store_without_dataset_version_gains_the_column(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "store.sqlite"
+    con = sqlite3.connect(db)  # a store as written before the column existed
+    con.executescript(
+        "CREATE TABLE jobs (config_hash TEXT PRIMARY KEY, group_hash TEXT NOT NULL, suite TEXT NOT NULL,"
+        " method TEXT NOT NULL, dataset TEXT NOT NULL, domain TEXT NOT NULL, encoder TEXT NOT NULL,"
+        " pretrain_budget TEXT NOT NULL, seed INTEGER NOT NULL, config_json TEXT NOT NULL,"
+        " status TEXT NOT NULL, error TEXT, code_version TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " wall_s REAL, history_json TEXT);"
+        "INSERT INTO jobs VALUES ('h','g','s','m','d','x','e','1ep',0,'{}','done',NULL,'v',"
+        "'2026-01-01T00:00:00Z',1,NULL);"
+    )
+    con.commit()
+    con.close()
+    store = ResultStore(db)
+    job = {
+        "config_hash": "h2",
+        "group_hash": "g2",
+        "suite": "s",
+        "method": "m",
+        "dataset": "d",
+        "domain": "x",
+        "encoder": "e",
+        "pretrain_budget": "1ep",
+        "seed": 0,
+        "config": {},
+        "dataset_version": "1.0.0",
+    }
+    rows = [
+        {"protocol": "label_fraction", "probe": "knn", "fraction": 1.0, "metric": "accuracy", "value": 0.5}
+    ]
+    store.record(job, rows, history={"ood_missing": {"near:p": "DataError: gone"}})
+    f = store.frame()
+    assert f["dataset_version"].tolist() == ["1.0.0"]
+    assert ("d", {"ood_missing": {"near:p": "DataError: gone"}}) in store.histories("s")
+
+
+def test_ood_markdown_lists_missing_partners_as_rows():
+    import pandas as pd
+
+    from benchmark.reporting.protocol_tables import ood_markdown
+
+    row = {
+        "dataset": "fashion_mnist",
+        "method": "simclr",
+        "protocol": "ood",
+        "probe": "msp",
+        "fraction": 1.0,
+        "ood_partner": "far:synthetic_noise",
+        "metric": "auroc",
+        "mean": 0.9,
+        "std": 0.0,
+        "n_seeds": 1,
+    }
+    long = pd.DataFrame([row, {**row, "metric": "fpr95", "mean": 0.2}])
+    md = ood_markdown(
+        long, {"fashion_mnist": {"near:pneumoniamnist": "DataError: not found"}, "cora": {"near:x": "y"}}
+    )
+    assert "| near:pneumoniamnist | missing — not scored | DataError: not found |" in md
+    assert "### cora — OOD detection" in md and "No partner could be scored" in md
+
+
+def test_missing_partner_recorded_by_the_job_and_listed(tmp_path):
+    """An OOD partner that cannot load: the job still runs, records it, the summary and ood.md list it."""
+    from datasets.base import ADAPTERS, Adapter, DataError
+
+    with registered(), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SSLBENCH_THREADS", "1")
+
+        class Broken(Adapter):
+            name = "toy_broken_partner"
+            domain = "natural_images"
+            spec = ADAPTERS["toy_blobs_a"].spec
+            task = ADAPTERS["toy_blobs_a"].task
+
+            def load_splits(self):
+                raise DataError("toy_broken_partner: files not found in the data dir")
+
+        snap = ADAPTERS.snapshot()
+        ADAPTERS.register(Broken)
+        mp.setattr(ADAPTERS["toy_blobs_a"], "ood_partners", {"near": ["toy_broken_partner"], "far": []})
+        try:
+            suite = parse_suite({**SUITE, "methods": ["random_init"], "protocols": ["ood"]}, "toy")
+            store = ResultStore(tmp_path / "store.sqlite")
+            summary = run_jobs(
+                expand(suite, seeds=[0]), store, tmp_path, tmp_path, torch.device("cpu"), log=lambda m: None
+            )
+            write_tables(store, tmp_path, "toy")
+        finally:
+            ADAPTERS.restore(snap)
+    assert not summary["failed"]
+    assert list(summary["missing_partners"]) == [("toy_blobs_a", "near:toy_broken_partner")]
+    md = (tmp_path / "ood.md").read_text()
+    assert "| near:toy_broken_partner | missing — not scored |" in md and "far:synthetic_noise" in md

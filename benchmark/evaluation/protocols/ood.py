@@ -23,16 +23,21 @@ from datasets.base import Split, get_adapter
 from datasets.splitting import name_seed
 
 SYNTHETIC = "synthetic_noise"
-# Partners found unavailable in this process, by (name, data dir): not retried for every job (a
-# failed load can cost a download attempt and a walk of the data dir; ~0.5 s per job for
-# AdrenalMNIST3D's five missing partners) and reported once.
-_UNAVAILABLE: set[tuple[str, str]] = set()
+# Partners found unavailable in this process, by (name, data dir) → why: not retried for every job
+# (a failed load can cost a download attempt and a walk of the data dir; ~0.5 s per job for
+# AdrenalMNIST3D's five missing partners) and logged once. Every job still records the partners it
+# left out (`ctx.histories["ood_missing"]`): the run summary and ood.md list them as missing.
+_UNAVAILABLE: dict[tuple[str, str], str] = {}
 
 
-def mark_unavailable(name: str, data_dir) -> None:
+def _missing(ctx, partner: str, reason: str) -> None:
+    ctx.histories.setdefault("ood_missing", {})[partner] = reason
+
+
+def mark_unavailable(name: str, data_dir, reason: str = "unavailable at pre-flight") -> None:
     """Skip partner `name` under `data_dir` for the rest of the process without trying it again (the
-    run's pre-flight found it unusable and has said so once)."""
-    _UNAVAILABLE.add((name, str(data_dir)))
+    run's pre-flight found it unusable and has said so once); every job still records it as missing."""
+    _UNAVAILABLE[(name, str(data_dir))] = reason
 
 
 def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
@@ -65,18 +70,16 @@ def partner_sets(ctx, fraction) -> list[tuple[str, torch.Tensor]]:
                 continue
             key = (name, str(ctx.adapter.data_dir))
             if key in _UNAVAILABLE:
+                _missing(ctx, f"{group}:{name}", _UNAVAILABLE[key])
                 continue
             try:
                 test = partner.splits()["test"]
             except Exception as e:  # missing files, no network, a broken partner: never fails the ID job
-                _UNAVAILABLE.add(key)
                 first = str(e).split(". ")[0]  # the adapter's full message (where to put files) is long
-                log.warning(
-                    "ood: partner %s unavailable (%s: %s); skipped",
-                    name,
-                    type(e).__name__,
-                    first if len(first) <= 200 else first[:197] + "...",
-                )
+                reason = f"{type(e).__name__}: {first if len(first) <= 200 else first[:197] + '...'}"
+                _UNAVAILABLE[key] = reason
+                _missing(ctx, f"{group}:{name}", reason)
+                log.warning("ood: partner %s unavailable (%s); skipped", name, reason)
                 continue
             idx = stratified_subset(test.labels, n_id, name, "test")
             feats = _embed(ctx, fraction, partner, test, idx, name)

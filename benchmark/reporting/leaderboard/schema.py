@@ -18,7 +18,14 @@ from benchmark.evaluation.protocols.tu_cv import CV_PROBE
 from benchmark.evaluation.reference_recipes import END_TO_END_PROBE
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.stats import NONNEG_METRICS, UNIT_METRICS
-from benchmark.reporting.tables import DELTA_COLUMNS, KEY, LONG_COLUMNS, SCHEMA_VERSION
+from benchmark.reporting.tables import (
+    ADDED_IN,
+    DELTA_COLUMNS,
+    KEY,
+    LONG_COLUMNS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+)
 
 KNOWN_METRICS = UNIT_METRICS | NONNEG_METRICS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -92,7 +99,11 @@ def validate_text(
     except csv.Error as e:
         return [Problem(None, None, f"not a valid CSV file: {e}")]
     header, body = records[0], records[1:]
-    _check_header(header, add)
+    versions = set()
+    if "schema_version" in header:
+        i = header.index("schema_version")
+        versions = {rec[i] for rec in body if i < len(rec)}
+    _check_header(header, add, versions)
     idx = {c: header.index(c) for c in LONG_COLUMNS if c in header}
     protocols, probes = known_protocols(), known_probes()
     keys: dict[tuple, int] = {}
@@ -117,13 +128,23 @@ def validate_text(
     return problems
 
 
-def _check_header(header: list[str], add) -> None:
+def _version_key(v: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+
+
+def _check_header(header: list[str], add, versions: set[str] = frozenset()) -> None:
     seen: set[str] = set()
     for c in header:
         if c in seen:
             add(Problem(1, c, "column appears twice in the header"))
         seen.add(c)
-    missing = [c for c in LONG_COLUMNS if c not in header]
+    # a column added by a later schema may be absent from a file whose rows are all older
+    newest = max((v for v in versions if v in SCHEMA_VERSIONS), key=_version_key, default=SCHEMA_VERSION)
+    missing = [
+        c
+        for c in LONG_COLUMNS
+        if c not in header and _version_key(ADDED_IN.get(c, "0")) <= _version_key(newest)
+    ]
     for c in missing:
         add(
             Problem(
@@ -195,9 +216,10 @@ class _RowCheck:
 
     def check_names(self, expect_suite) -> None:
         v = self.row.get("schema_version")
-        if v is not None and v != SCHEMA_VERSION:
+        if v is not None and v not in SCHEMA_VERSIONS:
             self.bad(
-                "schema_version", f"schema version {v[:20]!r} is not supported (expected {SCHEMA_VERSION!r})"
+                "schema_version",
+                f"schema version {v[:20]!r} is not supported (expected one of {', '.join(SCHEMA_VERSIONS)})",
             )
         suite = self.text("suite", NAME_RE, "a lower_snake_case suite name")
         if suite and expect_suite and suite != expect_suite:
@@ -308,6 +330,12 @@ class _RowCheck:
 
     def check_provenance(self) -> None:
         self.text("code_version", _CODE_VERSION, "a code version such as '0.1.0+5a04cd6'")
+        self.text(
+            "dataset_version",
+            _CODE_VERSION,
+            "empty or dataset release(s) such as '1.0.0' or 'v3' (comma-separated)",
+            allow_empty=True,
+        )
         self.text("config_hash", _HASHES, "comma-separated 16-hex-digit config hashes")
         v = self.row.get("created_at")
         if v is None:

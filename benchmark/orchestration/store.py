@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     suite TEXT NOT NULL, method TEXT NOT NULL, dataset TEXT NOT NULL, domain TEXT NOT NULL,
     encoder TEXT NOT NULL, pretrain_budget TEXT NOT NULL, seed INTEGER NOT NULL,
     config_json TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
-    code_version TEXT NOT NULL, created_at TEXT NOT NULL, wall_s REAL, history_json TEXT
+    code_version TEXT NOT NULL, created_at TEXT NOT NULL, wall_s REAL, history_json TEXT,
+    init TEXT NOT NULL DEFAULT 'random'   -- the encoder's initialization (added with schema 1.1)
 );
 CREATE TABLE IF NOT EXISTS results (
     config_hash TEXT NOT NULL REFERENCES jobs(config_hash),
@@ -38,6 +39,7 @@ JOB_FIELDS = (
     "encoder",
     "pretrain_budget",
     "seed",
+    "init",
 )
 
 
@@ -56,6 +58,18 @@ class ResultStore:
         self._retry(lambda c: c.execute("PRAGMA journal_mode=WAL"), attempts=100)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._retry(lambda c: c.executescript(SCHEMA))
+        self._retry(self._add_init_column)
+
+    @staticmethod
+    def _add_init_column(c: sqlite3.Connection) -> None:
+        """A store written before the init axis gets the column, every job in it `random`."""
+        cols = {r[1] for r in c.execute("PRAGMA table_info(jobs)")}
+        if "init" not in cols:
+            try:
+                c.execute("ALTER TABLE jobs ADD COLUMN init TEXT NOT NULL DEFAULT 'random'")
+            except sqlite3.OperationalError as e:  # another process added it first
+                if "duplicate column" not in str(e):
+                    raise
 
     def close(self):
         self._conn.close()
@@ -94,9 +108,10 @@ class ResultStore:
             try:
                 c.execute("DELETE FROM results WHERE config_hash=?", (job["config_hash"],))
                 c.execute(
-                    "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR REPLACE INTO jobs ({', '.join(JOB_FIELDS)}, config_json, status, error, "
+                    f"code_version, created_at, wall_s, history_json) VALUES ({','.join('?' * 17)})",
                     (
-                        *[job[k] for k in JOB_FIELDS],
+                        *[job.get(k, "random") if k == "init" else job[k] for k in JOB_FIELDS],
                         json.dumps(job["config"], sort_keys=True),
                         status,
                         error,
@@ -135,7 +150,7 @@ class ResultStore:
         import pandas as pd
 
         q = (
-            "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
+            "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, j.init, "
             "j.pretrain_budget, j.seed, j.code_version, j.created_at, r.protocol, r.probe, r.fraction, "
             "r.corruption, r.severity, r.ood_partner, r.metric, r.value "
             "FROM results r JOIN jobs j USING (config_hash) WHERE j.status='done'"
@@ -151,7 +166,7 @@ class ResultStore:
         return sorted(r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM jobs"))
 
     def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
-        q = "SELECT config_hash, suite, method, dataset, seed, status, error, wall_s FROM jobs"
+        q = "SELECT config_hash, suite, method, dataset, encoder, init, seed, status, error, wall_s FROM jobs"
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]

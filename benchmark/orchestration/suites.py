@@ -33,6 +33,8 @@ ALLOWED_TOP = {
     "robustness",
     "recipes",
     "tuning",
+    "encoders",
+    "init",
 }
 ALLOWED_TUNING = {"seeds", "fraction", "trials", "space"}
 RECIPE_MODES = ("paper", "legacy")  # methods/recipe.py; kept here so parsing imports no method code
@@ -47,6 +49,8 @@ ALLOWED_DATASET = {
     "batch_size",
     "method_hparams",
     "method_epochs",
+    "encoders",
+    "init",
 }
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 # per-job resources the Ray and SLURM executors read from a suite's `resources:`
@@ -74,6 +78,8 @@ class DatasetEntry:
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-dataset overrides
     batch_size: int | None = None  # every method's batch size on this dataset, unless its method_hparams say
     method_epochs: dict[str, int] = field(default_factory=dict)  # per-method epochs on this dataset
+    encoders: list[str] | None = None  # this dataset's encoder axis (over the suite's `encoders`)
+    init: list[str] | None = None  # this dataset's init axis (over the suite's `init`)
 
 
 @dataclass
@@ -121,6 +127,19 @@ class Suite:
     # published rows were computed that way, until they are re-run).
     recipes: str = "paper"
     tuning: Tuning | None = None
+    # The architecture and initialization axes (docs/design.md §2.1): None = not swept (the dataset's
+    # `options.encoder`, else the small default encoder; random init). Names are checked against the
+    # specs when the jobs are made (benchmark/orchestration/jobs.py).
+    encoders: list[str] | None = None
+    init: list[str] | None = None
+
+    def encoders_for(self, entry: DatasetEntry) -> list[str] | None:
+        """The encoder axis on `entry`: its own `encoders`, else the suite's, else None (no axis)."""
+        return entry.encoders if entry.encoders is not None else self.encoders
+
+    def init_for(self, entry: DatasetEntry) -> list[str]:
+        """The init axis on `entry`: its own `init`, else the suite's, else [random]."""
+        return entry.init if entry.init is not None else (self.init or ["random"])
 
     def epochs_for(self, method: str, entry: DatasetEntry) -> int:
         """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
@@ -269,7 +288,24 @@ def parse_suite(data: Any, where: str) -> Suite:
         method_epochs=_method_epochs(data.get("method_epochs"), where, "'method_epochs'"),
         recipes=recipes,
         tuning=_tuning(data.get("tuning"), where, seeds),
+        encoders=_axis(data.get("encoders"), where, "encoders"),
+        init=_axis(data.get("init"), where, "init"),
     )
+
+
+def _axis(value: Any, where: str, label: str) -> list[str] | None:
+    """`encoders:` / `init:`: a non-empty list of distinct names (init entries may be file paths)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    _need(
+        isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value),
+        where,
+        f"'{label}' must be a non-empty list of names, got {value!r}",
+    )
+    _no_duplicates(value, where, label)
+    return list(value)
 
 
 def _tuning(value: Any, where: str, reported: list[int]) -> Tuning | None:
@@ -356,6 +392,8 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         {k: dict(v) for k, v in dhp.items()},
         dbs,
         _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"),
+        _axis(d.get("encoders"), where, f"{label}.encoders"),
+        _axis(d.get("init"), where, f"{label}.init"),
     )
 
 

@@ -10,12 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.reporting.leaderboard.schema import FLOAT_COLUMNS, INT_COLUMNS, SPREAD_COLUMNS
-from benchmark.reporting.tables import KEY, LONG_COLUMNS
+from benchmark.reporting.tables import KEY, LONG_COLUMNS, SCHEMA_VERSION
 
 
 def canonical(df: pd.DataFrame) -> pd.DataFrame:
     """All columns as strings in one canonical spelling, so equal values compare and key equal."""
     d = df.copy()
+    if "init" not in d.columns:  # schema 1.0 (before the init axis): every row is random-init
+        d["init"] = "random"
+        if "schema_version" in d.columns:
+            d["schema_version"] = SCHEMA_VERSION
     for c in LONG_COLUMNS:
         if c not in d.columns:
             d[c] = ""
@@ -62,7 +66,11 @@ def _key(r) -> tuple:
 
 def describe_row(r) -> str:
     """A row's cell in words, for change logs."""
-    parts = [r["dataset"], r["method"], r["probe"], f"{float(r['fraction']) * 100:g}%"]
+    parts = [r["dataset"], r["method"]]
+    enc = str(r.get("encoder", "")).split(":")[0]
+    if r.get("init", "random") != "random" or enc not in ("", "default", "tokens"):
+        parts.append(f"{enc}/{r.get('init', 'random')}")
+    parts += [r["probe"], f"{float(r['fraction']) * 100:g}%"]
     if r["corruption"]:
         parts.append(f"{r['corruption']}@{r['severity']}")
     if r["ood_partner"]:

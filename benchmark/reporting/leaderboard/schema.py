@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.stats import NONNEG_METRICS, UNIT_METRICS
-from benchmark.reporting.tables import DELTA_COLUMNS, KEY, LONG_COLUMNS, SCHEMA_VERSION
+from benchmark.reporting.tables import DELTA_COLUMNS, KEY, LONG_COLUMNS, SCHEMA_VERSION, SCHEMA_VERSIONS
 
 KNOWN_METRICS = UNIT_METRICS | NONNEG_METRICS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -24,6 +24,9 @@ _INT = re.compile(r"^[+-]?\d+$")
 _HASHES = re.compile(r"^[0-9a-f]{16}(,[0-9a-f]{16})*$")
 _CODE_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*(,[0-9A-Za-z][0-9A-Za-z.+_-]*)*$")
 _ENCODER = re.compile(r"^[a-z0-9][A-Za-z0-9_.:/-]*$")
+_INIT = re.compile(r"^(random|imagenet|file:[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
+# Columns a schema version has: 1.0 had no `init` (its rows read as init = random).
+COLUMNS_OF = {"1.0": [c for c in LONG_COLUMNS if c != "init"], SCHEMA_VERSION: LONG_COLUMNS}
 _PARTNER = re.compile(r"^((near|far):)?[a-z][a-z0-9_]*$")
 # '8ep', or '8ep@cifar10+stl10' for transfer / multi-domain jobs (pretrained on those datasets)
 _BUDGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(@[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*)?$")
@@ -84,6 +87,7 @@ def validate_text(
         return [Problem(None, None, f"not a valid CSV file: {e}")]
     header, body = records[0], records[1:]
     _check_header(header, add)
+    has_init = "init" in header
     idx = {c: header.index(c) for c in LONG_COLUMNS if c in header}
     protocols, probes = known_protocols(), known_probes()
     keys: dict[tuple, int] = {}
@@ -96,7 +100,9 @@ def validate_text(
             add(Problem(line, None, f"has {len(rec)} field(s), the header has {len(header)}"))
         _check_cells(rec, header, line, add)
         row = {c: (rec[i] if i < len(rec) else None) for c, i in idx.items()}
-        vals = _RowCheck(row, line, add).run(protocols, probes, expect_suite, expect_protocol)
+        vals = _RowCheck(row, line, add, has_init).run(protocols, probes, expect_suite, expect_protocol)
+        if vals is not None and not has_init:
+            vals["init"] = "random"  # schema 1.0: every row is a random-init row
         if vals is not None and all(c in vals for c in KEY):  # a short row lacks some key cells
             key = tuple(vals[c] for c in KEY)
             if key in keys:
@@ -114,7 +120,9 @@ def _check_header(header: list[str], add) -> None:
         if c in seen:
             add(Problem(1, c, "column appears twice in the header"))
         seen.add(c)
-    missing = [c for c in LONG_COLUMNS if c not in header]
+    # a header without `init` is read as schema 1.0 (its rows must say so)
+    need = COLUMNS_OF[SCHEMA_VERSION if "init" in header else "1.0"]
+    missing = [c for c in need if c not in header]
     for c in missing:
         add(
             Problem(
@@ -148,8 +156,9 @@ class _RowCheck:
     """Type- and value-checks one row (cells of absent columns are None); `run` returns the
     normalised key values, or None when a key cell is bad."""
 
-    def __init__(self, row: dict, line: int, add):
+    def __init__(self, row: dict, line: int, add, has_init: bool = True):
         self.row, self.line, self.add = row, line, add
+        self.has_init = has_init
         self.ok = True
         self.out: dict = {}
 
@@ -186,9 +195,16 @@ class _RowCheck:
 
     def check_names(self, expect_suite) -> None:
         v = self.row.get("schema_version")
-        if v is not None and v != SCHEMA_VERSION:
+        if v is not None and v not in SCHEMA_VERSIONS:
             self.bad(
-                "schema_version", f"schema version {v[:20]!r} is not supported (expected {SCHEMA_VERSION!r})"
+                "schema_version",
+                f"schema version {v[:20]!r} is not supported (expected {' or '.join(SCHEMA_VERSIONS)})",
+            )
+        elif v is not None and ("init" in COLUMNS_OF[v]) != self.has_init:
+            self.bad(
+                "schema_version",
+                f"schema {v} "
+                + ("needs an init column" if self.has_init is False else "has no init column (1.1 added it)"),
             )
         suite = self.text("suite", NAME_RE, "a lower_snake_case suite name")
         if suite and expect_suite and suite != expect_suite:
@@ -197,6 +213,7 @@ class _RowCheck:
         self.text("dataset", NAME_RE, "a lower_snake_case dataset name")
         self.text("method", NAME_RE, "a lower_snake_case method name")
         self.text("encoder", _ENCODER, "an encoder name (letters, digits, _ . : / -)")
+        self.text("init", _INIT, "an init: random, imagenet or file:<state-dict file name>")
         self.text("pretrain_budget", _BUDGET, "a pretraining budget such as '8ep' or '8ep@cifar10+stl10'")
 
     def check_protocol_probe(self, protocols, probes, expect_protocol) -> None:

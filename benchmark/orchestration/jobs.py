@@ -12,7 +12,7 @@ from typing import Any
 from benchmark.core.errors import UsageError
 from benchmark.core.hashing import config_hash
 from benchmark.models.encoders import NAMED_ENCODERS, encoder_available
-from benchmark.models.pretrained import IMAGENET_WEIGHTS, INITS
+from benchmark.models.pretrained import IMAGENET_KINDS, INITS, imagenet_available
 from benchmark.orchestration.suites import Suite
 from datasets.base import ADAPTERS
 from methods.base import METHODS, get_method_class
@@ -242,9 +242,13 @@ def axis_skip_reason(job: Job) -> str | None:
         return None
     enc = encoder_of(job)
     if job.init == "imagenet":
-        if enc in IMAGENET_WEIGHTS:
+        kind = getattr(getattr(ADAPTERS.get(job.dataset), "spec", None), "kind", None)
+        if imagenet_available(kind, enc):
             return None
-        return f"init imagenet: encoder {enc!r} has no ImageNet weights (only {', '.join(IMAGENET_WEIGHTS)})"
+        return (
+            f"init imagenet: encoder {enc!r} on spec {kind!r} has no ImageNet weights (resnet18 and "
+            f"resnet50 on {', '.join(IMAGENET_KINDS)} only)"
+        )
     opts = json.dumps(job.dataset_options, sort_keys=True, default=str)
     hp = json.dumps(job.method_hparams, sort_keys=True, default=str) if enc == "tokens" else ""
     try:

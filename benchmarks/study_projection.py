@@ -6,10 +6,11 @@
     python benchmarks/study_projection.py --gpu-tflops 100 --readme-line      # the README's line
 
 How (every step printed):
-1. Measure. For every method of the suite on each of its encoders, one real job (`run_job`, the
-   suite's recipes, random init) on BreastMNIST with `--measure-train` training images, one epoch,
-   batch 64: train_s / training images = CPU seconds per training sample (a pair of views, or the
-   method's crops), and embed_s / embedded images = CPU seconds per embedded image. Pool caps keep it to
+1. Measure. For every method of the suite on its first encoder, and for SimCLR on the others (the
+   other methods scaled by SimCLR's ratio between encoders), one real job (`run_job`, the suite's
+   recipes, random init) on BreastMNIST with `--measure-train` training images, one epoch, batch 64:
+   train_s / training images = CPU seconds per training sample (a pair of views, or the method's
+   crops), and embed_s / embedded images = CPU seconds per embedded image. Pool caps keep it to
    minutes; torch threads as set by SSLBENCH_THREADS.
 2. Count. Every job of the suite (in-domain and transfer) is expanded; from the official MedMNIST
    split sizes (MEDMNIST_2D below) its training samples are epochs × train (the supervised reference:
@@ -64,7 +65,11 @@ def measure(suite, data_dir: Path, n_train: int, log=print) -> dict:
     encoders = suite.encoders or ["small"]
     with tempfile.TemporaryDirectory() as tmp:
         for enc in encoders:
-            for m in suite.methods:
+            # every method on the first encoder; on the others the SimCLR job, and the other methods
+            # scaled by its ratio (an encoder's cost per view is the same whichever loss sits on top)
+            # the first job also loads the splits and warms torch up: a SimCLR job not counted
+            warm = ["simclr"] if enc == encoders[0] else []
+            for n, m in enumerate(warm + (suite.methods if enc == encoders[0] else ["simclr"])):
                 job = Job(
                     suite="projection",
                     method=m,
@@ -81,18 +86,29 @@ def measure(suite, data_dir: Path, n_train: int, log=print) -> dict:
                     max_test=64,
                     recipes=suite.recipes,
                 )
-                res = run_job(job, data_dir, Path(tmp) / f"{enc}-{m}", torch.device("cpu"))
+                res = run_job(job, data_dir, Path(tmp) / f"{enc}-{m}-{n}", torch.device("cpu"))
                 t = res.history["timing"]
                 models = len(job.fractions) if m == "supervised" else 1
                 trained = n_train if m not in ("random_init",) else 0
                 s_train = t["train_s"] / trained if trained else 0.0
                 s_embed = t["embed_s"] / ((n_train + 64 + 64) * models)
+                if n < len(warm):
+                    continue
                 out[(m, enc)] = (s_train, s_embed)
                 log(
                     f"  measured {m:<13} {enc:<9} train {t['train_s']:6.1f} s "
                     f"({s_train * 1e3:7.2f} ms/sample)  embed {t['embed_s']:5.1f} s "
                     f"({s_embed * 1e3:5.2f} ms/image)"
                 )
+        for enc in encoders[1:]:
+            r_train = out[("simclr", enc)][0] / out[("simclr", encoders[0])][0]
+            r_embed = out[("simclr", enc)][1] / out[("simclr", encoders[0])][1]
+            log(
+                f"  {enc}: {r_train:.2f}x the training and {r_embed:.2f}x the embedding cost of {encoders[0]}"
+            )
+            for m in suite.methods:
+                t0, e0 = out[(m, encoders[0])]
+                out.setdefault((m, enc), (t0 * r_train, e0 * r_embed))
     return out
 
 

@@ -3,7 +3,7 @@
 (issue 34; the medmnist_study suite).
 
     SSLBENCH_DATA_DIR=... python benchmarks/study_projection.py               # measure on BreastMNIST
-    python benchmarks/study_projection.py --gpu-tflops 100 --readme-line      # the README's line
+    python benchmarks/study_projection.py --gpu-tflops 50                     # another assumed GPU rate
 
 How (every step printed):
 1. Measure. For every method of the suite on its first encoder, and for SimCLR on the others (the
@@ -20,7 +20,9 @@ How (every step printed):
    (corruptions × 5 severities × min(test, max_test)) and OOD partners (their test sets, ≈ 5 × test).
 3. CPU core-seconds = Σ samples × s_train + images × s_embed (probes not counted: small next to these).
 4. GPU time = CPU time × (CPU FLOP/s measured on the simclr job) / (`--gpu-tflops`, an assumed
-   sustained bf16 rate of one GPU on 28×28 ResNets; not measured here: no GPU in this session).
+   sustained bf16 rate of one GPU on 28×28 ResNets, default 25: a few % of an H100's dense bf16 peak,
+   since 28×28 feature maps keep the GPU far from it; not measured: no GPU in this session). GPU time
+   is linear in it: at 100 TFLOP/s it is a quarter.
    The CPU FLOP/s is the encoder's forward FLOPs (torch.utils.flop_counter) × 3 (forward + backward)
    × 2 views per sample, divided by the measured s_train.
 """
@@ -28,6 +30,7 @@ How (every step printed):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -110,9 +113,9 @@ def measure(suite, data_dir: Path, n_train: int, log=print) -> dict:
             log(
                 f"  {enc}: {r_train:.2f}x the training and {r_embed:.2f}x the embedding cost of {encoders[0]}"
             )
-            for m in suite.methods:
+            for m in suite.methods:  # exact for the measured ones: simclr's training, random_init's embedding
                 t0, e0 = out[(m, encoders[0])]
-                out.setdefault((m, enc), (t0 * r_train, e0 * r_embed))
+                out[(m, enc)] = (t0 * r_train, e0 * r_embed)
     return out
 
 
@@ -181,7 +184,8 @@ def main() -> None:
     p.add_argument("--suite", default="medmnist_study")
     p.add_argument("--data-dir", default=os.environ.get("SSLBENCH_DATA_DIR"))
     p.add_argument("--measure-train", type=int, default=192, help="training images per measured job")
-    p.add_argument("--gpu-tflops", type=float, default=100.0, help="assumed sustained GPU TFLOP/s")
+    p.add_argument("--costs", help="JSON file: measured costs are written here, or read when it exists")
+    p.add_argument("--gpu-tflops", type=float, default=25.0, help="assumed sustained GPU TFLOP/s")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("SSLBENCH_THREADS", "1")))
     suite = load_suite(args.suite)
@@ -189,7 +193,13 @@ def main() -> None:
         f"measuring {len(suite.methods)} methods × {suite.encoders} on BreastMNIST "
         f"(CPU, {torch.get_num_threads()} thread(s))"
     )
-    costs = measure(suite, Path(args.data_dir), args.measure_train)
+    if args.costs and Path(args.costs).is_file():  # a previous measurement, to project again
+        costs = {tuple(k.split("|")): tuple(v) for k, v in json.loads(Path(args.costs).read_text()).items()}
+        print(f"  costs from {args.costs}")
+    else:
+        costs = measure(suite, Path(args.data_dir), args.measure_train)
+        if args.costs:
+            Path(args.costs).write_text(json.dumps({"|".join(k): v for k, v in costs.items()}, indent=1))
     rates = {e: cpu_flops_rate(e, costs[("simclr", e)][0]) for e in (suite.encoders or ["small"])}
     for e, r in rates.items():
         print(f"  CPU reached {r / 1e9:.1f} GFLOP/s on {e} (simclr)")

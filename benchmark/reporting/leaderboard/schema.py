@@ -217,11 +217,6 @@ class _RowCheck:
                 "schema_version",
                 f"schema version {v[:20]!r} is not supported (expected one of {', '.join(SCHEMA_VERSIONS)})",
             )
-        elif v is not None and not self.has_init and _version_key(v) >= _version_key(ADDED_IN["init"]):
-            self.bad(
-                "schema_version",
-                f"schema {v} needs an init column ({ADDED_IN['init']} added it)",
-            )
         suite = self.text("suite", NAME_RE, "a lower_snake_case suite name")
         if suite and expect_suite and suite != expect_suite:
             self.bad("suite", f"suite {suite!r} does not match the leaderboard's suite {expect_suite!r}")

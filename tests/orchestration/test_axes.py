@@ -230,11 +230,17 @@ def test_schema_1_0_files_and_stores_read_as_random_init(tmp_path):
     assert open(old).readline().startswith("schema_version,suite,domain,dataset,method,encoder,pretrain")
     assert not validate_file(old, "quick", "label_fraction")
     d = read_long(old)
-    assert set(d["init"]) == {"random"} and set(d["schema_version"]) == {SCHEMA_VERSION}
+    # init reads as random; rows keep the version they were published with (docs/leaderboards.md)
+    assert set(d["init"]) == {"random"} and set(d["schema_version"]) == {"1.0"}
     text = old.read_text().splitlines()
     # a 1.1 row in a file without init, and a 1.0 row with one, are both named
-    bad = "\n".join([text[0], text[1].replace("1.0,", "1.1,", 1)]) + "\n"
-    assert "schema 1.1 needs an init column" in validate_text(bad)[0].message
+    # (1.1 added dataset_version, 1.2 init: a 1.2 row needs both, a 1.1 row dataset_version)
+    bad = "\n".join([text[0], text[1].replace("1.0,", "1.2,", 1)]) + "\n"
+    problems = validate_text(bad)
+    assert any("schema 1.2 needs an init column" in p.message for p in problems)
+    assert {p.column for p in problems} >= {"init", "dataset_version"}
+    bad11 = "\n".join([text[0], text[1].replace("1.0,", "1.1,", 1)]) + "\n"
+    assert [p.column for p in validate_text(bad11)] == ["dataset_version"]
     # a store written before the init axis gets the column, its jobs random
     db = tmp_path / "old.sqlite"
     c = sqlite3.connect(db)

@@ -236,6 +236,8 @@ def test_schema_1_0_files_and_stores_read_as_random_init(tmp_path):
     # a current row in a file without init is named
     bad = "\n".join([text[0], text[1].replace("1.0,", f"{SCHEMA_VERSION},", 1)]) + "\n"
     assert any(p.column == "init" for p in validate_text(bad))
+    bad11 = "\n".join([text[0], text[1].replace("1.0,", "1.1,", 1)]) + "\n"
+    assert [p.column for p in validate_text(bad11)] == ["dataset_version"]
     # a store written before the init axis gets the column, its jobs random
     db = tmp_path / "old.sqlite"
     c = sqlite3.connect(db)

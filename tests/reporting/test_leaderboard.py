@@ -724,18 +724,19 @@ def test_schema_1_0_files_without_dataset_version_still_validate_and_read(tmp_pa
     from benchmark.reporting.leaderboard import validate_text
     from benchmark.reporting.leaderboard.frames import read_long
 
-    v10_cols = [c for c in LONG_COLUMNS if c not in ("dataset_version", "init")]
-    text = _csv([_one_row(schema_version="1.0")], v10_cols)
+    # 1.0: neither dataset_version (1.1) nor init (1.2)
+    old_cols = [c for c in LONG_COLUMNS if c not in ("dataset_version", "init")]
+    text = _csv([_one_row(schema_version="1.0")], old_cols)
     assert validate_text(text) == []
     (tmp_path / "old.csv").write_text(text)
     old = read_long(tmp_path / "old.csv")
     assert old["dataset_version"].tolist() == [""] and old["init"].tolist() == ["random"]
-    # a current row needs both columns
-    no_init = validate_text(_csv([_one_row()], [c for c in LONG_COLUMNS if c != "init"]))
-    assert [(p.line, p.column) for p in no_init] == [(1, "init")]
-    # a 1.1 row needs the dataset_version column; with it, a release name or nothing is accepted, junk is not
-    old_cols = [c for c in LONG_COLUMNS if c != "dataset_version"]
-    problems = validate_text(_csv([_one_row()], old_cols))
+    # a 1.1 file has dataset_version, not yet init
+    v11_cols = [c for c in LONG_COLUMNS if c != "init"]
+    assert validate_text(_csv([_one_row(schema_version="1.1", dataset_version="v3")], v11_cols)) == []
+    # a current row needs the column; with it, a release name or nothing is accepted, junk is not
+    no_version = [c for c in LONG_COLUMNS if c != "dataset_version"]
+    problems = validate_text(_csv([_one_row()], no_version))
     assert [(p.line, p.column) for p in problems] == [(1, "dataset_version")]
     assert validate_text(_csv([_one_row(dataset_version="1.0.0,v3")], LONG_COLUMNS)) == []
     bad = validate_text(_csv([_one_row(dataset_version="=cmd()")], LONG_COLUMNS))

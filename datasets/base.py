@@ -184,6 +184,11 @@ class Adapter:
         """The raw inputs of samples `index` (a LongTensor) of `split`."""
         return split.inputs[index]
 
+    def pretraining_split(self) -> "Split | None":
+        """Unlabelled samples for label-free pretraining when they are more than the train split
+        (labels all -1); None: pretraining draws from the train pool."""
+        return None
+
     def prepare(self, inputs: Any, device: torch.device) -> Any:
         """Move a raw batch to `device` as model-ready floats (e.g. uint8 images → [0,1] normalised)."""
         return inputs.to(device, non_blocking=True).float()

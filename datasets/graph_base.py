@@ -74,7 +74,27 @@ class GraphAdapter(Adapter):
     features' std, set by `load_splits` as `feature_scale`) and moving a batch to the device."""
 
     feature_scale: torch.Tensor
-    extra_options = frozenset({"cache_dir", "cache_processed"})
+    extra_options = frozenset({"cache_dir", "cache_processed", "pretrain_pool"})
+
+    def __init__(self, data_dir=None, **options):
+        super().__init__(data_dir, **options)
+        pool = self.options.get("pretrain_pool", "train")
+        if pool not in ("train", "all"):
+            raise ValueError(f"{self.name}: option pretrain_pool must be 'train' or 'all', got {pool!r}")
+
+    def pretraining_split(self) -> Split | None:
+        """`pretrain_pool: all`: label-free pretraining on the whole dataset, as DGI, GRACE, GraphMAE
+        (every node of the graph) and InfoGraph, GraphCL (every graph) do; labels are all -1."""
+        if self.options.get("pretrain_pool", "train") != "all":
+            return None
+        s = self.splits()
+        first = s["train"].inputs
+        if isinstance(first, NodeSet):
+            whole = NodeSet(first.x, first.edge_index, torch.arange(first.x.shape[0]))
+        else:
+            ids = torch.cat([s[k].inputs.graph_ids for k in ("train", "val", "test")])
+            whole = GraphSet(first.x, first.edge_index, first.node_ptr, first.edge_ptr, ids)
+        return Split(whole, torch.full((len(whole),), -1, dtype=torch.long))
 
     def corruptions(self):
         self.splits()

@@ -40,6 +40,9 @@ class Method(nn.Module):
     # Semi-supervised methods train per label fraction on the whole train pool; `y` is -1 (rows of
     # -1 for multi-label sets) for the samples outside the labelled subset.
     semi_supervised: ClassVar[bool] = False
+    # Reference recipes (methods/reference_recipes.py) train a published architecture end to end inside the
+    # evaluation layer (benchmark/evaluation/reference_recipes.py) instead of the pretraining loop.
+    end_to_end: ClassVar[bool] = False
     # Hyper-parameters with their defaults (paper values scaled for small encoders). Loop settings
     # (lr, weight_decay, batch_size) live here too so a suite can override them per method.
     defaults: ClassVar[dict[str, Any]] = {}
@@ -135,6 +138,11 @@ class Method(nn.Module):
     def build_encoder(cls, spec: InputSpec, **hparams: Any) -> nn.Module:
         """The method's own encoder (only when `builds_encoder`); `hparams` are the job's overrides."""
         raise NotImplementedError(f"method {cls.name!r} uses the adapter's default encoder")
+
+    @classmethod
+    def supports(cls, spec: InputSpec) -> bool:
+        """Whether the method runs on inputs of `spec` (the runner skips the job otherwise)."""
+        return spec.kind in cls.supported_specs
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

@@ -92,6 +92,8 @@ class JobContext:
             return train_transfer_models(self)
         cls = get_method_class(self.job.method)
         pool = self.index["train"]
+        if cls.end_to_end:
+            return  # reference recipes train inside their evaluation (evaluation/reference_recipes.py)
         if cls.semi_supervised:
             # Per fraction, on the whole pool (same step budget as SSL methods); labels outside the
             # fraction's subset are masked to -1.
@@ -127,10 +129,24 @@ class JobContext:
             m = self.build_method()
             if cls.trains:
                 key = self.pretrain_key()
+                split, pool = self.pretraining_pool(pool)
                 self.histories["pretrain"] = self._pretrain(
-                    m, pool, self.job.epochs, None, checkpoint_path(self.work_dir, key, "pretrain")
+                    m,
+                    pool,
+                    self.job.epochs,
+                    None,
+                    checkpoint_path(self.work_dir, key, "pretrain"),
+                    split=split,
                 )
             self.models[None] = m
+
+    def pretraining_pool(self, pool: torch.Tensor) -> tuple[Split, torch.Tensor]:
+        """What label-free pretraining sees: the capped train pool, or every sample of the dataset
+        when the adapter offers it (graph option `pretrain_pool: all`, docs/design.md §3.1)."""
+        whole = self.adapter.pretraining_split()
+        if whole is None:
+            return self.splits["train"], pool
+        return whole, torch.arange(len(whole))
 
     def pretrain_key(self) -> str:
         j = self.job

@@ -20,6 +20,7 @@ import benchmark
 from benchmark.core.errors import UsageError
 from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.plugins import PROTOCOLS
+from benchmark.evaluation.reference_recipes import recipe_rows
 from benchmark.orchestration.job_context import JobContext
 from benchmark.orchestration.jobs import Job, axis_skip_reason, init_label, known_methods
 from benchmark.training.pretrain import CollapseFault, TrainingFault
@@ -82,7 +83,10 @@ def run_job(
         return JobResult([], ctx.histories, time.perf_counter() - t0, "failed", str(e))
     rows: list[dict] = []
     timing = ctx.histories["timing"] = {"train_s": time.perf_counter() - t0, "eval_s": {}}
-    for name in job.protocols:
+    if get_method_class(job.method).end_to_end:  # a reference recipe trains and scores itself
+        rows += recipe_rows(ctx)
+        timing["eval_s"]["end_to_end"] = time.perf_counter() - t0 - timing["train_s"]
+    for name in [] if get_method_class(job.method).end_to_end else job.protocols:
         t1 = time.perf_counter()
         rows += PROTOCOLS[name](ctx)
         timing["eval_s"][name] = time.perf_counter() - t1  # embedding + probes + scoring
@@ -127,7 +131,7 @@ def set_threads() -> None:
 
 def _method_supports(job: Job) -> bool:
     spec = getattr(ADAPTERS[job.dataset], "spec", None)
-    return spec is None or spec.kind in get_method_class(job.method).supported_specs
+    return spec is None or get_method_class(job.method).supports(spec)
 
 
 def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:

@@ -34,6 +34,7 @@ UNIT_METRICS = frozenset(
         "macro_f1",
         "average_precision",
         "majority_floor",
+        "accuracy_fold_std",
     }
 )
 NONNEG_METRICS = frozenset({"mce", "ce", "relative_robustness"})

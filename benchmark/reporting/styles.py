@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 LOWER_IS_BETTER = frozenset({"fpr95", "mce", "ce", "error", "corruption_error"})
 
-# 20 colours at least ~27 CIELAB ΔE76 apart and dark enough to read on white (L* ≤ 78); the first
+# 28 colours at least ~27 CIELAB ΔE76 apart and dark enough to read on white (L* ≤ 78); the first
 # nine are matplotlib's tab10 without its grey.
 PALETTE = (
     "#1f77b4",
@@ -37,6 +37,14 @@ PALETTE = (
     "#000000",
     "#b3446c",
     "#800000",
+    "#0000ff",
+    "#330033",
+    "#0066ff",
+    "#996600",
+    "#ff0099",
+    "#990099",
+    "#330000",
+    "#00cc00",
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")
 
@@ -61,6 +69,12 @@ STYLE_ORDER = (
     "random_init_tokens",
     "random_init",
     "supervised",
+    # the reference recipes (methods/reference_recipes.py)
+    "gcn_supervised",
+    "fcn",
+    "resnet18_medmnist",
+    "gbdt_reference",
+    "logreg_reference",
 )
 
 

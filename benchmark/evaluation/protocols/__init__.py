@@ -4,5 +4,12 @@ embeddings. A new protocol is one module here plus its line below."""
 
 from __future__ import annotations
 
-from benchmark.evaluation.protocols import label_fraction, ood, robustness, transfer, val_selection  # noqa: F401
+from benchmark.evaluation.protocols import (  # noqa: F401
+    label_fraction,
+    ood,
+    robustness,
+    transfer,
+    tu_cv,
+    val_selection,
+)
 from benchmark.evaluation.protocols.common import PROTOCOLS, register_protocol  # noqa: F401

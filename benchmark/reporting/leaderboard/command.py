@@ -9,7 +9,7 @@ from benchmark.core.io import writable_dir
 from benchmark.orchestration.suites import UsageError, is_suite_file, load_suite, suite_for_results
 from benchmark.reporting.leaderboard.pages import render
 from benchmark.reporting.leaderboard.publish import publish_csv, publish_store, withdraw
-from benchmark.reporting.leaderboard.schema import check_suite_name, validate_file
+from benchmark.reporting.leaderboard.schema import check_suite_name, leaderboard_csvs, validate_file
 from benchmark.reporting.tables import SCHEMA_VERSION
 
 _ROOT_HELP = "leaderboards dir (default: leaderboards)"
@@ -63,11 +63,11 @@ def _log(m) -> None:
 
 
 def _csv_files(args_files: list[str]) -> list[str]:
-    """The files to validate: each FILE, and every *.csv of each directory (one level, sorted)."""
+    """The files to validate: each FILE, and every leaderboard CSV (`<protocol>.csv`) of each directory."""
     files = []
     for f in args_files:
         if Path(f).is_dir():
-            found = sorted(str(p) for p in Path(f).glob("*.csv"))
+            found = [str(p) for p in leaderboard_csvs(Path(f))]
             if not found:
                 raise UsageError(f"{f}: a directory without leaderboard CSVs (*.csv)")
             files += found

@@ -31,7 +31,7 @@ from benchmark.reporting.leaderboard.markup import (
     page,
 )
 from benchmark.reporting.leaderboard.publish import PAIRED_DIR, WITHDRAWN_FILE, read_paired, read_withdrawals
-from benchmark.reporting.leaderboard.schema import check_suite_name, validate_file
+from benchmark.reporting.leaderboard.schema import check_suite_name, leaderboard_csvs, validate_file
 from benchmark.reporting.leaderboard.summary import long_rows, paired_tables, summary_pivot
 from benchmark.reporting.stats import FLOOR_METRIC, FLOOR_NOTE
 from benchmark.reporting.tables import SCHEMA_VERSION, superseded_mask
@@ -58,7 +58,7 @@ def load_leaderboards(root: Path, suites: list[str] | None = None) -> dict[str, 
         names = []
     out = {}
     for s in names:
-        files = sorted((root / s).glob("*.csv"))
+        files = leaderboard_csvs(root / s)
         if not files:
             if suites:
                 raise UsageError(f"no leaderboard CSVs under {root / s}; publish the suite first")

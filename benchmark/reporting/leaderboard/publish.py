@@ -26,6 +26,7 @@ from benchmark.reporting.leaderboard.frames import canonical, describe_row, merg
 from benchmark.reporting.leaderboard.schema import (
     PAIRED_COLUMNS,
     check_suite_name,
+    leaderboard_csvs,
     validate_file,
     validate_paired_text,
     validate_text,
@@ -258,7 +259,7 @@ def withdraw(
     check_suite_name(suite)
     withdrawals = read_withdrawals(Path(root) / suite)
     written, removed = {}, 0
-    for path in sorted((Path(root) / suite).glob("*.csv")):
+    for path in leaderboard_csvs(Path(root) / suite):
         protocol = path.stem
         old = _read_published(path, suite, protocol)
         hit = old["method"] == method

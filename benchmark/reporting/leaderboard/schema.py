@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmark.evaluation.plugins import PROBES, PROTOCOLS, SCORERS
+from benchmark.evaluation.protocols.tu_cv import CV_PROBE
+from benchmark.evaluation.reference_recipes import END_TO_END_PROBE
 from benchmark.orchestration.suites import NAME_RE, UsageError
 from benchmark.reporting.stats import NONNEG_METRICS, UNIT_METRICS
 from benchmark.reporting.tables import (
@@ -47,9 +49,16 @@ def known_protocols() -> set[str]:
     return set(PROTOCOLS)
 
 
+def leaderboard_csvs(directory: Path) -> list[Path]:
+    """The leaderboard CSVs of a suite directory: `<protocol>.csv` for a registered protocol, sorted.
+    Other CSVs there (the reference suite's `published.csv` and `sources.csv`, a tuning log) are
+    not long-format tables and are never validated, merged or rendered as one."""
+    return sorted(p for p in Path(directory).glob("*.csv") if p.stem in known_protocols())
+
+
 def known_probes() -> set[str]:
     """Probes and OOD scorers (the OOD protocol stores the scorer in the probe column)."""
-    return set(PROBES) | set(SCORERS)
+    return set(PROBES) | set(SCORERS) | {END_TO_END_PROBE, CV_PROBE}  # recipe rows, tu_cv rows
 
 
 def check_suite_name(name: str, what: str = "--suite") -> str:

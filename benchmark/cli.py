@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="transfer: probe the --pretrain-on checkpoint on these same-spec dataset(s)",
     )
 
-    ls = sub.add_parser("list", help="list methods, datasets or suites")
-    ls.add_argument("what", choices=["methods", "datasets", "suites"])
+    ls = sub.add_parser("list", help="list methods, datasets, encoders or suites")
+    ls.add_argument("what", choices=["methods", "datasets", "encoders", "suites"])
     ls.add_argument(
         "--recipes",
         action="store_true",
@@ -298,12 +298,41 @@ def cmd_list(args) -> int:
             )
         for i, (note, names) in enumerate(notes.items(), 1):
             print(f"[{i}] {', '.join(names)}: {note}")
+    elif args.what == "encoders":
+        print(encoders_listing(), end="")
     else:
         from benchmark.orchestration.suites import available_suites, load_suite
 
         for name in available_suites():
             print(f"{name:<12} {load_suite(name).description}")
     return 0
+
+
+def encoders_listing() -> str:
+    """What a suite's `encoders:` and `init:` axes may name on each dataset (docs/design.md §2.1)."""
+    from benchmark.models.encoders import NAMED_ENCODERS, encoder_available
+    from benchmark.models.pretrained import imagenet_available
+    from datasets.base import ADAPTERS
+    from methods.base import METHODS
+
+    tokens = ", ".join(sorted(m for m, c in METHODS.items() if c.builds_encoder))
+    rows = [("dataset", "spec", "encoders", "init")]
+    for name in sorted(ADAPTERS):
+        spec = getattr(ADAPTERS[name], "spec", None)
+        encs = ["small"] + [n for n in sorted(NAMED_ENCODERS) if encoder_available(spec, n)]
+        imagenet = [e for e in encs if imagenet_available(getattr(spec, "kind", None), e)]
+        init = "random, PATH" + (f", imagenet ({'/'.join(imagenet)})" if imagenet else "")
+        rows.append((name, getattr(spec, "kind", "?"), ", ".join(encs), init))
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}" for r in rows]
+    return (
+        "\n".join(lines)
+        + f"\n\nsmall: the spec's default encoder. {tokens} build their own token transformer (encoder "
+        "'tokens') and run once per init whatever `encoders` lists; only random or a PATH fits them.\n"
+        "PATH: a state dict saved for that encoder (same names and shapes; others are skipped with the "
+        "reason). imagenet: torchvision's weights, 1-channel / 3-D adapted (docs/design.md §2.1); "
+        "other encoders skip it, with the reason.\n"
+    )
 
 
 def _local_copy(name: str, data_dir) -> tuple[str, str]:

@@ -29,6 +29,13 @@ IMAGENET_WEIGHTS = {
     "resnet50": "ResNet50_Weights.IMAGENET1K_V1",
 }
 INITS = ("random", "imagenet")
+# spec kinds whose ResNets take ImageNet weights (2-D directly, 3-D inflated); the 1-D ResNet does not
+IMAGENET_KINDS = ("image2d", "spectrogram", "volume3d")
+
+
+def imagenet_available(kind: str | None, encoder: str) -> bool:
+    """Whether `init: imagenet` fits the encoder called `encoder` on a spec of `kind`."""
+    return encoder in IMAGENET_WEIGHTS and kind in IMAGENET_KINDS
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:

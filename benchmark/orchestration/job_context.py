@@ -13,6 +13,7 @@ from benchmark.evaluation.embeddings import EmbeddingCache, embed_split, inferen
 from benchmark.evaluation.fractions import label_fraction_subset, stratified_subset
 from benchmark.evaluation.probes import LinearHead
 from benchmark.models.encoders import encoder_for
+from benchmark.models.pretrained import initialize
 from benchmark.orchestration.jobs import Job
 from benchmark.orchestration.transfer import train_transfer_models
 from benchmark.training.budgets import supervised_budget
@@ -80,6 +81,8 @@ class JobContext:
             encoder = cls.build_encoder(self.adapter.spec, **self.job.method_hparams)
         else:
             encoder = encoder_for(self.adapter)
+        # every method, SSL or reference, starts from the job's init (docs/design.md §2.1)
+        encoder = initialize(encoder, self.job.init)
         return cls(
             encoder, self.adapter.spec, task or self.task, recipes=self.job.recipes, **self.job.method_hparams
         )
@@ -148,7 +151,15 @@ class JobContext:
     def pretrain_key(self) -> str:
         j = self.job
         return pretrain_key(
-            j.method, j.method_hparams, j.seed, j.epochs, j.dataset, j.dataset_options, j.max_train, j.recipes
+            j.method,
+            j.method_hparams,
+            j.seed,
+            j.epochs,
+            j.dataset,
+            j.dataset_options,
+            j.max_train,
+            j.recipes,
+            j.init,
         )
 
     def _pretrain(self, m: Method, pool, epochs, max_steps, ckpt: Path, split=None):

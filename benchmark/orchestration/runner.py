@@ -22,7 +22,7 @@ from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.plugins import PROTOCOLS
 from benchmark.evaluation.reference_recipes import recipe_rows
 from benchmark.orchestration.job_context import JobContext
-from benchmark.orchestration.jobs import Job, known_methods
+from benchmark.orchestration.jobs import Job, axis_skip_reason, init_label, known_methods
 from benchmark.training.pretrain import CollapseFault, TrainingFault
 from datasets.base import ADAPTERS, get_adapter
 from methods.base import get_method_class
@@ -103,6 +103,7 @@ def job_record(job: Job, adapter_cls) -> dict:
         "dataset": job.dataset,
         "domain": adapter_cls.domain,
         "encoder": encoder_label(job, adapter_cls),
+        "init": init_label(job.init),
         "pretrain_budget": f"{job.epochs}ep"
         + ("@" + "+".join(p["name"] for p in job.pretrain_on) if job.pretrain_on else ""),
         "seed": job.seed,
@@ -142,14 +143,26 @@ def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
     if summary["skipped"]:
         log(f"{summary['skipped']} of {len(jobs)} job(s) already in the store; skipping them")
     summary["unsupported"] = []
-    for j in [j for j in pending if not _method_supports(j)]:  # declared by the method, logged
-        reason = (
-            f"method {j.method!r} does not support spec {ADAPTERS[j.dataset].spec.kind!r} "
-            f"(supports {', '.join(get_method_class(j.method).supported_specs)})"
-        )
+    runnable = []
+    for j in pending:  # declared by the method, or an init its encoder cannot take: logged
+        reason = skip_reason(j)
+        if reason is None:
+            runnable.append(j)
+            continue
         log(f"SKIP {j.label()}: {reason}")
         summary["unsupported"].append((j.label(), reason))
-    return [j for j in pending if _method_supports(j)], summary
+    return runnable, summary
+
+
+def skip_reason(job: Job) -> str | None:
+    """Why a job of the grid is not run (None: it is): its method does not support the dataset's
+    spec, or its init does not fit its encoder (benchmark/orchestration/jobs.py axis_skip_reason)."""
+    if not _method_supports(job):
+        return (
+            f"method {job.method!r} does not support spec {ADAPTERS[job.dataset].spec.kind!r} "
+            f"(supports {', '.join(get_method_class(job.method).supported_specs)})"
+        )
+    return axis_skip_reason(job)
 
 
 def job_log_path(work_dir, job: Job) -> Path:

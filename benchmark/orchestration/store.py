@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     encoder TEXT NOT NULL, pretrain_budget TEXT NOT NULL, seed INTEGER NOT NULL,
     config_json TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
     code_version TEXT NOT NULL, created_at TEXT NOT NULL, wall_s REAL, history_json TEXT,
-    dataset_version TEXT NOT NULL DEFAULT ''  -- the dataset release read (Adapter.version)
+    dataset_version TEXT NOT NULL DEFAULT '',  -- the dataset release read (Adapter.version)
+    init TEXT NOT NULL DEFAULT 'random'  -- the encoder's initialization (schema 1.2)
 );
 CREATE TABLE IF NOT EXISTS results (
     config_hash TEXT NOT NULL REFERENCES jobs(config_hash),
@@ -39,6 +40,7 @@ JOB_FIELDS = (
     "encoder",
     "pretrain_budget",
     "seed",
+    "init",
 )
 JOB_COLUMNS = (
     *JOB_FIELDS,
@@ -72,10 +74,19 @@ class ResultStore:
 
     @staticmethod
     def _add_missing_columns(c: sqlite3.Connection) -> None:
-        """A store written before `dataset_version` existed gets the column (empty for its jobs)."""
+        """A store written before `dataset_version` or the init axis existed gets the columns (empty,
+        and `random` for every job in it). Another process may add one first."""
         cols = {r[1] for r in c.execute("PRAGMA table_info(jobs)")}
-        if "dataset_version" not in cols:
-            c.execute("ALTER TABLE jobs ADD COLUMN dataset_version TEXT NOT NULL DEFAULT ''")
+        for name, decl in (
+            ("dataset_version", "TEXT NOT NULL DEFAULT ''"),
+            ("init", "TEXT NOT NULL DEFAULT 'random'"),
+        ):
+            if name not in cols:
+                try:
+                    c.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+                except sqlite3.OperationalError as e:
+                    if "duplicate column" not in str(e):
+                        raise
 
     def close(self):
         self._conn.close()
@@ -117,7 +128,7 @@ class ResultStore:
                     f"INSERT OR REPLACE INTO jobs ({', '.join(JOB_COLUMNS)}) "
                     f"VALUES ({','.join('?' * len(JOB_COLUMNS))})",
                     (
-                        *[job[k] for k in JOB_FIELDS],
+                        *[job.get(k, "random") if k == "init" else job[k] for k in JOB_FIELDS],
                         json.dumps(job["config"], sort_keys=True),
                         status,
                         error,
@@ -157,7 +168,7 @@ class ResultStore:
         import pandas as pd
 
         q = (
-            "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, "
+            "SELECT j.config_hash, j.group_hash, j.suite, j.method, j.dataset, j.domain, j.encoder, j.init, "
             "j.pretrain_budget, j.seed, json_extract(j.config_json, '$.cv_fold') AS fold, "
             "j.code_version, j.dataset_version, j.created_at, r.protocol, "
             "r.probe, r.fraction, "
@@ -188,7 +199,7 @@ class ResultStore:
         return sorted(r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM jobs"))
 
     def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
-        q = "SELECT config_hash, suite, method, dataset, seed, status, error, wall_s FROM jobs"
+        q = "SELECT config_hash, suite, method, dataset, encoder, init, seed, status, error, wall_s FROM jobs"
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]

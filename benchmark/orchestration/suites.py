@@ -34,6 +34,8 @@ ALLOWED_TOP = {
     "ood_partners",
     "recipes",
     "tuning",
+    "encoders",
+    "init",
 }
 ALLOWED_TUNING = {"seeds", "fraction", "trials", "space"}
 RECIPE_MODES = ("paper", "legacy")  # methods/recipe.py; kept here so parsing imports no method code
@@ -49,6 +51,8 @@ ALLOWED_DATASET = {
     "method_hparams",
     "method_epochs",
     "folds",
+    "encoders",
+    "init",
 }
 ALLOWED_PRETRAIN = {"epochs", "batch_size"}
 # per-job resources the Ray and SLURM executors read from a suite's `resources:`
@@ -79,6 +83,8 @@ class DatasetEntry:
     # Cross-validation: one job per value of the adapter's `fold` option, pooled into one cell
     # (docs/design.md §3.1); None: the adapter's own split, once.
     folds: list[int] | None = None
+    encoders: list[str] | None = None  # this dataset's encoder axis (over the suite's `encoders`)
+    init: list[str] | None = None  # this dataset's init axis (over the suite's `init`)
 
 
 @dataclass
@@ -131,6 +137,19 @@ class Suite:
     # published rows were computed that way, until they are re-run).
     recipes: str = "paper"
     tuning: Tuning | None = None
+    # The architecture and initialization axes (docs/design.md §2.1): None = not swept (the dataset's
+    # `options.encoder`, else the small default encoder; random init). Names are checked against the
+    # specs when the jobs are made (benchmark/orchestration/jobs.py).
+    encoders: list[str] | None = None
+    init: list[str] | None = None
+
+    def encoders_for(self, entry: DatasetEntry) -> list[str] | None:
+        """The encoder axis on `entry`: its own `encoders`, else the suite's, else None (no axis)."""
+        return entry.encoders if entry.encoders is not None else self.encoders
+
+    def init_for(self, entry: DatasetEntry) -> list[str]:
+        """The init axis on `entry`: its own `init`, else the suite's, else [random]."""
+        return entry.init if entry.init is not None else (self.init or ["random"])
 
     def epochs_for(self, method: str, entry: DatasetEntry) -> int:
         """Epochs of `method` on `entry`: its method_epochs there, else the suite's method_epochs,
@@ -286,7 +305,24 @@ def parse_suite(data: Any, where: str) -> Suite:
         ood_partners=ood_partners,
         recipes=recipes,
         tuning=_tuning(data.get("tuning"), where, seeds),
+        encoders=_axis(data.get("encoders"), where, "encoders"),
+        init=_axis(data.get("init"), where, "init"),
     )
+
+
+def _axis(value: Any, where: str, label: str) -> list[str] | None:
+    """`encoders:` / `init:`: a non-empty list of distinct names (init entries may be file paths)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    _need(
+        isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value),
+        where,
+        f"'{label}' must be a non-empty list of names, got {value!r}",
+    )
+    _no_duplicates(value, where, label)
+    return list(value)
 
 
 def _tuning(value: Any, where: str, reported: list[int]) -> Tuning | None:
@@ -392,6 +428,8 @@ def _dataset_entry(d: Any, where: str, label: str) -> DatasetEntry:
         dbs,
         _method_epochs(d.get("method_epochs"), where, f"{label}.method_epochs"),
         list(folds) if folds is not None else None,
+        _axis(d.get("encoders"), where, f"{label}.encoders"),
+        _axis(d.get("init"), where, f"{label}.init"),
     )
 
 

@@ -53,6 +53,8 @@ def _entry(suite: Suite, item) -> dict:
         "method_hparams": d.method_hparams,
         "batch_size": d.batch_size,
         "method_epochs": d.method_epochs,
+        "encoders": d.encoders,
+        "init": d.init,
     }
 
 
@@ -121,15 +123,11 @@ def transfer_jobs(
     jobs = []
     for e in targets:
         for j in expand(_target_suite(suite, e, sources[0]), methods, None, seeds):
-            jobs.append(
-                Job(
-                    **{
-                        **j.config(),
-                        "protocols": ["transfer"],
-                        "pretrain_on": [{k: src[k] for k in SOURCE_KEYS} for src in sources],
-                    }
-                )
-            )
+            srcs = [{k: src[k] for k in SOURCE_KEYS} for src in sources]
+            axis = j.dataset_options.get("encoder")
+            if axis != e["options"].get("encoder"):  # set by the `encoders` axis: the sources train it
+                srcs = [{**s, "options": {**s["options"], "encoder": axis}} for s in srcs]
+            jobs.append(Job(**{**j.config(), "protocols": ["transfer"], "pretrain_on": srcs}))
     return jobs
 
 
@@ -154,6 +152,8 @@ def _target_suite(suite: Suite, entry: dict, source: dict) -> Suite:
                 source["method_hparams"],
                 source["batch_size"],
                 source["method_epochs"],
+                entry["encoders"],
+                entry["init"],
             )
         ],
     )
@@ -230,6 +230,8 @@ def checkpoint_key(job) -> str:
         "epochs": job.epochs,
         "sources": job.pretrain_on,
     }
+    if job.init != "random":  # random-init keys are the ones they were before the init axis
+        cfg["init"] = job.init
     if job.recipes != "legacy":  # legacy keys are the ones they were before recipes
         cfg["recipes"] = job.recipes
     return config_hash(cfg)
@@ -275,6 +277,7 @@ def train_transfer_models(ctx) -> None:
                 src.get("options", {}),
                 src.get("max_train"),
                 job.recipes,
+                job.init,
             )
             if cls.uses_labels:
                 steps, epochs = supervised_budget(job.epochs, len(pool), len(pool), m.hp)

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.reporting.axes import reference_order  # noqa: E402
 from benchmark.reporting.styles import LOWER_IS_BETTER, method_style  # noqa: E402
 
 REFERENCE_METHODS = ("random_init", "supervised")
@@ -46,8 +47,7 @@ def headline_metric(rows: pd.DataFrame, dataset: str, protocol: str) -> str | No
 
 
 def method_order(methods) -> list[str]:
-    ssl = sorted(m for m in set(methods) if m not in REFERENCE_METHODS)
-    return ssl + [m for m in REFERENCE_METHODS if m in set(methods)]
+    return reference_order(methods, REFERENCE_METHODS)
 
 
 def _numeric(long: pd.DataFrame) -> pd.DataFrame:

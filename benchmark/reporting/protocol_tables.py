@@ -16,6 +16,7 @@ import pandas as pd
 
 from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.protocols.robustness import add_corruption_errors
+from benchmark.reporting.axes import reference_order
 from benchmark.reporting.stats import (
     FLOOR_METRIC,
     FLOOR_NOTE,
@@ -56,8 +57,7 @@ def superseded_note(n: int) -> str:
 
 
 def _methods(methods) -> list[str]:
-    ssl = sorted(m for m in set(methods) if m not in REFERENCES)
-    return ssl + list(REFERENCES)
+    return reference_order(methods, REFERENCES, always=True)
 
 
 def _fmt(r: pd.DataFrame, scale: float = 100.0, digits: int = 1, floor: float | None = None) -> str:

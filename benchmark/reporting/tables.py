@@ -12,6 +12,7 @@ import pandas as pd
 
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.store import ResultStore, now_iso
+from benchmark.reporting.axes import axis_label, axis_rows, reference_order, swept
 from benchmark.reporting.protocol_tables import (
     derived_rows,
     floor_values,
@@ -26,15 +27,18 @@ from benchmark.reporting.stats import (
     metric_range,
 )
 
-# 1.1 added `dataset_version`; 1.0 files (without it) still read and validate, the column empty.
-SCHEMA_VERSION = "1.1"
-SCHEMA_VERSIONS = ("1.0", "1.1")
+# 1.1 added `dataset_version`; 1.2 the `init` key column (the encoder's initialization). Older files
+# still read and validate: a missing dataset_version is empty, a missing init reads as random, what
+# every result was before the init axis (docs/leaderboards.md).
+SCHEMA_VERSION = "1.2"
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")
 KEY = [
     "suite",
     "domain",
     "dataset",
     "method",
     "encoder",
+    "init",
     "pretrain_budget",
     "protocol",
     "probe",
@@ -58,7 +62,7 @@ LONG_COLUMNS = [
     "created_at",
 ]
 # Columns an older schema version lacks (a missing one reads as empty).
-ADDED_IN = {"dataset_version": "1.1"}
+ADDED_IN = {"dataset_version": "1.1", "init": "1.2"}
 # A paired difference of a method against a baseline over seeds (compare; leaderboard paired/*.csv).
 DELTA_COLUMNS = [
     "suite",
@@ -87,13 +91,21 @@ REFERENCE_METHODS = ("random_init", "supervised")
 
 # What a table row names; runs of one of these under different configs (an edited suite YAML) are
 # never pooled: the most recently recorded config's jobs stand for it.
-ROW_IDENTITY = ["suite", "dataset", "method", "encoder", "pretrain_budget"]
+ROW_IDENTITY = ["suite", "dataset", "method", "encoder", "init", "pretrain_budget"]
+
+
+def with_init(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame without an `init` column (a store or CSV from before the init axis) as init = random."""
+    if "init" in frame.columns:
+        return frame
+    return frame.assign(init="random")
 
 
 def latest_configs(frame: pd.DataFrame) -> pd.DataFrame:
     """Keep, for each row identity, only the results of the config group (`group_hash`) recorded
     last, so a store that also holds an older config's jobs (say before `robustness.max_test`
     changed) never mixes the two into one mean ± std or counts its seeds twice."""
+    frame = with_init(frame)
     if frame.empty or "group_hash" not in frame or "created_at" not in frame:
         return frame
     last = frame.groupby(ROW_IDENTITY + ["group_hash"], dropna=False)["created_at"].max().reset_index()
@@ -103,7 +115,7 @@ def latest_configs(frame: pd.DataFrame) -> pd.DataFrame:
 
 def long_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Aggregate per-seed rows (of each row identity's latest config) into one row per cell."""
-    frame = latest_configs(frame)
+    frame = with_init(latest_configs(frame))
     if frame.empty:
         return pd.DataFrame(columns=LONG_COLUMNS)
     rows = []
@@ -135,11 +147,11 @@ def budget_source(budget) -> str:
 
 def superseded_mask(df: pd.DataFrame) -> pd.Series:
     """True for rows of a pretraining budget that a newer budget of the same method replaced: of a
-    (suite, protocol, dataset, method, encoder, pretraining source), only the budget whose newest row
+    (suite, protocol, dataset, method, encoder, init, pretraining source), only the budget whose newest row
     is latest is current (equal times: all kept, nothing can be told apart)."""
     if df.empty or "created_at" not in df or "pretrain_budget" not in df:
         return pd.Series(False, index=df.index)
-    ident = [c for c in ("suite", "protocol", "dataset", "method", "encoder") if c in df]
+    ident = [c for c in ("suite", "protocol", "dataset", "method", "encoder", "init") if c in df]
     d = df[ident + ["pretrain_budget", "created_at"]].astype(str)
     d = d.assign(_src=[budget_source(b) for b in d["pretrain_budget"]])
     newest = d.groupby(ident + ["_src", "pretrain_budget"])["created_at"].transform("max")
@@ -148,9 +160,8 @@ def superseded_mask(df: pd.DataFrame) -> pd.Series:
 
 
 def _method_order(methods) -> list[str]:
-    """SSL methods alphabetically, then the reference rows last."""
-    ssl = sorted(m for m in methods if m not in REFERENCE_METHODS)
-    return ssl + [m for m in REFERENCE_METHODS if m in set(methods)]
+    """SSL methods alphabetically, then the reference rows last (with axes: each one's rows)."""
+    return reference_order(methods, REFERENCE_METHODS)
 
 
 def label_fraction_markdown(
@@ -225,11 +236,15 @@ def write_tables(
     # the CSVs keep every stored budget; the Markdown shows each method's current budget only
     old = superseded_mask(long)
     long = long[~old]
+    # one row per (method, encoder, init) when the suite sweeps those axes
+    sweep = swept(long)
+    long = axis_rows(long)
     written.update(write_protocol_markdowns(long, out_dir, metric_for, missing, superseded=int(old.sum())))
     failed: dict[str, dict[str, str]] = {}
     for j in store.jobs("failed") + store.jobs("collapsed"):  # shown as such, never as numbers
         if suite is None or j["suite"] == suite:
-            failed.setdefault(j["dataset"], {})[j["method"]] = j["status"]
+            row = axis_label(j["method"], j["encoder"], j["init"]) if sweep else j["method"]
+            failed.setdefault(j["dataset"], {})[row] = j["status"]
     md = label_fraction_markdown(long, metric_for, failed)
     if md:
         written["label_fraction.md"] = atomic_write_text(

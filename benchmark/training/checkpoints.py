@@ -23,6 +23,7 @@ def pretrain_key(
     options: dict,
     max_train: int | None,
     recipes: str = "legacy",
+    init: str = "random",
 ) -> str:
     """What an in-domain training run depends on (plus the label fraction, for label-using
     references). A transfer job whose source is a suite dataset thus loads the in-domain job's
@@ -41,6 +42,8 @@ def pretrain_key(
         "options": options,
         "max_train": max_train,
     }
+    if init != "random":  # the encoder's initialization (random keys are the ones they were before it)
+        key["init"] = init
     if recipes != "legacy":
         key["recipes"] = recipes
         key["recipe"] = repr(cls.recipe)

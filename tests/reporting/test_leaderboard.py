@@ -692,6 +692,7 @@ def _one_row(**kw) -> dict:
         dataset="x",
         method="m",
         encoder="e",
+        init="random",
         pretrain_budget="1ep",
         protocol="label_fraction",
         probe="linear",
@@ -723,13 +724,19 @@ def test_schema_1_0_files_without_dataset_version_still_validate_and_read(tmp_pa
     from benchmark.reporting.leaderboard import validate_text
     from benchmark.reporting.leaderboard.frames import read_long
 
-    old_cols = [c for c in LONG_COLUMNS if c != "dataset_version"]
+    # 1.0: neither dataset_version (1.1) nor init (1.2)
+    old_cols = [c for c in LONG_COLUMNS if c not in ("dataset_version", "init")]
     text = _csv([_one_row(schema_version="1.0")], old_cols)
     assert validate_text(text) == []
     (tmp_path / "old.csv").write_text(text)
-    assert read_long(tmp_path / "old.csv")["dataset_version"].tolist() == [""]
-    # a 1.1 row needs the column; with it, a release name or nothing is accepted, junk is not
-    problems = validate_text(_csv([_one_row()], old_cols))
+    old = read_long(tmp_path / "old.csv")
+    assert old["dataset_version"].tolist() == [""] and old["init"].tolist() == ["random"]
+    # a 1.1 file has dataset_version, not yet init
+    v11_cols = [c for c in LONG_COLUMNS if c != "init"]
+    assert validate_text(_csv([_one_row(schema_version="1.1", dataset_version="v3")], v11_cols)) == []
+    # a current row needs the column; with it, a release name or nothing is accepted, junk is not
+    no_version = [c for c in LONG_COLUMNS if c != "dataset_version"]
+    problems = validate_text(_csv([_one_row()], no_version))
     assert [(p.line, p.column) for p in problems] == [(1, "dataset_version")]
     assert validate_text(_csv([_one_row(dataset_version="1.0.0,v3")], LONG_COLUMNS)) == []
     bad = validate_text(_csv([_one_row(dataset_version="=cmd()")], LONG_COLUMNS))

@@ -204,14 +204,21 @@ def add_corruption_errors(
     if rob.empty:
         return frame
     new = []
-    for (_, dataset, _, _, _), g in rob.groupby(
-        ["suite", "dataset", "seed", "probe", "fraction"], dropna=False
-    ):
-        metric = (metric_for or {}).get(dataset, "accuracy")
-        ref = g[g["method"] == reference]
-        if ref.empty:
+    # with encoder / init axes, a method is compared with the reference of its own init and encoder
+    # (MAE / JEPA's token encoder: with the reference's when it ran on one encoder only)
+    keys = ["suite", "dataset", "seed", "probe", "fraction"] + (["init"] if "init" in rob else [])
+    by_encoder = "encoder" in rob
+    for key, g in rob.groupby(keys, dropna=False):
+        metric = (metric_for or {}).get(key[1], "accuracy")
+        refs = g[g["method"] == reference]
+        if refs.empty:
             continue
-        for _, gm in g.groupby("method"):
+        for _, gm in g.groupby(["method", "encoder"] if by_encoder else ["method"]):
+            ref = refs
+            if by_encoder and refs["encoder"].nunique() > 1:
+                ref = refs[refs["encoder"] == gm["encoder"].iloc[0]]
+                if ref.empty:
+                    continue
             ce = {}
             for c in sorted(set(gm["corruption"]) - {""}):
                 err_m, err_r = _sum_err(gm, c, metric), _sum_err(ref, c, metric)

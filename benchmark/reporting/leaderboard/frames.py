@@ -16,6 +16,8 @@ from benchmark.reporting.tables import KEY, LONG_COLUMNS
 def canonical(df: pd.DataFrame) -> pd.DataFrame:
     """All columns as strings in one canonical spelling, so equal values compare and key equal."""
     d = df.copy()
+    if "init" not in d.columns:  # written before the init axis (schema < 1.2): every row is random-init
+        d["init"] = "random"  # the rows keep their schema version (docs/leaderboards.md)
     for c in LONG_COLUMNS:
         if c not in d.columns:
             d[c] = ""
@@ -62,7 +64,11 @@ def _key(r) -> tuple:
 
 def describe_row(r) -> str:
     """A row's cell in words, for change logs."""
-    parts = [r["dataset"], r["method"], r["probe"], f"{float(r['fraction']) * 100:g}%"]
+    parts = [r["dataset"], r["method"]]
+    enc = str(r.get("encoder", "")).split(":")[0]
+    if r.get("init", "random") != "random" or enc not in ("", "default", "tokens"):
+        parts.append(f"{enc}/{r.get('init', 'random')}")
+    parts += [r["probe"], f"{float(r['fraction']) * 100:g}%"]
     if r["corruption"]:
         parts.append(f"{r['corruption']}@{r['severity']}")
     if r["ood_partner"]:

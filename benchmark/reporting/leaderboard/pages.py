@@ -17,6 +17,7 @@ import pandas as pd
 
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.suites import NAME_RE, UsageError
+from benchmark.reporting.axes import axis_rows
 from benchmark.reporting.leaderboard.frames import numeric, read_long
 from benchmark.reporting.leaderboard.markup import (
     BEST_NOTE,
@@ -233,11 +234,12 @@ def render(
         old = superseded_mask(df)
         _suite_intro(root, suite, df, body, md, df[old])
         df = df[~old]
+        rows = axis_rows(df)  # one row per (method, encoder, init) when the suite sweeps them
         for protocol in sorted(df["protocol"].unique()):
-            _protocol_section(df, protocol, body, md)
-            _rank_section(plots.rank_stats(df, protocol), protocol, body, md)
+            _protocol_section(rows, protocol, body, md)
+            _rank_section(plots.rank_stats(rows, protocol), protocol, body, md)
             _paired_section(root, suite, df[df["protocol"] == protocol], protocol, body, md)
-        _plots_section(plots.all_plots(df, site, suite), body, md, written)
+        _plots_section(plots.all_plots(rows, site, suite), body, md, written)
         _config_section(root, suite, body, md)
     written["index.html"] = atomic_write_text(site / "index.html", page(nav, body))
     md_text = "\n".join(md).rstrip() + "\n"

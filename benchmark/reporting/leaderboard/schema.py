@@ -33,6 +33,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _HASHES = re.compile(r"^[0-9a-f]{16}(,[0-9a-f]{16})*$")
 _CODE_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*(,[0-9A-Za-z][0-9A-Za-z.+_-]*)*$")
 _ENCODER = re.compile(r"^[a-z0-9][A-Za-z0-9_.:/-]*$")
+_INIT = re.compile(r"^(random|imagenet|file:[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
 _PARTNER = re.compile(r"^((near|far):)?[a-z][a-z0-9_]*$")
 # '8ep', or '8ep@cifar10+stl10' for transfer / multi-domain jobs (pretrained on those datasets)
 _BUDGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(@[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*)?$")
@@ -104,6 +105,7 @@ def validate_text(
         i = header.index("schema_version")
         versions = {rec[i] for rec in body if i < len(rec)}
     _check_header(header, add, versions)
+    has_init = "init" in header
     idx = {c: header.index(c) for c in LONG_COLUMNS if c in header}
     protocols, probes = known_protocols(), known_probes()
     keys: dict[tuple, int] = {}
@@ -116,7 +118,9 @@ def validate_text(
             add(Problem(line, None, f"has {len(rec)} field(s), the header has {len(header)}"))
         _check_cells(rec, header, line, add)
         row = {c: (rec[i] if i < len(rec) else None) for c, i in idx.items()}
-        vals = _RowCheck(row, line, add).run(protocols, probes, expect_suite, expect_protocol)
+        vals = _RowCheck(row, line, add, has_init).run(protocols, probes, expect_suite, expect_protocol)
+        if vals is not None and not has_init:
+            vals["init"] = "random"  # schema 1.0: every row is a random-init row
         if vals is not None and all(c in vals for c in KEY):  # a short row lacks some key cells
             key = tuple(vals[c] for c in KEY)
             if key in keys:
@@ -178,8 +182,9 @@ class _RowCheck:
     """Type- and value-checks one row (cells of absent columns are None); `run` returns the
     normalised key values, or None when a key cell is bad."""
 
-    def __init__(self, row: dict, line: int, add):
+    def __init__(self, row: dict, line: int, add, has_init: bool = True):
         self.row, self.line, self.add = row, line, add
+        self.has_init = has_init
         self.ok = True
         self.out: dict = {}
 
@@ -228,6 +233,7 @@ class _RowCheck:
         self.text("dataset", NAME_RE, "a lower_snake_case dataset name")
         self.text("method", NAME_RE, "a lower_snake_case method name")
         self.text("encoder", _ENCODER, "an encoder name (letters, digits, _ . : / -)")
+        self.text("init", _INIT, "an init: random, imagenet or file:<state-dict file name>")
         self.text("pretrain_budget", _BUDGET, "a pretraining budget such as '8ep' or '8ep@cifar10+stl10'")
 
     def check_protocol_probe(self, protocols, probes, expect_protocol) -> None:

@@ -336,7 +336,6 @@ SUPERVISED_EPOCHS = 60
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_supervised_reference_breastmnist_reaches_083(data_dir):
     """supervised reference at 100 % labels ≥ 0.83 test ACC (MedMNIST v2's
     ResNet-18: 0.863), mean of seeds 0-2 as every table reports it (one seed's 156 test images

@@ -150,7 +150,7 @@ def cmd_run(args) -> int:
     if usage:
         _problems([f"error: {u}" for u in usage])
         return 2
-    from benchmark.orchestration.executors import options_from_args, run_grid, worker_device
+    from benchmark.orchestration.executors import options_from_args, run_grid_from_args, worker_device
 
     opts = options_from_args(args, suite)
     device = worker_device(args.executor, args.device, opts, args.amp)
@@ -200,18 +200,7 @@ def cmd_run(args) -> int:
             file=sys.stderr,
         )
     t_start = time.perf_counter()
-    summary = run_grid(
-        args.executor,
-        jobs,
-        store,
-        args.data_dir,
-        out,
-        device,
-        log=lambda m: print(m, file=sys.stderr),
-        show_progress=not args.no_progress,
-        amp=args.amp,
-        options=opts,
-    )
+    summary = run_grid_from_args(args, jobs, store, out, device, opts)
     written = write_tables(store, out, suite.name, headline_metrics(suite))
     md = out / "label_fraction.md"
     if md.exists():

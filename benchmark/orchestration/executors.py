@@ -439,6 +439,25 @@ def options_from_args(args, suite) -> ExecutorOptions:
     )
 
 
+def run_grid_from_args(args, jobs: list, store, work_dir, device, opts: ExecutorOptions) -> dict:
+    """`run_grid` as the `run` and `tune` commands call it: executor, data dir, progress and AMP from
+    their shared flags, log lines on stderr."""
+    import sys
+
+    return run_grid(
+        args.executor,
+        jobs,
+        store,
+        args.data_dir,
+        work_dir,
+        device,
+        log=lambda m: print(m, file=sys.stderr),
+        show_progress=not args.no_progress,
+        amp=getattr(args, "amp", "off"),
+        options=opts,
+    )
+
+
 def worker_device(executor: str, name: str, opts: ExecutorOptions, amp: str = "off"):
     """The device jobs run on. Local executors check it here; on a cluster the parent (a login node, a
     laptop) may have no GPU, so `cuda` is checked where the job runs and `auto` follows --gpus-per-job."""

@@ -78,7 +78,7 @@ def cmd_tune(args) -> int:
 
 
 def _run_trials(args, suite) -> int:
-    from benchmark.orchestration.executors import options_from_args, run_grid, worker_device
+    from benchmark.orchestration.executors import options_from_args, run_grid_from_args, worker_device
     from benchmark.orchestration.preflight import preflight, suite_problems
     from benchmark.orchestration.store import ResultStore
     from benchmark.orchestration.tuning import selection_yaml, tuning_table, tuning_trials
@@ -104,17 +104,7 @@ def _run_trials(args, suite) -> int:
         file=sys.stderr,
     )
     store = ResultStore(out / "store.sqlite")
-    summary = run_grid(
-        args.executor,
-        jobs,
-        store,
-        args.data_dir,
-        out,
-        device,
-        log=lambda m: print(m, file=sys.stderr),
-        show_progress=not args.no_progress,
-        options=opts,
-    )
+    summary = run_grid_from_args(args, jobs, store, out, device, opts)
     # the log covers every trial of the suite that has a result, not only this call's
     rows = [r for r in tuning_table(suite, tuning_trials(suite), store) if r["n_seeds"]]
     written = [write_tuning_csv(out / "tuning.csv", rows)]

@@ -105,8 +105,8 @@ def _run_trials(args, suite) -> int:
     )
     store = ResultStore(out / "store.sqlite")
     summary = run_grid_from_args(args, jobs, store, out, device, opts)
-    # the log covers every trial of the suite that has a result, not only this call's
-    rows = [r for r in tuning_table(suite, tuning_trials(suite), store) if r["n_seeds"]]
+    # the log covers every trial of the suite that ran (collapsed and failed ones too), not only this call's
+    rows = [r for r in tuning_table(suite, tuning_trials(suite), store) if r["status"]]
     written = [write_tuning_csv(out / "tuning.csv", rows)]
     if args.publish:
         written.append(write_tuning_csv(Path(args.root) / suite.name / "tuning.csv", rows))

@@ -29,8 +29,10 @@ TUNING_COLUMNS = [
     "val_scores",
     "val_mean",
     "n_seeds",
+    "status",
     "selected",
 ]
+TIE = 1e-9  # means that differ by float rounding only are a tie (the earlier trial is kept)
 
 
 def setting_text(setting: dict[str, Any]) -> str:
@@ -110,10 +112,12 @@ def tuning_table(suite: Suite, trials: list[Trial], store) -> list[dict[str, Any
     frame = store.frame(f"{suite.name}_tuning")
     frame = frame[(frame.protocol == "val_selection") & (frame.metric == VAL_METRIC)]
     scores = dict(zip(frame.config_hash, frame.value))
+    status = {j["config_hash"]: j["status"] for j in store.jobs()}
     rows = []
     for t in trials:
         vals = [(j.seed, scores.get(j.config_hash())) for j in t.jobs]
         done = [(s, v) for s, v in vals if v is not None]
+        ran = [status[j.config_hash()] for j in t.jobs if j.config_hash() in status]
         rows.append(
             {
                 "suite": suite.name,
@@ -125,6 +129,8 @@ def tuning_table(suite: Suite, trials: list[Trial], store) -> list[dict[str, Any
                 "val_scores": ";".join(f"{v:.6f}" for _, v in done),
                 "val_mean": sum(v for _, v in done) / len(done) if done else None,
                 "n_seeds": len(done),
+                # per tuning seed that ran: done, failed or collapsed (a collapsed trial has no score)
+                "status": ";".join(ran),
                 "selected": False,
             }
         )
@@ -132,7 +138,7 @@ def tuning_table(suite: Suite, trials: list[Trial], store) -> list[dict[str, Any
     best: dict[tuple[str, str], dict] = {}
     for r in rows:
         key = (r["dataset"], r["method"])
-        if r["n_seeds"] == need and (key not in best or r["val_mean"] > best[key]["val_mean"]):
+        if r["n_seeds"] == need and (key not in best or r["val_mean"] > best[key]["val_mean"] + TIE):
             best[key] = r
     for r in best.values():
         r["selected"] = True

@@ -84,8 +84,14 @@ def test_trials_drop_the_suites_choices_use_tuning_seeds_and_score_val_only():
 
 
 class _Store:
-    def __init__(self, scores):
+    def __init__(self, scores, collapsed=()):
         self.scores = scores
+        self.collapsed = collapsed
+
+    def jobs(self):
+        return [{"config_hash": h, "status": "done"} for h in self.scores] + [
+            {"config_hash": h, "status": "collapsed"} for h in self.collapsed
+        ]
 
     def frame(self, suite):
         return pd.DataFrame(
@@ -108,7 +114,7 @@ def test_selection_is_the_best_mean_over_the_tuning_seeds_ties_to_the_earlier_tr
                 scores[j.config_hash()] = v
 
     put("simclr", 0, [0.80, 0.70])  # mean 0.75
-    put("simclr", 1, [0.60, 0.90])  # mean 0.75: a tie, the earlier trial (the defaults) is kept
+    put("simclr", 1, [0.70, 0.80])  # mean 0.75 up to float rounding: a tie, the earlier trial is kept
     put("byol", 0, [0.50, 0.52])
     put("byol", 1, [0.99, None])  # best seed, but a seed is missing: not selectable
     rows = tuning_table(suite, trials, _Store(scores))
@@ -116,6 +122,12 @@ def test_selection_is_the_best_mean_over_the_tuning_seeds_ties_to_the_earlier_tr
     assert picked == {("simclr", 0), ("byol", 0)}
     row = next(r for r in rows if (r["method"], r["trial"]) == ("byol", 1))
     assert row["n_seeds"] == 1 and row["val_scores"] == "0.990000" and row["seeds"] == "100"
+    assert row["status"] == "done"
+    # a collapsed seed is logged with its status and leaves the trial unselectable
+    collapsed = by[("byol", 1)].jobs[1].config_hash()
+    rows = tuning_table(suite, trials, _Store(scores, [collapsed]))
+    row = next(r for r in rows if (r["method"], r["trial"]) == ("byol", 1))
+    assert row["status"] == "done;collapsed" and not row["selected"]
 
     put("byol", 1, [0.99, 0.40])  # mean 0.695 beats 0.51
     rows = tuning_table(suite, trials, _Store(scores))

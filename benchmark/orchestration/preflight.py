@@ -120,7 +120,7 @@ def suite_problems(suite: Suite) -> list[str]:
             problems.append(f"{where}: {label}.options: {one_line(e)}")
     for label, m, hp in overrides:
         cls = get_method_class(m)
-        names = {**cls.base_defaults, **cls.defaults}
+        names = sorted(cls.known_hparams())  # its hyper-parameters and the recipe fields a suite may set
         unknown = sorted(set(hp) - set(names))
         if unknown:
             problems.append(

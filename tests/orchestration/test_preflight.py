@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
+from benchmark.orchestration.preflight import suite_problems
+from benchmark.orchestration.suites import available_suites, load_suite, parse_suite
 from tests._protocol_toys import registered
 
 TOY_SUITE = """name: toy_pf
@@ -190,3 +192,17 @@ def test_methods_filter_takes_suite_members_and_method_file_methods():
     assert method_filter_problems(quick, ["my_method"], extra=["my_method"]) == []  # --method-file
     (line,) = method_filter_problems(quick, ["byol", "simclr"])
     assert line.startswith("--methods: byol not in suite 'quick' (it has simclr, random_init, supervised)")
+
+
+@pytest.mark.parametrize("name", available_suites())
+def test_every_shipped_suite_passes_the_name_and_key_checks(name):
+    assert suite_problems(load_suite(name)) == []
+
+
+def test_recipe_fields_are_hyper_parameters_a_suite_may_set():
+    base = {"name": "s", "datasets": ["ecg200"], "methods": ["simclr"], "seeds": [0]}
+    ok = {**base, "method_hparams": {"simclr": {"optimizer": "sgd", "lr_multiplier": 2.0}}}
+    assert suite_problems(parse_suite(ok, "s.yaml")) == []
+    bad = {**base, "method_hparams": {"simclr": {"lr_multiplyer": 2.0}}}
+    (problem,) = suite_problems(parse_suite(bad, "s.yaml"))
+    assert "unknown hyper-parameter(s) ['lr_multiplyer']" in problem and "lr_multiplier" in problem

@@ -116,7 +116,9 @@ def collapse_stats(
     z = method.embed(x).float()
     method.train(was_training)
     zn = torch.nn.functional.normalize(z, dim=1)
-    return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z), "dim": int(z.shape[1])}
+    # RankMe on centred embeddings: an offset shared by every sample (a mean-pooled token encoder has
+    # a large one) is one singular direction that separates nothing, and alone pins RankMe near 1
+    return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z - z.mean(0)), "dim": int(z.shape[1])}
 
 
 def pin_batch(batch: Any, device: torch.device) -> Any:

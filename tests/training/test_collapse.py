@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmark.training.pretrain import CollapseFault, collapse_reason, raise_if_collapsed, rankme
+from benchmark.training.pretrain import CollapseFault, collapse_reason, collapse_stats, raise_if_collapsed, rankme
 
 
 def test_issue_case_is_collapsed_healthy_runs_are_not():
@@ -46,3 +46,41 @@ def test_rankme_of_rank_one_and_isotropic_embeddings():
     g = torch.Generator().manual_seed(0)
     assert rankme(torch.randn(256, 1, generator=g) @ torch.randn(1, 64, generator=g)) < 1.01
     assert rankme(torch.randn(4096, 64, generator=g)) > 55
+
+
+class _FixedEmbeddings(torch.nn.Module):
+    """A 'method' whose embeddings are given: what the monitor sees, without training anything."""
+
+    def __init__(self, z):
+        super().__init__()
+        self.z = z
+
+    def embed(self, index):
+        return self.z[index]
+
+
+class _IndexAdapter:
+    def batch(self, split, index):
+        return index
+
+    def prepare(self, x, device):
+        return x
+
+
+def test_monitor_centres_before_rankme_so_a_shared_offset_is_not_collapse():
+    # a mean-pooled token encoder: a large offset every sample shares, plus variation in many
+    # directions (MAE/JEPA on ECG200 looked like this and were flagged at epoch 1)
+    g = torch.Generator().manual_seed(0)
+    offset = 500 * torch.randn(1, 128, generator=g)
+    spread = torch.randn(512, 128, generator=g)
+    index = torch.arange(512)
+    stats = collapse_stats(_FixedEmbeddings(offset + spread), _IndexAdapter(), None, index, "cpu")
+    assert rankme(offset + spread) < 2 < stats["rankme"]
+    assert collapse_reason(stats) is None
+    # the same offset with variation along one direction only is still dimensional collapse
+    line = torch.randn(512, 1, generator=g) @ torch.randn(1, 128, generator=g)
+    stats = collapse_stats(_FixedEmbeddings(offset + line), _IndexAdapter(), None, index, "cpu")
+    assert "rankme" in collapse_reason(stats)
+    # and one point for every sample is complete collapse, whatever centring does to the rank
+    stats = collapse_stats(_FixedEmbeddings(offset.expand(512, -1)), _IndexAdapter(), None, index, "cpu")
+    assert "std" in collapse_reason(stats)

@@ -106,7 +106,8 @@ def tuning_trials(
 def tuning_table(suite: Suite, trials: list[Trial], store) -> list[dict[str, Any]]:
     """One row per trial: its val score on each tuning seed, their mean and which trial is selected
     (the highest mean over the seeds that finished; ties go to the earlier trial, so list the defaults
-    first). A trial missing a seed is not selectable: every trial is judged on the same seeds."""
+    first). A trial missing a seed is not selectable: every trial is judged on the same seeds. A
+    dataset with any trial still unfinished selects nothing yet."""
     from benchmark.evaluation.protocols.val_selection import VAL_METRIC
 
     frame = store.frame(f"{suite.name}_tuning")
@@ -135,10 +136,17 @@ def tuning_table(suite: Suite, trials: list[Trial], store) -> list[dict[str, Any
             }
         )
     need = len(suite.tuning.seeds)
+    # a dataset's selections come together (docs/protocol.md): only once every trial of every method
+    # there has a final status (done or collapsed) on every tuning seed
+    finished = {"done", "collapsed"}
+    complete = {t.dataset for t in trials}
+    for t in trials:
+        if any(status.get(j.config_hash()) not in finished for j in t.jobs):
+            complete.discard(t.dataset)
     best: dict[tuple[str, str], dict] = {}
     for r in rows:
         key = (r["dataset"], r["method"])
-        if r["n_seeds"] == need and (key not in best or r["val_mean"] > best[key]["val_mean"] + TIE):
+        if r["dataset"] in complete and r["n_seeds"] == need and (key not in best or r["val_mean"] > best[key]["val_mean"] + TIE):
             best[key] = r
     for r in best.values():
         r["selected"] = True

@@ -122,20 +122,24 @@ def _problems(lines: list[str]) -> None:
         print(_one_line(line), file=sys.stderr)
 
 
-def cmd_run(args) -> int:
-    from benchmark.orchestration.package_guard import check_datasets_package
+def _suite_jobs(args, suite) -> list:
+    """The jobs `run` runs: the suite's grid filtered by --methods/--datasets/--seeds and its
+    transfer pairs, or the transfer jobs of --pretrain-on/--evaluate-on."""
+    from benchmark.orchestration.jobs import expand
+    from benchmark.orchestration.transfer import suite_transfer_jobs, transfer_jobs
 
-    check_datasets_package()
-    from benchmark.core.io import atomic_write_text
-    from benchmark.orchestration.jobs import expand, headline_metrics
-    from benchmark.orchestration.preflight import method_filter_problems, preflight, suite_problems
-    from benchmark.orchestration.store import ResultStore
-    from benchmark.orchestration.suites import available_suites, load_suite
-    from benchmark.reporting.tables import write_tables
+    if args.pretrain_on or args.evaluate_on:
+        if args.datasets:
+            raise UsageError("--datasets cannot be combined with --pretrain-on/--evaluate-on")
+        return transfer_jobs(suite, args.pretrain_on or [], args.evaluate_on or [], args.methods, args.seeds)
+    jobs = expand(suite, args.methods, args.datasets, args.seeds)
+    return jobs + suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
 
-    if not args.suite:
-        raise UsageError(SUITE_NEEDED.format(names=", ".join(available_suites())))
-    suite = load_suite(args.suite)
+
+def _check_run_args(args, suite) -> int:
+    """Usage problems of `run`'s suite and filters, one line each, before any job: 2 if any."""
+    from benchmark.orchestration.preflight import method_filter_problems, suite_problems
+
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise UsageError("--seeds: seeds must be non-negative integers")
     tuned = sorted(set(args.seeds or []) & set(suite.tuning.seeds if suite.tuning else []))
@@ -150,21 +154,11 @@ def cmd_run(args) -> int:
     if usage:
         _problems([f"error: {u}" for u in usage])
         return 2
-    from benchmark.orchestration.executors import options_from_args, run_grid_from_args, worker_device
+    return 0
 
-    opts = options_from_args(args, suite)
-    device = worker_device(args.executor, args.device, opts, args.amp)
-    if args.pretrain_on or args.evaluate_on:
-        from benchmark.orchestration.transfer import transfer_jobs
 
-        if args.datasets:
-            raise UsageError("--datasets cannot be combined with --pretrain-on/--evaluate-on")
-        jobs = transfer_jobs(suite, args.pretrain_on or [], args.evaluate_on or [], args.methods, args.seeds)
-    else:
-        jobs = expand(suite, args.methods, args.datasets, args.seeds)
-        from benchmark.orchestration.transfer import suite_transfer_jobs
-
-        jobs += suite_transfer_jobs(suite, args.methods, args.seeds, args.datasets)
+def _absent_data(args, jobs, suite) -> list:
+    """Datasets the jobs need that are not in the data dir (an error under --strict)."""
     from benchmark.orchestration.fetch import missing_locally
     from benchmark.orchestration.preflight import data_dir_problem
 
@@ -178,30 +172,14 @@ def cmd_run(args) -> int:
             + "; ".join(f"{n} ({r})" for n, r in absent)
             + f" — stage them with `run_benchmark.py fetch --suite {args.suite}` first"
         )
-    out = _out_dir(args, suite.name)
-    # On Ray/SLURM the data lives where the jobs run, not necessarily here: only names are checked.
-    report = preflight(jobs, args.data_dir, out, load_data=args.executor in ("local", "process"))
-    _problems(report.lines())
-    if report.exit_code:
-        return report.exit_code
-    if report.checked:
-        print(
-            f"pre-flight: {report.checked} dataset(s) loaded and checked in {report.seconds:.1f} s",
-            file=sys.stderr,
-        )
-    store = ResultStore(out / "store.sqlite")
-    # the config that ran, next to its results: `report` and `publish` read it (docs/design.md §7)
-    atomic_write_text(out / "suite.yaml", Path(suite.source).read_text())
-    print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
-    if absent and not report.checked:  # a pre-flight that loaded the data has named what is missing
-        print(
-            "not in the data dir (downloaded on first use; OOD partners that cannot be fetched are left "
-            "out and listed at the end): " + "; ".join(f"{n} ({r})" for n, r in absent),
-            file=sys.stderr,
-        )
-    t_start = time.perf_counter()
-    summary = run_grid_from_args(args, jobs, store, out, device, opts)
-    written = write_tables(store, out, suite.name, headline_metrics(suite))
+    return absent
+
+
+def _report_run(summary: dict, out: Path, written: dict, t_start: float) -> int:
+    """The end-of-run lines (counts, tables, wall time, evaluation share, partners left out): 1 when a
+    job failed or collapsed, else 0."""
+    import resource
+
     md = out / "label_fraction.md"
     if md.exists():
         print(md.read_text())
@@ -210,8 +188,6 @@ def cmd_run(args) -> int:
         f"tables: {', '.join(str(p) for p in written.values())}",
         file=sys.stderr,
     )
-    import resource
-
     print(
         f"wall {time.perf_counter() - t_start:.0f} s, peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
@@ -237,6 +213,54 @@ def cmd_run(args) -> int:
         )
         return 1
     return 0
+
+
+def cmd_run(args) -> int:
+    from benchmark.orchestration.package_guard import check_datasets_package
+
+    check_datasets_package()
+    from benchmark.core.io import atomic_write_text
+    from benchmark.orchestration.executors import options_from_args, run_grid_from_args, worker_device
+    from benchmark.orchestration.jobs import headline_metrics
+    from benchmark.orchestration.preflight import preflight
+    from benchmark.orchestration.store import ResultStore
+    from benchmark.orchestration.suites import available_suites, load_suite
+    from benchmark.reporting.tables import write_tables
+
+    if not args.suite:
+        raise UsageError(SUITE_NEEDED.format(names=", ".join(available_suites())))
+    suite = load_suite(args.suite)
+    if _check_run_args(args, suite):
+        return 2
+    opts = options_from_args(args, suite)
+    device = worker_device(args.executor, args.device, opts, args.amp)
+    jobs = _suite_jobs(args, suite)
+    absent = _absent_data(args, jobs, suite)
+    out = _out_dir(args, suite.name)
+    # On Ray/SLURM the data lives where the jobs run, not necessarily here: only names are checked.
+    report = preflight(jobs, args.data_dir, out, load_data=args.executor in ("local", "process"))
+    _problems(report.lines())
+    if report.exit_code:
+        return report.exit_code
+    if report.checked:
+        print(
+            f"pre-flight: {report.checked} dataset(s) loaded and checked in {report.seconds:.1f} s",
+            file=sys.stderr,
+        )
+    store = ResultStore(out / "store.sqlite")
+    # the config that ran, next to its results: `report` and `publish` read it (docs/design.md §7)
+    atomic_write_text(out / "suite.yaml", Path(suite.source).read_text())
+    print(f"suite {suite.name}: {len(jobs)} job(s) on {device}; results in {out}", file=sys.stderr)
+    if absent and not report.checked:  # a pre-flight that loaded the data has named what is missing
+        print(
+            "not in the data dir (downloaded on first use; OOD partners that cannot be fetched are left "
+            "out and listed at the end): " + "; ".join(f"{n} ({r})" for n, r in absent),
+            file=sys.stderr,
+        )
+    t_start = time.perf_counter()
+    summary = run_grid_from_args(args, jobs, store, out, device, opts)
+    written = write_tables(store, out, suite.name, headline_metrics(suite))
+    return _report_run(summary, out, written, t_start)
 
 
 def cmd_list(args) -> int:

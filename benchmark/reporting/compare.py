@@ -507,13 +507,95 @@ def add_parser(sub) -> None:
     c.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _published_baselines(args, suite, p, main_db: Path):
+    """Whether the baselines come from the published rows, those rows, and the plan to use: asked for
+    with --against-published, or taken when the store lacks them and --run-baselines is not given."""
+    import sys
+
+    use_published = args.against_published
+    published = pd.DataFrame()
+    if not (use_published or (p.missing and not args.run_baselines)):
+        return use_published, published, p
+    published = published_rows(Path(args.root), suite, args.against)
+    have = set(published["method"]) if not published.empty else set()
+    lacking = [b for b in args.against if b not in have]
+    if use_published and lacking:
+        raise UsageError(
+            f"--against-published: no published rows of {', '.join(lacking)} under "
+            f"{Path(args.root) / suite.name}; publish them or compare against a store"
+        )
+    if not use_published and not lacking:
+        use_published = True
+        print(
+            f"baselines not in {main_db}: comparing with the published rows under "
+            f"{Path(args.root) / suite.name} (--against-published)",
+            file=sys.stderr,
+        )
+    if not use_published:
+        raise UsageError(
+            missing_message(suite, p, args.suite or suite.name, args.out)
+            + f"; or publish them to {Path(args.root) / suite.name} for --against-published"
+        )
+    if args.seeds is None:  # the suite's seeds: the ones the published rows were run with
+        p = plan(suite, None, args.new, args.against, args.datasets, list(suite.seeds))
+    return use_published, published, p
+
+
+def _run_compare_jobs(args, p, new_store, main_store, main_db: Path, out: Path, device, use_published):
+    """Run NEW's jobs into `new_store` (and, with --run-baselines, the missing baselines into the
+    main store); the merged run summary and the main store (created if baselines ran)."""
+    import sys
+
+    from benchmark.orchestration.runner import run_jobs
+    from benchmark.orchestration.store import ResultStore
+
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    summary = run_jobs(
+        p.new_jobs, new_store, args.data_dir, out, device, log=log, show_progress=not args.no_progress
+    )
+    if p.missing and args.run_baselines and not use_published:
+        main_store = main_store or ResultStore(main_db)
+        more = run_jobs(
+            p.missing, main_store, args.data_dir, out, device, log=log, show_progress=not args.no_progress
+        )
+        for k in ("ran", "skipped"):
+            summary[k] += more[k]
+        summary["failed"] += more["failed"]
+    return summary, main_store
+
+
+def _compare_delta(args, suite, p, new_store, main_store, published, use_published) -> pd.DataFrame:
+    """NEW against each baseline (and the reference rows the store has), paired by seed, from the
+    stores or against the published aggregates."""
+    from benchmark.reporting.protocol_tables import derived_rows
+
+    frames = [new_store.frame(suite.name)]
+    if main_store is not None and main_store is not new_store:
+        frames.append(main_store.frame(suite.name))
+    frame = pd.concat(frames, ignore_index=True).drop_duplicates(["config_hash", *CELL])
+    # CE / mCE are derived at table time (against the supervised rows of the same run)
+    frame = derived_rows(frame, headline_metrics(suite))
+    refs = (
+        reference_jobs_done(suite, main_store, args.new, args.against, args.datasets, p.seeds)
+        if main_store is not None and not use_published
+        else []
+    )
+    against = list(args.against) + sorted({j.method for j in refs})
+    hashes = {j.config_hash() for j in p.new_jobs + p.baseline_jobs + refs}
+    if use_published:
+        budgets = {j.dataset: f"{j.epochs}ep" for j in p.new_jobs}
+        return published_delta(frame, published, suite.name, args.new, args.against, budgets, hashes)
+    return delta_table(frame, suite.name, args.new, against, hashes)
+
+
 def cmd_compare(args) -> int:
     import sys
 
     from benchmark.orchestration.package_guard import check_datasets_package
 
     check_datasets_package()
-    from benchmark.orchestration.runner import resolve_device, run_jobs
+    from benchmark.orchestration.preflight import preflight, suite_problems
+    from benchmark.orchestration.runner import resolve_device
     from benchmark.orchestration.store import ResultStore
     from benchmark.orchestration.suites import NAME_RE, suite_for_results
 
@@ -534,34 +616,8 @@ def cmd_compare(args) -> int:
     main_db = out / "store.sqlite"
     main_store = ResultStore(main_db) if main_db.is_file() else None
     p = plan(suite, main_store, args.new, args.against, args.datasets, args.seeds)
-    use_published = args.against_published
-    published = pd.DataFrame()
-    if use_published or (p.missing and not args.run_baselines):
-        published = published_rows(Path(args.root), suite, args.against)
-        have = set(published["method"]) if not published.empty else set()
-        lacking = [b for b in args.against if b not in have]
-        if use_published and lacking:
-            raise UsageError(
-                f"--against-published: no published rows of {', '.join(lacking)} under "
-                f"{Path(args.root) / suite.name}; publish them or compare against a store"
-            )
-        if not use_published and not lacking:
-            use_published = True
-            print(
-                f"baselines not in {main_db}: comparing with the published rows under "
-                f"{Path(args.root) / suite.name} (--against-published)",
-                file=sys.stderr,
-            )
-        if not use_published:
-            raise UsageError(
-                missing_message(suite, p, args.suite or suite.name, args.out)
-                + f"; or publish them to {Path(args.root) / suite.name} for --against-published"
-            )
-        if args.seeds is None:  # the suite's seeds: the ones the published rows were run with
-            p = plan(suite, None, args.new, args.against, args.datasets, list(suite.seeds))
+    use_published, published, p = _published_baselines(args, suite, p, main_db)
     # the run's pre-flight, for NEW's jobs: suite keys and adapter options, data dir, the data itself
-    from benchmark.orchestration.preflight import preflight, suite_problems
-
     usage = suite_problems(suite)
     if usage:
         more = f" (+{len(usage) - 1} more problem(s) in the suite)" if len(usage) > 1 else ""
@@ -591,38 +647,8 @@ def cmd_compare(args) -> int:
         + f"; {len(p.new_jobs)} job(s) of {args.new} to check on {device}",
         file=sys.stderr,
     )
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    summary = run_jobs(
-        p.new_jobs, new_store, args.data_dir, out, device, log=log, show_progress=not args.no_progress
-    )
-    if p.missing and args.run_baselines and not use_published:
-        main_store = main_store or ResultStore(main_db)
-        more = run_jobs(
-            p.missing, main_store, args.data_dir, out, device, log=log, show_progress=not args.no_progress
-        )
-        for k in ("ran", "skipped"):
-            summary[k] += more[k]
-        summary["failed"] += more["failed"]
-    frames = [new_store.frame(suite.name)]
-    if main_store is not None and main_store is not new_store:
-        frames.append(main_store.frame(suite.name))
-    frame = pd.concat(frames, ignore_index=True).drop_duplicates(["config_hash", *CELL])
-    from benchmark.reporting.protocol_tables import derived_rows
-
-    # CE / mCE are derived at table time (against the supervised rows of the same run)
-    frame = derived_rows(frame, headline_metrics(suite))
-    refs = (
-        reference_jobs_done(suite, main_store, args.new, args.against, args.datasets, p.seeds)
-        if main_store is not None and not use_published
-        else []
-    )
-    against = list(args.against) + sorted({j.method for j in refs})
-    hashes = {j.config_hash() for j in p.new_jobs + p.baseline_jobs + refs}
-    if use_published:
-        budgets = {j.dataset: f"{j.epochs}ep" for j in p.new_jobs}
-        delta = published_delta(frame, published, suite.name, args.new, args.against, budgets, hashes)
-    else:
-        delta = delta_table(frame, suite.name, args.new, against, hashes)
+    summary, main_store = _run_compare_jobs(args, p, new_store, main_store, main_db, out, device, use_published)
+    delta = _compare_delta(args, suite, p, new_store, main_store, published, use_published)
     if args.into_store:
         from benchmark.reporting.tables import write_tables
 

@@ -202,31 +202,11 @@ def _method_epochs(value: Any, where: str, label: str) -> dict[str, int]:
     return dict(value)
 
 
-def parse_suite(data: Any, where: str) -> Suite:
+def _grid(data: dict, where: str) -> tuple[list[int], list, list[str], list[str], int, int | None]:
+    """The suite's grid fields: seeds, fractions, probes, protocols, and the pretraining epochs and
+    batch size, each checked (one line naming the field on a bad value)."""
     from benchmark.evaluation.plugins import PROBES, PROTOCOLS
 
-    _need(isinstance(data, dict), where, f"a suite must be a YAML mapping, got {type(data).__name__}")
-    unknown = set(data) - ALLOWED_TOP
-    _need(not unknown, where, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_TOP)}")
-    name = data.get("name")
-    _need(
-        isinstance(name, str) and bool(NAME_RE.match(name)),
-        where,
-        f"'name' must be lower_snake_case, got {name!r}",
-    )
-    ds_raw = data.get("datasets")
-    _need(isinstance(ds_raw, list) and ds_raw, where, "'datasets' must be a non-empty list")
-    datasets = [_dataset_entry(d, where, f"datasets[{i}]") for i, d in enumerate(ds_raw)]
-    methods = data.get("methods")
-    _need(
-        isinstance(methods, list)
-        and methods
-        and all(isinstance(m, str) and NAME_RE.match(m) for m in methods),
-        where,
-        f"'methods' must be a non-empty list of method names, got {methods!r}",
-    )
-    _no_duplicates([d.name for d in datasets], where, "datasets")
-    _no_duplicates(methods, where, "methods")
     seeds = _int_list(data.get("seeds", [0, 1, 2]), where, "seeds")
     _no_duplicates(seeds, where, "seeds")
     fractions = data.get("fractions", [0.01, 0.1, 1.0])
@@ -261,12 +241,11 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(_is_int(epochs, 1), where, f"pretrain.epochs must be an integer ≥ 1, got {epochs!r}")
     bs = pre.get("batch_size")
     _need(bs is None or _is_int(bs, 2), where, f"pretrain.batch_size must be an integer ≥ 2, got {bs!r}")
-    hps = data.get("method_hparams", {}) or {}
-    _need(
-        isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()),
-        where,
-        "'method_hparams' must map method names to mappings of hyper-parameters",
-    )
+    return seeds, fractions, probes, protocols, epochs, bs
+
+
+def _robustness_cap(data: dict, where: str) -> int | None:
+    """`robustness: {max_test: N}`: the cap on corrupted test samples (None: the default)."""
     rob = data.get("robustness", {}) or {}
     _need(
         isinstance(rob, dict) and not (set(rob) - ALLOWED_ROBUSTNESS),
@@ -277,6 +256,40 @@ def parse_suite(data: Any, where: str) -> Suite:
     _need(
         rcap is None or _is_int(rcap, 10), where, f"robustness.max_test must be an integer ≥ 10, got {rcap!r}"
     )
+    return rcap
+
+
+def parse_suite(data: Any, where: str) -> Suite:
+    _need(isinstance(data, dict), where, f"a suite must be a YAML mapping, got {type(data).__name__}")
+    unknown = set(data) - ALLOWED_TOP
+    _need(not unknown, where, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(ALLOWED_TOP)}")
+    name = data.get("name")
+    _need(
+        isinstance(name, str) and bool(NAME_RE.match(name)),
+        where,
+        f"'name' must be lower_snake_case, got {name!r}",
+    )
+    ds_raw = data.get("datasets")
+    _need(isinstance(ds_raw, list) and ds_raw, where, "'datasets' must be a non-empty list")
+    datasets = [_dataset_entry(d, where, f"datasets[{i}]") for i, d in enumerate(ds_raw)]
+    methods = data.get("methods")
+    _need(
+        isinstance(methods, list)
+        and methods
+        and all(isinstance(m, str) and NAME_RE.match(m) for m in methods),
+        where,
+        f"'methods' must be a non-empty list of method names, got {methods!r}",
+    )
+    _no_duplicates([d.name for d in datasets], where, "datasets")
+    _no_duplicates(methods, where, "methods")
+    seeds, fractions, probes, protocols, epochs, bs = _grid(data, where)
+    hps = data.get("method_hparams", {}) or {}
+    _need(
+        isinstance(hps, dict) and all(isinstance(v, dict) for v in hps.values()),
+        where,
+        "'method_hparams' must map method names to mappings of hyper-parameters",
+    )
+    rcap = _robustness_cap(data, where)
     ood_partners = data.get("ood_partners", "required")
     _need(
         ood_partners in ("required", "optional"),

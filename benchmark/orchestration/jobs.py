@@ -81,13 +81,8 @@ class Job:
         return f"{self.method} × {self.dataset}{axes}{fold} × seed {self.seed}"
 
 
-def expand(
-    suite: Suite,
-    methods: list[str] | None = None,
-    datasets: list[str] | None = None,
-    seeds: list[int] | None = None,
-) -> list[Job]:
-    """The job grid, in a stable order. CLI filters must name members of the suite's grid."""
+def _check_methods(suite: Suite, methods: list[str] | None) -> None:
+    """--methods and the suite's methods must be registered methods (UsageError naming the known)."""
     if methods:
         bad = [m for m in methods if m not in suite.methods and m not in known_methods()]
         if bad:
@@ -97,6 +92,11 @@ def expand(
             raise UsageError(
                 f"suite {suite.source}: unknown method {m!r}; known: {', '.join(known_methods())}"
             )
+
+
+def _checked_entries(suite: Suite, datasets: list[str] | None) -> list:
+    """The suite's dataset entries that --datasets selects, each checked: a known adapter, valid
+    options (every fold's), an encoder that fits its spec."""
     entries = suite.datasets
     if datasets:
         names = [d.name for d in entries]
@@ -125,25 +125,44 @@ def expand(
                 f"suite {suite.source}: dataset {d.name}: options.encoder {name!r} is not an "
                 f"encoder for its spec; known: small, {', '.join(sorted(NAMED_ENCODERS))}"
             )
+    return entries
+
+
+def _checked_hparams(suite: Suite, d, m: str) -> dict:
+    """Method `m`'s hyper-parameters on entry `d` (suite-wide, then the dataset's, then the shared
+    batch size), each a known hyper-parameter or recipe field with a valid value."""
+    hp = {**suite.method_hparams.get(m, {}), **d.method_hparams.get(m, {})}
+    if (d.batch_size or suite.batch_size) and "batch_size" not in hp:
+        hp["batch_size"] = d.batch_size or suite.batch_size
+    known = get_method_class(m).known_hparams()
+    unknown = set(hp) - known
+    if unknown:
+        raise UsageError(
+            f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
+            f"{sorted(unknown)}; known: {sorted(known)}"
+        )
+    try:  # recipe fields (optimizer, lr_scaling, …) are checked here, not when the job runs
+        (get_method_class(m).recipe or legacy_recipe(1e-3, 1e-6)).with_overrides(hp)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"suite {suite.source}: method_hparams.{m}: {e}") from e
+    return hp
+
+
+def expand(
+    suite: Suite,
+    methods: list[str] | None = None,
+    datasets: list[str] | None = None,
+    seeds: list[int] | None = None,
+) -> list[Job]:
+    """The job grid, in a stable order. CLI filters must name members of the suite's grid."""
+    _check_methods(suite, methods)
+    entries = _checked_entries(suite, datasets)
     axes = {d.name: (_encoder_axis(suite, d), _init_axis(suite, d)) for d in entries}
     jobs = []
     for d in entries:
         encoders, inits = axes[d.name]
         for m in methods or suite.methods:
-            hp = {**suite.method_hparams.get(m, {}), **d.method_hparams.get(m, {})}
-            if (d.batch_size or suite.batch_size) and "batch_size" not in hp:
-                hp["batch_size"] = d.batch_size or suite.batch_size
-            known = get_method_class(m).known_hparams()
-            unknown = set(hp) - known
-            if unknown:
-                raise UsageError(
-                    f"suite {suite.source}: method_hparams.{m}: unknown hyper-parameter(s) "
-                    f"{sorted(unknown)}; known: {sorted(known)}"
-                )
-            try:  # recipe fields (optimizer, lr_scaling, …) are checked here, not when the job runs
-                (get_method_class(m).recipe or legacy_recipe(1e-3, 1e-6)).with_overrides(hp)
-            except (TypeError, ValueError) as e:
-                raise UsageError(f"suite {suite.source}: method_hparams.{m}: {e}") from e
+            hp = _checked_hparams(suite, d, m)
             # a method that builds its own token transformer (MAE, JEPA) runs once per init, whatever
             # the encoder axis lists: its encoder is not the axis's
             own = get_method_class(m).builds_encoder

@@ -146,7 +146,11 @@ def tuning_table(suite: Suite, trials: list[Trial], store) -> list[dict[str, Any
     best: dict[tuple[str, str], dict] = {}
     for r in rows:
         key = (r["dataset"], r["method"])
-        if r["dataset"] in complete and r["n_seeds"] == need and (key not in best or r["val_mean"] > best[key]["val_mean"] + TIE):
+        if (
+            r["dataset"] in complete
+            and r["n_seeds"] == need
+            and (key not in best or r["val_mean"] > best[key]["val_mean"] + TIE)
+        ):
             best[key] = r
     for r in best.values():
         r["selected"] = True

@@ -647,7 +647,9 @@ def cmd_compare(args) -> int:
         + f"; {len(p.new_jobs)} job(s) of {args.new} to check on {device}",
         file=sys.stderr,
     )
-    summary, main_store = _run_compare_jobs(args, p, new_store, main_store, main_db, out, device, use_published)
+    summary, main_store = _run_compare_jobs(
+        args, p, new_store, main_store, main_db, out, device, use_published
+    )
     delta = _compare_delta(args, suite, p, new_store, main_store, published, use_published)
     if args.into_store:
         from benchmark.reporting.tables import write_tables

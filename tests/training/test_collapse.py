@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from benchmark.training.pretrain import CollapseFault, collapse_reason, collapse_stats, raise_if_collapsed, rankme
+from benchmark.training.pretrain import (
+    CollapseFault,
+    collapse_reason,
+    collapse_stats,
+    raise_if_collapsed,
+    rankme,
+)
 
 
 def test_issue_case_is_collapsed_healthy_runs_are_not():

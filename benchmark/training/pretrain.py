@@ -308,9 +308,15 @@ class _Trainer:
         epoch's losses at its sync points, before the epoch is checkpointed, so the optimiser may
         step on a non-finite loss but no checkpoint ever holds the result (the job fails instead).
         (fp16's GradScaler still reads its inf flag every step; bf16 and off do not sync.)"""
-        cfg, device, method = self.cfg, self.cfg.device, self.method
+        device = self.cfg.device
         x = self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), device), device)
-        y = self.split.labels[idx].to(device, non_blocking=True) if method.uses_labels else None
+        y = self.split.labels[idx].to(device, non_blocking=True) if self.method.uses_labels else None
+        return self.step_on(x, y, step, view)
+
+    def step_on(self, x: Any, y: torch.Tensor | None, step: int, view: Callable) -> torch.Tensor:
+        """The device part of `step` on a prepared batch (benchmarks/device_throughput.py --limit
+        times it alone, on device-resident views)."""
+        cfg, method = self.cfg, self.method
         self.schedules.before_step(step, self.total)
         with _autocast(cfg):
             loss = method.training_step(x, y, view)

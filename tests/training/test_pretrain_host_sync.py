@@ -30,7 +30,6 @@ SYNCS_IN_STEP = {
     "fixmatch": "supervised_term branches on `lab.any()` (a batch may hold no labelled sample)",
     "mean_teacher": "supervised_term branches on `lab.any()` (a batch may hold no labelled sample)",
     "mixmatch": "int(lab.sum()) sizes the labelled part; the Beta mixing weight is a host scalar",
-    "swav": "int(queue_filled): whether the queue is full is a buffer on the device",
     "jepa": "block masks are drawn on the host from the CPU view generator (host scalars, no GPU wait)",
 }
 

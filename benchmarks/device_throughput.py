@@ -1,15 +1,21 @@
 """Pretraining throughput (pairs of views per second) of SimCLR on Fashion-MNIST on one device, with
 each AMP mode: the CUDA path of `run --device cuda --amp off|bf16|fp16`.
 
-    python benchmarks/device_throughput.py --device cuda --amp off,bf16,fp16 [--data-dir DIR]
+    python benchmarks/device_throughput.py --device cuda --amp off,bf16,fp16 [--data-dir DIR] [--limit]
 
 A pair = one sample's two augmented views through encoder + projector, forward and backward. The
 first epoch is a warm-up (CUDA context, cuDNN autotuning) and is not counted.
+
+`--limit` also measures the device's limit for the same model: the bare training step
+(`_Trainer.step_on`: forward, backward, optimiser) on one batch already on the device, replaying
+views made once on the device, so no gathering, copying or view generation; pipeline / limit is
+the share of the device's speed the real loop reaches.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -19,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmark.models.encoders import encoder_for
-from benchmark.training.pretrain import PretrainConfig, pretrain  # noqa: E402
+from benchmark.training.pretrain import PretrainConfig, Views, _Trainer, pretrain  # noqa: E402
 from datasets.base import get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
 
@@ -54,6 +60,57 @@ def measure(
     }
 
 
+class _Replay:
+    """A view function that records the first `n` views it makes (through the adapter, as in
+    training) and then replays them in the same order: device-resident views at no cost."""
+
+    def __init__(self, views: Views, n: int):
+        self.views, self.n, self.made, self.calls = views, n, [], 0
+        self.multi_crop = views.multi_crop
+
+    def __call__(self, x, policy=None):
+        self.calls += 1
+        if len(self.made) < self.n:
+            self.made.append(self.views(x, policy))
+            return self.made[-1]
+        return self.made[(self.calls - 1) % self.n]
+
+
+def measure_limit(
+    adapter, split, pool, device, amp: str, batch_size: int, steps: int, warmup: int = 3
+) -> dict:
+    """Pairs/s of the bare SimCLR training step on one device-resident batch and replayed views."""
+    torch.manual_seed(0)
+    m = get_method_class("simclr")(encoder_for(adapter), adapter.spec, adapter.task)
+    bs = min(batch_size, len(pool))
+    epochs = math.ceil((warmup + steps) / max(1, len(pool) // bs)) + 1  # the schedule outlasts the run
+    cfg = PretrainConfig(
+        epochs=epochs, batch_size=bs, lr=1e-3, weight_decay=1e-6, seed=0, device=device, amp=amp
+    )
+    tr = _Trainer(m, adapter, split, pool, cfg)
+    x = adapter.prepare(adapter.batch(split, pool[:bs]), device)
+    views = Views(adapter, tr.g_view)
+    counter = _Replay(views, n=10**9)  # never replays: counts the views one step asks for
+    tr.step_on(x, None, 0, counter)
+    replay = _Replay(views, n=counter.calls * warmup)
+    for s in range(warmup):  # records the views; cuDNN picks its kernels
+        tr.step_on(x, None, 1 + s, replay)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for s in range(steps):
+        loss = tr.step_on(x, None, 1 + warmup + s, replay)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    dt = time.perf_counter() - t0
+    return {
+        "amp": amp,
+        "pairs_per_s": steps * bs / dt,
+        "step_ms": 1e3 * dt / steps,
+        "final_loss": float(loss),
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
@@ -63,6 +120,10 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--encoder", default=None, help="adapter encoder option (e.g. resnet18)")
+    p.add_argument(
+        "--limit", action="store_true", help="also time the bare step on device-resident views (the limit)"
+    )
+    p.add_argument("--limit-steps", type=int, default=50, help="timed steps of --limit")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     opts = {"encoder": args.encoder} if args.encoder else {}
@@ -81,6 +142,14 @@ def main(argv=None) -> int:
             f"final loss {r['final_loss']:.4f}",
             flush=True,
         )
+        if args.limit:
+            lim = measure_limit(a, split, pool, device, amp, args.batch_size, args.limit_steps)
+            share = r["pairs_per_s"] / lim["pairs_per_s"]
+            print(
+                f"amp={amp:<5} {lim['pairs_per_s']:>10.0f} pairs/s   limit (bare step, device-resident "
+                f"views)   {lim['step_ms']:.2f} ms/step   pipeline/limit {share:.0%}",
+                flush=True,
+            )
     return 0
 
 

@@ -4,6 +4,7 @@ key and a FIFO queue of past keys as negatives; MLP projector, symmetrised over 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,16 +30,17 @@ def moco_infonce_loss(
     return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
 
 
-def enqueue(queue: torch.Tensor, ptr: int, keys: torch.Tensor) -> tuple[torch.Tensor, int]:
+def enqueue(queue: torch.Tensor, ptr: int | torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, Any]:
     """FIFO: write `keys` at `ptr` (wrapping round), overwriting the oldest entries; returns the new
-    queue and pointer. Pure: the input queue is not modified."""
+    queue and pointer (an int for an int `ptr`; for a 0-dim tensor, a tensor on its device, so the
+    training step never reads the pointer on the host). Pure: the input queue is not modified."""
     size = queue.shape[0]
     keys = keys[-size:]
     n = keys.shape[0]
     idx = (torch.arange(n, device=queue.device) + ptr) % size
     out = queue.clone()
     out[idx] = keys.to(out.dtype)
-    return out, int((ptr + n) % size)
+    return out, (ptr + n) % size
 
 
 RECIPE = Recipe(
@@ -126,7 +128,7 @@ class MoCoV2(Method):
         ema_update(self.key_encoder, self.encoder, m)
         ema_update(self.key_projector, self.projector, m)
         for k in self._pending:
-            q, p = enqueue(self.queue, int(self.queue_ptr), k)
+            q, p = enqueue(self.queue, self.queue_ptr, k)
             self.queue.copy_(q)
-            self.queue_ptr.fill_(p)
+            self.queue_ptr.copy_(p)
         self._pending = []

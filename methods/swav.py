@@ -89,6 +89,10 @@ RECIPE = Recipe(
 )
 
 
+def _reread_queue_filled(module: nn.Module, incompatible_keys) -> None:
+    module._filled = int(module.queue_filled)
+
+
 @register_method
 class SwAV(Method):
     name = "swav"
@@ -120,6 +124,10 @@ class SwAV(Method):
         q = self.hp["queue_size"]
         self.register_buffer("queue", torch.zeros(2, q, self.hp["proj_dim"]))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
+        # a host copy of queue_filled, so the step's "is the queue full?" never waits for the GPU;
+        # the buffer stays the checkpointed truth and a loaded state dict refreshes the copy
+        self._filled = 0
+        self.register_load_state_dict_post_hook(_reread_queue_filled)
         self._step, self._total = 0, 1
         self._pending: list[torch.Tensor] = []
 
@@ -141,7 +149,7 @@ class SwAV(Method):
         codes = []
         qsize = self.hp["queue_size"]
         started = self._step >= self.hp["queue_start_frac"] * self._total
-        use_queue = qsize > 0 and int(self.queue_filled) >= qsize and started
+        use_queue = qsize > 0 and self._filled >= qsize and started
         for i in range(2):  # codes are computed for the first two views only
             s = scores[i].detach()
             if use_queue:
@@ -161,4 +169,5 @@ class SwAV(Method):
                 self.queue[i, n:] = self.queue[i, :-n].clone()
                 self.queue[i, :n] = self._pending[i][:n]
             self.queue_filled.add_(n)
+            self._filled += n
         self._pending = []

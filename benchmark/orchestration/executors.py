@@ -9,8 +9,11 @@ that died, a task the cluster lost — is recorded `failed` with its reason and 
 - `local`: the sequential loop of `benchmark.orchestration.runner.run_jobs` (per-epoch progress bars).
 - `process`: N spawned worker processes on this machine, each with
   `torch.set_num_threads(threads)` where threads = cores // N unless `--threads-per-job` says.
+  With `--jobs-per-gpu K` and G GPUs (all visible ones for `--device cuda`, one for `cuda:N`)
+  N = K·G and worker w runs its jobs on GPU w mod G (`worker_gpu`), so K jobs share each GPU.
 - `ray`: one Ray task per job (`num_cpus`/`num_gpus` per job) on `--ray-address` or on a local cluster
-  started for the run; results come back through `ray.wait` as they finish.
+  started for the run; results come back through `ray.wait` as they finish. `--jobs-per-gpu K`
+  asks num_gpus = 1/K per task, so Ray packs K jobs on each GPU.
 - `slurm`: submitit array jobs (`executor.map_array`), per-job resources from the suite's `resources:`
   section or flags; `cluster="local"`/`"debug"` run the same code without SLURM (used by the tests).
 
@@ -49,6 +52,8 @@ class ExecutorOptions:
     ray_address: str | None = None  # ray: cluster address ("auto", "ray://host:10001", …); None = local
     cpus_per_job: float = 1  # ray num_cpus / slurm cpus_per_task
     gpus_per_job: float = 0  # ray num_gpus / slurm gpus_per_node
+    jobs_per_gpu: int | None = None  # process/ray: K jobs share each GPU (ray: num_gpus = 1/K)
+    gpu_ids: list[int] | None = None  # process with jobs_per_gpu: the GPUs workers are spread over
     mem_gb: float | None = None  # slurm
     timeout_min: int = 240  # slurm
     partition: str | None = None  # slurm
@@ -81,6 +86,15 @@ def options_from(suite_resources: dict[str, Any] | None, **flags) -> ExecutorOpt
         raise UsageError(f"--threads-per-job must be ≥ 1, got {opts.threads_per_job}")
     if opts.cpus_per_job <= 0 or opts.gpus_per_job < 0:
         raise UsageError("cpus_per_job must be > 0 and gpus_per_job ≥ 0")
+    k = opts.jobs_per_gpu
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise UsageError(f"--jobs-per-gpu must be an integer ≥ 1, got {k!r}")
+        # each flag alone says what a job gets; together they could disagree (a suite's
+        # resources.gpus_per_job is overridden: the flag is the more specific request)
+        if flags.get("gpus_per_job") is not None:
+            raise UsageError("--jobs-per-gpu and --gpus-per-job both set the GPU share of a job; give one")
+        opts.gpus_per_job = ray_num_gpus(k)
     opts.method_files = [str(Path(p).resolve()) for p in opts.method_files]
     return opts
 
@@ -121,8 +135,9 @@ def execute_job(task: WorkerTask) -> tuple[str, Any, str | None]:
         load_method_files(task.method_files)
     try:
         device = torch.device(task.device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
+        if device.type == "cuda" and device.index is None:  # the pool's or the cluster's choice
+            gpu = _WORKER_GPU if _WORKER_GPU is not None else torch.cuda.current_device()
+            device = torch.device("cuda", gpu)
         res = run_job(task.job, task.data_dir, task.work_dir, device, None, amp=task.amp)
         return task.job.config_hash(), res, None
     except Exception as e:  # recorded as failed by the parent
@@ -133,7 +148,54 @@ def execute_job(task: WorkerTask) -> tuple[str, Any, str | None]:
         )
 
 
-def _init_process_worker(threads: int, path: list[str]) -> None:
+def worker_gpu(worker: int, gpu_ids: list[int]) -> int:
+    """The GPU of process-pool worker `worker` (0, 1, …) when K workers share each of `gpu_ids`:
+    round-robin, so the K·G workers put exactly K on each GPU."""
+    if not gpu_ids:
+        raise ValueError("worker_gpu needs at least one GPU")
+    return gpu_ids[worker % len(gpu_ids)]
+
+
+def ray_num_gpus(jobs_per_gpu: int) -> float:
+    """Ray's num_gpus for one task when `jobs_per_gpu` tasks share a GPU."""
+    return 1.0 / jobs_per_gpu
+
+
+def process_gpu_ids(device, gpu_count: int) -> list[int]:
+    """The GPUs a `--jobs-per-gpu` process pool spreads its workers over: the one `cuda:N` names, or
+    all `gpu_count` visible ones for `cuda`."""
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda" or not gpu_count:
+        raise UsageError(f"--jobs-per-gpu needs a CUDA device; the jobs would run on {device}")
+    if device.index is not None:
+        if device.index >= gpu_count:
+            raise UsageError(f"--device {device}: this machine has {gpu_count} GPU(s)")
+        return [device.index]
+    return list(range(gpu_count))
+
+
+# The GPU this process-pool worker runs its jobs on (--jobs-per-gpu), set by its initializer.
+_WORKER_GPU: int | None = None
+
+
+def _claim_gpu(gpu_ids: list[int], counter) -> int:
+    """Take the next worker number from the pool's shared counter and keep its GPU (`worker_gpu`)."""
+    global _WORKER_GPU
+    with counter.get_lock():
+        worker = counter.value
+        counter.value += 1
+    _WORKER_GPU = worker_gpu(worker, gpu_ids)
+    return _WORKER_GPU
+
+
+def worker_identity() -> tuple[int, int | None]:
+    """(pid, GPU under --jobs-per-gpu or None) of this worker process."""
+    return os.getpid(), _WORKER_GPU
+
+
+def _init_process_worker(threads: int, path: list[str], gpu_ids=None, counter=None) -> None:
     for p in reversed(path):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -141,6 +203,8 @@ def _init_process_worker(threads: int, path: list[str]) -> None:
 
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
+    if gpu_ids:  # --jobs-per-gpu: this worker's jobs run on its GPU (execute_job)
+        torch.cuda.set_device(_claim_gpu(gpu_ids, counter))
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,6 +250,12 @@ def run_grid(
     cv = code_version()
     by_hash = {j.config_hash(): j for j in pending}
     dev = str(device)
+    if opts.jobs_per_gpu and executor == "process":
+        from dataclasses import replace
+
+        # each worker picks its GPU in its initializer; a job's "cuda" is its worker's GPU
+        ids = process_gpu_ids(device, torch.cuda.device_count())
+        opts, dev = replace(opts, gpu_ids=ids), "cuda"
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())  # workers may start elsewhere
     work_dir = Path(work_dir).resolve()
     make = lambda threads: [
@@ -240,16 +310,20 @@ def run_process(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Pat
     from concurrent.futures.process import BrokenProcessPool
 
     cores = _cores()
-    workers = opts.workers or cores
+    gpu_ids = opts.gpu_ids if opts.jobs_per_gpu else None
+    workers = opts.jobs_per_gpu * len(gpu_ids) if gpu_ids else opts.workers or cores
     threads = opts.threads_per_job or max(1, cores // workers)
     if workers * threads > cores:
         log(f"process executor: {workers} workers × {threads} threads > {cores} cores (oversubscribed)")
+    if gpu_ids:
+        log(f"process executor: {workers} workers, {opts.jobs_per_gpu} per GPU on cuda:{gpu_ids}")
     tasks = make(threads)
+    ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=mp.get_context("spawn"),
+        mp_context=ctx,
         initializer=_init_process_worker,
-        initargs=(threads, list(sys.path)),
+        initargs=(threads, list(sys.path), gpu_ids, ctx.Value("i", 0) if gpu_ids else None),
     )
     futures = {pool.submit(execute_job, t): t.job.config_hash() for t in tasks}
     try:
@@ -408,6 +482,14 @@ def add_executor_arguments(r) -> None:
     )
     g.add_argument("--cpus-per-job", type=float, default=None, help="ray/slurm: CPUs per job (default 1)")
     g.add_argument("--gpus-per-job", type=float, default=None, help="ray/slurm: GPUs per job (default 0)")
+    g.add_argument(
+        "--jobs-per-gpu",
+        type=int,
+        default=None,
+        metavar="K",
+        help="process/ray: run K jobs on each GPU at once (process: K workers per visible GPU; "
+        "ray: num_gpus 1/K per job); needs a CUDA device",
+    )
     g.add_argument("--mem-gb", type=float, default=None, help="slurm: memory per job")
     g.add_argument("--timeout-min", type=int, default=None, help="slurm: time limit per job (default 240)")
     g.add_argument("--partition", default=None, help="slurm: partition")
@@ -429,6 +511,7 @@ def options_from_args(args, suite) -> ExecutorOptions:
         ray_address=args.ray_address,
         cpus_per_job=args.cpus_per_job,
         gpus_per_job=args.gpus_per_job,
+        jobs_per_gpu=getattr(args, "jobs_per_gpu", None),
         mem_gb=args.mem_gb,
         timeout_min=args.timeout_min,
         partition=args.partition,
@@ -465,6 +548,10 @@ def worker_device(executor: str, name: str, opts: ExecutorOptions, amp: str = "o
 
     from benchmark.orchestration.runner import resolve_device
 
+    if opts.jobs_per_gpu and executor not in ("process", "ray"):
+        raise UsageError(f"--jobs-per-gpu works with --executor process or ray, not {executor}")
+    if opts.jobs_per_gpu and executor == "process" and opts.workers is not None:
+        raise UsageError("--jobs-per-gpu sets the process pool's size (K per GPU); drop --workers")
     if executor in ("ray", "slurm"):
         if name == "auto":
             dev = torch.device("cuda" if opts.gpus_per_job else "cpu")
@@ -486,6 +573,12 @@ def worker_device(executor: str, name: str, opts: ExecutorOptions, amp: str = "o
             )
     else:
         dev = resolve_device(name)
+    if opts.jobs_per_gpu and dev.type != "cuda":
+        raise UsageError(
+            f"--jobs-per-gpu {opts.jobs_per_gpu} shares GPUs between jobs, but the jobs would run on "
+            f"{dev} (--device {name}{', no GPU on this machine' if name == 'auto' else ''}); "
+            f"drop it or use --device cuda"
+        )
     if amp == "fp16" and dev.type != "cuda":
         raise UsageError("--amp fp16 needs a CUDA device (use --amp bf16 on CPU)")
     return dev

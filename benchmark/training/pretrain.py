@@ -72,6 +72,9 @@ class PretrainConfig:
     # The method's resolved recipe (`Method.training_recipe`); None: the legacy recipe from `lr`,
     # `weight_decay` and `warmup_frac` above.
     recipe: Recipe | None = None
+    # The host reads the epoch's losses (and so checks them for NaN/inf) every `sync_every` steps
+    # and at epoch end; None: at epoch end only. Each read waits for the device (see `_LossLog`).
+    sync_every: int | None = None
 
     def training_recipe(self) -> Recipe:
         return (
@@ -148,6 +151,32 @@ def _autocast(cfg: PretrainConfig):
         return torch.autocast(device_type=cfg.device.type, enabled=False)
     dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
     return torch.autocast(device_type=cfg.device.type, dtype=dtype)
+
+
+class _LossLog:
+    """One epoch's per-step losses, kept on the device so that no step waits for it: each step copies
+    its loss into a float64 buffer (exact for float32/bf16/fp16) and the host reads the unread part
+    only at a sync point (`sync`), where a non-finite loss raises `TrainingFault` naming its step.
+    The host list then holds exactly the `float(loss)` values the loop used to collect, so the
+    epoch's mean loss is the same Python sum as before, bit for bit."""
+
+    def __init__(self, steps: int, device: torch.device, epoch: int, first_step: int):
+        self.buf = torch.empty(max(1, steps), dtype=torch.float64, device=device)
+        self.written, self.epoch, self.first_step = 0, epoch, first_step
+        self.read: list[float] = []
+
+    def add(self, loss: torch.Tensor) -> None:
+        i = self.written
+        self.buf[i : i + 1].copy_(loss.detach().reshape(1))  # a device-side copy, no host wait
+        self.written += 1
+
+    def sync(self) -> None:
+        new = self.buf[len(self.read) : self.written].tolist()
+        for i, v in enumerate(new):
+            if not math.isfinite(v):
+                step = self.first_step + len(self.read) + i
+                raise TrainingFault(f"non-finite loss {v} at epoch {self.epoch} step {step}")
+        self.read.extend(new)
 
 
 CHECKPOINT_FIELDS = {"model", "optimizer", "g_data", "g_view", "torch_rng", "history", "epoch"}
@@ -273,15 +302,24 @@ class _Trainer:
             },
         )
 
-    def step(self, idx: torch.Tensor, step: int, epoch: int, view: Callable) -> float:
-        cfg, device, method = self.cfg, self.cfg.device, self.method
+    def step(self, idx: torch.Tensor, step: int, epoch: int, view: Callable) -> torch.Tensor:
+        """One optimiser step; returns the detached loss, still on the device. It is not checked
+        here: reading it would make the host wait for the GPU every step. `pretrain` checks the
+        epoch's losses at its sync points, before the epoch is checkpointed, so the optimiser may
+        step on a non-finite loss but no checkpoint ever holds the result (the job fails instead).
+        (fp16's GradScaler still reads its inf flag every step; bf16 and off do not sync.)"""
+        device = self.cfg.device
         x = self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), device), device)
-        y = self.split.labels[idx].to(device, non_blocking=True) if method.uses_labels else None
+        y = self.split.labels[idx].to(device, non_blocking=True) if self.method.uses_labels else None
+        return self.step_on(x, y, step, view)
+
+    def step_on(self, x: Any, y: torch.Tensor | None, step: int, view: Callable) -> torch.Tensor:
+        """The device part of `step` on a prepared batch (benchmarks/device_throughput.py --limit
+        times it alone, on device-resident views)."""
+        cfg, method = self.cfg, self.method
         self.schedules.before_step(step, self.total)
         with _autocast(cfg):
             loss = method.training_step(x, y, view)
-        if not torch.isfinite(loss):
-            raise TrainingFault(f"non-finite loss {float(loss.detach())} at epoch {epoch} step {step}")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.schedules.touches_grads:
@@ -290,7 +328,7 @@ class _Trainer:
         self.scaler.step(self.opt)
         self.scaler.update()
         method.on_step_end(step + 1, self.total)
-        return float(loss.detach())
+        return loss.detach()
 
 
 def pretrain(
@@ -320,16 +358,36 @@ def pretrain(
     view = Views(adapter, tr.g_view)
     n_lab, labelled = labelled_stream(cfg, split.labels, pool, bs)
     step = tr.history["steps"]
+    sync_every = cfg.sync_every
+    if sync_every is not None and sync_every < 1:
+        raise ValueError(f"sync_every must be ≥ 1 or None, got {sync_every}")
     for epoch in range(tr.start_epoch, cfg.epochs):
         if step >= tr.total:
             break
         t0 = time.perf_counter()
-        losses = []
-        for idx in epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data):
-            if step >= tr.total:
-                break
-            losses.append(tr.step(idx, step, epoch, view))
-            step += 1
+        log = _LossLog(spe, cfg.device, epoch, step)
+        try:
+            for i, idx in enumerate(epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data)):
+                if step >= tr.total:
+                    break
+                log.add(tr.step(idx, step, epoch, view))
+                step += 1
+                if sync_every is not None and (i + 1) % sync_every == 0:
+                    log.sync()
+        except TrainingFault:
+            raise
+        except Exception as e:
+            # weights gone NaN after an unchecked bad loss can break a later step (an SVD that does
+            # not converge): report the loss that started it, as the per-step check used to
+            try:
+                log.sync()
+            except TrainingFault as fault:
+                raise fault from e
+            except Exception:
+                pass
+            raise
+        log.sync()  # before the collapse monitor and the checkpoint: a bad epoch is never saved
+        losses = log.read
         last = epoch + 1 == cfg.epochs or step >= tr.total
         stats = (
             collapse_stats(method, adapter, split, monitor_idx, cfg.device)

@@ -161,6 +161,17 @@ def test_swav_queue_puts_the_newest_first_keeps_its_size_and_is_used_once_full(m
     # codes of steps 1 and 2 from the batch alone (the queue was not full); step 3 adds the 6 queued
     assert sizes == [4, 4, 4, 4, 4 + 6, 4 + 6]
 
+    # the step reads a host copy of the fill count (no GPU wait); a loaded state dict (a resumed run)
+    # sets it from the checkpointed buffer, so a restored full queue is used at once
+    fresh = _build("swav")
+    assert fresh._filled == 0
+    fresh.load_state_dict(m.state_dict())
+    assert fresh._filled == int(m.queue_filled) == 12
+    sizes.clear()
+    fresh._step, fresh._total = 3, 10
+    fresh.training_step(x, None, Views(seed=4))
+    assert sizes == [4 + 6, 4 + 6]
+
 
 @pytest.mark.parametrize("name,pairs,schedule,hp", EMA_CASES, ids=[c[0] for c in EMA_CASES])
 def test_paper_recipe_ema_teacher_follows_the_recipes_schedule(name, pairs, schedule, hp):

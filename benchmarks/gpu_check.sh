@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# One prepared GPU session for issue #32 ("Saturate the GPU"): measures, within 8 minutes and
+# without network, how much of the GPU the training loop uses, and prints a table.
+#
+#   bash benchmarks/gpu_check.sh                 # on the GPU node, from anywhere in the checkout
+#   GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh # CPU dry run: every step at a tiny size
+#
+# Steps (each under `timeout`, the whole script within GPU_CHECK_BUDGET_S, default 450 s):
+#   1. device, driver, torch version, date;
+#   2. benchmarks/device_throughput.py for the default encoder (amp off, bf16) and ResNet-18 (bf16):
+#      the real loop's pairs/s and, with --limit, the bare step on device-resident views;
+#   3. `run --suite methods --datasets fashion_mnist --seeds 0 --device cuda` (local executor), with
+#      nvidia-smi sampling utilisation once a second;
+#   4. the same grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU).
+# A step cut by its timeout still reports what it measured (jobs done per minute, utilisation).
+# Data: SSLBENCH_DATA_DIR (or DATA_DIR); Fashion-MNIST is also found in /usr/share/datasets.
+# Output: the table on stdout and in $OUT/gpu_check_report.txt ($OUT, else a temp dir), step logs
+# in $OUT/gpu_check_logs/, each run's store.sqlite in $OUT/gpu_check_runs/<step>/.
+set -u -o pipefail
+
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+DRY=${GPU_CHECK_DRY:-0}
+BUDGET=${GPU_CHECK_BUDGET_S:-450}
+DATA=${DATA_DIR:-${SSLBENCH_DATA_DIR:-data}}
+DEST=${OUT:-$(mktemp -d /tmp/gpu_check.XXXXXX)}
+LOGS=$DEST/gpu_check_logs
+RUNS=$DEST/gpu_check_runs
+SCRATCH=$(mktemp -d /tmp/gpu_check_scratch.XXXXXX)
+REPORT=$DEST/gpu_check_report.txt
+ROWS=$SCRATCH/rows.tsv
+mkdir -p "$LOGS" "$RUNS"
+: >"$ROWS"
+export SSLBENCH_DATA_DIR=$DATA
+SAMPLER=""
+trap 'stop_sampler; rm -rf "$SCRATCH"' EXIT
+
+if [ "$DRY" = 1 ]; then
+    DEVICE=cpu
+else
+    DEVICE=cuda
+fi
+
+row() { # step, status, seconds, measurement
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$ROWS"
+}
+
+left() { echo $((BUDGET - SECONDS)); }
+
+# timeout for a step: its cap, or what is left of the budget (less a margin for the report)
+step_timeout() {
+    local cap=$1 rest
+    rest=$(($(left) - 15))
+    if [ "$rest" -lt "$cap" ]; then echo "$rest"; else echo "$cap"; fi
+}
+
+start_sampler() { # utilisation of every GPU once a second, into $1
+    : >"$1"
+    if command -v nvidia-smi >/dev/null 2>&1 && [ "$DRY" != 1 ]; then
+        nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -l 1 >"$1" 2>/dev/null &
+        SAMPLER=$!
+    fi
+}
+
+stop_sampler() {
+    if [ -n "$SAMPLER" ]; then
+        kill "$SAMPLER" 2>/dev/null
+        wait "$SAMPLER" 2>/dev/null
+        SAMPLER=""
+    fi
+}
+
+util_summary() { # "mean M % (max X %, N samples)" or n/a
+    awk '$1 ~ /^[0-9]+$/ {s += $1; n++; if ($1 > m) m = $1}
+         END {if (n) printf "GPU util mean %.0f %% (max %d %%, %d samples)", s / n, m, n; else printf "GPU util n/a"}' "$1"
+}
+
+status_of() { # exit code -> status word
+    case $1 in
+        0) echo ok ;;
+        124 | 137) echo timeout ;;
+        *) echo "failed($1)" ;;
+    esac
+}
+
+# ---- 1. the machine ------------------------------------------------------------------------
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "host: $(hostname)  dry: $DRY  device: $DEVICE  budget: ${BUDGET}s  data: $DATA"
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader 2>&1
+    else
+        echo "nvidia-smi: not found"
+    fi
+    timeout 60 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
+"available", torch.cuda.is_available(), "devices", torch.cuda.device_count(),
+*(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())))' 2>&1
+} | tee "$LOGS/00_info.log"
+if [ "$DRY" != 1 ] && ! timeout 60 "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
+    echo "no CUDA device: run with GPU_CHECK_DRY=1 for the CPU dry run" >&2
+    row info failed 0 "torch sees no CUDA device"
+fi
+
+# ---- 2. throughput: the real loop and the limit ----------------------------------------------
+throughput() { # name, cap, then device_throughput.py arguments
+    local name=$1 cap=$2 t0 rc secs meas to
+    shift 2
+    to=$(step_timeout "$cap")
+    if [ "$to" -lt 20 ]; then
+        row "$name" skipped 0 "budget spent"
+        return
+    fi
+    t0=$SECONDS
+    start_sampler "$SCRATCH/$name.util"
+    timeout -k 5 "$to" "$PY" benchmarks/device_throughput.py --device "$DEVICE" --data-dir "$DATA" --limit "$@" \
+        >"$LOGS/$name.log" 2>&1
+    rc=$?
+    stop_sampler
+    secs=$((SECONDS - t0))
+    # "amp=bf16   41234 pairs/s ..." lines: pipeline first, then the limit line for the same amp
+    meas=$(awk '/^amp=/ {amp = $1; sub("amp=", "", amp); v = $2
+                 if ($0 ~ /limit/) {split($0, p, "pipeline/limit "); printf "%s limit %s/s (%s); ", amp, v, p[2]}
+                 else printf "%s loop %s/s, ", amp, v}' "$LOGS/$name.log")
+    row "$name" "$(status_of $rc)" "$secs" "${meas:-see $LOGS/$name.log} $(util_summary "$SCRATCH/$name.util")"
+}
+
+if [ "$DRY" = 1 ]; then
+    throughput throughput_small 120 --amp off --n 256 --batch-size 32 --epochs 2 --limit-steps 3
+    throughput throughput_resnet18 120 --amp off --n 64 --batch-size 16 --epochs 2 --limit-steps 2 \
+        --encoder resnet18
+else
+    throughput throughput_small 100 --amp off,bf16 --n 20000 --batch-size 512 --epochs 3 --limit-steps 50
+    throughput throughput_resnet18 70 --amp bf16 --n 10000 --batch-size 256 --epochs 3 --limit-steps 30 \
+        --encoder resnet18
+fi
+
+# ---- 3./4. a real grid: the methods suite on Fashion-MNIST, one seed --------------------------
+if [ "$DRY" = 1 ]; then # a tiny stand-in grid on the CPU
+    SUITE=$SCRATCH/gpu_check_dry.yaml
+    cat >"$SUITE" <<'EOF'
+name: gpu_check_dry
+datasets:
+  - name: fashion_mnist
+    max_train: 128
+    max_val: 64
+    max_test: 64
+    epochs: 1
+methods: [simclr, random_init]
+seeds: [0]
+fractions: [1.0]
+probes: [knn]
+protocols: [label_fraction]
+EOF
+else
+    SUITE=methods
+fi
+
+grid() { # name, cap, then extra run arguments
+    local name=$1 cap=$2 t0 rc secs ndone total to
+    shift 2
+    to=$(step_timeout "$cap")
+    if [ "$to" -lt 20 ]; then
+        row "$name" skipped 0 "budget spent"
+        return
+    fi
+    mkdir -p "$RUNS/$name"
+    t0=$SECONDS
+    start_sampler "$SCRATCH/$name.util"
+    timeout -k 10 "$to" "$PY" run_benchmark.py run --suite "$SUITE" --datasets fashion_mnist --seeds 0 \
+        --device "$DEVICE" --data-dir "$DATA" --out "$SCRATCH/$name" --no-progress "$@" >"$LOGS/$name.log" 2>&1
+    rc=$?
+    stop_sampler
+    secs=$((SECONDS - t0))
+    [ -f "$SCRATCH/$name/store.sqlite" ] && cp "$SCRATCH/$name/store.sqlite" "$RUNS/$name/"
+    read -r ndone total < <("$PY" - "$SCRATCH/$name/store.sqlite" <<'EOF'
+import sqlite3, sys
+from pathlib import Path
+p = Path(sys.argv[1])
+if not p.exists():
+    print(0, 0)
+else:
+    c = sqlite3.connect(p)
+    print(c.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0],
+          c.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+EOF
+    )
+    row "$name" "$(status_of $rc)" "$secs" \
+        "$ndone/$total jobs done, $(awk -v d="$ndone" -v s="$secs" 'BEGIN {printf "%.2f", s ? 60 * d / s : 0}') jobs/min, $(util_summary "$SCRATCH/$name.util")"
+}
+
+grid methods_local 150 --executor local
+if [ "$DRY" = 1 ]; then
+    # no GPU here: the flag must stop the run with a usage error (exit 2) before any job
+    t0=$SECONDS
+    timeout 120 "$PY" run_benchmark.py run --suite "$SUITE" --device cpu --data-dir "$DATA" \
+        --out "$SCRATCH/jobs_per_gpu" --no-progress --executor process --jobs-per-gpu 4 >"$LOGS/methods_jobs_per_gpu.log" 2>&1
+    rc=$?
+    if [ "$rc" = 2 ]; then st=ok; else st="failed($rc)"; fi
+    row methods_jobs_per_gpu_4 "$st" $((SECONDS - t0)) "dry: usage error as expected: $(tail -n 1 "$LOGS/methods_jobs_per_gpu.log")"
+else
+    grid methods_jobs_per_gpu_4 120 --executor process --jobs-per-gpu 4
+fi
+
+# ---- the table ----------------------------------------------------------------------------
+{
+    echo
+    echo "gpu_check ($(date -u +%H:%M:%SZ), ${SECONDS}s of ${BUDGET}s)"
+    awk -F'\t' 'BEGIN {printf "%-24s %-12s %6s  %s\n", "step", "status", "secs", "measurement"}
+                {printf "%-24s %-12s %6s  %s\n", $1, $2, $3, $4}' "$ROWS"
+} | tee -a "$LOGS/00_info.log"
+cat "$LOGS/00_info.log" >"$REPORT"
+echo "report: $REPORT"

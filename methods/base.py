@@ -126,6 +126,11 @@ class Method(nn.Module):
     def training_step(self, x: Any, y: torch.Tensor | None, view: View) -> torch.Tensor:
         raise NotImplementedError
 
+    def on_step_start(self, step: int, total_steps: int) -> None:
+        """Called before each training step with the steps already done: a loss that depends on
+        training progress (ramps, warm-ups) reads it here, so the first step after a resume sees the
+        progress an uninterrupted run would."""
+
     def on_step_end(self, step: int, total_steps: int) -> None:
         """Called after each optimiser step (EMA teachers, queues, schedules)."""
 

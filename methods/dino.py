@@ -171,6 +171,9 @@ class DINO(Method):
         return dino_loss(student, teacher, self.center, self.hp["student_temp"], self.teacher_temperature())
 
     @torch.no_grad()
+    def on_step_start(self, step, total_steps):
+        self._step, self._total = step, total_steps
+
     def on_step_end(self, step, total_steps):
         self._step, self._total = step, total_steps
         if self._teacher_out:

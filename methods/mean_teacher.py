@@ -95,6 +95,9 @@ class MeanTeacher(Method):
         )
 
     @torch.no_grad()
+    def on_step_start(self, step, total_steps):
+        self._step, self._total = step, total_steps
+
     def on_step_end(self, step, total_steps):
         self._step, self._total = step, total_steps
         m = self.ema.at(step, total_steps)

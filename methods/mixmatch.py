@@ -150,6 +150,9 @@ class MixMatch(Method):
         return mixmatch_loss(logits[:nl], mixed_t[:nl], logits[nl:], mixed_t[nl:], self._lambda_u(), ml)
 
     @torch.no_grad()
+    def on_step_start(self, step, total_steps):
+        self._step, self._total = step, total_steps
+
     def on_step_end(self, step, total_steps):
         self._step, self._total = step, total_steps
         if self.ema is not None:

@@ -159,6 +159,9 @@ class SwAV(Method):
         return swapped_prediction_loss(scores, codes, self.hp["temperature"])
 
     @torch.no_grad()
+    def on_step_start(self, step, total_steps):
+        self._step, self._total = step, total_steps
+
     def on_step_end(self, step, total_steps):
         self._step, self._total = step, total_steps
         self._normalise_prototypes()

@@ -318,6 +318,7 @@ class _Trainer:
         times it alone, on device-resident views)."""
         cfg, method = self.cfg, self.method
         self.schedules.before_step(step, self.total)
+        self.method.on_step_start(step, self.total)
         with _autocast(cfg):
             loss = method.training_step(x, y, view)
         self.opt.zero_grad(set_to_none=True)

@@ -199,7 +199,10 @@ class ResultStore:
         return sorted(r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM jobs"))
 
     def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
-        q = "SELECT config_hash, suite, method, dataset, encoder, init, seed, status, error, wall_s FROM jobs"
+        q = (
+            "SELECT config_hash, suite, method, dataset, encoder, init, pretrain_budget, seed, status, "
+            "error, wall_s FROM jobs"
+        )
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]

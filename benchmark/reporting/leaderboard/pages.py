@@ -30,7 +30,14 @@ from benchmark.reporting.leaderboard.markup import (
     md_table,
     page,
 )
-from benchmark.reporting.leaderboard.publish import PAIRED_DIR, WITHDRAWN_FILE, read_paired, read_withdrawals
+from benchmark.reporting.leaderboard.publish import (
+    PAIRED_DIR,
+    UNFINISHED_FILE,
+    WITHDRAWN_FILE,
+    read_paired,
+    read_unfinished,
+    read_withdrawals,
+)
 from benchmark.reporting.leaderboard.schema import check_suite_name, leaderboard_csvs, validate_file
 from benchmark.reporting.leaderboard.summary import long_rows, paired_tables, summary_pivot
 from benchmark.reporting.stats import FLOOR_METRIC, FLOOR_NOTE
@@ -99,6 +106,20 @@ def _suite_intro(
             f"<p>Withdrawn (not shown; <code>{WITHDRAWN_FILE}</code>): {esc('; '.join(withdrawn))}.</p>"
         )
         md += [f"Withdrawn (not shown; `{WITHDRAWN_FILE}`): {'; '.join(withdrawn)}.", ""]
+    unfinished = [
+        f"{r['method']} · {r['dataset']} · {r['pretrain_budget']}: "
+        f"{int(r['seeds_collapsed']) + int(r['seeds_failed'])} of "
+        f"{int(r['seeds_done']) + int(r['seeds_collapsed']) + int(r['seeds_failed'])} seed(s) "
+        + ("collapsed" if int(r["seeds_collapsed"]) and not int(r["seeds_failed"]) else "collapsed or failed")
+        for r in read_unfinished(root / suite)
+    ]
+    if unfinished:  # seeds without rows: a cell's n (or its absence) says why here
+        text = (
+            f"Seeds without results (their cells count only the other seeds, or are absent; "
+            f"`{UNFINISHED_FILE}`): " + "; ".join(unfinished) + "."
+        )
+        body.append(f"<p>{esc(text)}</p>")
+        md += [text, ""]
     if old is not None and not old.empty:  # older budgets stay in the CSVs but never read as current
         which = sorted(
             {f"{m} · {d} · {b}" for m, d, b in zip(old["method"], old["dataset"], old["pretrain_budget"])}

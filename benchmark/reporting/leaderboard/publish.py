@@ -34,6 +34,11 @@ from benchmark.reporting.leaderboard.schema import (
 from benchmark.reporting.tables import KEY, LONG_COLUMNS, long_table
 
 WITHDRAWN_FILE = "withdrawn.json"
+# Cells with seeds that collapsed or failed: those seeds have no rows, so the tables alone would show a
+# smaller n (or no row at all) without saying why.
+UNFINISHED_FILE = "unfinished.csv"
+UNFINISHED_KEY = ["dataset", "method", "encoder", "init", "pretrain_budget"]
+UNFINISHED_COLUMNS = UNFINISHED_KEY + ["seeds_done", "seeds_collapsed", "seeds_failed", "first_reason"]
 PAIRED_DIR = "paired"
 PAIRED_KEY = PAIRED_COLUMNS[: PAIRED_COLUMNS.index("baseline") + 1]  # the cell, the method, the reference
 
@@ -216,6 +221,52 @@ def publish_paired(store, suite: str, root: Path, log=print) -> dict[str, Path]:
     return written
 
 
+def read_unfinished(suite_dir: Path) -> list[dict]:
+    """The published cells with collapsed or failed seeds (`unfinished.csv`), or []."""
+    path = Path(suite_dir) / UNFINISHED_FILE
+    if not path.exists():
+        return []
+    d = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(d.columns) != UNFINISHED_COLUMNS:
+        raise UsageError(f"{path}: columns {list(d.columns)}; expected {UNFINISHED_COLUMNS}")
+    return d.to_dict("records")
+
+
+def publish_unfinished(store, suite: str, root: Path, log=print) -> dict[str, Path]:
+    """Merge the store's cells of `suite` into <root>/<suite>/unfinished.csv: a cell of this store
+    replaces its entry, and leaves the file once every seed of it is done."""
+    cells: dict[tuple, dict] = {}
+    for j in store.jobs():
+        if j["suite"] != suite or j["status"] not in ("done", "collapsed", "failed"):
+            continue
+        key = tuple(str(j[k]) for k in UNFINISHED_KEY)
+        c = cells.setdefault(key, {"done": 0, "collapsed": 0, "failed": 0, "reason": ""})
+        c[j["status"]] += 1
+        if j["status"] != "done" and not c["reason"]:
+            c["reason"] = (str(j["error"] or j["status"]).splitlines() or [j["status"]])[0][:200]
+    if not cells:
+        return {}
+    path = Path(root) / suite / UNFINISHED_FILE
+    rows = [r for r in read_unfinished(path.parent) if tuple(r[k] for k in UNFINISHED_KEY) not in cells]
+    for key, c in cells.items():
+        if c["collapsed"] or c["failed"]:
+            rows.append(
+                dict(zip(UNFINISHED_KEY, key))
+                | {
+                    "seeds_done": c["done"],
+                    "seeds_collapsed": c["collapsed"],
+                    "seeds_failed": c["failed"],
+                    "first_reason": c["reason"],
+                }
+            )
+    if not rows:
+        path.unlink(missing_ok=True)
+        return {}
+    frame = pd.DataFrame(rows, columns=UNFINISHED_COLUMNS).sort_values(UNFINISHED_KEY)
+    log(f"{path}: {len(frame)} cell(s) with collapsed or failed seeds")
+    return {"unfinished": atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))}
+
+
 def publish_store(store, suite: str, root: Path, log=print, suite_text: str | None = None) -> dict[str, Path]:
     """Publish the store's results of `suite`, with its config as <root>/<suite>/suite.yaml: the
     given `suite_text` (the file the results came from), else the shipped suite of that name."""
@@ -225,6 +276,7 @@ def publish_store(store, suite: str, root: Path, log=print, suite_text: str | No
         raise UsageError(f"no finished results for suite {suite!r} in {store.path}; run it first")
     written = publish_frame(long, suite, root, log)
     written.update(publish_paired(store, suite, root, log))
+    written.update(publish_unfinished(store, suite, root, log))
     cfg = SUITES_DIR / f"{suite}.yaml"
     if suite_text is None and cfg.exists():
         suite_text = cfg.read_text()

@@ -1,0 +1,61 @@
+"""Seeds that collapsed or failed have no result rows; `publish` records them per cell in
+`unfinished.csv` and the page says which cells count fewer seeds or are absent, and why."""
+
+import pandas as pd
+
+from benchmark.reporting.leaderboard.pages import _suite_intro
+from benchmark.reporting.leaderboard.publish import UNFINISHED_FILE, publish_unfinished, read_unfinished
+
+
+class _Jobs:
+    def __init__(self, jobs):
+        self._jobs = jobs
+
+    def jobs(self):
+        return self._jobs
+
+
+def _job(method, seed, status, error=None, dataset="cora"):
+    return {
+        "suite": "toy",
+        "dataset": dataset,
+        "method": method,
+        "encoder": "default:graph",
+        "init": "random",
+        "pretrain_budget": "60ep",
+        "seed": seed,
+        "status": status,
+        "error": error,
+    }
+
+
+def test_collapsed_seeds_are_recorded_merged_and_shown(tmp_path):
+    store = _Jobs(
+        [_job("vicreg", s, "collapsed", "representation collapsed: rankme 1.4 < 2\ntrace") for s in (0, 1, 2)]
+        + [
+            _job("moco_v3", 0, "done"),
+            _job("moco_v3", 1, "collapsed", "rankme"),
+            _job("moco_v3", 2, "failed", "oom"),
+        ]
+        + [_job("simclr", s, "done") for s in (0, 1, 2)]
+    )
+    publish_unfinished(store, "toy", tmp_path, log=lambda m: None)
+    rows = {r["method"]: r for r in read_unfinished(tmp_path / "toy")}
+    assert set(rows) == {"vicreg", "moco_v3"}  # every seed of simclr is done: not listed
+    assert (rows["vicreg"]["seeds_done"], rows["vicreg"]["seeds_collapsed"]) == ("0", "3")
+    assert rows["vicreg"]["first_reason"] == "representation collapsed: rankme 1.4 < 2"
+    assert (rows["moco_v3"]["seeds_collapsed"], rows["moco_v3"]["seeds_failed"]) == ("1", "1")
+
+    md: list[str] = []
+    df = pd.DataFrame({"code_version": ["0.1.0+abc"], "created_at": ["2026-12-05T00:00:00Z"]})
+    _suite_intro(tmp_path, "toy", df, [], md)
+    line = next(m for m in md if m.startswith("Seeds without results"))
+    assert "vicreg · cora · 60ep: 3 of 3 seed(s) collapsed" in line
+    assert "moco_v3 · cora · 60ep: 2 of 3 seed(s) collapsed or failed" in line
+
+    # a later publish of a store where vicreg's seeds finished takes its entry out, keeps moco_v3's
+    publish_unfinished(_Jobs([_job("vicreg", s, "done") for s in (0, 1, 2)]), "toy", tmp_path, log=print)
+    assert [r["method"] for r in read_unfinished(tmp_path / "toy")] == ["moco_v3"]
+    # and once nothing is unfinished the file goes
+    publish_unfinished(_Jobs([_job("moco_v3", s, "done") for s in (0, 1, 2)]), "toy", tmp_path, log=print)
+    assert not (tmp_path / "toy" / UNFINISHED_FILE).exists()

@@ -10,7 +10,7 @@ import torch
 
 from benchmark.core.specs import TaskSpec
 from datasets.base import DataError, register_adapter
-from datasets.files import Extract, offline_hint, remote
+from datasets.files import Extract, remote
 from datasets.splitting import stratified_holdout
 from datasets.tabular_base import TabularAdapter, shuffled_tabular_partner, tabular_spec
 
@@ -255,10 +255,7 @@ class Adult(TabularAdapter):
             f"{[str(c) for c in cands]}; put the official files there (from {ADULT_URL}) "
             f"or allow downloading"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):
-            self.fetch_files()
+        self.fetch_or_fail(msg)
         return cands[0]
 
     def read_raw(self):

@@ -180,6 +180,17 @@ class Adapter:
 
         stage_all(self.remote_files(), self.data_dir, progress, log)
 
+    def fetch_or_fail(self, missing: str) -> None:
+        """The official files are not here (`missing` says where they were looked for): download
+        them, or raise DataError(missing) when the `download` option forbids it; offline, the
+        download error names the files to stage by hand."""
+        from datasets.files import offline_hint
+
+        if not self.options.get("download", True):
+            raise DataError(missing)
+        with offline_hint(missing):
+            self.fetch_files()
+
     def batch(self, split: Split, index: torch.Tensor) -> Any:
         """The raw inputs of samples `index` (a LongTensor) of `split`."""
         return split.inputs[index]

@@ -11,7 +11,7 @@ import torch
 from benchmark.core.specs import TaskSpec
 from datasets.audio_base import N_MELS, AudioAdapter, read_clips
 from datasets.base import DataError, register_adapter
-from datasets.files import Extract, offline_hint, remote
+from datasets.files import Extract, remote
 from datasets.splitting import name_seed
 
 ESC50_PATH = "karolpiczak/ESC-50/archive/master.zip"
@@ -63,10 +63,7 @@ class ESC50(AudioAdapter):
             f"ESC-50 not found in any of {[str(c) for c in cands]} (expected meta/esc50.csv "
             f"and audio/*.wav); get {ESC50_URL} and unzip it there"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):
-            self.fetch_files()
+        self.fetch_or_fail(msg)
         return cands[0]
 
     def remote_files(self):

@@ -10,7 +10,7 @@ import torch
 from benchmark.core.specs import TaskSpec
 from datasets.audio_base import N_MELS, AudioAdapter, read_clips
 from datasets.base import DataError, register_adapter
-from datasets.files import Extract, offline_hint, remote
+from datasets.files import Extract, remote
 from datasets.splitting import stratified_holdout
 
 FSDD_VERSION = "1.0.10"
@@ -45,10 +45,7 @@ class FSDD(AudioAdapter):
             f"FSDD: no WAV files in {d}; expected {{digit}}_{{speaker}}_{{index}}.wav "
             f"(3000 files) from {FSDD_URL} (recordings/)"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):
-            self.fetch_files()
+        self.fetch_or_fail(msg)
         return d
 
     def remote_files(self):

@@ -13,7 +13,6 @@ import torch
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.ecg_base import ECGAdapter, cached_tensors, files_key, physionet_files, zscore_rows
-from datasets.files import offline_hint
 from datasets.splitting import name_seed
 
 AAMI = {
@@ -235,10 +234,7 @@ class MITBIH(ECGAdapter):
             f"MIT-BIH: no WFDB records in {cands[0]}; expected RECORDS and <rec>.hea/.dat/.atr "
             f"(e.g. 100.hea) from https://physionet.org/content/mitdb/1.0.0/"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):  # the 48 records (~100 MB), SHA256-checked against PhysioNet's list
-            self.fetch_files()
+        self.fetch_or_fail(msg)  # the 48 records (~100 MB), SHA256-checked against PhysioNet's list
         return cands[0]
 
     def remote_files(self):

@@ -14,7 +14,6 @@ import torch
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.ecg_base import ECGAdapter, cached_tensors, files_key
-from datasets.files import offline_hint
 
 PTBXL_VERSION = "1.0.3"
 PTBXL_ZIP = f"ptb-xl-a-large-publicly-available-electrocardiography-dataset-{PTBXL_VERSION}.zip"
@@ -62,10 +61,7 @@ class PTBXL(ECGAdapter):
             f"PTB-XL not found in any of {[str(c) for c in cands]} (expected ptbxl_database.csv, "
             f"scp_statements.csv and records{self.sampling_rate}/); get https://physionet.org/content/ptb-xl/1.0.3/"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):
-            self.fetch_files()
+        self.fetch_or_fail(msg)
         return cands[0]
 
     def remote_files(self):

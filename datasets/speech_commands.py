@@ -10,7 +10,7 @@ import torch
 from benchmark.core.specs import TaskSpec
 from datasets.audio_base import N_MELS, AudioAdapter, read_clips, read_wav
 from datasets.base import DataError, register_adapter
-from datasets.files import Extract, Location, offline_hint, remote
+from datasets.files import Extract, Location, remote
 from datasets.signal_corruptions import hash_uniform
 
 SC_PATH = "data/speech_commands_v0.02.tar.gz"
@@ -102,10 +102,7 @@ class SpeechCommands(AudioAdapter):
             f"(expected testing_list.txt, validation_list.txt and one folder per word); "
             f"get {SC_URL} and extract it into {cands[0]}"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):
-            self.fetch_files()
+        self.fetch_or_fail(msg)
         return cands[0]
 
     def remote_files(self):

@@ -24,7 +24,6 @@ from benchmark.core.pyg import import_pyg
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets._keyed import stratified_70_10_20, stratified_kfold
 from datasets.base import DataError, Split, register_adapter
-from datasets.files import offline_hint
 from datasets.graph_base import GraphAdapter, pyg_root, shuffled_partner
 from datasets.graph_batches import GraphSet, graph_policy_view, graph_views
 
@@ -185,10 +184,7 @@ class TUAdapter(GraphAdapter):
                 f"{TU_URL}/{self.pyg_name}.zip "
                 f"into {raw_dir} or allow downloading"
             )
-            if not self.options.get("download", True):
-                raise DataError(msg)
-            with offline_hint(msg):
-                self.fetch_files()
+            self.fetch_or_fail(msg)
         validate_tu_raw(raw_dir, self.pyg_name, self.expected)
         files = sorted(raw_dir.glob(f"{self.pyg_name}_*.txt"))
         root = pyg_root("TUDataset", self.pyg_name, raw_dir, files, self.options, lambda r: self._run_pyg(r))

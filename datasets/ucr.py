@@ -13,7 +13,7 @@ import torch
 from benchmark.core.specs import InputSpec, TaskSpec
 from datasets.base import DataError, Split, register_adapter
 from datasets.ecg_base import ECGAdapter, zscore_rows
-from datasets.files import Extract, offline_hint, remote
+from datasets.files import Extract, remote
 from datasets.splitting import stratified_holdout
 
 UCR_PATH = "aeon-toolkit/{name}.zip"
@@ -90,10 +90,7 @@ class UCRAdapter(ECGAdapter):
             f"{n}: {n}_TRAIN.txt / {n}_TEST.txt not found in {d}; get them from "
             f"{UCR_URL.format(name=n)} (UCR archive) and put them there"
         )
-        if not self.options.get("download", True):
-            raise DataError(msg)
-        with offline_hint(msg):
-            self.fetch_files()
+        self.fetch_or_fail(msg)
         return d / f"{n}_TRAIN.txt", d / f"{n}_TEST.txt"
 
     def remote_files(self):

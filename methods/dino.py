@@ -175,7 +175,6 @@ class DINO(Method):
         self._step, self._total = step, total_steps
 
     def on_step_end(self, step, total_steps):
-        self._step, self._total = step, total_steps
         if self._teacher_out:
             self.center.copy_(update_center(self.center, self._teacher_out, self.hp["center_momentum"]))
         self._teacher_out = []

@@ -99,7 +99,6 @@ class MeanTeacher(Method):
         self._step, self._total = step, total_steps
 
     def on_step_end(self, step, total_steps):
-        self._step, self._total = step, total_steps
         m = self.ema.at(step, total_steps)
         ema_update(self.teacher_encoder, self.encoder, m)
         ema_update(self.teacher_head, self.head, m)

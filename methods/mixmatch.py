@@ -154,7 +154,6 @@ class MixMatch(Method):
         self._step, self._total = step, total_steps
 
     def on_step_end(self, step, total_steps):
-        self._step, self._total = step, total_steps
         if self.ema is not None:
             ema_model_update(self.ema_encoder, self.encoder, self.ema.at(step, total_steps))
 

@@ -163,7 +163,6 @@ class SwAV(Method):
         self._step, self._total = step, total_steps
 
     def on_step_end(self, step, total_steps):
-        self._step, self._total = step, total_steps
         self._normalise_prototypes()
         qsize = self.hp["queue_size"]
         if qsize > 0 and self._pending:

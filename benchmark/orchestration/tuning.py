@@ -169,11 +169,14 @@ def selected_settings(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[
 def unbacked_choices(suite: Suite, rows: list[dict[str, Any]]) -> list[str]:
     """Per-method choices of `suite` that its tuning log does not back, one line each: an override
     where no trial was selected, or one that differs from the selected setting. The defaults (`{}`)
-    need no backing."""
+    need no backing, and neither do the reference recipes' schedules (their published epochs and
+    batch size, docs/design.md §3.11): they are the recipe, not a choice."""
     chosen = selected_settings(rows)
     problems = []
     for entry in suite.datasets:
         for m in suite.methods:
+            if getattr(get_method_class(m), "end_to_end", False):
+                continue
             have = suite_overrides(suite, entry, m)
             want = chosen.get((entry.name, m))
             if want is None and have:

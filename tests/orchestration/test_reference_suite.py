@@ -52,18 +52,29 @@ def test_ssl_jobs_pretrain_on_the_whole_graph_only_when_asked(data_dir, tmp_path
 
 
 def test_reference_suite_expands_with_every_method_and_recipe():
-    suite = load_suite("reference")
-    assert "reference" in available_suites()
-    assert {d.name for d in suite.datasets} == {"cora", "mutag", "proteins", "breastmnist", "ecg200", "adult"}
-    assert len(suite.seeds) == 5 and {"label_fraction", "tu_cv"} <= set(suite.protocols)
-    jobs = expand(suite)
-    by = {(j.method, j.dataset): j for j in jobs}
+    # `reference` (2 CPU cores, published) and `reference_paper` (the published budgets) differ only
+    # in their budgets: the same datasets, methods, seeds and protocols
+    cpu, paper = load_suite("reference"), load_suite("reference_paper")
+    assert {"reference", "reference_paper"} <= set(available_suites())
+    for suite in (cpu, paper):
+        assert {d.name for d in suite.datasets} == {"cora", "mutag", "proteins", "breastmnist", "ecg200", "adult"}
+        assert len(suite.seeds) == 5 and {"label_fraction", "tu_cv"} <= set(suite.protocols)
+    assert cpu.methods == paper.methods
+    by = {(j.method, j.dataset): j for j in expand(paper)}
     assert (
         by[("gcn_supervised", "cora")].epochs == 200
         and by[("resnet18_medmnist", "breastmnist")].epochs == 100
+        and by[("fcn", "ecg200")].epochs == 2000
     )
     assert by[("simclr", "cora")].dataset_options == {"pretrain_pool": "all"}
     assert len({m for m, _ in by}) == 22  # 17 methods + 5 recipes
+    small = {(j.method, j.dataset): j for j in expand(cpu)}
+    assert set(small) == set(by)
+    # the CPU budgets keep GraphCL's own TU budget and the GCN recipe, and pretrain on the whole graph
+    assert small[("simclr", "mutag")].epochs == small[("simclr", "proteins")].epochs == 20
+    assert small[("gcn_supervised", "cora")].epochs == 200
+    assert small[("simclr", "cora")].dataset_options == {"pretrain_pool": "all"}
+    assert small[("simclr", "cora")].method_hparams["batch_size"] == 2708
 
 
 def _pneumonia_fixture(tmp_path, monkeypatch):

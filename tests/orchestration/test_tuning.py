@@ -235,8 +235,10 @@ def test_tune_command_writes_the_log_and_run_refuses_tuning_seeds(tmp_path, caps
     assert "--seeds [101]: tuning seeds of suite 'toy' are never reported" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", [s for s in available_suites() if load_suite(s).tuning is not None])
+@pytest.mark.parametrize("name", available_suites())
 def test_every_shipped_suite_choice_is_backed_by_its_published_tuning_log(name):
+    # a suite without a tuning block (or without a published log) may make no per-method choice;
+    # the reference recipes' own schedules are not choices
     from pathlib import Path
 
     suite = load_suite(name)

@@ -37,6 +37,7 @@ from benchmark.reporting.leaderboard.publish import (
     read_paired,
     read_unfinished,
     read_withdrawals,
+    tuning_summary,
 )
 from benchmark.reporting.leaderboard.schema import check_suite_name, leaderboard_csvs, validate_file
 from benchmark.reporting.leaderboard.summary import long_rows, paired_tables, summary_pivot
@@ -106,6 +107,10 @@ def _suite_intro(
             f"<p>Withdrawn (not shown; <code>{WITHDRAWN_FILE}</code>): {esc('; '.join(withdrawn))}.</p>"
         )
         md += [f"Withdrawn (not shown; `{WITHDRAWN_FILE}`): {'; '.join(withdrawn)}.", ""]
+    tuning = tuning_summary(root / suite)
+    if tuning:  # how many trials stand behind the settings, and which datasets are tuned
+        body.append(f"<p>{esc(tuning)}</p>")
+        md += [tuning, ""]
     unfinished = [
         f"{r['method']} · {r['dataset']} · {r['pretrain_budget']}: "
         f"{int(r['seeds_collapsed']) + int(r['seeds_failed'])} of "

@@ -18,10 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from benchmark.core.io import atomic_write_text
 from benchmark.orchestration.jobs import headline_metrics
 from benchmark.orchestration.suites import SUITES_DIR, UsageError
+from benchmark.orchestration.tune_command import read_tuning_csv, write_tuning_csv
 from benchmark.reporting.leaderboard.frames import canonical, describe_row, merge, parse_time, read_long
 from benchmark.reporting.leaderboard.schema import (
     PAIRED_COLUMNS,
@@ -37,6 +39,7 @@ WITHDRAWN_FILE = "withdrawn.json"
 # Cells with seeds that collapsed or failed: those seeds have no rows, so the tables alone would show a
 # smaller n (or no row at all) without saying why.
 UNFINISHED_FILE = "unfinished.csv"
+TUNING_FILE = "tuning.csv"  # the suite's tuning log (docs/protocol.md), written by `tune --publish`
 UNFINISHED_KEY = ["dataset", "method", "encoder", "init", "pretrain_budget"]
 UNFINISHED_COLUMNS = UNFINISHED_KEY + ["seeds_done", "seeds_collapsed", "seeds_failed", "first_reason"]
 PAIRED_DIR = "paired"
@@ -282,7 +285,43 @@ def publish_store(store, suite: str, root: Path, log=print, suite_text: str | No
         suite_text = cfg.read_text()
     if suite_text is not None:  # the exact config the page shows next to the tables
         written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", suite_text)
+        written.update(publish_empty_tuning_log(suite_text, Path(root) / suite))
     return written
+
+
+def tuning_summary(suite_dir: Path) -> str | None:
+    """One sentence on what stands behind a published suite's per-method settings, from its tuning
+    log: how many trials, on which datasets they selected, where they are part-way (defaults kept,
+    docs/protocol.md). None when the suite has no published log."""
+    path = suite_dir / TUNING_FILE
+    if not path.is_file():
+        return None
+    rows = read_tuning_csv(path)
+    if not rows:
+        return (
+            f"Tuning (`{TUNING_FILE}`): none; the suite makes no per-method choice, every method runs "
+            "its recipe's defaults."
+        )
+    tried = sorted({r["dataset"] for r in rows})
+    selected = sorted({r["dataset"] for r in rows if r["selected"] == "True"})
+    partway = [d for d in tried if d not in selected]
+    text = (
+        f"Tuning (`{TUNING_FILE}`, val only, tuning seeds never reported): {len(rows)} trial(s); "
+        f"settings selected on {', '.join(selected) or 'no dataset'}"
+    )
+    if partway:
+        text += f"; part-way, so every method at its defaults, on {', '.join(partway)}"
+    return text + ". Datasets without trials run every method at its defaults."
+
+
+def publish_empty_tuning_log(suite_text: str, suite_dir: Path) -> dict[str, Path]:
+    """A suite without a `tuning:` block runs every method at its defaults and may make no per-method
+    choice (docs/protocol.md): its published tuning log is the header alone, so every published suite
+    has one and says how many trials stand behind its settings. A log already there is kept."""
+    path = suite_dir / TUNING_FILE
+    if path.exists() or "tuning" in (yaml.safe_load(suite_text) or {}):
+        return {}
+    return {"tuning": write_tuning_csv(path, [])}
 
 
 def publish_csv(csv_path: Path, suite: str, root: Path, log=print) -> dict[str, Path]:

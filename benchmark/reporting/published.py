@@ -53,24 +53,88 @@ def _cell(mean: float, std: float | None, scale: float = 100.0) -> str:
     return f"{mean * scale:.1f} ± {std * scale:.1f}"
 
 
-def reproduced_cell(long: pd.DataFrame | None, row) -> str:
-    """The suite's cell for a published row at label fraction 1: mean ± std over seeds (n)."""
-    if long is None or long.empty:
-        return "—"
-    m = long[
-        (long["dataset"] == row.dataset)
-        & (long["method"] == row.method)
-        & (long["protocol"] == row.protocol)
-        & (long["metric"] == row.metric)
+def _full_label_rows(long: pd.DataFrame, dataset: str, protocol: str, metric: str) -> pd.DataFrame:
+    return long[
+        (long["dataset"] == dataset)
+        & (long["protocol"] == protocol)
+        & (long["metric"] == metric)
         & (long["fraction"].astype(float) == 1.0)
         & (long["corruption"].fillna("") == "")
     ]
+
+
+def reproduced_row(long: pd.DataFrame | None, dataset: str, method: str, protocol: str, metric: str):
+    """The suite's row for (dataset, method, protocol, metric) at label fraction 1, its probe chosen
+    by PROBE_ORDER, or None."""
+    if long is None or long.empty:
+        return None
+    m = _full_label_rows(long, dataset, protocol, metric)
+    m = m[m["method"] == method]
     for probe in PROBE_ORDER:
         hit = m[m["probe"] == probe]
         if len(hit):
-            r = hit.iloc[0]
-            return f"{_cell(float(r['mean']), float(r['std']))} (n={int(r['n_seeds'])}, {probe})"
-    return "—"
+            return hit.iloc[0]
+    return None
+
+
+def _reproduced_text(r) -> str:
+    if r is None:
+        return "—"
+    return f"{_cell(float(r['mean']), float(r['std']))} (n={int(r['n_seeds'])}, {r['probe']})"
+
+
+def reproduced_cell(long: pd.DataFrame | None, row) -> str:
+    """The suite's cell for a published row at label fraction 1: mean ± std over seeds (n)."""
+    return _reproduced_text(reproduced_row(long, row.dataset, row.method, row.protocol, row.metric))
+
+
+def _gap(long: pd.DataFrame | None, row) -> str:
+    r = reproduced_row(long, row.dataset, row.method, row.protocol, row.metric)
+    return "—" if r is None else f"{(float(r['mean']) - row.value) * 100:+.1f}"
+
+
+def label_free(method: str) -> bool:
+    """A self-supervised method that trains without labels (not a reference, not semi-supervised)."""
+    from methods.base import METHODS
+
+    if method not in METHODS:
+        return False
+    cls = METHODS.get(method)
+    return cls.trains and not cls.semi_supervised and cls.family != "reference"
+
+
+def _best(rows: list) -> str:
+    rows = [r for r in rows if r is not None]
+    if not rows:
+        return "—"
+    top = max(rows, key=lambda r: float(r["mean"]))
+    return f"{top['method']} {_reproduced_text(top)}"
+
+
+def best_of_suite(published: pd.DataFrame, long: pd.DataFrame | None) -> list[str]:
+    """Per dataset of published.csv, under the protocol its published rows use (tu_cv where they do),
+    accuracy at 100 % labels: the best label-free SSL method of the suite, random-init, supervised
+    and the best end-to-end recipe, each mean ± std (n)."""
+    lines = [
+        "| dataset | protocol | best label-free SSL | random_init | supervised | best recipe (end to end) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for dataset in dict.fromkeys(published["dataset"]):
+        protos = set(published.loc[published["dataset"] == dataset, "protocol"])
+        protocol = "tu_cv" if "tu_cv" in protos else "label_fraction"
+        ssl, recipes = [], []
+        if long is not None and not long.empty:
+            methods = sorted(set(_full_label_rows(long, dataset, protocol, "accuracy")["method"]))
+            ssl = [reproduced_row(long, dataset, m, protocol, "accuracy") for m in methods if label_free(m)]
+            lf = _full_label_rows(long, dataset, "label_fraction", "accuracy")
+            recipes = [r for _, r in lf[lf["probe"] == END_TO_END_PROBE].iterrows()]
+        rand = reproduced_row(long, dataset, "random_init", protocol, "accuracy")
+        sup = reproduced_row(long, dataset, "supervised", "label_fraction", "accuracy")
+        lines.append(
+            f"| {dataset} | {protocol} | {_best(ssl)} | {_reproduced_text(rand)} "
+            f"| {_reproduced_text(sup)} | {_best(recipes)} |"
+        )
+    return lines
 
 
 def reference_markdown(published: pd.DataFrame, sources: pd.DataFrame, long: pd.DataFrame | None) -> str:
@@ -81,14 +145,25 @@ def reference_markdown(published: pd.DataFrame, sources: pd.DataFrame, long: pd.
         "suite's leaderboard CSVs. Numbers are percentages; reproduced cells are mean ± std over seeds",
         "(for tu_cv: of each seed's 10-fold mean). Methods absent from the suite show —.",
         "",
-        "| dataset | method | protocol | metric | published | reproduced | source |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | method | protocol | metric | published | reproduced | gap (points) | source |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in published.itertuples(index=False):
         lines.append(
             f"| {r.dataset} | {r.method} | {r.protocol} | {r.metric} | {_cell(r.value, r.std)} "
-            f"| {reproduced_cell(long, r)} | [{r.source_key}](#{r.source_key}) |"
+            f"| {reproduced_cell(long, r)} | {_gap(long, r)} | [{r.source_key}](#{r.source_key}) |"
         )
+    lines += [
+        "",
+        "## The suite's best per dataset",
+        "",
+        "Accuracy at 100 % labels, mean ± std over seeds (n): the best label-free SSL method (its own",
+        "row above when the literature reports it), the untrained encoder, the same encoder trained with",
+        "labels (linear probe), and the best published recipe trained end to end. TU sets under tu_cv;",
+        "`supervised` has no tu_cv row (its training graphs would sit in the held-out folds).",
+        "",
+        *best_of_suite(published, long),
+    ]
     lines += ["", "## Sources", ""]
     for s in sources.itertuples(index=False):
         lines.append(f'- <a id="{s.key}"></a>**{s.key}**: {s.citation}. {s.where}.')

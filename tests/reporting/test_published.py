@@ -60,8 +60,34 @@ def test_readme_puts_the_reproduced_cell_beside_the_published_one():
             ),
         ]
     )
+    long = pd.concat(
+        [
+            long,
+            pd.DataFrame(
+                [
+                    _long(method="byol", mean=0.86, std=0.01),
+                    _long(method="random_init", mean=0.875, std=0.01),
+                    # semi-supervised and reference rows are never the best label-free SSL method
+                    _long(method="fixmatch", mean=0.95),
+                    _long(
+                        dataset="cora",
+                        method="supervised",
+                        protocol="label_fraction",
+                        probe="linear",
+                        mean=0.7,
+                    ),
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     md = reference_markdown(pub, src, long)
-    assert "| mutag | simclr | tu_cv | accuracy | 86.8 ± 1.3 | 85.0 ± 2.0 (n=5, cv_logreg) |" in md
+    assert "| mutag | simclr | tu_cv | accuracy | 86.8 ± 1.3 | 85.0 ± 2.0 (n=5, cv_logreg) | -1.8 |" in md
+    assert "| mutag | tu_cv | byol 86.0 ± 1.0 (n=5, cv_logreg) | 87.5 ± 1.0 (n=5, cv_logreg) | — | — |" in md
+    assert (
+        "| cora | label_fraction | — | — | 70.0 ± 2.0 (n=5, linear) "
+        "| gcn_supervised 81.2 ± 0.6 (n=5, end_to_end) |" in md
+    )
     # the recipe's own predictions are preferred over a probe on its features
     assert "| 81.5 | 81.2 ± 0.6 (n=5, end_to_end) |" in md
     assert "**kipf2017**: GCN. Table 2." in md

@@ -57,7 +57,8 @@ def test_reference_suite_expands_with_every_method_and_recipe():
     cpu, paper = load_suite("reference"), load_suite("reference_paper")
     assert {"reference", "reference_paper"} <= set(available_suites())
     for suite in (cpu, paper):
-        assert {d.name for d in suite.datasets} == {"cora", "mutag", "proteins", "breastmnist", "ecg200", "adult"}
+        names = {d.name for d in suite.datasets}
+        assert names == {"cora", "mutag", "proteins", "breastmnist", "ecg200", "adult"}
         assert len(suite.seeds) == 5 and {"label_fraction", "tu_cv"} <= set(suite.protocols)
     assert cpu.methods == paper.methods
     by = {(j.method, j.dataset): j for j in expand(paper)}

@@ -11,7 +11,9 @@ from benchmark.reporting.leaderboard.pages import _suite_intro
 from benchmark.reporting.leaderboard.publish import TUNING_FILE, publish_empty_tuning_log, tuning_summary
 
 UNTUNED = "name: toy\ndatasets: [ecg200]\nmethods: [simclr]\nseeds: [0]\n"
-TUNED = UNTUNED + "tuning:\n  seeds: [100]\n  fraction: 0.1\n  trials: 2\n  space: {default: [{}, {lr_multiplier: 2.0}]}\n"
+TUNED = UNTUNED + (
+    "tuning:\n  seeds: [100]\n  fraction: 0.1\n  trials: 2\n  space: {default: [{}, {lr_multiplier: 2.0}]}\n"
+)
 
 
 def _intro(root):

@@ -60,3 +60,18 @@ def test_the_page_names_the_tuned_and_the_part_way_datasets(tmp_path):
     (line,) = _intro(tmp_path)
     assert "3 trial(s); settings selected on ecg200" in line
     assert "part-way, so every method at its defaults, on adult" in line
+
+
+def test_a_log_newer_than_the_published_rows_is_not_claimed_for_them(tmp_path):
+    d = tmp_path / "toy"
+    d.mkdir()
+    (d / "suite.yaml").write_text(UNTUNED)  # the rows came from a config without a tuning block
+    with open(d / TUNING_FILE, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=TUNING_COLUMNS, restval="")
+        w.writeheader()
+        w.writerow({"dataset": "ecg200", "method": "simclr", "trial": 0, "selected": "True"})
+    (line,) = _intro(tmp_path)
+    assert "1 trial(s) logged for the suite's current file" in line and "use none of its selections" in line
+    (d / "suite.yaml").write_text(TUNED)
+    (line,) = _intro(tmp_path)
+    assert "settings selected on ecg200" in line

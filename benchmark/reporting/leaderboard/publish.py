@@ -297,6 +297,14 @@ def tuning_summary(suite_dir: Path) -> str | None:
     if not path.is_file():
         return None
     rows = read_tuning_csv(path)
+    published = suite_dir / "suite.yaml"
+    if rows and published.is_file() and "tuning" not in (yaml.safe_load(published.read_text()) or {}):
+        # the log was written for a newer suite file than the one these rows were published from
+        return (
+            f"Tuning (`{TUNING_FILE}`): {len(rows)} trial(s) logged for the suite's current file; the rows "
+            "here were published from an earlier config without a tuning block (below) and use none of "
+            "its selections."
+        )
     if not rows:
         return (
             f"Tuning (`{TUNING_FILE}`): none; the suite makes no per-method choice, every method runs "

@@ -135,6 +135,8 @@ def label_efficiency(long: pd.DataFrame, out_dir: Path, prefix: str) -> list[tup
     for dataset in sorted(d["dataset"].unique()):
         metric = headline_metric(d, dataset, "label_fraction")
         dd = d[(d["dataset"] == dataset) & (d["metric"] == metric)]
+        if dd["fraction"].nunique() < 2:  # one label fraction (the reference suite): no curve to draw
+            continue
         probes = sorted(dd["probe"].unique())
         methods = method_order(dd["method"].unique())
         fig, axes = _panels(len(probes), 4.2)

@@ -289,6 +289,11 @@ def publish_store(store, suite: str, root: Path, log=print, suite_text: str | No
     return written
 
 
+def declares_tuning(suite_text: str) -> bool:
+    """Whether a suite file's text has a `tuning:` block."""
+    return "tuning" in (yaml.safe_load(suite_text) or {})
+
+
 def tuning_summary(suite_dir: Path) -> str | None:
     """One sentence on what stands behind a published suite's per-method settings, from its tuning
     log: how many trials, on which datasets they selected, where they are part-way (defaults kept,
@@ -298,7 +303,7 @@ def tuning_summary(suite_dir: Path) -> str | None:
         return None
     rows = read_tuning_csv(path)
     published = suite_dir / "suite.yaml"
-    if rows and published.is_file() and "tuning" not in (yaml.safe_load(published.read_text()) or {}):
+    if rows and published.is_file() and not declares_tuning(published.read_text()):
         # the log was written for a newer suite file than the one these rows were published from
         return (
             f"Tuning (`{TUNING_FILE}`): {len(rows)} trial(s) logged for the suite's current file; the rows "
@@ -327,7 +332,7 @@ def publish_empty_tuning_log(suite_text: str, suite_dir: Path) -> dict[str, Path
     choice (docs/protocol.md): its published tuning log is the header alone, so every published suite
     has one and says how many trials stand behind its settings. A log already there is kept."""
     path = suite_dir / TUNING_FILE
-    if path.exists() or "tuning" in (yaml.safe_load(suite_text) or {}):
+    if path.exists() or declares_tuning(suite_text):
         return {}
     return {"tuning": write_tuning_csv(path, [])}
 

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["off", "bf16", "fp16"],
         help="mixed precision in pretraining (fp16 needs CUDA)",
     )
+    r.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run the selected jobs again although the store has them (after a recipe or code change); "
+        "each stored result is replaced only when its new run finishes",
+    )
     from benchmark.orchestration.executors import add_executor_arguments
 
     add_executor_arguments(r)
@@ -223,7 +229,7 @@ def cmd_run(args) -> int:
     from benchmark.orchestration.executors import options_from_args, run_grid_from_args, worker_device
     from benchmark.orchestration.jobs import headline_metrics
     from benchmark.orchestration.preflight import preflight
-    from benchmark.orchestration.store import ResultStore
+    from benchmark.orchestration.store import RerunStore, ResultStore
     from benchmark.orchestration.suites import available_suites, load_suite
     from benchmark.reporting.tables import write_tables
 
@@ -258,6 +264,8 @@ def cmd_run(args) -> int:
             file=sys.stderr,
         )
     t_start = time.perf_counter()
+    if getattr(args, "rerun", False):
+        store = RerunStore(store, {j.config_hash() for j in jobs})
     summary = run_grid_from_args(args, jobs, store, out, device, opts)
     written = write_tables(store, out, suite.name, headline_metrics(suite))
     return _report_run(summary, out, written, t_start)

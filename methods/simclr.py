@@ -39,6 +39,14 @@ def nt_xent_loss(
     return F.cross_entropy(sim, pos)
 
 
+def grace_head(in_dim: int, hidden: int, out_dim: int) -> torch.nn.Sequential:
+    """GRACE's projection head (Zhu et al. 2020, model.py `projection`): two linear layers with an
+    ELU between them and no normalisation."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(in_dim, hidden), torch.nn.ELU(), torch.nn.Linear(hidden, out_dim)
+    )
+
+
 # SimCLR's augmentation (App. A): crop 0.08–1 + flip, colour distortion of strength s — jitter
 # (0.8s, 0.8s, 0.8s, 0.2s) with p 0.8, grayscale p 0.2 — and blur p 0.5 (ImageNet; blur is left out
 # on CIFAR-10, App. B.9, which the blur's scaling to the image side reproduces). s = 0.5, the CIFAR-10
@@ -129,7 +137,8 @@ RECIPE = Recipe(
             weight_decay=1e-5,
             exclude_bias_norm=False,
             views=GRACE_VIEWS,
-            hparams={"temperature": 0.4},
+            # GRACE's projection head (model.py): Linear(128, 128), ELU, Linear(128, 128), no BatchNorm
+            hparams={"temperature": 0.4, "proj_head": "grace", "proj_hidden": 128, "proj_dim": 128},
             deviations=(
                 EPOCHS,
                 Deviation("weight decay", "decoupled (AdamW) for Adam's L2; at 1e-5 the two barely differ"),
@@ -146,12 +155,19 @@ class SimCLR(Method):
     name = "simclr"
     family = "contrastive"
     paper = "Chen et al. 2020, A Simple Framework for Contrastive Learning of Visual Representations"
-    defaults = {"temperature": 0.2, "proj_hidden": 512, "proj_dim": 128}
+    # proj_head: "bn_relu" (the library's projector, Linear-BN-ReLU-Linear) or "grace" (Linear-ELU-Linear)
+    defaults = {"temperature": 0.2, "proj_hidden": 512, "proj_dim": 128, "proj_head": "bn_relu"}
     recipe = RECIPE
 
     def __init__(self, encoder, spec, task, **hp):
         super().__init__(encoder, spec, task, **hp)
-        self.projector = projection_mlp(encoder.out_dim, self.hp["proj_hidden"], self.hp["proj_dim"])
+        hidden, out = self.hp["proj_hidden"], self.hp["proj_dim"]
+        if self.hp["proj_head"] == "grace":
+            self.projector = grace_head(encoder.out_dim, hidden, out)
+        elif self.hp["proj_head"] == "bn_relu":
+            self.projector = projection_mlp(encoder.out_dim, hidden, out)
+        else:
+            raise ValueError(f"simclr: proj_head must be 'bn_relu' or 'grace', got {self.hp['proj_head']!r}")
 
     def training_step(self, x, y, view):
         z1 = self.projector(self.encoder(self.augment(view, x, "view_1")))

@@ -206,3 +206,17 @@ class ResultStore:
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+class RerunStore:
+    """A store through which the jobs `rerun` (config hashes) count as not yet done, so `run --rerun`
+    runs them again; their stored rows stay until each new run records its own (atomically)."""
+
+    def __init__(self, store: ResultStore, rerun: set[str]):
+        self._store, self._rerun = store, frozenset(rerun)
+
+    def done_hashes(self) -> set[str]:
+        return self._store.done_hashes() - self._rerun
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)

@@ -27,7 +27,7 @@ FROZEN = {
     "simclr on graph:graph": ("adamw", 0.01, "none", 0.0, None, False, 0.0, COS, 0.0, None, (), None, PAIR,
                               {"temperature": 0.2}),
     "simclr on graph:node": ("adamw", 5e-4, "none", 1e-5, None, False, 0.0, COS, 0.0, None, (), None, PAIR,
-                             {"temperature": 0.4}),
+                             {"temperature": 0.4, "proj_head": "grace", "proj_hidden": 128, "proj_dim": 128}),
     "moco_v2": ("sgd", 0.03, "linear", 1e-4, None, False, 0.0, COS, 0.0, None, (), CONST, PAIR,
                 {"proj_bn": False, "symmetric": False}),
     "moco_v3": ("lars", 0.6, "linear", 1e-6, None, True, 0.1, COS, 0.0, None, (), (0.99, 1.0, COS), PAIR,
@@ -145,6 +145,13 @@ def test_a_spec_picks_the_domains_own_recipe():
     tab = _make("simclr", spec=InputSpec("tabular", (7,)))
     assert tab.hp["temperature"] == 1.0 and tab.training_recipe.optimizer == "adamw"
     assert _make("simclr").hp["temperature"] == 0.5
+    # GRACE's head on node graphs (Linear-ELU-Linear, 128 wide, no BatchNorm); the BN projector elsewhere
+    node = [type(m) for m in _make("simclr", spec=graph).projector]
+    assert node == [torch.nn.Linear, torch.nn.ELU, torch.nn.Linear]
+    assert _make("simclr", spec=graph).projector[0].out_features == 128
+    assert torch.nn.BatchNorm1d in [type(m) for m in _make("simclr").projector]
+    with pytest.raises(ValueError, match="proj_head"):
+        _make("simclr", proj_head="mlp")
 
 
 def test_paper_only_behaviour_switches():

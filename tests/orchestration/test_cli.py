@@ -229,6 +229,35 @@ def toy_run(tmp_path_factory):
         yield work, suite, out
 
 
+def test_rerun_runs_the_selected_stored_jobs_again_and_replaces_only_theirs(tmp_path, capsys):
+    """After a recipe change the store still holds the old results under the same config hash: a
+    plain `run` skips them, `run --rerun --methods M` runs M's jobs again and leaves the rest."""
+    import sqlite3
+
+    from tests._protocol_toys import registered
+
+    suite = tmp_path / "toy_cli.yaml"
+    suite.write_text(TOY_SUITE)
+    out = tmp_path / "out"
+    argv = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--device", "cpu"]
+
+    def stamps():
+        with sqlite3.connect(out / "store.sqlite") as c:
+            return dict(c.execute("SELECT method || seed, created_at || wall_s FROM jobs"))
+
+    with registered():
+        assert main(argv) == 0
+        first = stamps()
+        assert main(argv) == 0
+        assert "4 of 4 job(s) already in the store" in capsys.readouterr().err
+        assert stamps() == first
+        assert main([*argv, "--rerun", "--methods", "toy_constant"]) == 0
+        assert "already in the store" not in capsys.readouterr().err
+    again = stamps()
+    assert set(again) == set(first)
+    assert [k for k in first if again[k] != first[k]] == ["toy_constant0", "toy_constant1"]
+
+
 def test_report_takes_a_suite_file_or_reads_the_suite_from_the_store(toy_run, capsys):
     work, suite, out = toy_run
     (out / "label_fraction.md").unlink()

@@ -284,6 +284,26 @@ def test_publish_a_custom_suite_writes_its_config_and_validate_takes_the_dir(toy
     assert "a directory without leaderboard CSVs" in capsys.readouterr().err
 
 
+def test_publish_writes_the_published_vs_reproduced_page_where_the_suite_has_published_numbers(
+    toy_run, tmp_path, capsys
+):
+    work, suite, out = toy_run
+    root = tmp_path / "lb"
+    (root / "toy_cli").mkdir(parents=True)
+    (root / "toy_cli" / "published.csv").write_text(
+        "dataset,method,protocol,metric,value,std,source_key\n"
+        "toy_blobs_a,random_init,label_fraction,accuracy,0.4321,,toy2026\n"
+    )
+    (root / "toy_cli" / "sources.csv").write_text("key,citation,where\ntoy2026,A. Toy 2026,Table 1\n")
+    assert main(["leaderboard", "publish", "--out", str(out), "--root", str(root)]) == 0
+    page = (root / "toy_cli" / "README.md").read_text()
+    assert "| toy_blobs_a | random_init |" in page and "43.2" in page and "toy2026" in page
+    capsys.readouterr()
+    lb = tmp_path / "plain"  # a suite without published numbers gets no such page
+    assert main(["leaderboard", "publish", "--out", str(out), "--root", str(lb)]) == 0
+    assert not (lb / "toy_cli" / "README.md").exists()
+
+
 @pytest.mark.parametrize(
     "argv",
     [

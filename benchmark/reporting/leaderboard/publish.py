@@ -286,6 +286,10 @@ def publish_store(store, suite: str, root: Path, log=print, suite_text: str | No
     if suite_text is not None:  # the exact config the page shows next to the tables
         written["suite.yaml"] = atomic_write_text(Path(root) / suite / "suite.yaml", suite_text)
         written.update(publish_empty_tuning_log(suite_text, Path(root) / suite))
+    if (Path(root) / suite / "published.csv").exists():  # the side-by-side page (reporting/published.py)
+        from benchmark.reporting.published import write_reference_readme
+
+        written["README.md"] = write_reference_readme(Path(root) / suite)
     return written
 
 

@@ -22,7 +22,7 @@ from torch import nn
 from benchmark.core.registry import Registry
 from benchmark.core.specs import SPEC_KINDS, InputSpec, TaskSpec
 from benchmark.core.views import ViewPolicy
-from methods.recipe import EMA, RECIPE_FIELDS, Recipe, resolve_recipe
+from methods.recipe import EMA, RECIPE_FIELDS, Recipe, recipe_digest, resolve_recipe
 
 View = Callable[..., Any]  # view(x) or view(x, policy)
 
@@ -73,6 +73,17 @@ class Method(nn.Module):
         self.encoder = encoder
         self.spec = spec
         self.task = task
+
+    @classmethod
+    def training_fingerprint(cls, spec: InputSpec | None, recipes: str, hparams: dict[str, Any]) -> str:
+        """A digest of how a job of this method trains beyond its config: the resolved recipe
+        (numbers, views, EMA, freezes; not its prose) and the merged hyper-parameters. A stored job
+        whose digest differs from today's ran under an earlier recipe (`run` runs it again)."""
+        paper = recipes == "paper" and cls.recipe is not None
+        recipe = cls.recipe.for_spec(spec) if paper and spec is not None else cls.recipe
+        own = dict(recipe.hparams) if paper else {}
+        hp = {**cls.base_defaults, **cls.defaults, **own, **hparams}
+        return recipe_digest(resolve_recipe(recipe, spec, recipes, hp, hparams), hp)
 
     @classmethod
     def known_hparams(cls) -> set[str]:

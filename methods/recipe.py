@@ -19,7 +19,9 @@ lr before batch scaling, `weight_decay`, `optimizer`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from benchmark.core.views import ViewPolicy
@@ -241,6 +243,25 @@ def resolve_recipe(
     else:
         base = recipe.for_spec(spec)
     return base.with_overrides(overrides)
+
+
+# Recipe fields that are prose or lookup tables, not training behaviour: left out of `recipe_digest`.
+_PROSE_FIELDS = ("source", "by_spec", "deviations", "notes", "views", "hparams")
+
+
+def recipe_digest(recipe: Recipe, hparams: Mapping[str, Any]) -> str:
+    """16 hex digits over the recipe's behaviour (every field but its prose; views without their names
+    and sources) and the hyper-parameters: equal digests train the same way."""
+    data = {f.name: getattr(recipe, f.name) for f in fields(Recipe) if f.name not in _PROSE_FIELDS}
+    data["ema"] = asdict(recipe.ema) if recipe.ema is not None else None
+    data["freeze"] = [asdict(f) for f in recipe.freeze]
+    data["views"] = {
+        role: {k: v for k, v in asdict(p).items() if k not in ("name", "source")}
+        for role, p in sorted(recipe.views.items())
+    }
+    data["hparams"] = dict(hparams)
+    text = json.dumps(data, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def recipe_fields() -> list[str]:

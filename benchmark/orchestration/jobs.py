@@ -333,6 +333,15 @@ def known_methods() -> list[str]:
     return sorted(METHODS)
 
 
+def training_fingerprint(job: Job) -> str | None:
+    """How the job's method trains beyond its config hash (`Method.training_fingerprint`), from the
+    adapter class's spec; None for a method or dataset this process does not know."""
+    if job.method not in METHODS or job.dataset not in ADAPTERS:
+        return None
+    spec = getattr(ADAPTERS[job.dataset], "spec", None)
+    return get_method_class(job.method).training_fingerprint(spec, job.recipes, dict(job.method_hparams))
+
+
 def headline_metrics(suite: Suite) -> dict[str, str]:
     """dataset → the metric its tables lead with (the task's headline metric)."""
     return {d.name: ADAPTERS[d.name].task.headline_metric for d in suite.datasets if d.name in ADAPTERS}

@@ -22,7 +22,13 @@ from benchmark.core.io import atomic_write_text
 from benchmark.evaluation.plugins import PROTOCOLS
 from benchmark.evaluation.reference_recipes import recipe_rows
 from benchmark.orchestration.job_context import JobContext
-from benchmark.orchestration.jobs import Job, axis_skip_reason, init_label, known_methods
+from benchmark.orchestration.jobs import (
+    Job,
+    axis_skip_reason,
+    init_label,
+    known_methods,
+    training_fingerprint,
+)
 from benchmark.training.pretrain import CollapseFault, TrainingFault
 from datasets.base import ADAPTERS, get_adapter
 from methods.base import get_method_class
@@ -74,6 +80,7 @@ def run_job(
     t0 = time.perf_counter()
     adapter = get_adapter(job.dataset, data_dir=data_dir, **job.dataset_options)
     ctx = JobContext(job, adapter, device, Path(work_dir), progress, amp=amp, on_resume=on_resume)
+    ctx.histories["training_fingerprint"] = training_fingerprint(job)
     try:
         ctx.train_models()
     except CollapseFault as e:
@@ -138,6 +145,14 @@ def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
     """The jobs still to run (not `done` in the store, supported by their method) and a fresh
     summary. Shared by every executor (benchmark/orchestration/executors.py)."""
     done = store.done_hashes()
+    stale = stale_jobs([j for j in jobs if j.config_hash() in done], store)
+    if stale:
+        names = sorted({f"{j.method} on {j.dataset}" for j in stale})
+        log(
+            f"{len(stale)} stored job(s) ran under an earlier recipe of their method ({', '.join(names)}); "
+            "running them again (each stored result is replaced when its new run finishes)"
+        )
+    done = done - {j.config_hash() for j in stale}
     pending = [j for j in jobs if j.config_hash() not in done]
     summary = {"total": len(jobs), "skipped": len(jobs) - len(pending), "ran": 0, "failed": []}
     if summary["skipped"]:
@@ -152,6 +167,14 @@ def pending_jobs(jobs: list[Job], store, log=print) -> tuple[list[Job], dict]:
         log(f"SKIP {j.label()}: {reason}")
         summary["unsupported"].append((j.label(), reason))
     return runnable, summary
+
+
+def stale_jobs(done: list[Job], store) -> list[Job]:
+    """The stored jobs whose recorded training fingerprint differs from today's: their method's recipe
+    changed since they ran, although their config hash did not. Jobs stored without a fingerprint
+    (recorded before it existed) cannot be told apart and count as current."""
+    stored = store.training_fingerprints() if hasattr(store, "training_fingerprints") else {}
+    return [j for j in done if stored.get(j.config_hash()) not in (None, training_fingerprint(j))]
 
 
 def skip_reason(job: Job) -> str | None:

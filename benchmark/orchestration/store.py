@@ -107,6 +107,15 @@ class ResultStore:
     def done_hashes(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT config_hash FROM jobs WHERE status='done'")}
 
+    def training_fingerprints(self) -> dict[str, str]:
+        """config hash → the training fingerprint its done job recorded (jobs recorded before it existed
+        have none and are left out)."""
+        q = (
+            "SELECT config_hash, json_extract(history_json, '$.training_fingerprint') FROM jobs "
+            "WHERE status='done' AND json_valid(history_json)"
+        )
+        return {h: fp for h, fp in self._conn.execute(q) if fp}
+
     def record(
         self,
         job: dict[str, Any],

@@ -176,3 +176,33 @@ def test_ema_schedules():
     # the true average: the first steps average the weights seen, never the init at 0.999
     avg = EMA(0.999, 0.999, "constant", true_average=True)
     assert avg.at(0, 100) == 0.0 and avg.at(1, 100) == pytest.approx(0.5) and avg.at(10**6, 10**6) == 0.999
+
+
+def test_training_fingerprint_follows_behaviour_not_prose():
+    """`run` re-runs a stored job when its method's fingerprint changed (orchestration/runner.py): a
+    changed lr, view or hyper-parameter must change it; a reworded source or view name must not."""
+    from dataclasses import replace
+
+    from methods.recipe import recipe_digest
+
+    graph = InputSpec("graph", (7,), extras={"task": "node"})
+    simclr = METHODS["simclr"]
+    base = simclr.recipe.for_spec(graph)
+    hp = {"temperature": 0.4}
+    digest = recipe_digest(base, hp)
+    assert recipe_digest(replace(base, source="reworded", deviations=()), hp) == digest
+    renamed = {k: replace(v, name="other words") for k, v in base.views.items()}
+    assert recipe_digest(replace(base, views=renamed), hp) == digest
+    assert recipe_digest(replace(base, lr=1e-3), hp) != digest
+    wider = {k: replace(v, scale=(0.2, 1.0)) for k, v in base.views.items()}
+    assert recipe_digest(replace(base, views=wider), hp) != digest
+    assert recipe_digest(base, {"temperature": 0.5}) != digest
+    # per domain, per recipe mode and per suite override
+    fps = {
+        simclr.training_fingerprint(graph, "paper", {}),
+        simclr.training_fingerprint(IMAGE, "paper", {}),
+        simclr.training_fingerprint(graph, "legacy", {}),
+        simclr.training_fingerprint(graph, "paper", {"lr_multiplier": 2.0}),
+    }
+    assert len(fps) == 4
+    assert simclr.training_fingerprint(graph, "paper", {}) == simclr.training_fingerprint(graph, "paper", {})

@@ -258,6 +258,41 @@ def test_rerun_runs_the_selected_stored_jobs_again_and_replaces_only_theirs(tmp_
     assert [k for k in first if again[k] != first[k]] == ["toy_constant0", "toy_constant1"]
 
 
+def test_a_stored_job_whose_method_recipe_changed_runs_again(tmp_path, capsys, monkeypatch):
+    """The config hash names the suite's choices, not the method's recipe: a job stored before its
+    method's recipe changed is found by its recorded training fingerprint and run again."""
+    import sqlite3
+
+    from methods.base import METHODS
+    from tests._protocol_toys import registered
+
+    suite = tmp_path / "toy_cli.yaml"
+    suite.write_text(TOY_SUITE)
+    out = tmp_path / "out"
+    argv = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--device", "cpu"]
+
+    def stamps():
+        with sqlite3.connect(out / "store.sqlite") as c:
+            return dict(c.execute("SELECT method || seed, created_at || wall_s FROM jobs"))
+
+    with registered():
+        assert main(argv) == 0
+        first = stamps()
+        toy = METHODS["toy_constant"]
+        monkeypatch.setattr(toy, "defaults", {**toy.defaults, "a_new_default": 1})
+        capsys.readouterr()
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert (
+            "2 stored job(s) ran under an earlier recipe of their method (toy_constant on toy_blobs_a)" in err
+        )
+        again = stamps()
+        assert main(argv) == 0  # now current: nothing runs
+        assert "4 of 4 job(s) already in the store" in capsys.readouterr().err
+    assert [k for k in first if again[k] != first[k]] == ["toy_constant0", "toy_constant1"]
+    assert stamps() == again
+
+
 def test_report_takes_a_suite_file_or_reads_the_suite_from_the_store(toy_run, capsys):
     work, suite, out = toy_run
     (out / "label_fraction.md").unlink()

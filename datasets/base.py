@@ -95,8 +95,8 @@ class Adapter:
     # temporal domains do; tables and graphs have no smaller view of a sample.
     multi_crop: ClassVar[bool] = False
     # Whether `views` draws on the generator's own device (datasets/draws.py), so the pretraining
-    # loop may hand it a generator on the job's device (on CUDA no random number is copied from the
-    # host). False, for adapters written against the CPU-generator contract: a CPU generator.
+    # loop may hand it a generator on the job's CUDA device (no random number is then copied from
+    # the host). False, for adapters written against the CPU-generator contract: a CPU generator.
     views_on_device: ClassVar[bool] = False
 
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):

@@ -252,10 +252,11 @@ def raise_if_collapsed(history: dict[str, Any], uses_labels: bool = False) -> No
 
 
 def view_generator(adapter: Adapter, device: torch.device, seed: int) -> torch.Generator:
-    """The views' generator, seeded by the run's seed: on the job's device when the adapter's views
-    draw there (`Adapter.views_on_device`), else on the CPU. On CPU it is the same generator either
-    way, so CPU runs draw the same views as before."""
-    on_device = getattr(adapter, "views_on_device", False)
+    """The views' generator, seeded by the run's seed: on the job's CUDA device when the adapter's
+    views draw there (`Adapter.views_on_device`), else on the CPU (other accelerators too: their
+    generators are untested here). On CPU it is the same generator either way, so CPU runs draw the
+    same views as before."""
+    on_device = getattr(adapter, "views_on_device", False) and torch.device(device).type == "cuda"
     return torch.Generator(device=device if on_device else "cpu").manual_seed(name_seed("view", seed))
 
 

@@ -125,12 +125,13 @@ def test_a_run_on_a_held_split_equals_the_host_run(method, monkeypatch, one_thre
 
 
 # ---- the view generator and the checkpoint --------------------------------------------------------
-def test_on_cpu_the_view_generator_is_the_seeded_cpu_generator_whatever_the_adapter_says():
+def test_off_cuda_the_view_generator_is_the_seeded_cpu_generator_whatever_the_adapter_says():
     want = torch.Generator().manual_seed(name_seed("view", 5)).get_state()
     for on_device in (False, True):
         adapter = type("A", (ToyA,), {"views_on_device": on_device})()
-        g = view_generator(adapter, torch.device("cpu"), 5)
-        assert g.device.type == "cpu" and torch.equal(g.get_state(), want)
+        for device in ("cpu", "mps", "meta"):  # only CUDA gets a generator of its own
+            g = view_generator(adapter, torch.device(device), 5)
+            assert g.device.type == "cpu" and torch.equal(g.get_state(), want)
 
 
 class _Stop(Exception):

@@ -10,6 +10,10 @@ first epoch is a warm-up (CUDA context, cuDNN autotuning) and is not counted.
 (`_Trainer.step_on`: forward, backward, optimiser) on one batch already on the device, replaying
 views made once on the device, so no gathering, copying or view generation; pipeline / limit is
 the share of the device's speed the real loop reaches.
+
+`--host-batches` also times the real loop with every batch gathered on the host and copied, as
+before the split was held on the device (benchmark/training/resident.py), for the first AMP mode
+listed: ours / host-gathered is what holding the split on the device buys.
 """
 
 from __future__ import annotations
@@ -31,14 +35,29 @@ from methods.base import get_method_class  # noqa: E402
 
 
 def measure(
-    adapter, split, pool, device, amp: str, batch_size: int, epochs: int, encoder: str | None
+    adapter,
+    split,
+    pool,
+    device,
+    amp: str,
+    batch_size: int,
+    epochs: int,
+    encoder: str | None,
+    device_resident: bool = True,
 ) -> dict:
     torch.manual_seed(0)
     a = adapter
     m = get_method_class("simclr")(encoder_for(a), a.spec, a.task)
     times = []
     cfg = PretrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=1e-3, weight_decay=1e-6, seed=0, device=device, amp=amp
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=1e-3,
+        weight_decay=1e-6,
+        seed=0,
+        device=device,
+        amp=amp,
+        device_resident=device_resident,
     )
 
     def on_epoch(epoch, rec):
@@ -124,6 +143,11 @@ def main(argv=None) -> int:
         "--limit", action="store_true", help="also time the bare step on device-resident views (the limit)"
     )
     p.add_argument("--limit-steps", type=int, default=50, help="timed steps of --limit")
+    p.add_argument(
+        "--host-batches",
+        action="store_true",
+        help="also time the loop with batches gathered on the host (first AMP mode only)",
+    )
     args = p.parse_args(argv)
     device = torch.device(args.device)
     opts = {"encoder": args.encoder} if args.encoder else {}
@@ -135,13 +159,20 @@ def main(argv=None) -> int:
         f"device {device} ({name}), torch {torch.__version__}, encoder {args.encoder or 'default'}, "
         f"n={len(pool)}, batch {args.batch_size}, {args.epochs} epochs (first = warm-up)"
     )
-    for amp in args.amp.split(","):
+    for i, amp in enumerate(args.amp.split(",")):
         r = measure(a, split, pool, device, amp, args.batch_size, args.epochs, args.encoder)
         print(
             f"amp={r['amp']:<5} {r['pairs_per_s']:>10.0f} pairs/s   {r['epoch_s']:.2f} s/epoch   "
             f"final loss {r['final_loss']:.4f}",
             flush=True,
         )
+        if args.host_batches and i == 0:
+            h = measure(a, split, pool, device, amp, args.batch_size, args.epochs, args.encoder, False)
+            print(
+                f"amp={amp:<5} {h['pairs_per_s']:>10.0f} pairs/s   host-gathered batches   "
+                f"{h['epoch_s']:.2f} s/epoch   ours/host {r['pairs_per_s'] / h['pairs_per_s']:.2f}",
+                flush=True,
+            )
         if args.limit:
             lim = measure_limit(a, split, pool, device, amp, args.batch_size, args.limit_steps)
             share = r["pairs_per_s"] / lim["pairs_per_s"]

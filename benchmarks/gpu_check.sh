@@ -8,7 +8,8 @@
 # Steps (each under `timeout`, the whole script within GPU_CHECK_BUDGET_S, default 450 s):
 #   1. device, driver, torch version, date;
 #   2. benchmarks/device_throughput.py for the default encoder (amp off, bf16) and ResNet-18 (bf16):
-#      the real loop's pairs/s and, with --limit, the bare step on device-resident views;
+#      the real loop's pairs/s and, with --limit, the bare step on device-resident views; for the
+#      default encoder also the loop with batches gathered on the host (--host-batches, amp off);
 #   3. `run --suite methods --datasets fashion_mnist --seeds 0 --device cuda` (local executor), with
 #      nvidia-smi sampling utilisation once a second;
 #   4. the same grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU).
@@ -118,19 +119,22 @@ throughput() { # name, cap, then device_throughput.py arguments
     rc=$?
     stop_sampler
     secs=$((SECONDS - t0))
-    # "amp=bf16   41234 pairs/s ..." lines: pipeline first, then the limit line for the same amp
+    # "amp=bf16   41234 pairs/s ..." lines: pipeline first, then (--host-batches) the loop on
+    # host-gathered batches and the limit line for the same amp
     meas=$(awk '/^amp=/ {amp = $1; sub("amp=", "", amp); v = $2
                  if ($0 ~ /limit/) {split($0, p, "pipeline/limit "); printf "%s limit %s/s (%s); ", amp, v, p[2]}
+                 else if ($0 ~ /host-gathered/) printf "%s host-gathered %s/s, ", amp, v
                  else printf "%s loop %s/s, ", amp, v}' "$LOGS/$name.log")
     row "$name" "$(status_of $rc)" "$secs" "${meas:-see $LOGS/$name.log} $(util_summary "$SCRATCH/$name.util")"
 }
 
 if [ "$DRY" = 1 ]; then
-    throughput throughput_small 120 --amp off --n 256 --batch-size 32 --epochs 2 --limit-steps 3
+    throughput throughput_small 120 --amp off --n 256 --batch-size 32 --epochs 2 --limit-steps 3 --host-batches
     throughput throughput_resnet18 120 --amp off --n 64 --batch-size 16 --epochs 2 --limit-steps 2 \
         --encoder resnet18
 else
-    throughput throughput_small 100 --amp off,bf16 --n 20000 --batch-size 512 --epochs 3 --limit-steps 50
+    throughput throughput_small 110 --amp off,bf16 --n 20000 --batch-size 512 --epochs 3 --limit-steps 50 \
+        --host-batches
     throughput throughput_resnet18 70 --amp bf16 --n 10000 --batch-size 256 --epochs 3 --limit-steps 30 \
         --encoder resnet18
 fi

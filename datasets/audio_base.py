@@ -213,6 +213,7 @@ class AudioAdapter(Adapter):
         return (inputs.to(device, non_blocking=True).float() - mean) / std
 
     multi_crop = True
+    views_on_device = True
 
     def views(self, x, generator, policy=None):
         own = waveform_view if self.input_kind == "waveform" else spectrogram_view

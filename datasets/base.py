@@ -94,6 +94,10 @@ class Adapter:
     # Whether `views` makes multi-crop local crops (policies with resolution < 1): spatial and
     # temporal domains do; tables and graphs have no smaller view of a sample.
     multi_crop: ClassVar[bool] = False
+    # Whether `views` draws on the generator's own device (datasets/draws.py), so the pretraining
+    # loop may hand it a generator on the job's CUDA device (no random number is then copied from
+    # the host). False, for adapters written against the CPU-generator contract: a CPU generator.
+    views_on_device: ClassVar[bool] = False
 
     def __init__(self, data_dir: str | os.PathLike | None = None, **options: Any):
         err = self.option_error(options)
@@ -207,7 +211,8 @@ class Adapter:
     # ---- modality -------------------------------------------------------------------------
     def views(self, x: Any, generator: torch.Generator, policy: ViewPolicy | None = None) -> Any:
         """One random augmented view of a prepared batch, computed batched (no per-sample Python).
-        Randomness must come from `generator` so runs are reproducible. `policy` None: the
+        Randomness must come from `generator` so runs are reproducible; with `views_on_device` the
+        generator may be on the batch's device (draw with `device=generator.device`). `policy` None: the
         adapter's default view (the legacy recipes'); else the domain's analogue of the named view a
         method's recipe asks for (benchmark/core/views.py)."""
         raise NotImplementedError

@@ -232,6 +232,7 @@ class _Cifar(Adapter):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
     multi_crop = True
+    views_on_device = True
 
     def views(self, x, generator, policy=None):
         from datasets.image_views import policy_view, simclr_rgb_view

@@ -99,6 +99,7 @@ class SklearnDigits(Adapter):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
     multi_crop = True
+    views_on_device = True
 
     def views(self, x, generator, policy=None):
         # Digits are not mirror-symmetric classes: no flips; milder crops than the default on 8 px.

@@ -30,6 +30,7 @@ class ECGAdapter(Adapter):
     fs: ClassVar[float] = 360.0  # sampling rate used by views/corruptions (nominal for UCR)
 
     multi_crop = True
+    views_on_device = True
 
     def views(self, x, generator, policy=None):
         if policy is not None:

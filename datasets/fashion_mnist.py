@@ -202,6 +202,7 @@ class FashionMNIST(Adapter):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
     multi_crop = True
+    views_on_device = True
 
     def views(self, x, generator, policy=None):
         # No horizontal-flip ban: garments are left/right symmetric classes.

@@ -42,6 +42,8 @@ import torch
 
 from benchmark.core.pyg import import_pyg
 from datasets._keyed import keyed_normal, keyed_uniform
+from datasets.draws import host as _drawn_on_host
+from datasets.draws import integers, uniform
 
 EDGE_REMOVAL = (0.1, 0.2, 0.3, 0.4, 0.5)
 NODE_DROPPING = (0.05, 0.1, 0.2, 0.3, 0.4)
@@ -154,7 +156,9 @@ class GraphSet:
 # fixed costs count. Which nodes and edges a view keeps is decided on the host in one compiled pass
 # (`_graph_kernels.graph_view_index`, Numba) over NumPy copies of the batch's index arrays, kept on
 # the batch object (`_host_index`) so the step's views share them. Only the node-feature gathers run
-# on the batch's device. The random numbers come from the CPU generator, in a fixed order.
+# on the batch's device. The random numbers are drawn in a fixed order on the generator's device and
+# read on the host, so TU adapters (graph tasks) keep a CPU view generator on every device
+# (`views_on_device` False); GRACE's node views are tensor ops and draw on the batch's device.
 def _host(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
@@ -225,12 +229,13 @@ def graph_views(
 
     h = _host_index(b)
     n, e, g, f = len(h.batch), len(h.src), b.num_graphs, b.x.shape[1]
-    choice = torch.randint(0, len(augs), (g,), generator=generator).numpy()
-    u_node = torch.rand(n, generator=generator).numpy()
-    u_edge = torch.rand(e, generator=generator).numpy()
-    u_feat = torch.rand(g, f, generator=generator).numpy()
-    u_seed = torch.rand(g, generator=generator).numpy()
-    u_walk = torch.rand(e, generator=generator).numpy()  # random edge weights of the subgraph ball
+    gen_dev = generator.device
+    choice = _drawn_on_host(integers(0, len(augs), g, generator, gen_dev))
+    u_node = _drawn_on_host(uniform(n, 0, 1, generator, gen_dev))
+    u_edge = _drawn_on_host(uniform(e, 0, 1, generator, gen_dev))
+    u_feat = _drawn_on_host(uniform((g, f), 0, 1, generator, gen_dev))
+    u_seed = _drawn_on_host(uniform(g, 0, 1, generator, gen_dev))
+    u_walk = _drawn_on_host(uniform(e, 0, 1, generator, gen_dev))  # random edge weights of the subgraph ball
     aug_id = {a: (augs.index(a) if a in augs else -1) for a in GRAPH_VIEWS}
     nodes, edges = graph_view_index(
         h.batch,
@@ -253,7 +258,7 @@ def graph_views(
     x = b.x.index_select(0, torch.from_numpy(nodes).to(dev))
     masked = choice == aug_id["feature_masking"]
     if mask_nodes:
-        u_mask = torch.rand(n, generator=generator).numpy()[nodes]
+        u_mask = _drawn_on_host(uniform(n, 0, 1, generator, gen_dev))[nodes]
         hit = (u_mask < rate) & masked[batch]
         if hit.any():
             bt = torch.from_numpy(batch).to(dev)
@@ -314,10 +319,10 @@ def node_views(
     non-target nodes."""
     dev = b.x.device
     e, f = b.edge_index.shape[1], b.x.shape[1]
-    keep_e = (torch.rand(e, generator=generator) >= edge_rate).to(dev)
-    keep_f = (torch.rand(f, generator=generator) >= feature_rate).to(dev)
+    keep_e = uniform(e, 0, 1, generator, dev) >= edge_rate
+    keep_f = uniform(f, 0, 1, generator, dev) >= feature_rate
     if node_rate > 0:
-        drop = (torch.rand(b.x.shape[0], generator=generator) < node_rate).to(dev)
+        drop = uniform(b.x.shape[0], 0, 1, generator, dev) < node_rate
         drop[b.nodes] = False
         keep_e &= ~(drop[b.edge_index[0]] | drop[b.edge_index[1]])
     return NodeBatch(b.x * keep_f.to(b.x.dtype), b.edge_index[:, keep_e], b.nodes)

@@ -1,9 +1,10 @@
 """Batched tensor augmentations for image2d batches (N, C, H, W), floats.
 
-Every random parameter is drawn for the whole batch at once from a CPU `torch.Generator` (so runs
-are reproducible on any device) and applied to the whole batch at once (crops as separable batched
-interpolation matmuls) — per-sample Python transforms are as slow as the model step on 2 cores
-(docs/design.md §6).
+Every random parameter is drawn for the whole batch at once from the given `torch.Generator`, on
+the generator's device (datasets/draws.py: the trainer's generator is on the batch's device, so a
+GPU batch's views copy nothing from the host; a CPU generator draws what it always drew), and
+applied to the whole batch at once (crops as separable batched interpolation matmuls) — per-sample
+Python transforms are as slow as the model step on 2 cores (docs/design.md §6).
 
 Named views (`policy_view`, for a method's recipe; benchmark/core/views.py):
 - `ssl`: RandomResizedCrop at the policy's scale (a multi-crop local crop at a lower resolution),
@@ -27,11 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.core.views import ViewPolicy, local_side
+from datasets.draws import on
+from datasets.draws import uniform as _rand
 from datasets.resample import separable_resample_2d
-
-
-def _rand(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
-    return (torch.rand(n, generator=g) * (hi - lo) + lo).to(device)
 
 
 def random_resized_crop_flip(
@@ -330,12 +329,12 @@ def rand_augment(x: torch.Tensor, g: torch.Generator, n_ops: int = 2) -> torch.T
     uniformly from `RA_OPS`; each op runs once on the images that drew it (batched per op)."""
     n = x.shape[0]
     for _ in range(n_ops):
-        ops = torch.randint(0, len(RA_OPS), (n,), generator=g)
-        mags = torch.rand(n, generator=g)
+        ops = torch.randint(0, len(RA_OPS), (n,), generator=g, device=g.device)
+        mags = torch.rand(n, generator=g, device=g.device)
         out = x.clone()
-        for k in ops.unique().tolist():
-            idx = (ops == k).nonzero().flatten().to(x.device)
-            out[idx] = rand_augment_op(k, x[idx], mags[ops == k].to(x.device))
+        for k in ops.unique().tolist():  # which ops were drawn: one small read per round
+            idx = on((ops == k).nonzero().flatten(), x.device)
+            out[idx] = rand_augment_op(k, x[idx], on(mags[ops == k], x.device))
         x = out.clamp(0, 1)
     return x
 

@@ -359,6 +359,7 @@ class MedMNISTAdapter(Adapter):
         return inputs.to(device, non_blocking=True).float().div_(255.0)
 
     multi_crop = True
+    views_on_device = True
 
     def views(self, x, generator, policy=None):
         if self.volume:

@@ -51,6 +51,7 @@ class PlanetoidAdapter(GraphAdapter):
     expected: ClassVar[dict[str, Any]]  # nodes, features, classes, split sizes, directed edges
     extra_options = frozenset({"normalize_features", "edge_rate", "feature_rate", "node_rate"})
     dataset_version = "master"  # kimiyoung/planetoid's files (the repository has no releases)
+    views_on_device = True  # GRACE's views are tensor ops on the batch's device
 
     def raw_dir(self) -> Path:
         return self.data_dir / "graphs" / "Planetoid" / self.pyg_name / "raw"

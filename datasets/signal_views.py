@@ -1,7 +1,7 @@
 """Batched tensor augmentations for 1D signals (N, C, T) and spectrograms (N, C, F, T), floats.
 
-As in `image_views`, every random parameter is drawn for the whole batch at once from a CPU
-`torch.Generator` (reproducible on any device) and applied with tensor ops — gather, masks,
+As in `image_views`, every random parameter is drawn for the whole batch at once from the given
+`torch.Generator`, on its device (datasets/draws.py), and applied with tensor ops — gather, masks,
 `grid_sample` — never a per-sample Python loop.
 
 Views used by the adapters:
@@ -30,12 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.core.views import ViewPolicy, local_side
-
-
-def _rand(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
-    if isinstance(shape, int):
-        shape = (shape,)
-    return (torch.rand(shape, generator=g) * (hi - lo) + lo).to(device)
+from datasets.draws import normal, on
+from datasets.draws import uniform as _rand
 
 
 def _bshape(n: int, x: torch.Tensor) -> tuple[int, ...]:
@@ -48,7 +44,7 @@ def shift_time(x: torch.Tensor, shift: torch.Tensor, fill: torch.Tensor | float 
     the vacated part with `fill` (a scalar or a per-sample tensor). No wrap-around."""
     n, t = x.shape[0], x.shape[-1]
     pos = torch.arange(t, device=x.device).view((1,) * (x.dim() - 1) + (t,))
-    src = pos - shift.to(x.device).long().view(_bshape(n, x))
+    src = pos - on(shift, x.device).long().view(_bshape(n, x))
     valid = (src >= 0) & (src < t)
     out = torch.gather(x, -1, src.clamp(0, t - 1).expand(x.shape))
     fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
@@ -59,7 +55,7 @@ def shift_time(x: torch.Tensor, shift: torch.Tensor, fill: torch.Tensor | float 
 
 def random_time_shift(x, g, max_frac: float = 0.1, fill=0.0):
     n, t = x.shape[0], x.shape[-1]
-    shift = torch.round(_rand(n, -max_frac, max_frac, g, "cpu") * t)
+    shift = torch.round(_rand(n, -max_frac, max_frac, g, x.device) * t)
     return shift_time(x, shift, fill)
 
 
@@ -93,7 +89,7 @@ def gaussian_noise(x, g, max_rel_std: float = 0.1, p: float = 0.8):
     n = x.shape[0]
     std = x.flatten(1).std(1).clamp_min(1e-8)
     rel = _rand(n, 0, max_rel_std, g, x.device) * (_rand(n, 0, 1, g, x.device) < p)
-    noise = torch.randn(x.shape, generator=g).to(device=x.device, dtype=x.dtype)
+    noise = normal(x.shape, g, x.device, x.dtype)
     return x + noise * (std * rel).to(x.dtype).view(_bshape(n, x))
 
 
@@ -102,8 +98,8 @@ def _band_mask(n: int, length: int, max_width: int, g, device, n_masks: int = 1)
     pos = torch.arange(length, device=device).view(1, length)
     mask = torch.zeros(n, length, dtype=torch.bool, device=device)
     for _ in range(n_masks):  # a fixed small count, not a per-sample loop
-        w = (torch.rand(n, generator=g) * (max_width + 1)).long().clamp(max=length).to(device)
-        start = (torch.rand(n, generator=g).to(device) * (length - w + 1).float()).long()
+        w = (_rand(n, 0, 1, g, device) * (max_width + 1)).long().clamp(max=length)
+        start = (_rand(n, 0, 1, g, device) * (length - w + 1).float()).long()
         mask |= (pos >= start.view(n, 1)) & (pos < (start + w).view(n, 1))
     return mask
 
@@ -184,7 +180,7 @@ def policy_view(
         return _time_crop(x, g, (lo, hi), None)
     if policy.kind == "weak":
         n, t = x.shape[0], x.shape[-1]
-        shift = torch.round(_rand(n, -policy.translate, policy.translate, g, "cpu") * t)
+        shift = torch.round(_rand(n, -policy.translate, policy.translate, g, x.device) * t)
         fill = x.flatten(1).min(1).values if x.dim() == 4 else x.flatten(1).mean(1)  # silence / baseline
         return shift_time(x, shift, fill)
     if policy.kind == "strong":

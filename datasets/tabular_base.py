@@ -40,6 +40,7 @@ from benchmark.core.specs import InputSpec
 from benchmark.core.views import ViewPolicy
 from datasets._keyed import keyed_normal, keyed_uniform
 from datasets.base import Adapter, DataError, Split, register_adapter
+from datasets.draws import integers, normal, uniform
 
 NOISE_SIGMAS = (0.1, 0.25, 0.5, 0.75, 1.0)
 MISSING_RATES = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -69,6 +70,7 @@ class TabularAdapter(Adapter):
     1..K the schema categories, int labels (N,), and {"train","val","test"} index arrays."""
 
     domain = "tabular"
+    views_on_device = True
     numeric: ClassVar[list[str]] = []
     categorical: ClassVar[dict[str, list[str]]] = {}
     scarf_rate: ClassVar[float] = 0.6
@@ -192,11 +194,11 @@ class TabularAdapter(Adapter):
         the numeric columns (rate 0: noise only, no draws for the replacement)."""
         b, n_num = x.shape[0], len(self.numeric)
         if rate <= 0:
-            noise = torch.randn(b, n_num, generator=generator).to(x.device, x.dtype)
+            noise = normal((b, n_num), generator, x.device, x.dtype)
             return torch.cat([x[:, :n_num] + noise_std * noise, x[:, n_num:]], 1)
         pool_num, pool_codes = self._marginal_pool(x.device)
-        mask = (torch.rand(b, self.n_features, generator=generator) < rate).to(x.device)
-        donors = torch.randint(0, len(pool_num), (b, self.n_features), generator=generator).to(x.device)
+        mask = uniform((b, self.n_features), 0, 1, generator, x.device) < rate
+        donors = integers(0, len(pool_num), (b, self.n_features), generator, x.device)
         # A masked feature takes its donor row's value; a categorical one its donor's whole one-hot
         # group (scattered from the donor's code), so a row never holds a half one-hot.
         out_num = torch.where(mask[:, :n_num], pool_num.gather(0, donors[:, :n_num]), x[:, :n_num])
@@ -206,7 +208,7 @@ class TabularAdapter(Adapter):
             masked_cols = mask[:, n_num:].to(x.dtype) @ self._group_membership(x.device, x.dtype)
             x_cat = torch.where(masked_cols > 0, donor_hot, x_cat)
         if n_num and noise_std > 0:
-            noise = torch.randn(b, n_num, generator=generator).to(x.device, x.dtype)
+            noise = normal((b, n_num), generator, x.device, x.dtype)
             out_num = out_num + noise_std * noise
         return torch.cat([out_num, x_cat], 1)
 

@@ -132,6 +132,9 @@ class TUAdapter(GraphAdapter):
     max_degree: ClassVar[int | None] = None  # one-hot degree features for sets without node features
     extra_options = frozenset({"node_features", "max_degree", "fold", "use_node_attr", "view_rate"})
     dataset_version = "unversioned"  # the TU collection publishes no versions or checksums
+    # GraphCL's views choose nodes and edges in a compiled host pass (datasets/graph_batches.py) that
+    # reads the drawn numbers on the host: a CPU view generator on every device
+    views_on_device = False
     protocol_note = (
         "TUDataset has no official split: one stratified 70/10/20 split; the literature's protocol is "
         "10-fold cross-validation (option fold=k gives fold k)"

@@ -1,8 +1,8 @@
 """Batched tensor augmentations for volume3d batches (N, C, D, H, W), floats in [0, 1].
 
 The 3D counterpart of `datasets.image_views`: every random parameter is drawn for the whole batch
-at once from a CPU `torch.Generator` (reproducible on any device) and the geometric part is one
-5-D `affine_grid` + `grid_sample` (trilinear) call — no per-sample Python.
+at once from the given `torch.Generator`, on its device (datasets/draws.py), and the geometric part
+is one 5-D `affine_grid` + `grid_sample` (trilinear) call — no per-sample Python.
 
 Named views (`policy_view`; benchmark/core/views.py), the 3-D analogues of the image ones:
 - `ssl`: a 3-D crop keeping the policy's share of the volume (resampled to a lower resolution for
@@ -23,13 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.core.views import ViewPolicy, local_side
+from datasets.draws import normal
+from datasets.draws import uniform as _rand
 from datasets.resample import separable_resample_3d
-
-
-def _rand(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
-    if isinstance(shape, int):
-        shape = (shape,)
-    return (torch.rand(shape, generator=g) * (hi - lo) + lo).to(device)
 
 
 def random_resized_crop_flip_3d(
@@ -110,7 +106,7 @@ def gaussian_noise(
     n = x.shape[0]
     shape = (n,) + (1,) * (x.dim() - 1)
     sigma = (_rand(n, 0, max_sigma, g, x.device) * (_rand(n, 0, 1, g, x.device) < p)).view(shape)
-    eps = torch.randn(x.shape, generator=g).to(x.device, x.dtype)
+    eps = normal(x.shape, g, x.device, x.dtype)
     return eps.mul_(sigma).add_(x).clamp_(0, 1)
 
 

@@ -3,6 +3,8 @@
 A scorer is fitted on train features (and labels) of the in-distribution set and returns, for any
 features, a confidence score where *higher means more in-distribution*. MSP and energy read the
 logits of the val-selected linear head; Mahalanobis and kNN-distance read the features only.
+Scorers run on the device the features are on (the job's device); the metrics read the scores on
+the host.
 
 Metrics follow OpenOOD's conventions (Yang et al. 2022): ID is the positive class and the score is
 the confidence. AUROC is the area under the ROC curve; FPR@95 is the fraction of OOD samples accepted
@@ -150,7 +152,8 @@ class Mahalanobis(Scorer):
 
     def fit(self, data):
         x = data.train_x.double()
-        y = data.train_y if not data.task.multilabel else data.train_y.argmax(1)  # dominant label
+        y = data.train_y.to(x.device)
+        y = y if not data.task.multilabel else y.argmax(1)  # dominant label
         classes = torch.unique(y)
         self.means = torch.stack([x[y == c].mean(0) for c in classes])
         centred = x - self.means[torch.searchsorted(classes, y)]

@@ -5,6 +5,9 @@ the val split and the test split, selects what it selects on val only, and score
   the L2 grid), L2 strength chosen on val from a fixed grid;
 - kNN: k = min(20, labelled-set size), cosine similarity, votes weighted by exp(sim / 0.07) (Wu et al.
   2018; DINO's protocol); of neighbours tied at the k-th similarity the lower bank indices are taken.
+
+Both run on the device the features are on (the job's device: `JobContext.features`); labels are
+moved there, and only the metrics (benchmark/evaluation/metrics.py) read results on the host.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ class LogRegGridObjective:
         self.multilabel, C = task.multilabel, task.num_classes
         n, d = x.shape
         self.n, self.d, self.C, self.K, self.D, self.dt = n, d, C, len(l2s), C * (d + 1), x.dtype
-        self.x1 = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], 1)  # bias = last column (unpenalised)
+        self.device = dev = x.device
+        y = y.to(dev)
+        self.x1 = torch.cat([x, torch.ones(n, 1, dtype=x.dtype, device=dev)], 1)  # bias = last column
         self.x1t = self.x1.t().contiguous()
-        self.lam = torch.tensor(l2s, dtype=x.dtype)
-        reg = torch.ones(1, C, d + 1, dtype=x.dtype)
-        reg[..., d] = 0.0
+        self.lam = torch.tensor(l2s, dtype=x.dtype, device=dev)
+        reg = torch.ones(1, C, d + 1, dtype=x.dtype, device=dev)
+        reg[..., d] = 0.0  # the bias is unpenalised
         self.reg = reg.view(1, self.D)
         if self.multilabel:
             self.target = y.to(x.dtype).t().unsqueeze(0)  # (1, C, n)
@@ -80,7 +85,7 @@ class LogRegGridObjective:
         w = w.view(self.K, self.C, self.d + 1)
         heads = []
         for i in range(self.K):
-            head = torch.nn.Linear(self.d, self.C, dtype=self.dt).requires_grad_(False)
+            head = torch.nn.Linear(self.d, self.C, dtype=self.dt, device=w.device).requires_grad_(False)
             with torch.no_grad():
                 head.weight.copy_(w[i, :, : self.d])
                 head.bias.copy_(w[i, :, self.d])
@@ -92,11 +97,11 @@ class CurvatureRing:
     """L-BFGS curvature pairs shared by the grid. A value that made no pair in a step stores
     rho = 0, which the two-loop recursion skips exactly; gamma is 0 until a value's first pair."""
 
-    def __init__(self, history: int, K: int, D: int, dt: torch.dtype):
-        self.S = torch.zeros(history, K, D, dtype=dt)
-        self.Y = torch.zeros(history, K, D, dtype=dt)
-        self.rho = torch.zeros(history, K, dtype=dt)
-        self.gamma = torch.zeros(K, dtype=dt)
+    def __init__(self, history: int, K: int, D: int, dt: torch.dtype, device=None):
+        self.S = torch.zeros(history, K, D, dtype=dt, device=device)
+        self.Y = torch.zeros(history, K, D, dtype=dt, device=device)
+        self.rho = torch.zeros(history, K, dtype=dt, device=device)
+        self.gamma = torch.zeros(K, dtype=dt, device=device)
         self.history, self.filled, self.head = history, 0, 0
 
     def direction(self, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,10 +176,10 @@ def fit_logreg_grid(
     optimum and moved the val selection. Every value is carried through every iteration (a
     converged one takes zero steps), so the loop has no gathers or scatters."""
     obj = LogRegGridObjective(x, y, task, list(l2_grid))
-    w = torch.zeros(obj.K, obj.D, dtype=obj.dt)
+    w = torch.zeros(obj.K, obj.D, dtype=obj.dt, device=obj.device)
     f, out = obj.evaluate(w)
     g = obj.gradient(out, w)
-    ring = CurvatureRing(history, obj.K, obj.D, obj.dt)
+    ring = CurvatureRing(history, obj.K, obj.D, obj.dt, obj.device)
     active = g.abs().amax(1) > tol_grad
     for _ in range(max_iter):
         if not bool(active.any()):
@@ -266,6 +271,7 @@ def knn_scores(
     """Similarity-weighted kNN class scores, normalised to sum to 1 (per label for multi-label)."""
     bank = F.normalize(bank_x.float(), dim=1)
     k = knn_k(bank.shape[0], k)
+    bank_y = bank_y.to(bank.device)
     onehot = bank_y.float() if task.multilabel else F.one_hot(bank_y, task.num_classes).float()
     out = []
     for q in torch.split(F.normalize(query_x.float(), dim=1), chunk):

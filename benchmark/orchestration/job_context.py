@@ -236,7 +236,8 @@ class JobContext:
         adapter: Adapter | None = None,
     ) -> torch.Tensor:
         """Features of `split[index]` under the fraction's model, embedded once: the cache key is the
-        model's weights digest plus what the inputs are (dataset, split, size, subset, corruption)."""
+        model's weights digest plus what the inputs are (dataset, split, size, subset, corruption).
+        On the job's device, where the probes and OOD scorers then run; the cache keeps a CPU copy."""
         key = {
             "model": self.model_key(fraction),
             "dataset": dataset or self.job.dataset,
@@ -247,9 +248,10 @@ class JobContext:
         }
         if subset:
             key["subset"] = subset
-        return self.cache.get_or_compute(
+        feats = self.cache.get_or_compute(
             key, lambda: self.embed(self.model(fraction), split, index, transform, adapter)
         )
+        return feats.to(self.device)
 
     def embed(self, model, split, index, transform=None, adapter=None):
         t0 = time.perf_counter()

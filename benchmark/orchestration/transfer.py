@@ -209,6 +209,10 @@ class UnionAdapter(Adapter):
     def multi_crop(self) -> bool:
         return self._source_takes_policy and bool(getattr(self.sources[0], "multi_crop", False))
 
+    @property
+    def views_on_device(self) -> bool:
+        return bool(getattr(self.sources[0], "views_on_device", False))
+
     def views(self, x, generator, policy=None):
         # a source written before view policies has one view for every policy (as the loop's Views)
         if policy is None or not self._source_takes_policy:

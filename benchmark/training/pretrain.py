@@ -3,7 +3,13 @@ freezes and clipping come from the method's recipe (benchmark/training/optim.py,
 
 Resumable: after each epoch the model, optimiser, RNG states and history are saved atomically; a
 rerun with the same checkpoint path continues from the last complete epoch and ends bit-identical
-to an uninterrupted run on CPU.
+to an uninterrupted run on CPU (on CUDA the generators and the device's RNG are restored too; the
+kernels' own nondeterminism is not ours to remove).
+
+On CUDA the view generator lives on the device for adapters whose views draw there
+(`Adapter.views_on_device`), and the split is held on the device when it fits
+(benchmark/training/resident.py): then a step copies nothing from the host (the epoch's indices go
+over once per epoch).
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ import torch
 from benchmark.core.io import atomic_torch_save, safe_torch_load
 from benchmark.core.views import ViewPolicy
 from benchmark.training.optim import Schedules, build_optimizer, lr_at
+from benchmark.training.resident import pin_batch, step_batches
 from datasets.base import Adapter, Split
 from datasets.splitting import name_seed
 from methods.base import Method
 from methods.recipe import Recipe, legacy_recipe
 
-__all__ = ["PretrainConfig", "TrainingFault", "Views", "adamw", "lr_at", "pretrain"]
+__all__ = ["PretrainConfig", "TrainingFault", "Views", "adamw", "lr_at", "pin_batch", "pretrain"]
 
 
 class TrainingFault(RuntimeError):
@@ -75,6 +82,9 @@ class PretrainConfig:
     # The host reads the epoch's losses (and so checks them for NaN/inf) every `sync_every` steps
     # and at epoch end; None: at epoch end only. Each read waits for the device (see `_LossLog`).
     sync_every: int | None = None
+    # Hold the split on the device when it fits (benchmark/training/resident.py); False: gather
+    # every batch on the host, as before. CPU runs gather on the host either way.
+    device_resident: bool = True
 
     def training_recipe(self) -> Recipe:
         return (
@@ -122,20 +132,6 @@ def collapse_stats(
     # RankMe on centred embeddings: an offset shared by every sample (a mean-pooled token encoder has
     # a large one) is one singular direction that separates nothing, and alone pins RankMe near 1
     return {"embedding_std": float(zn.std(0).mean()), "rankme": rankme(z - z.mean(0)), "dim": int(z.shape[1])}
-
-
-def pin_batch(batch: Any, device: torch.device) -> Any:
-    """Page-locked copy of a CPU batch (tensor, or tuple/list/dict of them) when the target is CUDA,
-    so `prepare`'s `.to(device, non_blocking=True)` is a truly asynchronous copy; a no-op on CPU."""
-    if device.type != "cuda":
-        return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.pin_memory() if batch.device.type == "cpu" else batch
-    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
-        return type(batch)(pin_batch(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: pin_batch(v, device) for k, v in batch.items()}
-    return batch
 
 
 def adamw(params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
@@ -255,6 +251,15 @@ def raise_if_collapsed(history: dict[str, Any], uses_labels: bool = False) -> No
         )
 
 
+def view_generator(adapter: Adapter, device: torch.device, seed: int) -> torch.Generator:
+    """The views' generator, seeded by the run's seed: on the job's CUDA device when the adapter's
+    views draw there (`Adapter.views_on_device`), else on the CPU (other accelerators too: their
+    generators are untested here). On CPU it is the same generator either way, so CPU runs draw the
+    same views as before."""
+    on_device = getattr(adapter, "views_on_device", False) and torch.device(device).type == "cuda"
+    return torch.Generator(device=device if on_device else "cpu").manual_seed(name_seed("view", seed))
+
+
 class _Trainer:
     """The state of one pretraining run: model, optimiser, generators, step counter, history."""
 
@@ -268,7 +273,8 @@ class _Trainer:
         self.opt, metas = build_optimizer(method, self.recipe, self.bs, cfg.device)
         self.schedules = Schedules(method, self.recipe, self.opt, metas, self.bs)
         self.g_data = torch.Generator().manual_seed(name_seed("data", cfg.seed))
-        self.g_view = torch.Generator().manual_seed(name_seed("view", cfg.seed))
+        self.g_view = view_generator(adapter, cfg.device, cfg.seed)
+        self.batches = step_batches(adapter, split, cfg.device, cfg.device_resident)
         self.steps_per_epoch = max(1, len(pool) // self.bs)  # drop the ragged last batch: BatchNorm needs >1
         self.total = self.steps_per_epoch * cfg.epochs
         if cfg.max_steps is not None:
@@ -283,24 +289,32 @@ class _Trainer:
         self.method.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.g_data.set_state(state["g_data"])
-        self.g_view.set_state(state["g_view"])
+        if state.get("g_view_device", "cpu") == self.g_view.device.type:
+            self.g_view.set_state(state["g_view"])
+        else:
+            # saved by a run whose views drew on another kind of device: that stream cannot go on
+            # here, so the rest of the run draws from a generator seeded by (seed, epoch) instead
+            self.g_view.manual_seed(name_seed("view", self.cfg.seed, int(state["epoch"])))
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.cfg.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.cfg.device)
         self.history = state["history"]
         self.start_epoch = int(state["epoch"])
 
     def save(self, checkpoint: Path, epoch: int) -> None:
-        atomic_torch_save(
-            checkpoint,
-            {
-                "model": self.method.state_dict(),
-                "optimizer": self.opt.state_dict(),
-                "g_data": self.g_data.get_state(),
-                "g_view": self.g_view.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "history": self.history,
-                "epoch": epoch,
-            },
-        )
+        state = {
+            "model": self.method.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "g_data": self.g_data.get_state(),
+            "g_view": self.g_view.get_state(),
+            "g_view_device": self.g_view.device.type,
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "epoch": epoch,
+        }
+        if self.cfg.device.type == "cuda":  # what methods draw on the device without a generator
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.cfg.device)
+        atomic_torch_save(checkpoint, state)
 
     def step(self, idx: torch.Tensor, step: int, epoch: int, view: Callable) -> torch.Tensor:
         """One optimiser step; returns the detached loss, still on the device. It is not checked
@@ -308,9 +322,8 @@ class _Trainer:
         epoch's losses at its sync points, before the epoch is checkpointed, so the optimiser may
         step on a non-finite loss but no checkpoint ever holds the result (the job fails instead).
         (fp16's GradScaler still reads its inf flag every step; bf16 and off do not sync.)"""
-        device = self.cfg.device
-        x = self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), device), device)
-        y = self.split.labels[idx].to(device, non_blocking=True) if self.method.uses_labels else None
+        x = self.batches.inputs(idx)
+        y = self.batches.labels(idx) if self.method.uses_labels else None
         return self.step_on(x, y, step, view)
 
     def step_on(self, x: Any, y: torch.Tensor | None, step: int, view: Callable) -> torch.Tensor:
@@ -368,7 +381,8 @@ def pretrain(
         t0 = time.perf_counter()
         log = _LossLog(spe, cfg.device, epoch, step)
         try:
-            for i, idx in enumerate(epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data)):
+            batches = tr.batches.epoch(epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data))
+            for i, idx in enumerate(batches):
                 if step >= tr.total:
                     break
                 log.add(tr.step(idx, step, epoch, view))

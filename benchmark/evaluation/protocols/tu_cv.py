@@ -104,7 +104,7 @@ def tu_cv(ctx) -> list[dict]:
         split = ctx.splits[name]
         feats.append(ctx.cached_features(None, split, torch.arange(len(split)), split_name=name))
         labels.append(split.labels)
-    x = torch.cat(feats).double().numpy()
+    x = torch.cat(feats).double().cpu().numpy()  # scikit-learn's folds run on the host
     y = torch.cat(labels).numpy()
     accs = cv_accuracies(x, y, name_seed("tu_cv", ctx.job.dataset, ctx.job.seed))
     base = {"protocol": "tu_cv", "probe": CV_PROBE, "fraction": 1.0}

@@ -1,0 +1,109 @@
+"""Where a pretraining step's batch comes from: gathered on the host and copied (`HostBatches`, every
+device), or gathered on the device from a copy of the split held there (`DeviceResidentSplit`).
+
+Rule (`resident_on_device`): the split is held on the device when
+1. the job's device is CUDA;
+2. the adapter gathers with the default `Adapter.batch` (a plain index into `split.inputs`), so a
+   batch gathered on the device is the batch the host would gather, and its `prepare` takes it;
+3. `split.inputs` and `split.labels` are tensors (graph sets and other non-tensor inputs are not);
+4. both, in the dtype they are stored in (uint8 images), take at most `RESIDENT_SHARE` of the
+   device's free memory.
+Otherwise each step gathers on the host, pins and copies, as before. On CPU nothing changes.
+
+Either way the epoch's sample order comes from the host's data generator, so the batches are the
+same samples in the same order; the resident path copies the epoch's indices to the device once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from datasets.base import Adapter, Split
+
+# Share of the device's free memory a resident split may take: the model, its activations and the
+# optimiser keep the rest (several jobs per GPU each see what the others left free).
+RESIDENT_SHARE = 0.25
+
+
+def pin_batch(batch: Any, device: torch.device) -> Any:
+    """Page-locked copy of a CPU batch (tensor, or tuple/list/dict of them) when the target is CUDA,
+    so `prepare`'s `.to(device, non_blocking=True)` is a truly asynchronous copy; a no-op on CPU."""
+    if device.type != "cuda":
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.pin_memory() if batch.device.type == "cpu" else batch
+    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
+        return type(batch)(pin_batch(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: pin_batch(v, device) for k, v in batch.items()}
+    return batch
+
+
+def split_bytes(split: Split) -> int:
+    return sum(t.numel() * t.element_size() for t in (split.inputs, split.labels))
+
+
+def resident_on_device(
+    adapter: Adapter, split: Split, device: torch.device, free_bytes: int | None = None
+) -> bool:
+    """Whether `split` is held on `device` for pretraining (the rule in the module docstring).
+    `free_bytes`: the device's free memory (read from the device when None)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    if type(adapter).batch is not Adapter.batch:
+        return False
+    if not (isinstance(split.inputs, torch.Tensor) and isinstance(split.labels, torch.Tensor)):
+        return False
+    if free_bytes is None:
+        free_bytes = torch.cuda.mem_get_info(device)[0]
+    return split_bytes(split) <= RESIDENT_SHARE * free_bytes
+
+
+class HostBatches:
+    """Today's path: each step gathers its samples on the host, pins them and copies them."""
+
+    def __init__(self, adapter: Adapter, split: Split, device: torch.device):
+        self.adapter, self.split, self.device = adapter, split, device
+
+    def epoch(self, batches: list[torch.Tensor]) -> list[torch.Tensor]:
+        return batches
+
+    def inputs(self, idx: torch.Tensor) -> Any:
+        return self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), self.device), self.device)
+
+    def labels(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.split.labels[idx].to(self.device, non_blocking=True)
+
+
+class DeviceResidentSplit(HostBatches):
+    """The split's tensors copied to the device once; each step gathers its batch there."""
+
+    def __init__(self, adapter: Adapter, split: Split, device: torch.device):
+        held = Split(split.inputs.to(device), split.labels.to(device))
+        super().__init__(adapter, held, device)
+
+    def epoch(self, batches: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The epoch's index batches on the device, in one copy (not one per step)."""
+        if not batches:
+            return batches
+        flat = pin_batch(torch.cat(batches), self.device).to(self.device, non_blocking=True)
+        return list(flat.split([len(b) for b in batches]))
+
+    def inputs(self, idx: torch.Tensor) -> Any:
+        return self.adapter.prepare(self.adapter.batch(self.split, idx), self.device)
+
+    def labels(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.split.labels[idx]
+
+
+def step_batches(
+    adapter: Adapter, split: Split, device: torch.device, allow_resident: bool = True
+) -> HostBatches:
+    """The batch source of a pretraining run on `device` (the rule above; `allow_resident` False:
+    always the host path)."""
+    if allow_resident and resident_on_device(adapter, split, device):
+        return DeviceResidentSplit(adapter, split, device)
+    return HostBatches(adapter, split, device)

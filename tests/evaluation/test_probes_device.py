@@ -1,0 +1,106 @@
+"""The linear probe, kNN and the OOD scorers run on the device of the features they are given (the
+job's device: `JobContext.features` puts them there), and only the metrics read results on the host.
+
+On CPU that cannot fail by itself, so the heavy math runs under `AllocatesOnInputDevice`
+(tests/_device_discipline.py): every tensor it creates must name a device, and nothing may be copied
+to the host. Labels come from the host (`OnHost`); the functions move them to the features' device."""
+
+import pytest
+import torch
+
+from benchmark.core.specs import TaskSpec
+from benchmark.evaluation.ood_scorers import SCORERS, FitData
+from benchmark.evaluation.probes import L2_GRID, LinearHead, fit_logreg_grid, knn_scores
+from tests._device_discipline import AllocatesOnInputDevice, OnHost
+
+
+def _data(multilabel: bool, n: int = 120, d: int = 12, classes: int = 3):
+    g = torch.Generator().manual_seed(3)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = torch.randn(n, d, generator=g)
+    x[:, :classes] += 2 * torch.nn.functional.one_hot(y, classes).float()
+    if multilabel:
+        y = (torch.rand(n, classes, generator=g) < 0.4).float()
+        y[:, 0] = (x[:, 0] > 0.5).float()
+    return x, y, TaskSpec(classes, multilabel=multilabel)
+
+
+def _checked(fn, *args, metrics_inside=False):
+    """fn(*args) under both checks; `metrics_inside`: fn also scores (the metrics read on the host),
+    so only its allocations are checked, not its host reads."""
+    OnHost.mixed.clear()
+    with AllocatesOnInputDevice() as check:
+        out = fn(*args)
+    if metrics_inside:
+        check.violations = [v for v in check.violations if "without a device" in v]
+    assert not check.violations, check.violations
+    assert not OnHost.mixed, f"host labels mixed with the features in {OnHost.mixed}"
+    return out
+
+
+def _host(y: torch.Tensor) -> torch.Tensor:
+    return y.as_subclass(OnHost)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_the_linear_probe_fits_and_predicts_on_the_features_device(multilabel):
+    x, y, task = _data(multilabel)
+    heads = _checked(fit_logreg_grid, x, _host(y), task, L2_GRID)
+    assert all(h.weight.device == x.device for h in heads)
+    head = _checked(LinearHead, x[:80], _host(y[:80]), x[80:], y[80:], task, metrics_inside=True)
+    probs = _checked(head.probs, x[80:])
+    assert probs.device == x.device and probs.shape == (40, 3)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_knn_votes_on_the_features_device(multilabel):
+    x, y, task = _data(multilabel)
+    scores = _checked(knn_scores, x[:80], _host(y[:80]), x[80:], task)
+    assert scores.device == x.device and scores.shape == (40, 3)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_ood_scorers_fit_and_score_on_the_features_device(name, multilabel):
+    x, y, task = _data(multilabel)
+    logits = torch.randn(40, 3)
+    scorer = _checked(SCORERS[name]().fit, FitData(x[:80], _host(y[:80]), task))
+    scores = _checked(scorer.score, x[80:], logits)
+    assert scores.device == x.device and scores.shape == (40,)
+
+
+def test_the_check_catches_host_tensors_and_host_copies():
+    x = torch.ones(3)
+    with AllocatesOnInputDevice() as check:
+        torch.zeros(3, device=x.device)  # fine
+        torch.tensor([1.0, 2.0])  # a host tensor on a GPU run
+        x.cpu()
+        x.to("cpu")
+    assert len(check.violations) == 3, check.violations
+
+
+def test_job_features_live_on_the_jobs_device(tmp_path):
+    """Embedded once (the cache keeps a CPU copy), then handed out on the job's device: here the
+    meta device stands in for a GPU."""
+    from benchmark.orchestration.job_context import JobContext
+    from benchmark.orchestration.jobs import Job
+    from datasets.base import get_adapter
+
+    job = Job(
+        suite="t",
+        method="random_init",
+        dataset="breast_cancer",
+        seed=0,
+        epochs=1,
+        fractions=[1.0],
+        probes=["linear"],
+        protocols=["label_fraction"],
+        method_hparams={},
+    )
+    ctx = JobContext(job, get_adapter("breast_cancer", data_dir=tmp_path), torch.device("cpu"), tmp_path)
+    ctx.train_models()
+    on_cpu = ctx.features("val", None)
+    assert on_cpu.device.type == "cpu"
+    ctx.device = torch.device("meta")  # the cached features, moved to the job's device
+    on_meta = ctx.features("val", None)
+    assert on_meta.device.type == "meta" and on_meta.shape == on_cpu.shape

@@ -225,9 +225,20 @@ def test_store_tables_and_leaderboard_carry_both_axes(tmp_path):
     assert "simclr · resnet18 · file:my_weights.pt" in page and "random_init · default · random" in page
 
 
+# Two rows of a leaderboard CSV as schema 1.0 wrote them (no dataset_version, no init column).
+SCHEMA_1_0_CSV = (
+    "schema_version,suite,domain,dataset,method,encoder,pretrain_budget,protocol,probe,fraction,corruption,"
+    "severity,ood_partner,metric,mean,std,n_seeds,ci95_low,ci95_high,code_version,config_hash,created_at\n"
+    "1.0,quick,audio,fsdd,random_init,default:spectrogram,10ep,label_fraction,knn,0.01,,0,,accuracy,"
+    "0.1555,0.0335,3,0.0722,0.2389,0.1.0+04bc50b,ba5711f30e4f5ebf,2026-11-26T14:52:59Z\n"
+    "1.0,quick,audio,fsdd,simclr,default:spectrogram,10ep,label_fraction,knn,0.01,,0,,accuracy,"
+    "0.2111,0.0412,3,0.1088,0.3134,0.1.0+04bc50b,0c5711f30e4f5ebe,2026-11-26T14:53:09Z\n"
+)
+
+
 def test_schema_1_0_files_and_stores_read_as_random_init(tmp_path):
-    old = ROOT / "leaderboards" / "quick" / "label_fraction.csv"
-    assert open(old).readline().startswith("schema_version,suite,domain,dataset,method,encoder,pretrain")
+    old = tmp_path / "label_fraction.csv"
+    old.write_text(SCHEMA_1_0_CSV)
     assert not validate_file(old, "quick", "label_fraction")
     d = read_long(old)
     # rows keep the version they were published with; init reads as random

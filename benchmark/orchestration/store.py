@@ -209,8 +209,8 @@ class ResultStore:
 
     def jobs(self, status: str | None = None) -> list[dict[str, Any]]:
         q = (
-            "SELECT config_hash, suite, method, dataset, encoder, init, pretrain_budget, seed, status, "
-            "error, wall_s FROM jobs"
+            "SELECT config_hash, group_hash, suite, method, dataset, encoder, init, pretrain_budget, seed, "
+            "status, error, wall_s, created_at FROM jobs"
         )
         cur = self._conn.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
         cols = [d[0] for d in cur.description]

@@ -59,3 +59,24 @@ def test_collapsed_seeds_are_recorded_merged_and_shown(tmp_path):
     # and once nothing is unfinished the file goes
     publish_unfinished(_Jobs([_job("moco_v3", s, "done") for s in (0, 1, 2)]), "toy", tmp_path, log=print)
     assert not (tmp_path / "toy" / UNFINISHED_FILE).exists()
+
+
+def test_seeds_of_a_superseded_setting_are_not_the_cells(tmp_path):
+    """A tuned setting replaces the default: the default's collapsed seeds leave the cell, as its
+    results leave the tables; the current setting's own collapses are still listed."""
+
+    def job(seed, status, config, at):
+        return _job("moco_v3", seed, status, "rankme") | {"group_hash": config, "created_at": at}
+
+    old = [
+        job(0, "done", "default", "T01"),
+        job(1, "collapsed", "default", "T01"),
+        job(2, "collapsed", "default", "T02"),
+    ]
+    tuned = [job(s, "done", "lr x 0.5", "T05") for s in (0, 1, 2)]
+    publish_unfinished(_Jobs(old + tuned), "toy", tmp_path, log=lambda m: None)
+    assert read_unfinished(tmp_path / "toy") == []
+    tuned[2] = job(2, "collapsed", "lr x 0.5", "T06")
+    publish_unfinished(_Jobs(old + tuned), "toy", tmp_path, log=lambda m: None)
+    (row,) = read_unfinished(tmp_path / "toy")
+    assert (row["seeds_done"], row["seeds_collapsed"]) == ("2", "1")

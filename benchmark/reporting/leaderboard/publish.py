@@ -237,16 +237,22 @@ def read_unfinished(suite_dir: Path) -> list[dict]:
 
 def publish_unfinished(store, suite: str, root: Path, log=print) -> dict[str, Path]:
     """Merge the store's cells of `suite` into <root>/<suite>/unfinished.csv: a cell of this store
-    replaces its entry, and leaves the file once every seed of it is done."""
-    cells: dict[tuple, dict] = {}
+    replaces its entry, and leaves the file once every seed of it is done. A cell counts the seeds of
+    its current config only (the config recorded last, as the tables do): seeds of a setting the suite
+    no longer uses are not the cell's."""
+    configs: dict[tuple, dict[str, dict]] = {}
     for j in store.jobs():
         if j["suite"] != suite or j["status"] not in ("done", "collapsed", "failed"):
             continue
         key = tuple(str(j[k]) for k in UNFINISHED_KEY)
-        c = cells.setdefault(key, {"done": 0, "collapsed": 0, "failed": 0, "reason": ""})
+        c = configs.setdefault(key, {}).setdefault(
+            j.get("group_hash", ""), {"done": 0, "collapsed": 0, "failed": 0, "reason": "", "last": ""}
+        )
         c[j["status"]] += 1
+        c["last"] = max(c["last"], str(j.get("created_at") or ""))
         if j["status"] != "done" and not c["reason"]:
             c["reason"] = (str(j["error"] or j["status"]).splitlines() or [j["status"]])[0][:200]
+    cells = {key: max(groups.values(), key=lambda c: c["last"]) for key, groups in configs.items()}
     if not cells:
         return {}
     path = Path(root) / suite / UNFINISHED_FILE

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,3 +41,13 @@ def fmnist_dir() -> Path:
     if os.environ.get("CI"):
         pytest.fail("CI must install dataset-fashion-mnist (see .ci/run)")
     pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: tiny problems on a shared 2-core box run faster without
+    OpenMP threads contending, and some tests compare results computed at one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

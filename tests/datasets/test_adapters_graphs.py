@@ -408,13 +408,6 @@ def test_node_task_corruptions_same_graph_for_every_chunk(cora):
 
 
 # ---- end to end ----------------------------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """The e2e runs are tiny; one intra-op thread avoids oversubscribing a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.slow

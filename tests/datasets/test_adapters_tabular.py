@@ -248,13 +248,6 @@ def test_tabular_corruptions_deterministic_monotone_batch_independent(adult):
 
 
 # ---- end to end ------------------------------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """The e2e runs are tiny; one intra-op thread avoids oversubscribing a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.slow

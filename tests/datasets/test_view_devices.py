@@ -33,14 +33,6 @@ def _case(cases, name):
     return found[name]
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _close(got, want, name):
     """Float fingerprints agree to 1e-4 of the output's total |value|: rounding on another CPU stays
     far inside it, a single different draw does not (it moves the position-weighted sum by whole

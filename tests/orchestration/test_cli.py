@@ -229,22 +229,28 @@ def toy_run(tmp_path_factory):
         yield work, suite, out
 
 
-def test_rerun_runs_the_selected_stored_jobs_again_and_replaces_only_theirs(tmp_path, capsys):
-    """After a recipe change the store still holds the old results under the same config hash: a
-    plain `run` skips them, `run --rerun --methods M` runs M's jobs again and leaves the rest."""
+def _toy_store_run(tmp_path):
+    """The `run` argv of the toy suite into tmp_path/out, and a reader of its store's job stamps
+    (method+seed -> when it was recorded and how long it took), which change only when a job runs."""
     import sqlite3
-
-    from tests._protocol_toys import registered
 
     suite = tmp_path / "toy_cli.yaml"
     suite.write_text(TOY_SUITE)
     out = tmp_path / "out"
-    argv = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--device", "cpu"]
 
     def stamps():
         with sqlite3.connect(out / "store.sqlite") as c:
             return dict(c.execute("SELECT method || seed, created_at || wall_s FROM jobs"))
 
+    return ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--device", "cpu"], stamps
+
+
+def test_rerun_runs_the_selected_stored_jobs_again_and_replaces_only_theirs(tmp_path, capsys):
+    """After a recipe change the store still holds the old results under the same config hash: a
+    plain `run` skips them, `run --rerun --methods M` runs M's jobs again and leaves the rest."""
+    from tests._protocol_toys import registered
+
+    argv, stamps = _toy_store_run(tmp_path)
     with registered():
         assert main(argv) == 0
         first = stamps()
@@ -261,20 +267,10 @@ def test_rerun_runs_the_selected_stored_jobs_again_and_replaces_only_theirs(tmp_
 def test_a_stored_job_whose_method_recipe_changed_runs_again(tmp_path, capsys, monkeypatch):
     """The config hash names the suite's choices, not the method's recipe: a job stored before its
     method's recipe changed is found by its recorded training fingerprint and run again."""
-    import sqlite3
-
     from methods.base import METHODS
     from tests._protocol_toys import registered
 
-    suite = tmp_path / "toy_cli.yaml"
-    suite.write_text(TOY_SUITE)
-    out = tmp_path / "out"
-    argv = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--device", "cpu"]
-
-    def stamps():
-        with sqlite3.connect(out / "store.sqlite") as c:
-            return dict(c.execute("SELECT method || seed, created_at || wall_s FROM jobs"))
-
+    argv, stamps = _toy_store_run(tmp_path)
     with registered():
         assert main(argv) == 0
         first = stamps()

@@ -20,14 +20,6 @@ from tests._protocol_toys import ToyA
 CUDA = torch.device("cuda")  # only named: the rule is a pure function of what it is given
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---- the residency rule ---------------------------------------------------------------------------
 def _toy_split():
     return ToyA().splits()["train"]  # 400 uint8 images of 8x8 and int64 labels

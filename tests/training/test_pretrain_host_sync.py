@@ -143,14 +143,6 @@ def _run(ckpt, bad_step=None, sync_every=None, strict=False, epochs=EPOCHS):
     return m, history
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_mid_epoch_nan_fails_the_job_and_keeps_the_previous_checkpoint(tmp_path, one_thread):
     ckpt = tmp_path / "pretrain.pt"
     with pytest.raises(TrainingFault, match=r"^non-finite loss nan at epoch 1 step 11$"):

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="mixed precision in pretraining (fp16 needs CUDA)",
     )
     r.add_argument(
+        "--compile",
+        default="off",
+        choices=["off", "default", "reduce-overhead", "max-autotune"],
+        help="torch.compile the encoder in pretraining (off: eager; docs/design.md §3.10)",
+    )
+    r.add_argument(
         "--rerun",
         action="store_true",
         help="run the selected jobs again although the store has them (after a recipe or code change); "

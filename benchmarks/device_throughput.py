@@ -14,6 +14,10 @@ the share of the device's speed the real loop reaches.
 `--host-batches` also times the real loop with every batch gathered on the host and copied, as
 before the split was held on the device (benchmark/training/resident.py), for the first AMP mode
 listed: ours / host-gathered is what holding the split on the device buys.
+
+`--compile MODE` also times the real loop and the limit with the encoder under torch.compile
+(`run --compile MODE`), for the first AMP mode listed: compiled / eager says where compiling wins.
+Compilation happens in the warm-up epoch (loop) or the warm-up steps (limit), which are not timed.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmark.models.encoders import encoder_for
-from benchmark.training.pretrain import PretrainConfig, Views, _Trainer, pretrain  # noqa: E402
+from benchmark.training.pretrain import (  # noqa: E402
+    PretrainConfig,
+    Views,
+    _Trainer,
+    compiled_encoder,
+    pretrain,
+)
 from datasets.base import get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
 
@@ -44,6 +54,7 @@ def measure(
     epochs: int,
     encoder: str | None,
     device_resident: bool = True,
+    compile_mode: str = "off",
 ) -> dict:
     torch.manual_seed(0)
     a = adapter
@@ -58,6 +69,7 @@ def measure(
         device=device,
         amp=amp,
         device_resident=device_resident,
+        compile=compile_mode,
     )
 
     def on_epoch(epoch, rec):
@@ -96,7 +108,15 @@ class _Replay:
 
 
 def measure_limit(
-    adapter, split, pool, device, amp: str, batch_size: int, steps: int, warmup: int = 3
+    adapter,
+    split,
+    pool,
+    device,
+    amp: str,
+    batch_size: int,
+    steps: int,
+    warmup: int = 3,
+    compile_mode: str = "off",
 ) -> dict:
     """Pairs/s of the bare SimCLR training step on one device-resident batch and replayed views."""
     torch.manual_seed(0)
@@ -107,6 +127,13 @@ def measure_limit(
         epochs=epochs, batch_size=bs, lr=1e-3, weight_decay=1e-6, seed=0, device=device, amp=amp
     )
     tr = _Trainer(m, adapter, split, pool, cfg)
+    with compiled_encoder(m, compile_mode):
+        return _time_steps(tr, adapter, split, pool, device, amp, bs, steps, warmup)
+
+
+def _time_steps(tr, adapter, split, pool, device, amp, bs, steps, warmup) -> dict:
+    """The clocked part of `measure_limit`: untimed warm-up steps record the views (and compile,
+    cuDNN's kernel choice), then `steps` steps replay them on the clock."""
     x = adapter.prepare(adapter.batch(split, pool[:bs]), device)
     views = Views(adapter, tr.g_view)
     counter = _Replay(views, n=10**9)  # never replays: counts the views one step asks for
@@ -148,6 +175,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="also time the loop with batches gathered on the host (first AMP mode only)",
     )
+    p.add_argument(
+        "--compile",
+        default="off",
+        choices=["off", "default", "reduce-overhead", "max-autotune"],
+        help="also time the loop (and --limit) with the encoder compiled in this mode (first AMP mode only)",
+    )
     args = p.parse_args(argv)
     device = torch.device(args.device)
     opts = {"encoder": args.encoder} if args.encoder else {}
@@ -181,6 +214,25 @@ def main(argv=None) -> int:
                 f"views)   {lim['step_ms']:.2f} ms/step   pipeline/limit {share:.0%}",
                 flush=True,
             )
+        if args.compile != "off" and i == 0:
+            c = measure(
+                a, split, pool, device, amp, args.batch_size, args.epochs, args.encoder, True, args.compile
+            )
+            print(
+                f"amp={amp:<5} {c['pairs_per_s']:>10.0f} pairs/s   compiled loop ({args.compile})   "
+                f"{c['epoch_s']:.2f} s/epoch   compiled/eager {c['pairs_per_s'] / r['pairs_per_s']:.2f}",
+                flush=True,
+            )
+            if args.limit:
+                cl = measure_limit(
+                    a, split, pool, device, amp, args.batch_size, args.limit_steps, compile_mode=args.compile
+                )
+                gain = cl["pairs_per_s"] / lim["pairs_per_s"]
+                print(
+                    f"amp={amp:<5} {cl['pairs_per_s']:>10.0f} pairs/s   compiled limit ({args.compile})   "
+                    f"{cl['step_ms']:.2f} ms/step   compiled/eager {gain:.2f}",
+                    flush=True,
+                )
     return 0
 
 

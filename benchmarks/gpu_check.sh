@@ -5,11 +5,14 @@
 #   bash benchmarks/gpu_check.sh                 # on the GPU node, from anywhere in the checkout
 #   GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh # CPU dry run: every step at a tiny size
 #
-# Steps (each under `timeout`, the whole script within GPU_CHECK_BUDGET_S, default 450 s):
+# Steps (each under `timeout`, the whole script within GPU_CHECK_BUDGET_S, default 470 s):
 #   1. device, driver, torch version, date;
 #   2. benchmarks/device_throughput.py for the default encoder (amp off, bf16) and ResNet-18 (bf16):
 #      the real loop's pairs/s and, with --limit, the bare step on device-resident views; for the
 #      default encoder also the loop with batches gathered on the host (--host-batches, amp off);
+#      the same with the encoder under torch.compile (--compile reduce-overhead: compiled / eager);
+#      benchmarks/throughput.py --device cuda: ours / limit for one dataset of every encoder (small
+#      CNN, 3-D CNN, 1-D signal, graph, tabular MLP);
 #   3. `run --suite methods --datasets fashion_mnist --seeds 0 --device cuda` (local executor), with
 #      nvidia-smi sampling utilisation once a second;
 #   4. the same grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU).
@@ -22,7 +25,7 @@ set -u -o pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 DRY=${GPU_CHECK_DRY:-0}
-BUDGET=${GPU_CHECK_BUDGET_S:-450}
+BUDGET=${GPU_CHECK_BUDGET_S:-470}
 DATA=${DATA_DIR:-${SSLBENCH_DATA_DIR:-data}}
 DEST=${OUT:-$(mktemp -d /tmp/gpu_check.XXXXXX)}
 LOGS=$DEST/gpu_check_logs
@@ -122,21 +125,46 @@ throughput() { # name, cap, then device_throughput.py arguments
     # "amp=bf16   41234 pairs/s ..." lines: pipeline first, then (--host-batches) the loop on
     # host-gathered batches and the limit line for the same amp
     meas=$(awk '/^amp=/ {amp = $1; sub("amp=", "", amp); v = $2
-                 if ($0 ~ /limit/) {split($0, p, "pipeline/limit "); printf "%s limit %s/s (%s); ", amp, v, p[2]}
+                 if ($0 ~ /compiled (loop|limit)/) {split($0, p, "compiled/eager "); w = ($0 ~ /loop/) ? "loop" : "limit"
+                     printf "%s compiled %s %s/s (x%s vs eager); ", amp, w, v, p[2]}
+                 else if ($0 ~ /limit/) {split($0, p, "pipeline/limit "); printf "%s limit %s/s (%s); ", amp, v, p[2]}
                  else if ($0 ~ /host-gathered/) printf "%s host-gathered %s/s, ", amp, v
                  else printf "%s loop %s/s, ", amp, v}' "$LOGS/$name.log")
     row "$name" "$(status_of $rc)" "$secs" "${meas:-see $LOGS/$name.log} $(util_summary "$SCRATCH/$name.util")"
 }
 
+encoders() { # name, cap, then throughput.py arguments: ours/limit per encoder
+    local name=$1 cap=$2 t0 rc to
+    shift 2
+    to=$(step_timeout "$cap")
+    if [ "$to" -lt 20 ]; then
+        row "$name" skipped 0 "budget spent"
+        return
+    fi
+    t0=$SECONDS
+    timeout -k 5 "$to" "$PY" benchmarks/throughput.py --device "$DEVICE" --data-dir "$DATA" --no-peer \
+        --repeats 1 "$@" >"$LOGS/$name.log" 2>&1
+    rc=$?
+    # "adult:simclr   limit 1234 (...)  ours 1100 (...)  | ours/limit 0.89" lines
+    row "$name" "$(status_of $rc)" $((SECONDS - t0)) "$(awk -F'[ |]+' '/ours\/limit/ {
+        printf "%s %s/limit %s; ", $1, "ours", $NF}' "$LOGS/$name.log")"
+}
+
 if [ "$DRY" = 1 ]; then
     throughput throughput_small 120 --amp off --n 256 --batch-size 32 --epochs 2 --limit-steps 3 --host-batches
+    throughput throughput_compile 120 --amp off --n 128 --batch-size 32 --epochs 2 --limit-steps 2 \
+        --compile default
     throughput throughput_resnet18 120 --amp off --n 64 --batch-size 16 --epochs 2 --limit-steps 2 \
         --encoder resnet18
+    encoders throughput_encoders 120 --cases fashion_mnist:simclr,adult:simclr --steps 2 --batch-size 32
 else
-    throughput throughput_small 110 --amp off,bf16 --n 20000 --batch-size 512 --epochs 3 --limit-steps 50 \
+    throughput throughput_small 90 --amp off,bf16 --n 20000 --batch-size 512 --epochs 3 --limit-steps 50 \
         --host-batches
-    throughput throughput_resnet18 70 --amp bf16 --n 10000 --batch-size 256 --epochs 3 --limit-steps 30 \
+    throughput throughput_compile 70 --amp off --n 20000 --batch-size 512 --epochs 3 --limit-steps 50 \
+        --compile reduce-overhead
+    throughput throughput_resnet18 55 --amp bf16 --n 10000 --batch-size 256 --epochs 3 --limit-steps 30 \
         --encoder resnet18
+    encoders throughput_encoders 75 --steps 30 --batch-size 256
 fi
 
 # ---- 3./4. a real grid: the methods suite on Fashion-MNIST, one seed --------------------------
@@ -193,7 +221,7 @@ EOF
         "$ndone/$total jobs done, $(awk -v d="$ndone" -v s="$secs" 'BEGIN {printf "%.2f", s ? 60 * d / s : 0}') jobs/min, $(util_summary "$SCRATCH/$name.util")"
 }
 
-grid methods_local 150 --executor local
+grid methods_local 120 --executor local
 if [ "$DRY" = 1 ]; then
     # no GPU here: the flag must stop the run with a usage error (exit 2) before any job
     t0=$SECONDS
@@ -203,7 +231,7 @@ if [ "$DRY" = 1 ]; then
     if [ "$rc" = 2 ]; then st=ok; else st="failed($rc)"; fi
     row methods_jobs_per_gpu_4 "$st" $((SECONDS - t0)) "dry: usage error as expected: $(tail -n 1 "$LOGS/methods_jobs_per_gpu.log")"
 else
-    grid methods_jobs_per_gpu_4 120 --executor process --jobs-per-gpu 4
+    grid methods_jobs_per_gpu_4 100 --executor process --jobs-per-gpu 4
 fi
 
 # ---- the table ----------------------------------------------------------------------------

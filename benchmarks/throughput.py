@@ -11,6 +11,11 @@ For each case it times, repeated --repeats times (median / min / max, pairs per 
 
     python benchmarks/throughput.py                       # Fashion-MNIST SimCLR + one method per domain
     python benchmarks/throughput.py --cases fashion_mnist:simclr --repeats 5
+    python benchmarks/throughput.py --device cuda --no-peer    # the GPU limit per encoder (gpu_check.sh)
+
+On a GPU (`--device cuda`) the limit's model, batches and views are on the device (views drawn
+there as in training), each contender does one untimed step first (CUDA context, cuDNN autotuning)
+and the clock stops only after the device has finished.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmark.models.encoders import encoder_for  # noqa: E402
-from benchmark.training.pretrain import PretrainConfig, adamw, pretrain  # noqa: E402
+from benchmark.training.pretrain import PretrainConfig, adamw, pretrain, view_generator  # noqa: E402
 from datasets.base import ADAPTERS, get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
 
@@ -43,35 +48,53 @@ DEFAULT_CASES = [
 ]
 
 
+CPU = torch.device("cpu")
+
+
 def build(adapter, method_name, hp):
     torch.manual_seed(0)
     return get_method_class(method_name)(encoder_for(adapter), adapter.spec, adapter.task, **hp)
 
 
-def time_limit(adapter, method_name, hp, split, pool, bs, steps):
+def finish(device: torch.device) -> None:
+    """Wait for the device's queued work, so the clock measures it (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_limit(adapter, method_name, hp, split, pool, bs, steps, device=CPU):
     """Bare step: views computed before the clock starts; only forward/backward/step is timed."""
-    m = build(adapter, method_name, hp)
+    m = build(adapter, method_name, hp).to(device)
     m.train()
-    opt = adamw(m.parameters(), 1e-3, 1e-6, torch.device("cpu"))  # the optimiser `pretrain` uses
-    g = torch.Generator().manual_seed(0)
+    opt = adamw(m.parameters(), 1e-3, 1e-6, device)  # the optimiser `pretrain` uses
+    g = view_generator(adapter, device, 0)  # on CPU the generator this always used
     batches = []
     per_epoch = len(pool) // bs
     for s in range(steps):
         idx = pool[(s % per_epoch) * bs : (s % per_epoch + 1) * bs]
-        x = adapter.prepare(adapter.batch(split, idx), torch.device("cpu"))
-        batches.append((x, [adapter.views(x, g) for _ in range(4)], split.labels[idx]))
-    t0 = time.perf_counter()
-    for x, views, y in batches:
+        x = adapter.prepare(adapter.batch(split, idx), device)
+        y = split.labels[idx].to(device)
+        batches.append((x, [adapter.views(x, g) for _ in range(4)], y))
+
+    def step(x, views, y):
         it = iter(views * 4)
-        loss = m.training_step(x, y if m.uses_labels else None, lambda _t: next(it))
+        loss = m.training_step(x, y if m.uses_labels else None, lambda _x, _policy=None: next(it))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         m.on_step_end(1, steps)
+
+    if device.type == "cuda":
+        step(*batches[0])
+    finish(device)
+    t0 = time.perf_counter()
+    for x, views, y in batches:
+        step(x, views, y)
+    finish(device)
     return steps * bs / (time.perf_counter() - t0)
 
 
-def time_ours(adapter, method_name, hp, split, pool, bs, steps):
+def time_ours(adapter, method_name, hp, split, pool, bs, steps, device=CPU):
     m = build(adapter, method_name, hp)
     sub = pool[: steps * bs] if steps * bs <= len(pool) else pool  # one epoch, or several on a small set
     cfg = PretrainConfig(
@@ -81,9 +104,11 @@ def time_ours(adapter, method_name, hp, split, pool, bs, steps):
         weight_decay=1e-6,
         seed=0,
         max_steps=steps,
+        device=device,
     )
     t0 = time.perf_counter()
     pretrain(m, adapter, split, sub, cfg)
+    finish(device)
     return steps * bs / (time.perf_counter() - t0)
 
 
@@ -146,6 +171,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-peer", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (the peer runs on CPU only)")
     p.add_argument("--data-dir", default=os.environ.get("SSLBENCH_DATA_DIR"))
     p.add_argument(
         "--readme",
@@ -154,8 +180,12 @@ def main(argv=None):
     )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if args.readme and device.type != "cpu":
+        p.error("--readme writes the CPU table; a GPU run goes into README's GPU table by hand")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} threads"
     print(
-        f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
+        f"torch {torch.__version__}, {where}, batch {args.batch_size}, "
         f"{args.steps} steps × {args.repeats} repeats; pairs/s as median (min–max)"
     )
     rows, skipped = [], []
@@ -177,14 +207,14 @@ def main(argv=None):
         pool = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))
         hp = {}
         # Warm-up once so allocator/first-call costs do not land on one contender.
-        time_limit(adapter, method, hp, split, pool, bs, 2)
+        time_limit(adapter, method, hp, split, pool, bs, 2, device)
         res = {"limit": [], "ours": []}
-        peer_workers = [] if (args.no_peer or ds != "fashion_mnist") else [0, 2]
+        peer_workers = [] if (args.no_peer or ds != "fashion_mnist" or device.type != "cpu") else [0, 2]
         for w in peer_workers:
             res[f"peer(w={w})"] = []
         for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
-            res["limit"].append(time_limit(adapter, method, hp, split, pool, bs, steps))
-            res["ours"].append(time_ours(adapter, method, hp, split, pool, bs, steps))
+            res["limit"].append(time_limit(adapter, method, hp, split, pool, bs, steps, device))
+            res["ours"].append(time_ours(adapter, method, hp, split, pool, bs, steps, device))
             for w in peer_workers:
                 try:
                     res[f"peer(w={w})"].append(time_peer(adapter, split, pool, bs, steps, w))

@@ -112,6 +112,7 @@ class WorkerTask:
     amp: str = "off"
     threads: int | None = None
     method_files: list[str] = field(default_factory=list)
+    compile_mode: str = "off"  # PretrainConfig.compile
 
 
 def _ensure_importable() -> None:
@@ -138,7 +139,9 @@ def execute_job(task: WorkerTask) -> tuple[str, Any, str | None]:
         if device.type == "cuda" and device.index is None:  # the pool's or the cluster's choice
             gpu = _WORKER_GPU if _WORKER_GPU is not None else torch.cuda.current_device()
             device = torch.device("cuda", gpu)
-        res = run_job(task.job, task.data_dir, task.work_dir, device, None, amp=task.amp)
+        res = run_job(
+            task.job, task.data_dir, task.work_dir, device, None, amp=task.amp, compile_mode=task.compile_mode
+        )
         return task.job.config_hash(), res, None
     except Exception as e:  # recorded as failed by the parent
         return (
@@ -222,6 +225,7 @@ def run_grid(
     show_progress: bool = True,
     amp: str = "off",
     options: ExecutorOptions | None = None,
+    compile_mode: str = "off",
 ) -> dict:
     """Run `jobs` with the named executor; returns the same summary as `runner.run_jobs`."""
     import torch
@@ -242,7 +246,15 @@ def run_grid(
         if opts.threads_per_job:
             os.environ["SSLBENCH_THREADS"] = str(opts.threads_per_job)
         return run_jobs(
-            jobs, store, data_dir, work_dir, device, log=log, show_progress=show_progress, amp=amp
+            jobs,
+            store,
+            data_dir,
+            work_dir,
+            device,
+            log=log,
+            show_progress=show_progress,
+            amp=amp,
+            compile_mode=compile_mode,
         )
     pending, summary = pending_jobs(jobs, store, log)
     if not pending:
@@ -267,6 +279,7 @@ def run_grid(
             amp,
             threads,
             opts.method_files,
+            compile_mode,
         )
         for j in pending
     ]
@@ -538,6 +551,7 @@ def run_grid_from_args(args, jobs: list, store, work_dir, device, opts: Executor
         show_progress=not args.no_progress,
         amp=getattr(args, "amp", "off"),
         options=opts,
+        compile_mode=getattr(args, "compile", "off"),
     )
 
 

@@ -36,10 +36,12 @@ class JobContext:
         progress=None,
         amp: str = "off",
         on_resume: Callable[[int], None] | None = None,
+        compile_mode: str = "off",
     ):
         self.job = job
         self.on_resume = on_resume  # called with the epochs done when pretraining resumes a checkpoint
         self.amp = amp  # off | bf16 | fp16: autocast in pretraining (benchmark/training/pretrain.py)
+        self.compile_mode = compile_mode  # PretrainConfig.compile: torch.compile of the encoder
         self.adapter = adapter
         self.device = device
         self.work_dir = Path(work_dir)
@@ -172,6 +174,7 @@ class JobContext:
             device=self.device,
             max_steps=max_steps,
             amp=self.amp,
+            compile=self.compile_mode,
             labelled_share=m.hp.get("labelled_share") if m.semi_supervised else None,
             recipe=m.training_recipe,
         )

@@ -73,13 +73,29 @@ class JobResult:
 
 
 def run_job(
-    job: Job, data_dir, work_dir, device, progress=None, amp: str = "off", on_resume=None
+    job: Job,
+    data_dir,
+    work_dir,
+    device,
+    progress=None,
+    amp: str = "off",
+    on_resume=None,
+    compile_mode: str = "off",
 ) -> JobResult:
     """Pure function of the job config: train, embed, run its protocols; return result rows.
     A collapsed encoder (`CollapseFault`) ends the job with status `collapsed` and no rows."""
     t0 = time.perf_counter()
     adapter = get_adapter(job.dataset, data_dir=data_dir, **job.dataset_options)
-    ctx = JobContext(job, adapter, device, Path(work_dir), progress, amp=amp, on_resume=on_resume)
+    ctx = JobContext(
+        job,
+        adapter,
+        device,
+        Path(work_dir),
+        progress,
+        amp=amp,
+        on_resume=on_resume,
+        compile_mode=compile_mode,
+    )
     ctx.histories["training_fingerprint"] = training_fingerprint(job)
     try:
         ctx.train_models()
@@ -236,7 +252,15 @@ def record_result(
 
 
 def run_jobs(
-    jobs: list[Job], store, data_dir, work_dir, device, log=print, show_progress=True, amp: str = "off"
+    jobs: list[Job],
+    store,
+    data_dir,
+    work_dir,
+    device,
+    log=print,
+    show_progress=True,
+    amp: str = "off",
+    compile_mode: str = "off",
 ) -> dict:
     """Run pending jobs in order, recording each in the store as it finishes. Returns a summary."""
     from tqdm.auto import tqdm
@@ -258,7 +282,16 @@ def run_jobs(
 
         log_path = None
         try:
-            res = run_job(job, data_dir, work_dir, device, progress, amp=amp, on_resume=resumed)
+            res = run_job(
+                job,
+                data_dir,
+                work_dir,
+                device,
+                progress,
+                amp=amp,
+                on_resume=resumed,
+                compile_mode=compile_mode,
+            )
         except Exception as e:  # recorded, the suite goes on; the traceback goes to the job's log
             res = JobResult([], {}, 0.0, "failed", f"{type(e).__name__}: {e}")
             log_path = write_job_log(work_dir, job, traceback.format_exc())

@@ -265,6 +265,7 @@ def train_transfer_models(ctx) -> None:
             seed=job.seed,
             device=ctx.device,
             amp=getattr(ctx, "amp", "off"),
+            compile=getattr(ctx, "compile_mode", "off"),
             recipe=m.training_recipe,
         )
         ckpt = checkpoint_path(ctx.work_dir, checkpoint_key(job), "transfer")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -85,6 +86,8 @@ class PretrainConfig:
     # Hold the split on the device when it fits (benchmark/training/resident.py); False: gather
     # every batch on the host, as before. CPU runs gather on the host either way.
     device_resident: bool = True
+    # torch.compile the encoder for the training steps (`COMPILE_MODES`); "off": eager, as before.
+    compile: str = "off"
 
     def training_recipe(self) -> Recipe:
         return (
@@ -140,6 +143,28 @@ def adamw(params, lr: float, weight_decay: float, device: torch.device) -> torch
     a larger share of the step for the small tabular and signal encoders)."""
     fused = torch.device(device).type in ("cpu", "cuda")
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+# torch.compile modes for `PretrainConfig.compile`; "reduce-overhead" adds CUDA graphs
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+
+
+@contextmanager
+def compiled_encoder(method: Method, mode: str):
+    """The method's encoder compiled in place (`nn.Module.compile`: same parameters, same state_dict
+    keys, so checkpoints and resume are unchanged) while the block runs, eager again after it, so
+    embedding and the probes' copies of the model never carry a compiled forward bound to it."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    if mode == "off":
+        yield
+        return
+    encoder = method.encoder
+    encoder.compile(mode=None if mode == "default" else mode)
+    try:
+        yield
+    finally:
+        encoder.__dict__.pop("_compiled_call_impl", None)
 
 
 def _autocast(cfg: PretrainConfig):
@@ -375,53 +400,54 @@ def pretrain(
     sync_every = cfg.sync_every
     if sync_every is not None and sync_every < 1:
         raise ValueError(f"sync_every must be ≥ 1 or None, got {sync_every}")
-    for epoch in range(tr.start_epoch, cfg.epochs):
-        if step >= tr.total:
-            break
-        t0 = time.perf_counter()
-        log = _LossLog(spe, cfg.device, epoch, step)
-        try:
-            batches = tr.batches.epoch(epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data))
-            for i, idx in enumerate(batches):
-                if step >= tr.total:
-                    break
-                log.add(tr.step(idx, step, epoch, view))
-                step += 1
-                if sync_every is not None and (i + 1) % sync_every == 0:
-                    log.sync()
-        except TrainingFault:
-            raise
-        except Exception as e:
-            # weights gone NaN after an unchecked bad loss can break a later step (an SVD that does
-            # not converge): report the loss that started it, as the per-step check used to
+    with compiled_encoder(method, cfg.compile):
+        for epoch in range(tr.start_epoch, cfg.epochs):
+            if step >= tr.total:
+                break
+            t0 = time.perf_counter()
+            log = _LossLog(spe, cfg.device, epoch, step)
             try:
-                log.sync()
-            except TrainingFault as fault:
-                raise fault from e
-            except Exception:
-                pass
-            raise
-        log.sync()  # before the collapse monitor and the checkpoint: a bad epoch is never saved
-        losses = log.read
-        last = epoch + 1 == cfg.epochs or step >= tr.total
-        stats = (
-            collapse_stats(method, adapter, split, monitor_idx, cfg.device)
-            if last or (epoch + 1) % monitor_every == 0
-            else {}
-        )
-        record = {
-            "epoch": epoch + 1,
-            "loss": sum(losses) / max(1, len(losses)),
-            "seconds": time.perf_counter() - t0,
-            **stats,
-        }
-        tr.history["epochs"].append(record)
-        tr.history["steps"] = step
-        tr.history["wall_s"] = tr.history["wall_s"] + record["seconds"]
-        if checkpoint is not None:
-            tr.save(checkpoint, epoch + 1)
-        if on_epoch:
-            on_epoch(epoch + 1, record)
+                batches = tr.batches.epoch(epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data))
+                for i, idx in enumerate(batches):
+                    if step >= tr.total:
+                        break
+                    log.add(tr.step(idx, step, epoch, view))
+                    step += 1
+                    if sync_every is not None and (i + 1) % sync_every == 0:
+                        log.sync()
+            except TrainingFault:
+                raise
+            except Exception as e:
+                # weights gone NaN after an unchecked bad loss can break a later step (an SVD that does
+                # not converge): report the loss that started it, as the per-step check used to
+                try:
+                    log.sync()
+                except TrainingFault as fault:
+                    raise fault from e
+                except Exception:
+                    pass
+                raise
+            log.sync()  # before the collapse monitor and the checkpoint: a bad epoch is never saved
+            losses = log.read
+            last = epoch + 1 == cfg.epochs or step >= tr.total
+            stats = (
+                collapse_stats(method, adapter, split, monitor_idx, cfg.device)
+                if last or (epoch + 1) % monitor_every == 0
+                else {}
+            )
+            record = {
+                "epoch": epoch + 1,
+                "loss": sum(losses) / max(1, len(losses)),
+                "seconds": time.perf_counter() - t0,
+                **stats,
+            }
+            tr.history["epochs"].append(record)
+            tr.history["steps"] = step
+            tr.history["wall_s"] = tr.history["wall_s"] + record["seconds"]
+            if checkpoint is not None:
+                tr.save(checkpoint, epoch + 1)
+            if on_epoch:
+                on_epoch(epoch + 1, record)
     raise_if_collapsed(tr.history, method.uses_labels)
     method.eval()
     return tr.history

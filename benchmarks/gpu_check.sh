@@ -15,7 +15,10 @@
 #      CNN, 3-D CNN, 1-D signal, graph, tabular MLP);
 #   3. `run --suite methods --datasets fashion_mnist --seeds 0 --device cuda` (local executor), with
 #      nvidia-smi sampling utilisation once a second;
-#   4. the same grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU).
+#   4. the same grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU);
+#   5. benchmarks/gpu_projection.py: the `standard` suite's projected time on this GPU from the
+#      grid's per-job times and the per-encoder factors of step 2 (one job at a time, and divided
+#      by the jobs-per-GPU grid's measured speed-up).
 # A step cut by its timeout still reports what it measured (jobs done per minute, utilisation).
 # Data: SSLBENCH_DATA_DIR (or DATA_DIR); Fashion-MNIST is also found in /usr/share/datasets.
 # Output: the table on stdout and in $OUT/gpu_check_report.txt ($OUT, else a temp dir), step logs
@@ -164,7 +167,8 @@ else
         --compile reduce-overhead
     throughput throughput_resnet18 55 --amp bf16 --n 10000 --batch-size 256 --epochs 3 --limit-steps 30 \
         --encoder resnet18
-    encoders throughput_encoders 75 --steps 30 --batch-size 256
+    encoders throughput_encoders 75 --steps 30 --batch-size 256 \
+        --cases fashion_mnist:simclr,breastmnist:simclr,adrenalmnist3d:simclr,fsdd:simclr,mitdb:simclr,cora:simclr,adult:simclr
 fi
 
 # ---- 3./4. a real grid: the methods suite on Fashion-MNIST, one seed --------------------------
@@ -217,6 +221,7 @@ else:
           c.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 EOF
     )
+    awk -v d="$ndone" -v s="$secs" 'BEGIN {printf "%.4f", s ? d / s : 0}' >"$SCRATCH/$name.rate"
     row "$name" "$(status_of $rc)" "$secs" \
         "$ndone/$total jobs done, $(awk -v d="$ndone" -v s="$secs" 'BEGIN {printf "%.2f", s ? 60 * d / s : 0}') jobs/min, $(util_summary "$SCRATCH/$name.util")"
 }
@@ -232,6 +237,27 @@ if [ "$DRY" = 1 ]; then
     row methods_jobs_per_gpu_4 "$st" $((SECONDS - t0)) "dry: usage error as expected: $(tail -n 1 "$LOGS/methods_jobs_per_gpu.log")"
 else
     grid methods_jobs_per_gpu_4 100 --executor process --jobs-per-gpu 4
+fi
+
+# ---- 5. the standard suite's projected time on this GPU ----------------------------------------
+if [ "$DRY" = 1 ]; then PROJECT=$SUITE; else PROJECT=standard; fi
+SPEEDUP=1 # the jobs-per-GPU grid's jobs per second over the local grid's, when both ran
+if [ -s "$SCRATCH/methods_local.rate" ] && [ -s "$SCRATCH/methods_jobs_per_gpu_4.rate" ]; then
+    SPEEDUP=$(awk 'NR == FNR {l = $1; next} {k = $1} END {printf "%.3f", (l > 0 && k > 0) ? k / l : 1}' \
+        "$SCRATCH/methods_local.rate" "$SCRATCH/methods_jobs_per_gpu_4.rate")
+fi
+t0=$SECONDS
+to=$(step_timeout 60)
+if [ "$to" -lt 10 ]; then
+    row projection skipped 0 "budget spent"
+elif [ -f "$RUNS/methods_local/store.sqlite" ] && [ -f "$LOGS/throughput_encoders.log" ]; then
+    timeout "$to" "$PY" benchmarks/gpu_projection.py --grid-store "$RUNS/methods_local/store.sqlite" \
+        --encoder-log "$LOGS/throughput_encoders.log" --suite "$PROJECT" --data-dir "$DATA" \
+        --speedup "${SPEEDUP:-1}" >"$LOGS/projection.log" 2>&1
+    rc=$?
+    row projection "$(status_of $rc)" $((SECONDS - t0)) "$(tail -n 1 "$LOGS/projection.log")"
+else
+    row projection skipped 0 "needs the methods_local store and the encoder log"
 fi
 
 # ---- the table ----------------------------------------------------------------------------

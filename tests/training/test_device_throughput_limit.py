@@ -100,8 +100,10 @@ def test_gpu_check_dry_run_fills_its_table(tmp_path, fmnist_dir):
         "throughput_encoders": "ok",
         "methods_local": "ok",
         "methods_jobs_per_gpu_4": "ok",
+        "projection": "ok",
     }, report
     assert "2/2 jobs done" in report and "usage error as expected" in report
     assert "compiled loop" in report and "compiled limit" in report  # compiled / eager, both measured
     assert "fashion_mnist:simclr ours/limit" in report  # the per-encoder ours / limit
+    assert "h one job at a time" in report  # the suite's projected time from the grid's job times
     assert (tmp_path / "gpu_check_runs" / "methods_local" / "store.sqlite").exists()

@@ -22,7 +22,8 @@
 # A step cut by its timeout still reports what it measured (jobs done per minute, utilisation).
 # Data: SSLBENCH_DATA_DIR (or DATA_DIR); Fashion-MNIST is also found in /usr/share/datasets.
 # Output: the table on stdout and in $OUT/gpu_check_report.txt ($OUT, else a temp dir), step logs
-# in $OUT/gpu_check_logs/, each run's store.sqlite in $OUT/gpu_check_runs/<step>/.
+# in $OUT/gpu_check_logs/, each run's store.sqlite in $OUT/gpu_check_runs/<step>/, the rows in
+# $OUT/gpu_check_rows.tsv (`python benchmarks/gpu_table.py $OUT` writes docs/performance.md's table).
 set -u -o pipefail
 
 cd "$(dirname "$0")/.."
@@ -268,4 +269,5 @@ fi
                 {printf "%-24s %-12s %6s  %s\n", $1, $2, $3, $4}' "$ROWS"
 } | tee -a "$LOGS/00_info.log"
 cat "$LOGS/00_info.log" >"$REPORT"
+cp "$ROWS" "$DEST/gpu_check_rows.tsv" # for benchmarks/gpu_table.py (docs/performance.md's GPU table)
 echo "report: $REPORT"

@@ -272,14 +272,15 @@ def markdown_table(rows, args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_readme(path: Path, table: str) -> None:
-    """Replace the block between the performance markers (atomically: temp file + rename)."""
+def write_readme(path: Path, table: str, start: str = START, end: str = END) -> None:
+    """Replace the block between the markers `start ... -->` and `end` (atomically: temp file +
+    rename); benchmarks/gpu_table.py writes the GPU block with its own markers."""
     text = path.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{path}: no '{START} ... -->' / '{END}' markers to replace")
-    a = text.index(START)
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: no '{start} ... -->' / '{end}' markers to replace")
+    a = text.index(start)
     a = text.index("-->", a) + 3
-    b = text.index(END)
+    b = text.index(end)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text[:a] + "\n" + table + text[b:])
     os.replace(tmp, path)

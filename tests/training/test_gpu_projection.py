@@ -1,5 +1,6 @@
 """`benchmarks/gpu_projection.py` (issue #32): the suite's projected GPU time from the measured grid
-and the per-encoder factors, checked on a hand-computed case."""
+and the per-encoder factors, checked on a hand-computed case; and `benchmarks/gpu_table.py`, which
+writes a gpu_check.sh run into docs/performance.md."""
 
 import importlib.util
 import json
@@ -70,3 +71,35 @@ def test_a_job_is_its_methods_measured_job_scaled_by_samples_images_and_encoder(
     # per seed: training 10 s × (40 × 4,000) / (20 × 2,000) = 40 s; embedding and evaluation
     # (1 + 1) s × (4,000 + 6,000 + 10,000) / 5,000 = 8 s; × the encoder factor 0.5 = 24 s
     assert tot["jobs"] == 2 and tot["seconds"] == pytest.approx(2 * 24.0)
+
+
+# ---- benchmarks/gpu_table.py: docs/performance.md's GPU table from a gpu_check.sh run --------------
+def _gpu_check_out(tmp_path: Path, dry: str) -> Path:
+    out = tmp_path / f"out{dry}"
+    (out / "gpu_check_logs").mkdir(parents=True)
+    (out / "gpu_check_logs" / "00_info.log").write_text(
+        f"date: 2026-12-06T10:00:00Z\nhost: node7  dry: {dry}  device: cuda  budget: 470s  data: /d\n"
+        "git: abc1234\n0, NVIDIA H200, 143771 MiB, 570.86\n"
+        "torch 2.11.0+cu130 cuda 13.0 available True devices 1 NVIDIA H200\n"
+    )
+    (out / "gpu_check_rows.tsv").write_text(
+        "throughput_small\tok\t61\toff loop 90000/s, off limit 100000/s (90%);  GPU util mean 71 %\n"
+        "projection\tok\t12\tstandard: 408 jobs projected: 1.50 h one job at a time\n"
+    )
+    return out
+
+
+def test_the_gpu_table_is_written_between_its_markers(tmp_path):
+    spec = importlib.util.spec_from_file_location("gpu_table", ROOT / "benchmarks" / "gpu_table.py")
+    gt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gt)
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# Performance\n\n{gt.START} (generated) -->\nNot measured yet.\n{gt.END}\n\ntail\n")
+    gt.main([str(_gpu_check_out(tmp_path, "0")), "--into", str(doc)])
+    text = doc.read_text()
+    assert "Not measured yet" not in text and text.endswith(f"{gt.END}\n\ntail\n")
+    assert "on NVIDIA H200 (143771 MiB, driver 570.86), 2026-12-06T10:00:00Z, commit abc1234" in text
+    assert "| throughput_small | ok | 61 | off loop 90000/s" in text
+    assert "| projection | ok | 12 | standard: 408 jobs projected: 1.50 h one job at a time |" in text
+    with pytest.raises(SystemExit, match="dry run"):  # a CPU dry run measured no GPU
+        gt.main([str(_gpu_check_out(tmp_path, "1")), "--into", str(doc)])

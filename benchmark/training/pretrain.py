@@ -167,6 +167,19 @@ def compiled_encoder(method: Method, mode: str):
         encoder.__dict__.pop("_compiled_call_impl", None)
 
 
+@contextmanager
+def eager_encoder(method: Method):
+    """The encoder's eager forward for a block inside `compiled_encoder`: the collapse monitor's
+    eval-mode pass on another batch size would otherwise make torch.compile trace the encoder again."""
+    encoder = method.encoder
+    compiled = encoder.__dict__.pop("_compiled_call_impl", None)
+    try:
+        yield
+    finally:
+        if compiled is not None:
+            encoder._compiled_call_impl = compiled
+
+
 def _autocast(cfg: PretrainConfig):
     if cfg.amp == "off":
         return torch.autocast(device_type=cfg.device.type, enabled=False)
@@ -430,11 +443,10 @@ def pretrain(
             log.sync()  # before the collapse monitor and the checkpoint: a bad epoch is never saved
             losses = log.read
             last = epoch + 1 == cfg.epochs or step >= tr.total
-            stats = (
-                collapse_stats(method, adapter, split, monitor_idx, cfg.device)
-                if last or (epoch + 1) % monitor_every == 0
-                else {}
-            )
+            stats = {}
+            if last or (epoch + 1) % monitor_every == 0:
+                with eager_encoder(method):
+                    stats = collapse_stats(method, adapter, split, monitor_idx, cfg.device)
             record = {
                 "epoch": epoch + 1,
                 "loss": sum(losses) / max(1, len(losses)),

@@ -2,9 +2,10 @@
 
 The fast tests replace `torch.compile` by a recorder that returns the function unchanged, so they
 check the wiring without paying for a compilation: the mode reaches torch.compile, the encoder runs
-its compiled forward only while `pretrain` trains, training is otherwise the eager run (same losses,
-same state-dict keys, so checkpoints and resume are unchanged), and the encoder is eager again
-afterwards, also when training fails. The slow test compiles for real on the CPU."""
+its compiled forward only while `pretrain` trains (the collapse monitor's pass runs eager), training
+is otherwise the eager run (same losses, same state-dict keys, so checkpoints and resume are
+unchanged), and the encoder is eager again afterwards, also when training fails. The slow test
+compiles for real on the CPU."""
 
 import pytest
 import torch
@@ -50,10 +51,18 @@ def test_the_mode_reaches_torch_compile_and_the_run_is_the_eager_one(mode, passe
     eager, eager_hist = _run("off")
     rec = _Recorder()
     monkeypatch.setattr(torch, "compile", rec)
-    seen = []
+    seen, monitored = [], []
+    real_stats = P.collapse_stats
+
+    def stats(method, *args):  # the collapse monitor's eval pass runs eager (no retrace)
+        monitored.append("_compiled_call_impl" in method.encoder.__dict__)
+        return real_stats(method, *args)
+
+    monkeypatch.setattr(P, "collapse_stats", stats)
     m, hist = _run(mode, compiled_at_epoch_end=seen)
     assert rec.modes == [passed]  # compiled once, for the whole run
     assert seen == [True, True]  # the training steps ran the compiled forward
+    assert monitored and not any(monitored)
     assert "_compiled_call_impl" not in m.encoder.__dict__  # eager again for embedding and probes
     assert list(m.state_dict()) == list(eager.state_dict())  # checkpoints keep the eager keys
     assert [r["loss"] for r in hist["epochs"]] == [r["loss"] for r in eager_hist["epochs"]]

@@ -277,6 +277,7 @@ class JobContext:
                 self.features("val", fraction),
                 self.labels("val"),
                 self.task,
+                **({"l2_grid": tuple(self.job.linear_l2_grid)} if self.job.linear_l2_grid else {}),
             )
         return self.linear_heads[fraction]
 

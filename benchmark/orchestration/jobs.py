@@ -46,11 +46,14 @@ class Job:
     # The encoder's initialization (benchmark/models/pretrained.py): `random`, `imagenet` or the path
     # of a saved state dict. The architecture is the adapter option `encoder` (dataset_options).
     init: str = "random"
+    # The linear probe's L2 grid when the suite sets one (None: the probe's default grid); left out
+    # for end-to-end recipes, which have no linear probe.
+    linear_l2_grid: list[float] | None = None
 
     def config(self) -> dict[str, Any]:
         cfg = asdict(self)
         # jobs that do not use a later field keep the hashes (and stored results) they had before it
-        for key in ("pretrain_on", "robustness_max_test", "cv_fold"):
+        for key in ("pretrain_on", "robustness_max_test", "cv_fold", "linear_l2_grid"):
             if cfg[key] is None or (key != "cv_fold" and not cfg[key]):
                 cfg.pop(key)
         if cfg["recipes"] == "legacy":
@@ -166,6 +169,7 @@ def expand(
             # a method that builds its own token transformer (MAE, JEPA) runs once per init, whatever
             # the encoder axis lists: its encoder is not the axis's
             own = get_method_class(m).builds_encoder
+            l2_grid = None if get_method_class(m).end_to_end else suite.linear_l2_grid
             for enc in encoders[:1] if own else encoders:
                 options = d.options if enc is None or own else {**d.options, "encoder": enc}
                 for init in inits:
@@ -190,6 +194,7 @@ def expand(
                                     recipes=suite.recipes,
                                     cv_fold=fold,
                                     init=init,
+                                    linear_l2_grid=l2_grid,
                                 )
                             )
     return jobs

@@ -36,6 +36,7 @@ ALLOWED_TOP = {
     "tuning",
     "encoders",
     "init",
+    "linear_l2_grid",
 }
 ALLOWED_TUNING = {"seeds", "fraction", "trials", "space"}
 RECIPE_MODES = ("paper", "legacy")  # methods/recipe.py; kept here so parsing imports no method code
@@ -142,6 +143,10 @@ class Suite:
     # specs when the jobs are made (benchmark/orchestration/jobs.py).
     encoders: list[str] | None = None
     init: list[str] | None = None
+    # The linear probe's L2 grid (benchmark/evaluation/probes.py), the same for every method; None:
+    # the probe's default grid. A wider grid is for suites whose val-selected strength sits on the
+    # default grid's top edge (docs/protocol.md).
+    linear_l2_grid: list[float] | None = None
 
     def encoders_for(self, entry: DatasetEntry) -> list[str] | None:
         """The encoder axis on `entry`: its own `encoders`, else the suite's, else None (no axis)."""
@@ -320,7 +325,22 @@ def parse_suite(data: Any, where: str) -> Suite:
         tuning=_tuning(data.get("tuning"), where, seeds),
         encoders=_axis(data.get("encoders"), where, "encoders"),
         init=_axis(data.get("init"), where, "init"),
+        linear_l2_grid=_l2_grid(data.get("linear_l2_grid"), where),
     )
+
+
+def _l2_grid(value: Any, where: str) -> list[float] | None:
+    """`linear_l2_grid:`: at least two distinct positive numbers, ascending."""
+    if value is None:
+        return None
+    ok = (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
+        and all(a < b for a, b in zip(value, value[1:]))
+    )
+    _need(ok, where, f"'linear_l2_grid' must be ≥ 2 ascending positive numbers, got {value!r}")
+    return [float(v) for v in value]
 
 
 def _axis(value: Any, where: str, label: str) -> list[str] | None:

@@ -127,3 +127,15 @@ def test_knn_ties_at_the_kth_neighbour_go_to_the_lower_bank_index(chunk):
         expected = torch.zeros(3)
         expected[0], expected[winner] = w_near, w_tie
         assert torch.allclose(scores, (expected / expected.sum()).repeat(4, 1), rtol=1e-5), (order, scores)
+
+
+def test_a_suites_linear_l2_grid_is_the_one_the_head_selects_from(tmp_path):
+    # the grid a suite declares reaches the val-selected head (and so every protocol that reuses it);
+    # without one the head keeps the probe's default grid
+    from benchmark.evaluation.probes import L2_GRID
+
+    with registered():
+        wide = toy_ctx(toy_job(probes=("linear",), linear_l2_grid=[30.0, 300.0]), tmp_path / "wide")
+        default = toy_ctx(toy_job(probes=("linear",)), tmp_path / "default")
+        assert wide.linear_head(1.0).l2 in (30.0, 300.0)
+        assert default.linear_head(1.0).l2 in L2_GRID

@@ -19,6 +19,27 @@ def test_other_suites_keep_the_train_pool(suite):
     # train pool, and a job without the option keeps the config hash it had before the option existed
     jobs = expand(load_suite(suite))
     assert jobs and all("pretrain_pool" not in j.dataset_options for j in jobs)
+    # nor do they set a linear-probe grid: their jobs keep the hashes of their published rows
+    assert all(j.linear_l2_grid is None and "linear_l2_grid" not in j.config() for j in jobs)
+
+
+def test_reference_suites_linear_grid_reaches_every_probed_job_only():
+    jobs = expand(load_suite("reference"), datasets=["cora"])
+    grids = {j.method: j.linear_l2_grid for j in jobs}
+    # wider than the probe's default at the strong end, the same for every probed method
+    assert grids["mmcr"] == grids["random_init"] == grids["supervised"] and grids["mmcr"][-1] >= 10
+    # an end-to-end recipe has no linear probe, so its config (and hash) does not carry the grid
+    assert grids["gcn_supervised"] is None
+
+
+@pytest.mark.parametrize("grid", [[0.1], [1.0, 0.1], [0.0, 1.0], ["a", 1.0], [True, 2.0], 0.1])
+def test_a_bad_linear_l2_grid_is_one_usage_error(grid):
+    from benchmark.core.errors import UsageError
+    from benchmark.orchestration.suites import parse_suite
+
+    data = {"name": "s", "datasets": [{"name": "cora"}], "methods": ["simclr"], "linear_l2_grid": grid}
+    with pytest.raises(UsageError, match="linear_l2_grid"):
+        parse_suite(data, "s.yaml")
 
 
 def test_pretrain_pool_all_is_every_node_or_graph_without_labels(data_dir):

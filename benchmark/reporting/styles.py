@@ -75,6 +75,7 @@ STYLE_ORDER = (
     "resnet18_medmnist",
     "gbdt_reference",
     "logreg_reference",
+    "dgi",
 )
 
 

@@ -53,10 +53,11 @@ FROZEN = {
                  {"rampup_frac": 1 / 64}),
     "mean_teacher": ("adamw", 0.003, "none", 0.0, None, False, 40_000 / 150_000, COS, 0.0, None, (),
                      (0.99, 0.999, "step"), ("weak",), {"rampup_frac": 40_000 / 150_000}),
+    "dgi": ("adamw", 1e-3, "none", 0.0, None, False, 0.0, "constant", 0.0, None, (), None, (), {}),
 }  # fmt: skip
 TRAINED = {
     "simclr", "moco_v2", "moco_v3", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino", "mae",
-    "mmcr", "jepa", "fixmatch", "mixmatch", "mean_teacher",
+    "mmcr", "jepa", "fixmatch", "mixmatch", "mean_teacher", "dgi",
 }  # fmt: skip
 
 

@@ -89,7 +89,7 @@ def test_reference_suite_expands_with_every_method_and_recipe():
         and by[("fcn", "ecg200")].epochs == 2000
     )
     assert by[("simclr", "cora")].dataset_options == {"pretrain_pool": "all"}
-    assert len({m for m, _ in by}) == 22  # 17 methods + 5 recipes
+    assert len({m for m, _ in by}) == 23  # 17 methods, DGI and 5 recipes
     small = {(j.method, j.dataset): j for j in expand(cpu)}
     assert set(small) == set(by)
     # the CPU budgets keep GraphCL's own TU budget and the GCN recipe, and pretrain on the whole graph

@@ -116,11 +116,12 @@ RECIPE = Recipe(
         ),
         # GraphCL's unsupervised TU setting: original graph vs one augmentation (datasets/graph_batches.py).
         "graph:graph": Recipe(
-            source="You et al. 2020 (GraphCL), §4.2 and unsupervised_TU/gsimclr.py: Adam lr 0.01, τ 0.2, "
-            "batch 128, 20 epochs",
+            source="You et al. 2020 (GraphCL), §4.2 and unsupervised_TU/gsimclr.py: Adam lr 0.01 (constant), "
+            "τ 0.2, batch 128, 20 epochs",
             optimizer="adamw",
             lr=0.01,
             exclude_bias_norm=False,
+            schedule="constant",
             views=GRAPHCL_VIEWS,
             hparams={"temperature": 0.2},
             deviations=(
@@ -131,11 +132,13 @@ RECIPE = Recipe(
         ),
         # GRACE is SimCLR on one graph: two views at their own drop rates, intra- and inter-view negatives.
         "graph:node": Recipe(
-            source="Zhu et al. 2020 (GRACE), App. (Cora config): Adam lr 5e-4, wd 1e-5, τ 0.4, 200 epochs",
+            source="Zhu et al. 2020 (GRACE), App. (Cora config) and train.py: Adam lr 5e-4 (constant), "
+            "wd 1e-5, τ 0.4, 200 epochs",
             optimizer="adamw",
             lr=5e-4,
             weight_decay=1e-5,
             exclude_bias_norm=False,
+            schedule="constant",
             views=GRACE_VIEWS,
             # GRACE's projection head (model.py): Linear(128, 128), ELU, Linear(128, 128), no BatchNorm
             hparams={"temperature": 0.4, "proj_head": "grace", "proj_hidden": 128, "proj_dim": 128},

@@ -83,6 +83,15 @@ util_summary() { # "mean M % (max X %, N samples)" or n/a
          END {if (n) printf "GPU util mean %.0f %% (max %d %%, %d samples)", s / n, m, n; else printf "GPU util n/a"}' "$1"
 }
 
+step_start() { # name, cap: the step's timeout in STEP_TO; false, after a "skipped" row, once the
+    # budget is spent
+    STEP_TO=$(step_timeout "$2")
+    if [ "$STEP_TO" -lt 20 ]; then
+        row "$1" skipped 0 "budget spent"
+        return 1
+    fi
+}
+
 status_of() { # exit code -> status word
     case $1 in
         0) echo ok ;;
@@ -114,11 +123,8 @@ fi
 throughput() { # name, cap, then device_throughput.py arguments
     local name=$1 cap=$2 t0 rc secs meas to
     shift 2
-    to=$(step_timeout "$cap")
-    if [ "$to" -lt 20 ]; then
-        row "$name" skipped 0 "budget spent"
-        return
-    fi
+    step_start "$name" "$cap" || return
+    to=$STEP_TO
     t0=$SECONDS
     start_sampler "$SCRATCH/$name.util"
     timeout -k 5 "$to" "$PY" benchmarks/device_throughput.py --device "$DEVICE" --data-dir "$DATA" --limit "$@" \
@@ -140,11 +146,8 @@ throughput() { # name, cap, then device_throughput.py arguments
 encoders() { # name, cap, then throughput.py arguments: ours/limit per encoder
     local name=$1 cap=$2 t0 rc to
     shift 2
-    to=$(step_timeout "$cap")
-    if [ "$to" -lt 20 ]; then
-        row "$name" skipped 0 "budget spent"
-        return
-    fi
+    step_start "$name" "$cap" || return
+    to=$STEP_TO
     t0=$SECONDS
     timeout -k 5 "$to" "$PY" benchmarks/throughput.py --device "$DEVICE" --data-dir "$DATA" --no-peer \
         --repeats 1 "$@" >"$LOGS/$name.log" 2>&1
@@ -196,11 +199,8 @@ fi
 grid() { # name, cap, then extra run arguments
     local name=$1 cap=$2 t0 rc secs ndone total to
     shift 2
-    to=$(step_timeout "$cap")
-    if [ "$to" -lt 20 ]; then
-        row "$name" skipped 0 "budget spent"
-        return
-    fi
+    step_start "$name" "$cap" || return
+    to=$STEP_TO
     mkdir -p "$RUNS/$name"
     t0=$SECONDS
     start_sampler "$SCRATCH/$name.util"

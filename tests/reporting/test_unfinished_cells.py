@@ -80,3 +80,31 @@ def test_seeds_of_a_superseded_setting_are_not_the_cells(tmp_path):
     publish_unfinished(_Jobs(old + tuned), "toy", tmp_path, log=lambda m: None)
     (row,) = read_unfinished(tmp_path / "toy")
     assert (row["seeds_done"], row["seeds_collapsed"]) == ("2", "1")
+
+
+def test_a_newer_budget_supersedes_the_older_budgets_entry(tmp_path):
+    """The suite moved a method to a longer budget: the old budget's collapses leave the file (its
+    rows leave the tables as superseded), in this store and in what an earlier publish wrote."""
+
+    def job(seed, status, budget, at, method="vicreg"):
+        return _job(method, seed, status, "rankme") | {"pretrain_budget": budget, "created_at": at}
+
+    short = [job(s, "collapsed", "50ep", "T01") for s in (0, 1, 2)]
+    other = [job(s, "collapsed", "50ep", "T01", method="swav") for s in (0, 1, 2)]
+    publish_unfinished(_Jobs(short + other), "toy", tmp_path, log=lambda m: None)
+    assert {(r["method"], r["pretrain_budget"]) for r in read_unfinished(tmp_path / "toy")} == {
+        ("vicreg", "50ep"),
+        ("swav", "50ep"),
+    }
+    long = [job(s, "collapsed", "200ep", "T05") for s in (0, 1, 2)]
+    publish_unfinished(_Jobs(short + long), "toy", tmp_path, log=lambda m: None)
+    # vicreg: only the current budget's entry; swav (not in this store): its entry stays
+    assert {(r["method"], r["pretrain_budget"]) for r in read_unfinished(tmp_path / "toy")} == {
+        ("vicreg", "200ep"),
+        ("swav", "50ep"),
+    }
+    # once the newer budget's seeds all finish, neither budget of vicreg is listed
+    done = [job(s, "done", "200ep", "T09") for s in (0, 1, 2)]
+    publish_unfinished(_Jobs(short + done), "toy", tmp_path, log=lambda m: None)
+    left = {(r["method"], r["pretrain_budget"]) for r in read_unfinished(tmp_path / "toy")}
+    assert left == {("swav", "50ep")}

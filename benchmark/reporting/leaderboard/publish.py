@@ -255,8 +255,22 @@ def publish_unfinished(store, suite: str, root: Path, log=print) -> dict[str, Pa
     cells = {key: max(groups.values(), key=lambda c: c["last"]) for key, groups in configs.items()}
     if not cells:
         return {}
+    # a newer budget of the same method supersedes the older one's entry, as it does the older
+    # rows in the tables (`tables.superseded_mask`): of a (dataset, method, encoder, init), only
+    # the budget whose latest job is newest keeps an entry, whether in this store or in the file
+    latest: dict[tuple, tuple[str, tuple]] = {}
+    for key, c in cells.items():
+        if key[:-1] not in latest or c["last"] > latest[key[:-1]][0]:
+            latest[key[:-1]] = (c["last"], key)
+    current = {key for _, key in latest.values()}
     path = Path(root) / suite / UNFINISHED_FILE
-    rows = [r for r in read_unfinished(path.parent) if tuple(r[k] for k in UNFINISHED_KEY) not in cells]
+    rows = [
+        r
+        for r in read_unfinished(path.parent)
+        if tuple(r[k] for k in UNFINISHED_KEY) not in cells
+        and tuple(r[k] for k in UNFINISHED_KEY[:-1]) not in latest
+    ]
+    cells = {key: c for key, c in cells.items() if key in current}
     for key, c in cells.items():
         if c["collapsed"] or c["failed"]:
             rows.append(

@@ -108,3 +108,8 @@ def test_a_newer_budget_supersedes_the_older_budgets_entry(tmp_path):
     publish_unfinished(_Jobs(short + done), "toy", tmp_path, log=lambda m: None)
     left = {(r["method"], r["pretrain_budget"]) for r in read_unfinished(tmp_path / "toy")}
     assert left == {("swav", "50ep")}
+    # a transfer budget (pretrained elsewhere) is another source, never a newer budget of in-domain
+    moved = [job(s, "collapsed", "20ep@proteins", "T12") for s in (0, 1, 2)]
+    publish_unfinished(_Jobs(long + moved), "toy", tmp_path, log=lambda m: None)
+    left = {(r["method"], r["pretrain_budget"]) for r in read_unfinished(tmp_path / "toy")}
+    assert left == {("swav", "50ep"), ("vicreg", "200ep"), ("vicreg", "20ep@proteins")}

@@ -33,7 +33,7 @@ from benchmark.reporting.leaderboard.schema import (
     validate_paired_text,
     validate_text,
 )
-from benchmark.reporting.tables import KEY, LONG_COLUMNS, long_table
+from benchmark.reporting.tables import KEY, LONG_COLUMNS, budget_source, long_table
 
 WITHDRAWN_FILE = "withdrawn.json"
 # Cells with seeds that collapsed or failed: those seeds have no rows, so the tables alone would show a
@@ -255,22 +255,22 @@ def publish_unfinished(store, suite: str, root: Path, log=print) -> dict[str, Pa
     cells = {key: max(groups.values(), key=lambda c: c["last"]) for key, groups in configs.items()}
     if not cells:
         return {}
-    # a newer budget of the same method supersedes the older one's entry, as it does the older
-    # rows in the tables (`tables.superseded_mask`): of a (dataset, method, encoder, init), only
-    # the budget whose latest job is newest keeps an entry, whether in this store or in the file
-    latest: dict[tuple, tuple[str, tuple]] = {}
+
+    # A newer budget of the same method supersedes the older one's entry, as it does the older rows
+    # in the tables (`tables.superseded_mask`): of a (dataset, method, encoder, init, pretraining
+    # source), only the budget(s) whose latest job is newest keep an entry; the file's entries of
+    # other budgets (older publishes) go too.
+    def ident(key: tuple) -> tuple:
+        return (*key[:-1], budget_source(key[-1]))
+
+    newest: dict[tuple, str] = {}
     for key, c in cells.items():
-        if key[:-1] not in latest or c["last"] > latest[key[:-1]][0]:
-            latest[key[:-1]] = (c["last"], key)
-    current = {key for _, key in latest.values()}
+        newest[ident(key)] = max(newest.get(ident(key), ""), c["last"])
+    cells = {key: c for key, c in cells.items() if c["last"] == newest[ident(key)]}
     path = Path(root) / suite / UNFINISHED_FILE
     rows = [
-        r
-        for r in read_unfinished(path.parent)
-        if tuple(r[k] for k in UNFINISHED_KEY) not in cells
-        and tuple(r[k] for k in UNFINISHED_KEY[:-1]) not in latest
+        r for r in read_unfinished(path.parent) if ident(tuple(r[k] for k in UNFINISHED_KEY)) not in newest
     ]
-    cells = {key: c for key, c in cells.items() if key in current}
     for key, c in cells.items():
         if c["collapsed"] or c["failed"]:
             rows.append(

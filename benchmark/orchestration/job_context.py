@@ -11,7 +11,7 @@ import torch
 
 from benchmark.evaluation.embeddings import EmbeddingCache, embed_split, inference_copy, weights_digest
 from benchmark.evaluation.fractions import label_fraction_subset, stratified_subset
-from benchmark.evaluation.probes import LinearHead
+from benchmark.evaluation.probes import L2_GRID, LinearHead
 from benchmark.models.encoders import encoder_for
 from benchmark.models.pretrained import initialize
 from benchmark.orchestration.jobs import Job
@@ -277,7 +277,7 @@ class JobContext:
                 self.features("val", fraction),
                 self.labels("val"),
                 self.task,
-                **({"l2_grid": tuple(self.job.linear_l2_grid)} if self.job.linear_l2_grid else {}),
+                l2_grid=tuple(self.job.linear_l2_grid or L2_GRID),
             )
         return self.linear_heads[fraction]
 

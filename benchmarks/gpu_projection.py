@@ -81,7 +81,8 @@ def encoder_factors(log_text: str) -> dict[str, float]:
 def split_sizes(dataset: str, data_dir, options: dict) -> tuple[int, int, int]:
     from datasets.base import get_adapter
 
-    splits = get_adapter(dataset, data_dir=data_dir, **options).splits()
+    # never a download: a node without network would wait on it, and a size is all that is needed
+    splits = get_adapter(dataset, data_dir=data_dir, **{"download": False, **options}).splits()
     return len(splits["train"].labels), len(splits["val"].labels), len(splits["test"].labels)
 
 

@@ -256,7 +256,8 @@ def markdown_table(rows, args) -> str:
         + [f"ours / {k}" for k in peers]
     )
     lines = [
-        f"Measured by `python benchmarks/throughput.py --readme {args.readme or 'FILE'}` "
+        f"Measured by `python benchmarks/throughput.py --repeats {args.repeats} --steps {args.steps} "
+        f"--readme {args.readme or 'FILE'}` "
         f"(torch {torch.__version__}, "
         f"{args.threads} threads, batch {args.batch_size}, medians of {args.repeats} interleaved repeats "
         f"of {args.steps} steps).",

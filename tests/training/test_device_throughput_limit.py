@@ -1,13 +1,11 @@
 """`benchmarks/device_throughput.py --limit` (issue #32): the bare training step on a device-resident
 batch with views made once and replayed. On CPU: it trains (a finite loss), and after the warm-up
-no view is generated and no batch is gathered, so it times the step alone. And
-benchmarks/gpu_check.sh, the prepared GPU session that runs it, in its CPU dry mode."""
+no view is generated and no batch is gathered, so it times the step alone (gpu_check.sh, the
+prepared GPU session that runs it, is tests/training/test_gpu_check.py)."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from tests._protocol_toys import ToyA
@@ -66,44 +64,3 @@ def test_replay_cycles_the_recorded_views_in_order():
 
     replay = dt._Replay(_Fake(), n=4)
     assert [replay(None) for _ in range(10)] == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
-
-
-# ---- benchmarks/gpu_check.sh: the prepared GPU session, checked here in its CPU dry mode ----------
-def test_gpu_check_script_parses():
-    import subprocess
-
-    subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], check=True)
-
-
-@pytest.mark.slow
-def test_gpu_check_dry_run_fills_its_table(tmp_path, fmnist_dir):
-    import os
-    import subprocess
-
-    env = {**os.environ, "OUT": str(tmp_path), "GPU_CHECK_DRY": "1", "PYTHON": sys.executable}
-    r = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=480,
-    )
-    assert r.returncode == 0, r.stderr
-    report = (tmp_path / "gpu_check_report.txt").read_text()
-    rows = {
-        line.split()[0]: line.split()[1] for line in report.split("measurement\n")[1].splitlines() if line
-    }
-    assert rows == {
-        "throughput_small": "ok",
-        "throughput_compile": "ok",
-        "throughput_resnet18": "ok",
-        "throughput_encoders": "ok",
-        "methods_local": "ok",
-        "methods_jobs_per_gpu_4": "ok",
-        "projection": "ok",
-    }, report
-    assert "2/2 jobs done" in report and "usage error as expected" in report
-    assert "compiled loop" in report and "compiled limit" in report  # compiled / eager, both measured
-    assert "fashion_mnist:simclr ours/limit" in report  # the per-encoder ours / limit
-    assert "h one job at a time" in report  # the suite's projected time from the grid's job times
-    assert (tmp_path / "gpu_check_runs" / "methods_local" / "store.sqlite").exists()

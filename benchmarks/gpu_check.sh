@@ -28,7 +28,8 @@
 # A step cut by its timeout still reports what it measured (jobs done per minute, utilisation).
 # Data: the kit's, else SSLBENCH_DATA_DIR (or DATA_DIR); Fashion-MNIST is also found in
 # /usr/share/datasets. Baseline: GPU_CHECK_BASELINE, a checkout of the issue's commit (the kit's), named
-# by GPU_CHECK_BASELINE_COMMIT where it is no git checkout.
+# by GPU_CHECK_BASELINE_COMMIT where it is no git checkout; GPU_CHECK_COMMIT names today's commit where
+# the copied tree has no .git.
 # Output, three files in $OUT (else a temp dir): gpu_check_report.txt (the table, then
 # `benchmarks/gpu_table.py --print`'s comparison with the baseline and the issue's targets),
 # gpu_check_rows.tsv (`python benchmarks/gpu_table.py $OUT` writes docs/performance.md's table from
@@ -154,7 +155,8 @@ fi
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "host: $(hostname)  dry: $DRY  device: $DEVICE  budget: ${BUDGET}s  data: $DATA"
-    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    # a copied tree may have no .git: GPU_CHECK_COMMIT names the commit then
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo "${GPU_CHECK_COMMIT:-?}")"
     if [ -n "$BASE" ]; then echo "baseline: $BASE_ID ($BASE)"; else echo "baseline: none"; fi
     echo "$KIT_NOTE"
     if command -v nvidia-smi >/dev/null 2>&1; then

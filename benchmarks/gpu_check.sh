@@ -125,10 +125,11 @@ if [ -n "$KIT" ]; then
     if kit_out=$("$PY" benchmarks/gpu_kit_unpack.py "$KIT" "$SCRATCH/kit" 2>&1); then
         KIT_NOTE=$(grep '^kit:' <<<"$kit_out")
         site=$(sed -n 's/^site=//p' <<<"$kit_out")
-        if [ -n "$site" ] && "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then
+        wheels_for=$(sed -n 's/^python=//p' <<<"$kit_out")
+        if [ -n "$site" ] && [ "$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$wheels_for" ]; then
             export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
         elif [ -n "$site" ]; then
-            KIT_NOTE="$KIT_NOTE (wheels are for python 3.12: not used by $("$PY" -V 2>&1))"
+            KIT_NOTE="$KIT_NOTE (wheels are for python ${wheels_for:-?}: not used by $("$PY" -V 2>&1))"
         fi
         kdata=$(sed -n 's/^data=//p' <<<"$kit_out")
         kbase=$(sed -n 's/^baseline=//p' <<<"$kit_out")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what `benchmarks/gpu_check.sh` needs on a GPU node that has no network into one ignored
 # folder, .gpu_kit/, small enough to travel with the checkout (issue #32):
-#   wheels/            the suite's packages the node's image lacks (python 3.12, manylinux x86-64);
+#   wheels/            the suite's packages the node's image lacks (for KIT_PYTHON, default 3.12,
+#                      the image's; manylinux x86-64), and python_version, the python they are for;
 #   data-*.tar.xz      the datasets gpu_check reads, in the data dir's layout (Fashion-MNIST as
 #                      its idx bytes: the adapter accepts any recompression of the same bytes);
 #   baseline.tar.xz    the code the issue measured (BASELINE_COMMIT), run beside today's code, and
@@ -22,9 +23,10 @@ PY=${PYTHON:-python3}
 KIT=${KIT:-.gpu_kit}
 LIMIT_MB=${KIT_LIMIT_MB:-62}
 BASELINE_COMMIT=${BASELINE_COMMIT:-9ff6478}
+KIT_PYTHON=${KIT_PYTHON:-3.12} # the node's python (the GPU image's python3)
 DATA=${SSLBENCH_DATA_DIR:-../shared/data}
 FASHION=${FASHION_DIR:-}
-# The packages the suite imports that the node's image (python 3.12) does not hold; versions are
+# The packages the suite imports that the node's image does not hold; versions are
 # the ones installed here, so the node runs what the tests ran.
 WHEELS=(wfdb soundfile cffi pycparser pooch platformdirs medmnist)
 
@@ -52,11 +54,12 @@ trap 'rm -rf "$STAGE"' EXIT
 for name in "${WHEELS[@]}"; do
     version=$("$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$name" 2>/dev/null) ||
         die "$name is not installed here (make install first)"
-    "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version "$KIT_PYTHON" --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d "$KIT/wheels" "$name==$version" ||
-        die "pip could not download $name==$version for python 3.12"
+        die "pip could not download $name==$version for python $KIT_PYTHON"
 done
+echo "$KIT_PYTHON" >"$KIT/wheels/python_version"
 
 # ---- data: one archive per part, in the order they are kept -----------------------------------------
 mkdir -p "$STAGE/fashion-mnist"

@@ -8,8 +8,8 @@ DEST/site      the wheels, unzipped (a wheel is a zip of its installed files): p
 DEST/data      the data archives, in the data dir's layout; Fashion-MNIST's idx bytes gzipped again
                (the adapter accepts a recompressed copy of the official bytes);
 DEST/baseline  the baseline's code.
-Prints `site=…`, `data=…`, `baseline=…`, `baseline_commit=…` (empty when the kit has none) and a
-`kit:` summary line.
+Prints `site=…`, `python=…` (the version the wheels are for), `data=…`, `baseline=…`,
+`baseline_commit=…` (each empty when the kit has none) and a `kit:` summary line.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def unpack(kit: Path, dest: Path) -> dict[str, str]:
         with tarfile.open(kit / "baseline.tar.xz", "r:xz") as t:
             t.extractall(baseline, filter="data")
     names = [p.name[len("data-") : -len(".tar.xz")] for p in parts]
-    commit = kit / "baseline.commit"
+    commit, version = kit / "baseline.commit", kit / "wheels" / "python_version"
     return {
         "site": str(site) if wheels else "",
+        "python": version.read_text().strip() if wheels and version.is_file() else "",
         "data": str(data) if parts else "",
         "baseline": str(baseline) if has_baseline else "",
         "baseline_commit": commit.read_text().strip() if has_baseline and commit.is_file() else "",

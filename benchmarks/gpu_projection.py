@@ -16,7 +16,9 @@
    methods, those that train one model per label fraction, also by their number of fractions),
    embedding and evaluation by the images embedded (train + val + test per trained model, plus the
    robustness protocol's corrupted test copies and the OOD protocol's partner test sets), all
-   multiplied by the dataset's encoder factor. Split sizes come from the adapters (`--data-dir`).
+   multiplied by the dataset's encoder factor. Split sizes come from the adapters (`--data-dir`);
+   a dataset without files there is sized by its adapter's published split sizes where it declares
+   them (Speech Commands), else named and left out.
 4. Sum, for jobs run one after another; with `--speedup S` (gpu_check: the jobs-per-GPU grid's
    jobs/min over the local grid's) also divided by S.
 Not modelled: the fine-tune probe's extra training (≤ 5 rounds of ≤ 2,000 labelled samples per
@@ -78,11 +80,21 @@ def encoder_factors(log_text: str) -> dict[str, float]:
     return {d: ours[REFERENCE] / v for d, v in ours.items() if v > 0}
 
 
+PUBLISHED: set[str] = set()  # datasets sized from their adapter's published split sizes (no files)
+
+
 def split_sizes(dataset: str, data_dir, options: dict) -> tuple[int, int, int]:
-    from datasets.base import get_adapter
+    from datasets.base import DataError, get_adapter
 
     # never a download: a node without network would wait on it, and a size is all that is needed
-    splits = get_adapter(dataset, data_dir=data_dir, **{"download": False, **options}).splits()
+    adapter = get_adapter(dataset, data_dir=data_dir, **{"download": False, **options})
+    try:
+        splits = adapter.splits()
+    except DataError:
+        if adapter.published_split_sizes is None:
+            raise
+        PUBLISHED.add(dataset)
+        return adapter.published_split_sizes
     return len(splits["train"].labels), len(splits["val"].labels), len(splits["test"].labels)
 
 
@@ -201,6 +213,8 @@ def main(argv=None) -> int:
     hours = tot["seconds"] / args.speedup / 3600
     for d, why in sorted(tot["no_data"].items()):
         print(f"not projected: {d}'s jobs ({why})")
+    if PUBLISHED:
+        print(f"sized by their published split sizes (no files here): {', '.join(sorted(PUBLISHED))}")
     if tot["unmeasured"]:
         print(f"no encoder line for {', '.join(sorted(tot['unmeasured']))}: the largest factor used")
     print("per dataset (h, one job at a time): ", end="")

@@ -91,6 +91,9 @@ class Adapter:
     dataset_version: ClassVar[str] = ""
     # Where the adapter departs from the dataset's published evaluation protocol ("" = it follows it).
     protocol_note: ClassVar[str] = ""
+    # The official (train, val, test) sizes where the dataset publishes them and the adapter keeps
+    # them whole, so a planner can size jobs without the files (benchmarks/gpu_projection.py).
+    published_split_sizes: ClassVar[tuple[int, int, int] | None] = None
     # Whether `views` makes multi-crop local crops (policies with resolution < 1): spatial and
     # temporal domains do; tables and graphs have no smaller view of a sample.
     multi_crop: ClassVar[bool] = False

@@ -79,12 +79,14 @@ class SpeechCommands(AudioAdapter):
     ood_partners = {"near": ["fsdd"], "far": []}  # FSDD's default log-mel spec is also (1, 64, 101)
     extra_options = frozenset({"classes", "strict"})
     dataset_version = "0.02"
+    published_split_sizes = tuple(SC_OFFICIAL_COUNTS[k] for k in ("train", "val", "test"))
 
     def __init__(self, data_dir=None, **options):
         super().__init__(data_dir, **options)
         self.n_classes = int(self.options.get("classes", 35))
         if self.n_classes == 12:
             self.task = TaskSpec(12, class_names=SC_CORE + ("_unknown_", "_silence_"))
+            self.published_split_sizes = None  # the silence crops are ours, not the release's
         elif self.n_classes != 35:
             raise ValueError("speech_commands: option classes must be 35 or 12")
 

@@ -42,6 +42,7 @@ def test_the_kit_unpacks_into_an_importable_site_a_data_dir_and_the_baseline(tmp
     (kit / "wheels").mkdir(parents=True)
     with zipfile.ZipFile(kit / "wheels" / "kitprobe-1.0-py3-none-any.whl", "w") as z:
         z.writestr("kitprobe/__init__.py", "ANSWER = 42\n")
+    (kit / "wheels" / "python_version").write_text("3.12\n")
     labels = bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 9])  # an idx header and three labels
     _tar_xz(kit / "data-fashion_mnist.tar.xz", {"fashion-mnist/t10k-labels-idx1-ubyte": labels})
     _tar_xz(kit / "data-small.tar.xz", {"tabular/adult/adult.names": b"| adult\n"})
@@ -53,6 +54,7 @@ def test_the_kit_unpacks_into_an_importable_site_a_data_dir_and_the_baseline(tmp
     dest = tmp_path / "dest"
     assert got == {
         "site": str(dest / "site"),
+        "python": "3.12",
         "data": str(dest / "data"),
         "baseline": str(dest / "baseline"),
         "baseline_commit": "abc1234",
@@ -77,7 +79,7 @@ def test_a_kit_without_baseline_or_wheels_says_so_and_a_missing_kit_is_one_line(
     kit.mkdir()
     _tar_xz(kit / "data-small.tar.xz", {"graphs/Planetoid/Cora/raw/ind.cora.x": b"x"})
     got = unpack(kit, tmp_path / "dest")
-    assert (got["site"], got["baseline"], got["baseline_commit"]) == ("", "", "")
+    assert (got["site"], got["python"], got["baseline"], got["baseline_commit"]) == ("", "", "", "")
     assert got["kit"] == "0 wheels, data small, baseline no"
     with pytest.raises(SystemExit, match="no such kit folder"):
         unpack(tmp_path / "nowhere", tmp_path / "dest2")

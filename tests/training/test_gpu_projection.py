@@ -103,3 +103,15 @@ def test_the_gpu_table_is_written_between_its_markers(tmp_path):
     assert "| projection | ok | 12 | standard: 408 jobs projected: 1.50 h one job at a time |" in text
     with pytest.raises(SystemExit, match="dry run"):  # a CPU dry run measured no GPU
         gt.main([str(_gpu_check_out(tmp_path, "1")), "--into", str(doc)])
+
+
+def test_a_dataset_without_files_is_sized_by_its_published_split_sizes_or_refused(gp, tmp_path):
+    from benchmark.core.errors import DataError
+
+    # Speech Commands v0.02 publishes its 35-word split: 84,843 / 9,981 / 11,005 clips
+    assert gp.split_sizes("speech_commands", tmp_path, {}) == (84843, 9981, 11005)
+    assert "speech_commands" in gp.PUBLISHED
+    with pytest.raises(DataError):  # the 12-class variant adds silence crops of its own: no published size
+        gp.split_sizes("speech_commands", tmp_path, {"classes": 12})
+    with pytest.raises(DataError):  # never a download, and no published size to fall back on
+        gp.split_sizes("fsdd", tmp_path, {})

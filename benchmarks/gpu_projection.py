@@ -10,7 +10,8 @@
 2. Encoder cost. `throughput.py --device cuda` measured SimCLR's real training loop ("ours", pairs
    per second) on one dataset of every encoder; a dataset's factor is ours(fashion_mnist) /
    ours(dataset), the same for every method (an encoder's cost per view is the same whichever loss
-   sits on top). A dataset without a measured line gets the largest measured factor, and is named.
+   sits on top). A dataset without a measured line takes the factor of a measured dataset with the
+   same input spec, else the largest measured factor; either way it is named.
 3. Scale. Each job of the suite (in-domain and transfer, as `run` expands them) costs its method's
    measured job, with training scaled by training samples (epochs × train split; per-fraction
    methods, those that train one model per label fraction, also by their number of fractions),
@@ -130,7 +131,15 @@ def project(suite, costs: dict, factors: dict, data_dir, log=print) -> dict:
 
     worst = max(factors.values())
     sizes: dict = {}
-    total = {"jobs": 0, "skipped": 0, "seconds": 0.0, "unmeasured": set(), "no_data": {}, "by_dataset": {}}
+    total = {
+        "jobs": 0,
+        "skipped": 0,
+        "seconds": 0.0,
+        "unmeasured": set(),
+        "shared": {},
+        "no_data": {},
+        "by_dataset": {},
+    }
 
     def size(name: str, options: dict):
         key = (name, json.dumps(options, sort_keys=True))
@@ -141,10 +150,25 @@ def project(suite, costs: dict, factors: dict, data_dir, log=print) -> dict:
                 sizes[key] = f"{type(e).__name__}: {str(e)[:120]}"
         return sizes[key]
 
+    def spec(name: str):
+        from datasets.base import get_adapter
+
+        try:  # a class attribute: no files read
+            return get_adapter(name, data_dir=data_dir, download=False).spec
+        except Exception:  # noqa: BLE001 - an unknown spec shares no factor
+            return None
+
     def factor(name: str) -> float:
-        if name not in factors:
-            total["unmeasured"].add(name)
-        return factors.get(name, worst)
+        if name in factors:
+            return factors[name]
+        # an unmeasured dataset with a measured dataset's input spec runs the same encoder on the
+        # same shapes: it takes that factor (Speech Commands' log-mel input is FSDD's)
+        same = [d for d in sorted(factors) if spec(name) is not None and spec(d) == spec(name)]
+        if same:
+            total["shared"][name] = same[0]
+            return factors[same[0]]
+        total["unmeasured"].add(name)
+        return worst
 
     for job in expand(suite) + suite_transfer_jobs(suite):
         if skip_reason(job):
@@ -215,6 +239,8 @@ def main(argv=None) -> int:
         print(f"not projected: {d}'s jobs ({why})")
     if PUBLISHED:
         print(f"sized by their published split sizes (no files here): {', '.join(sorted(PUBLISHED))}")
+    for d, other in sorted(tot["shared"].items()):
+        print(f"no encoder line for {d}: {other}'s factor (the same input spec)")
     if tot["unmeasured"]:
         print(f"no encoder line for {', '.join(sorted(tot['unmeasured']))}: the largest factor used")
     print("per dataset (h, one job at a time): ", end="")

@@ -73,6 +73,28 @@ def test_a_job_is_its_methods_measured_job_scaled_by_samples_images_and_encoder(
     assert tot["jobs"] == 2 and tot["seconds"] == pytest.approx(2 * 24.0)
 
 
+def test_an_unmeasured_dataset_takes_the_factor_of_one_with_its_input_spec(gp, tmp_path, monkeypatch):
+    costs = gp.method_costs(_grid_store(tmp_path / "store.sqlite"))
+    suite_file = tmp_path / "s.yaml"
+    entries = "".join(
+        f"  - name: {d}\n    max_train: 4000\n    epochs: 40\n"
+        for d in ("speech_commands", "breastmnist", "ecg200")
+    )
+    suite_file.write_text(
+        f"name: s\ndatasets:\n{entries}methods: [simclr]\nseeds: [0]\nfractions: [1.0]\nprobes: [linear]\n"
+        "protocols: [label_fraction]\n"
+    )
+    monkeypatch.setattr(gp, "split_sizes", lambda name, data_dir, options: (60000, 6000, 10000))
+    from benchmark.orchestration.suites import load_suite
+
+    tot = gp.project(load_suite(str(suite_file)), costs, {"fashion_mnist": 0.5, "fsdd": 2.0}, None)
+    # Speech Commands' log-mel input is FSDD's, BreastMNIST's 28 × 28 gray image Fashion-MNIST's;
+    # ECG200's series matches none: the largest factor. Each job costs 48 s × its factor.
+    assert tot["shared"] == {"speech_commands": "fsdd", "breastmnist": "fashion_mnist"}
+    assert tot["unmeasured"] == {"ecg200"}
+    assert tot["by_dataset"] == pytest.approx({"speech_commands": 96.0, "breastmnist": 24.0, "ecg200": 96.0})
+
+
 # ---- benchmarks/gpu_table.py: docs/performance.md's GPU table from a gpu_check.sh run --------------
 def _gpu_check_out(tmp_path: Path, dry: str) -> Path:
     out = tmp_path / f"out{dry}"

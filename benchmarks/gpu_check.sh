@@ -19,7 +19,7 @@
 #   3. `run --suite methods --datasets fashion_mnist --seeds 0 --device cuda` (local executor), with
 #      nvidia-smi sampling utilisation once a second; then the baseline's own run of the same slice;
 #   4. benchmarks/throughput.py --device cuda: ours / limit for one dataset of every encoder (small
-#      CNN, 3-D CNN, 1-D signal, graph, tabular MLP);
+#      CNN, 3-D CNN, 1-D signal, graph, tabular MLP; and MAE's token transformer);
 #   5. the methods grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU);
 #   6. benchmarks/gpu_projection.py: the `standard` suite's projected time on this GPU from the
 #      grid's per-job times and the per-encoder factors of step 4 (one job at a time, and divided
@@ -221,7 +221,8 @@ encoders() { # name, cap, then throughput.py arguments: ours/limit per encoder
     rc=$?
     # "adult:simclr   limit 1234 (...)  ours 1100 (...)  | ours/limit 0.89" lines
     IFS=$'\t' read -r meas vals < <(awk -F'[ |]+' '/ours\/limit/ {
-            split($1, d, ":"); m = m sprintf("%s ours/limit %s; ", $1, $NF); k = k sprintf("%s_ours_limit=%s;", d[1], $NF)}
+            split($1, d, ":"); m = m sprintf("%s ours/limit %s; ", $1, $NF)
+            k = k sprintf("%s_%s_ours_limit=%s;", d[1], d[2], $NF)}
         END {printf "%s\t%s\n", (m == "" ? "-" : m), k}' "$LOGS/$name.log")
     [ "$meas" = "-" ] && meas="see $LOGS/$name.log"
     row "$name" "$(status_of $rc)" $((SECONDS - t0)) "$meas" "$vals"
@@ -311,10 +312,11 @@ if [ -n "$BASE" ]; then
 else baseline_missing baseline_methods_local; fi
 
 if [ "$DRY" = 1 ]; then
-    encoders throughput_encoders 120 --cases fashion_mnist:simclr,adult:simclr --steps 2 --batch-size 32
+    encoders throughput_encoders 120 --cases fashion_mnist:simclr,adult:simclr,fashion_mnist:mae --steps 2 \
+        --batch-size 32
 else
     encoders throughput_encoders 60 --steps 30 --batch-size 256 \
-        --cases fashion_mnist:simclr,breastmnist:simclr,adrenalmnist3d:simclr,fsdd:simclr,mitdb:simclr,cora:simclr,adult:simclr
+        --cases fashion_mnist:simclr,breastmnist:simclr,adrenalmnist3d:simclr,fsdd:simclr,mitdb:simclr,cora:simclr,adult:simclr,fashion_mnist:mae
 fi
 
 if [ "$DRY" = 1 ]; then

@@ -53,7 +53,10 @@ CPU = torch.device("cpu")
 
 def build(adapter, method_name, hp):
     torch.manual_seed(0)
-    return get_method_class(method_name)(encoder_for(adapter), adapter.spec, adapter.task, **hp)
+    cls = get_method_class(method_name)
+    # masked methods (MAE, JEPA) build their own token encoder, as the runner does
+    encoder = cls.build_encoder(adapter.spec, **hp) if cls.builds_encoder else encoder_for(adapter)
+    return cls(encoder, adapter.spec, adapter.task, **hp)
 
 
 def finish(device: torch.device) -> None:

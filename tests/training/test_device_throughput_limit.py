@@ -64,3 +64,24 @@ def test_replay_cycles_the_recorded_views_in_order():
 
     replay = dt._Replay(_Fake(), n=4)
     assert [replay(None) for _ in range(10)] == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+
+
+def test_the_throughput_cases_build_a_masked_methods_own_token_encoder():
+    """`throughput.py` cases such as fashion_mnist:mae (gpu_check's token-encoder case) build the
+    method's encoder as the runner does, and both the limit and the real loop train it."""
+    from benchmark.models.tokens import TokenEncoder
+
+    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
+    tp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tp)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = ToyA()
+        split, pool = a.splits()["train"], torch.arange(64)
+        assert isinstance(tp.build(a, "mae", {}).encoder, TokenEncoder)
+        assert not isinstance(tp.build(a, "simclr", {}).encoder, TokenEncoder)
+        assert tp.time_limit(a, "mae", {}, split, pool, 16, 2) > 0
+        assert tp.time_ours(a, "mae", {}, split, pool, 16, 2) > 0
+    finally:
+        torch.set_num_threads(threads)

@@ -243,7 +243,8 @@ def test_the_dry_gpu_check_runs_every_step_beside_the_baseline(tmp_path, fmnist_
     assert "jobs_done=2;jobs_total=2" in rows["methods_local"][4]
     assert "usage error as expected" in rows["methods_jobs_per_gpu_4"][3]
     assert "fashion_mnist:simclr ours/limit" in rows["throughput_encoders"][3]  # ours / limit per encoder
-    assert "fashion_mnist_ours_limit=" in rows["throughput_encoders"][4]
+    assert "fashion_mnist_simclr_ours_limit=" in rows["throughput_encoders"][4]
+    assert "fashion_mnist_mae_ours_limit=" in rows["throughput_encoders"][4]  # the token encoder
     assert "h one job at a time" in rows["projection"][3]  # the suite's projected time from the job times
     assert "hours_one_at_a_time=" in rows["projection"][4]
     # compiled / eager, for the loop and the limit

@@ -95,6 +95,29 @@ def test_an_unmeasured_dataset_takes_the_factor_of_one_with_its_input_spec(gp, t
     assert tot["by_dataset"] == pytest.approx({"speech_commands": 96.0, "breastmnist": 24.0, "ecg200": 96.0})
 
 
+def test_a_method_the_grid_cannot_measure_costs_the_costliest_measured_method(gp, tmp_path, monkeypatch):
+    costs = gp.method_costs(_grid_store(tmp_path / "store.sqlite"))
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text(
+        "name: s\ndatasets:\n  - name: cora\n    epochs: 40\nmethods: [simclr, dgi, byol]\nseeds: [0]\n"
+        "fractions: [1.0]\nprobes: [linear]\nprotocols: [label_fraction]\n"
+    )
+    monkeypatch.setattr(gp, "split_sizes", lambda name, data_dir, options: (4000, 500, 1000))
+    from benchmark.orchestration.suites import load_suite
+
+    suite = load_suite(str(suite_file))
+    # BYOL runs on images: the grid should have measured it, and a projection without it is refused
+    with pytest.raises(SystemExit, match="no finished fashion_mnist job of byol"):
+        gp.project(suite, costs, {"fashion_mnist": 1.0, "cora": 1.0}, None)
+    costs["byol"] = costs["simclr"]
+    tot = gp.project(suite, costs, {"fashion_mnist": 1.0, "cora": 1.0}, None)
+    # DGI runs on node tasks only: SimCLR's job stands in, so all three Cora jobs cost the same
+    assert tot["proxied"] == {"dgi": "simclr"} and tot["jobs"] == 3
+    # training 10 s × (40 × 4,000) / (20 × 2,000) = 40 s; embedding and evaluation
+    # (1 + 1) s × (4,000 + 500 + 1,000) / 5,000 = 2.2 s
+    assert tot["seconds"] == pytest.approx(3 * 42.2)
+
+
 # ---- benchmarks/gpu_table.py: docs/performance.md's GPU table from a gpu_check.sh run --------------
 def _gpu_check_out(tmp_path: Path, dry: str) -> Path:
     out = tmp_path / f"out{dry}"

@@ -187,6 +187,24 @@ def _absent_data(args, jobs, suite) -> list:
     return absent
 
 
+def l2_edge_line(edges: dict | None, shown: int = 4) -> str | None:
+    """One summary line when val chose an L2 strength on the linear probe grid's edge, else None."""
+    if not edges or not (edges["top"] or edges["bottom"]):
+        return None
+    parts = []
+    for side in ("top", "bottom"):
+        hits = sorted(edges[side].items(), key=lambda kv: (-kv[1], kv[0]))
+        if hits:
+            named = ", ".join(f"{d} {m} ×{n}" for (d, m), n in hits[:shown])
+            more = f", {len(hits) - shown} more" if len(hits) > shown else ""
+            parts.append(f"its {side} edge in {sum(edges[side].values())} ({named}{more})")
+    return (
+        f"linear probe: of {edges['heads']} val-selected heads, the L2 strength sat on "
+        f"{' and '.join(parts)}: the grid may be too narrow for them (docs/protocol.md; a suite's "
+        "`linear_l2_grid` widens it)"
+    )
+
+
 def _report_run(summary: dict, out: Path, written: dict, t_start: float) -> int:
     """The end-of-run lines (counts, tables, wall time, evaluation share, partners left out): 1 when a
     job failed or collapsed, else 0."""
@@ -211,6 +229,9 @@ def _report_run(summary: dict, out: Path, written: dict, t_start: float) -> int:
             f"{100 * summary['eval_s'] / summary['train_s']:.0f} % of training {summary['train_s']:.1f} s",
             file=sys.stderr,
         )
+    edge_line = l2_edge_line(summary.get("l2_edges"))
+    if edge_line:
+        print(edge_line, file=sys.stderr)
     if summary.get("missing_partners"):
         print(
             "OOD partners left out (files missing; `fetch` stages them; ood.md lists them):", file=sys.stderr

@@ -271,14 +271,19 @@ class JobContext:
         shared by the label-fraction, robustness and OOD protocols (same features, same result)."""
         if fraction not in self.linear_heads:
             sub = self.fraction_subset(fraction)
-            self.linear_heads[fraction] = LinearHead(
+            grid = tuple(self.job.linear_l2_grid or L2_GRID)
+            head = self.linear_heads[fraction] = LinearHead(
                 self.features("train", fraction)[sub],
                 self.labels("train")[sub],
                 self.features("val", fraction),
                 self.labels("val"),
                 self.task,
-                l2_grid=tuple(self.job.linear_l2_grid or L2_GRID),
+                l2_grid=grid,
             )
+            # what val chose, kept with the job: a choice on the grid's edge says the grid is too
+            # narrow (docs/protocol.md), and the run summary counts those
+            noted = self.histories.setdefault("linear_l2", {"grid": list(grid), "selected": {}})
+            noted["selected"][f"{fraction:g}"] = float(head.l2)
         return self.linear_heads[fraction]
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:

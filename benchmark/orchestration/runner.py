@@ -217,6 +217,22 @@ def write_job_log(work_dir, job: Job, text: str) -> Path | None:
         return None
 
 
+def note_l2_edges(summary: dict, job: Job, history: dict) -> None:
+    """Count the job's val-selected linear heads, and those whose L2 strength sits on an edge of its
+    grid, per (dataset, method): the run summary names them (docs/protocol.md, "grid edge")."""
+    noted = history.get("linear_l2")
+    if not noted or len(noted.get("grid", [])) < 2:
+        return
+    low, high = min(noted["grid"]), max(noted["grid"])
+    edges = summary.setdefault("l2_edges", {"heads": 0, "top": {}, "bottom": {}})
+    for l2 in noted["selected"].values():
+        edges["heads"] += 1
+        side = "top" if l2 >= high else "bottom" if l2 <= low else None
+        if side:
+            key = (job.dataset, job.method)
+            edges[side][key] = edges[side].get(key, 0) + 1
+
+
 def record_result(
     store,
     job: Job,
@@ -244,6 +260,8 @@ def record_result(
         summary["eval_s"] = summary.get("eval_s", 0.0) + sum(timing["eval_s"].values())
     for partner, reason in ((res.history or {}).get("ood_missing") or {}).items():
         summary.setdefault("missing_partners", {})[(job.dataset, partner)] = reason
+    if res.status == "done":
+        note_l2_edges(summary, job, res.history or {})
     if res.status != "done":
         error = " ".join(str(res.error).split())
         summary["failed"].append((job.label(), error))

@@ -139,3 +139,35 @@ def test_a_suites_linear_l2_grid_is_the_one_the_head_selects_from(tmp_path):
         default = toy_ctx(toy_job(probes=("linear",)), tmp_path / "default")
         assert wide.linear_head(1.0).l2 in (30.0, 300.0)
         assert default.linear_head(1.0).l2 in L2_GRID
+        # the job keeps its grid and what val chose there (the run summary reads it)
+        assert wide.histories["linear_l2"] == {
+            "grid": [30.0, 300.0],
+            "selected": {"1": wide.linear_head(1.0).l2},
+        }
+
+
+def test_the_run_summary_names_the_heads_whose_l2_sat_on_the_grids_edge():
+    from types import SimpleNamespace
+
+    from benchmark.cli import l2_edge_line
+    from benchmark.orchestration.runner import note_l2_edges
+
+    grid = [1e-6, 1e-4, 1e-2, 1e-1]
+    summary: dict = {}
+    for dataset, method, selected in (
+        ("cora", "mmcr", {"0.1": 0.1, "1": 0.1}),  # both on the top edge
+        ("cora", "simclr", {"0.1": 1e-4, "1": 1e-2}),  # inside
+        ("adult", "simclr", {"1": 1e-6}),  # the bottom edge
+    ):
+        job = SimpleNamespace(dataset=dataset, method=method)
+        note_l2_edges(summary, job, {"linear_l2": {"grid": grid, "selected": selected}})
+    note_l2_edges(summary, SimpleNamespace(dataset="x", method="y"), {})  # no linear head: nothing
+    assert summary["l2_edges"] == {
+        "heads": 5,
+        "top": {("cora", "mmcr"): 2},
+        "bottom": {("adult", "simclr"): 1},
+    }
+    line = l2_edge_line(summary["l2_edges"])
+    assert line.startswith("linear probe: of 5 val-selected heads, the L2 strength sat on its top edge in 2 ")
+    assert "(cora mmcr ×2) and its bottom edge in 1 (adult simclr ×1)" in line
+    assert l2_edge_line({"heads": 3, "top": {}, "bottom": {}}) is None and l2_edge_line(None) is None

@@ -207,9 +207,11 @@ class LinearHead:
         self.std = train_x.std(0, keepdim=True).nan_to_num(1.0).clamp_min(1e-6)
         tr, va = self._norm(train_x), self._norm(val_x)
         best = None
+        self.val_scores: list[float] = []  # per grid value, in grid order (ties keep the first)
         for l2, head in zip(l2_grid, fit_logreg_grid(tr, train_y, task, l2_grid)):
             with torch.no_grad():
                 score = selection_score(probabilities(head(va), task), val_y, task)
+            self.val_scores.append(float(score))
             if best is None or score > best[0] + 1e-12:
                 best = (score, l2, head)
         self.val_score, self.l2, self.head = best

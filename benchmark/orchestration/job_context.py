@@ -282,8 +282,9 @@ class JobContext:
             )
             # what val chose, kept with the job: a choice on the grid's edge says the grid is too
             # narrow (docs/protocol.md), and the run summary counts those
-            noted = self.histories.setdefault("linear_l2", {"grid": list(grid), "selected": {}})
+            noted = self.histories.setdefault("linear_l2", {"grid": list(grid), "selected": {}, "val": {}})
             noted["selected"][f"{fraction:g}"] = float(head.l2)
+            noted["val"][f"{fraction:g}"] = head.val_scores
         return self.linear_heads[fraction]
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:

@@ -217,17 +217,28 @@ def write_job_log(work_dir, job: Job, text: str) -> Path | None:
         return None
 
 
+def l2_edge(grid: list[float], chosen: float, val_scores: list[float] | None) -> str | None:
+    """ "top" or "bottom" when val chose an end of the (ascending) grid and beat its neighbour there,
+    else None. A choice tied with its neighbour is no sign of a narrow grid: ties keep the first
+    value, so a flat val score would always land on the bottom edge."""
+    if len(grid) < 2 or chosen not in (grid[0], grid[-1]):
+        return None
+    end, inner = (-1, -2) if chosen == grid[-1] else (0, 1)
+    if val_scores and len(val_scores) == len(grid) and val_scores[end] <= val_scores[inner] + 1e-12:
+        return None
+    return "top" if end == -1 else "bottom"
+
+
 def note_l2_edges(summary: dict, job: Job, history: dict) -> None:
     """Count the job's val-selected linear heads, and those whose L2 strength sits on an edge of its
     grid, per (dataset, method): the run summary names them (docs/protocol.md, "grid edge")."""
     noted = history.get("linear_l2")
-    if not noted or len(noted.get("grid", [])) < 2:
+    if not noted:
         return
-    low, high = min(noted["grid"]), max(noted["grid"])
     edges = summary.setdefault("l2_edges", {"heads": 0, "top": {}, "bottom": {}})
-    for l2 in noted["selected"].values():
+    for fraction, l2 in noted["selected"].items():
         edges["heads"] += 1
-        side = "top" if l2 >= high else "bottom" if l2 <= low else None
+        side = l2_edge(list(noted["grid"]), l2, (noted.get("val") or {}).get(fraction))
         if side:
             key = (job.dataset, job.method)
             edges[side][key] = edges[side].get(key, 0) + 1

@@ -140,10 +140,13 @@ def test_a_suites_linear_l2_grid_is_the_one_the_head_selects_from(tmp_path):
         assert wide.linear_head(1.0).l2 in (30.0, 300.0)
         assert default.linear_head(1.0).l2 in L2_GRID
         # the job keeps its grid and what val chose there (the run summary reads it)
+        head = wide.linear_head(1.0)
         assert wide.histories["linear_l2"] == {
             "grid": [30.0, 300.0],
-            "selected": {"1": wide.linear_head(1.0).l2},
+            "selected": {"1": head.l2},
+            "val": {"1": head.val_scores},
         }
+        assert len(head.val_scores) == 2 and head.val_score == max(head.val_scores)
 
 
 def test_the_run_summary_names_the_heads_whose_l2_sat_on_the_grids_edge():
@@ -154,20 +157,23 @@ def test_the_run_summary_names_the_heads_whose_l2_sat_on_the_grids_edge():
 
     grid = [1e-6, 1e-4, 1e-2, 1e-1]
     summary: dict = {}
-    for dataset, method, selected in (
-        ("cora", "mmcr", {"0.1": 0.1, "1": 0.1}),  # both on the top edge
-        ("cora", "simclr", {"0.1": 1e-4, "1": 1e-2}),  # inside
-        ("adult", "simclr", {"1": 1e-6}),  # the bottom edge
+    for dataset, method, selected, val in (
+        ("cora", "mmcr", {"0.1": 0.1, "1": 0.1}, {}),  # both on the top edge (no val scores kept)
+        ("cora", "simclr", {"0.1": 1e-4, "1": 1e-2}, {}),  # inside
+        ("adult", "simclr", {"1": 1e-6}, {"1": [0.9, 0.8, 0.7, 0.7]}),  # the bottom edge, a strict win
+        # the bottom edge by a tie: ties keep the first grid value, so a flat val is no narrow grid
+        ("ecg200", "simclr", {"1": 1e-6}, {"1": [0.8, 0.8, 0.8, 0.7]}),
+        ("ecg200", "mmcr", {"1": 0.1}, {"1": [0.5, 0.6, 0.7, 0.7]}),  # the top edge, tied with 1e-2
     ):
         job = SimpleNamespace(dataset=dataset, method=method)
-        note_l2_edges(summary, job, {"linear_l2": {"grid": grid, "selected": selected}})
+        note_l2_edges(summary, job, {"linear_l2": {"grid": grid, "selected": selected, "val": val}})
     note_l2_edges(summary, SimpleNamespace(dataset="x", method="y"), {})  # no linear head: nothing
     assert summary["l2_edges"] == {
-        "heads": 5,
+        "heads": 7,
         "top": {("cora", "mmcr"): 2},
         "bottom": {("adult", "simclr"): 1},
     }
     line = l2_edge_line(summary["l2_edges"])
-    assert line.startswith("linear probe: of 5 val-selected heads, the L2 strength sat on its top edge in 2 ")
+    assert line.startswith("linear probe: of 7 val-selected heads, the L2 strength sat on its top edge in 2 ")
     assert "(cora mmcr ×2) and its bottom edge in 1 (adult simclr ×1)" in line
     assert l2_edge_line({"heads": 3, "top": {}, "bottom": {}}) is None and l2_edge_line(None) is None

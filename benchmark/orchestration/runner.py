@@ -218,9 +218,9 @@ def write_job_log(work_dir, job: Job, text: str) -> Path | None:
 
 
 def l2_edge(grid: list[float], chosen: float, val_scores: list[float] | None) -> str | None:
-    """ "top" or "bottom" when val chose an end of the (ascending) grid and beat its neighbour there,
-    else None. A choice tied with its neighbour is no sign of a narrow grid: ties keep the first
-    value, so a flat val score would always land on the bottom edge."""
+    """The grid's edge ("top" or "bottom") where val chose an end of the ascending grid and beat its
+    neighbour there, else None. A choice tied with its neighbour is no sign of a narrow grid: ties
+    keep the first value, so a flat val score would always land on the bottom edge."""
     if len(grid) < 2 or chosen not in (grid[0], grid[-1]):
         return None
     end, inner = (-1, -2) if chosen == grid[-1] else (0, 1)
@@ -273,7 +273,7 @@ def record_result(
         summary.setdefault("missing_partners", {})[(job.dataset, partner)] = reason
     if res.status == "done":
         note_l2_edges(summary, job, res.history or {})
-    if res.status != "done":
+    else:
         error = " ".join(str(res.error).split())
         summary["failed"].append((job.label(), error))
         where = f" (traceback: {log_path})" if log_path else ""

@@ -31,6 +31,7 @@ fraction, small next to pretraining), data loading, and the first job's CUDA sta
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -153,6 +154,7 @@ def project(suite, costs: dict, factors: dict, data_dir, log=print) -> dict:
                 sizes[key] = f"{type(e).__name__}: {str(e)[:120]}"
         return sizes[key]
 
+    @functools.cache
     def spec(name: str):
         from datasets.base import get_adapter
 
@@ -161,6 +163,7 @@ def project(suite, costs: dict, factors: dict, data_dir, log=print) -> dict:
         except Exception:  # noqa: BLE001 - an unknown spec shares no factor
             return None
 
+    @functools.cache
     def stand_in() -> str:
         """The costliest measured method that trains one model per job: an upper bound for a method
         the grid could not measure."""
@@ -169,6 +172,7 @@ def project(suite, costs: dict, factors: dict, data_dir, log=print) -> dict:
             one_model or costs, key=lambda m: costs[m]["train_s"] + costs[m]["embed_s"] + costs[m]["eval_s"]
         )
 
+    @functools.cache
     def factor(name: str) -> float:
         if name in factors:
             return factors[name]

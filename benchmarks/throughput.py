@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmark.models.encoders import encoder_for  # noqa: E402
+from benchmark.orchestration.job_context import method_encoder  # noqa: E402
 from benchmark.training.pretrain import PretrainConfig, adamw, pretrain, view_generator  # noqa: E402
 from datasets.base import ADAPTERS, get_adapter  # noqa: E402
 from methods.base import get_method_class  # noqa: E402
@@ -54,9 +55,7 @@ CPU = torch.device("cpu")
 def build(adapter, method_name, hp):
     torch.manual_seed(0)
     cls = get_method_class(method_name)
-    # masked methods (MAE, JEPA) build their own token encoder, as the runner does
-    encoder = cls.build_encoder(adapter.spec, **hp) if cls.builds_encoder else encoder_for(adapter)
-    return cls(encoder, adapter.spec, adapter.task, **hp)
+    return cls(method_encoder(cls, adapter, hp), adapter.spec, adapter.task, **hp)  # as the runner builds it
 
 
 def finish(device: torch.device) -> None:

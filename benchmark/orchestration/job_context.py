@@ -79,10 +79,7 @@ class JobContext:
         the dataset's label space (a transfer source's) for the method's heads."""
         cls = get_method_class(self.job.method)
         torch.manual_seed(name_seed("init", self.job.seed))
-        if cls.builds_encoder:  # masked methods: a token transformer built from the spec
-            encoder = cls.build_encoder(self.adapter.spec, **self.job.method_hparams)
-        else:
-            encoder = encoder_for(self.adapter)
+        encoder = method_encoder(cls, self.adapter, self.job.method_hparams)
         # every method, SSL or reference, starts from the job's init (docs/design.md §2.1)
         encoder = initialize(encoder, self.job.init)
         return cls(
@@ -289,6 +286,14 @@ class JobContext:
 
     def keep_probe(self, probe: str, fraction: float, result) -> None:
         self.probe_results[(probe, fraction)] = result
+
+
+def method_encoder(cls, adapter, hparams: dict) -> torch.nn.Module:
+    """A fresh encoder for method class `cls` on `adapter`: the masked methods' own token transformer
+    built from the spec, else the adapter's default encoder."""
+    if cls.builds_encoder:
+        return cls.build_encoder(adapter.spec, **hparams)
+    return encoder_for(adapter)
 
 
 def _cap(labels, cap, dataset, split):

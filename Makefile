@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sslbench-installed
 PYTEST_ARGS ?=
+# The exact tested set; constraints-gpu-image.txt is the GPU image's (with its own PYTHON and VENV).
+CONSTRAINTS ?= constraints.txt
 # Real data: $SSLBENCH_DATA_DIR if set, else ../shared/data when it sits beside the checkout;
 # otherwise adapters download the official files into ~/.cache/sslbench/data.
 SSLBENCH_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
@@ -11,9 +13,9 @@ export SSLBENCH_DATA_DIR
 
 .PHONY: bench test install clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,dist]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,dist]'
 	@touch $(STAMP)
 
 install: $(STAMP)

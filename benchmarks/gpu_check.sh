@@ -41,6 +41,9 @@ PY=${PYTHON:-}
 if [ -z "$PY" ]; then # the GPU image has python3 only
     if command -v python >/dev/null 2>&1; then PY=python; else PY=python3; fi
 fi
+case $PY in # a relative path, absolute: the baseline's steps run from the baseline's folder
+    */*) PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY") ;;
+esac
 DRY=${GPU_CHECK_DRY:-0}
 BUDGET=${GPU_CHECK_BUDGET_S:-470}
 DATA=${DATA_DIR:-${SSLBENCH_DATA_DIR:-data}}

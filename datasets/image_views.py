@@ -27,6 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from benchmark.core.host_copy import constant
 from benchmark.core.views import ViewPolicy, local_side
 from datasets.draws import on
 from datasets.draws import uniform as _rand
@@ -103,7 +104,7 @@ def saturation_jitter(x: torch.Tensor, g: torch.Generator, saturation=0.4, p: fl
     n = x.shape[0]
     apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(n, 1, 1, 1)
     f = _rand(n, 1 - saturation, 1 + saturation, g, x.device).view(n, 1, 1, 1)
-    w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    w = constant(LUMA, x.device, x.dtype).view(1, 3, 1, 1)
     gray = (x * w).sum(1, keepdim=True)
     return apply * (gray + f * (x - gray)).clamp(0, 1) + (1 - apply) * x
 
@@ -112,7 +113,7 @@ def random_grayscale(x: torch.Tensor, g: torch.Generator, p: float = 0.2) -> tor
     """RGB only: replace an image by its luminance (kept 3-channel) with probability p."""
     n = x.shape[0]
     apply = (_rand(n, 0, 1, g, x.device) < p).to(x.dtype).view(n, 1, 1, 1)
-    w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    w = constant(LUMA, x.device, x.dtype).view(1, 3, 1, 1)
     gray = (x * w).sum(1, keepdim=True).expand_as(x)
     return apply * gray + (1 - apply) * x
 
@@ -133,7 +134,7 @@ LUMA = (0.299, 0.587, 0.114)
 def _luminance(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] != 3:
         return x.mean(1, keepdim=True)
-    w = torch.tensor(LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    w = constant(LUMA, x.device, x.dtype).view(1, 3, 1, 1)
     return (x * w).sum(1, keepdim=True)
 
 
@@ -288,7 +289,7 @@ def rand_augment_op(k: int, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         theta[:, 1, 0], theta[:, 1, 1] = torch.sin(a), torch.cos(a)
         return _affine(x, theta)
     if name == "sharpness":
-        kernel = torch.tensor([[1.0, 1, 1], [1, 5, 1], [1, 1, 1]], device=x.device, dtype=x.dtype) / 13
+        kernel = constant(((1.0, 1, 1), (1, 5, 1), (1, 1, 1)), x.device, x.dtype) / 13
         c = x.shape[1]
         smooth = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel.expand(c, 1, 3, 3), groups=c)
         return _blend(x, smooth, f)

@@ -47,10 +47,11 @@ def shift_time(x: torch.Tensor, shift: torch.Tensor, fill: torch.Tensor | float 
     src = pos - on(shift, x.device).long().view(_bshape(n, x))
     valid = (src >= 0) & (src < t)
     out = torch.gather(x, -1, src.clamp(0, t - 1).expand(x.shape))
-    fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
-    if fill_t.dim() > 0:
-        fill_t = fill_t.view(_bshape(n, x))
-    return torch.where(valid.expand(x.shape), out, fill_t)
+    if isinstance(fill, torch.Tensor):
+        fill = on(fill, x.device).to(x.dtype)
+        fill = fill.view(_bshape(n, x)) if fill.dim() > 0 else fill
+    # a number stays a scalar operand: no tensor made on the host and copied per call
+    return torch.where(valid.expand(x.shape), out, fill)
 
 
 def random_time_shift(x, g, max_frac: float = 0.1, fill=0.0):

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.core.host_copy import to_device
 from benchmark.core.views import ViewPolicy
 from benchmark.models.tokens import (
     TOKEN_SPECS,
@@ -230,7 +231,8 @@ class JEPA(Method):
             ctx_idx, tgt_idx = sample_batch_masks(h.shape[0], tok.grid, tok.ordered, *scales)
         else:
             ctx_idx, tgt_idx = sample_masks(tok.grid, tok.ordered, *scales)
-        ctx_idx, tgt_idx = ctx_idx.to(h.device), tgt_idx.to(h.device)
+        # drawn on the host (the paper's collator); queued to the device, no wait for the GPU
+        ctx_idx, tgt_idx = to_device(ctx_idx, h.device), to_device(tgt_idx, h.device)
         target = gather_tokens(F.layer_norm(h, h.shape[-1:]), tgt_idx)
         z = self.encoder.forward_tokens(x, keep=ctx_idx)
         return jepa_loss(self.predictor(z, ctx_idx, tgt_idx), target)

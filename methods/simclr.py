@@ -28,7 +28,7 @@ def nt_xent_loss(
     if world_size == 1:
         sim = z @ z.t() / temperature
         sim.fill_diagonal_(float("-inf"))  # a sample is never its own negative
-        targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+        targets = torch.cat([torch.arange(n, 2 * n, device=z.device), torch.arange(0, n, device=z.device)])
         return F.cross_entropy(sim, targets)
     big_n = n * world_size
     cand = torch.cat([gather_with_grad(z[:n]), gather_with_grad(z[n:])])  # global view 1, then view 2

@@ -24,10 +24,11 @@ from typing import Any, Callable
 
 import torch
 
+from benchmark.core.host_copy import pin_batch
 from benchmark.core.io import atomic_torch_save, safe_torch_load
 from benchmark.core.views import ViewPolicy
 from benchmark.training.optim import Schedules, build_optimizer, lr_at
-from benchmark.training.resident import pin_batch, step_batches
+from benchmark.training.resident import step_batches
 from datasets.base import Adapter, Split
 from datasets.splitting import name_seed
 from methods.base import Method

@@ -20,25 +20,12 @@ from typing import Any
 
 import torch
 
+from benchmark.core.host_copy import pin_batch
 from datasets.base import Adapter, Split
 
 # Share of the device's free memory a resident split may take: the model, its activations and the
 # optimiser keep the rest (several jobs per GPU each see what the others left free).
 RESIDENT_SHARE = 0.25
-
-
-def pin_batch(batch: Any, device: torch.device) -> Any:
-    """Page-locked copy of a CPU batch (tensor, or tuple/list/dict of them) when the target is CUDA,
-    so `prepare`'s `.to(device, non_blocking=True)` is a truly asynchronous copy; a no-op on CPU."""
-    if device.type != "cuda":
-        return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.pin_memory() if batch.device.type == "cpu" else batch
-    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
-        return type(batch)(pin_batch(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: pin_batch(v, device) for k, v in batch.items()}
-    return batch
 
 
 def split_bytes(split: Split) -> int:

@@ -190,7 +190,9 @@ def test_the_dry_gpu_check_runs_every_step_beside_the_baseline(tmp_path, fmnist_
             [git, "-C", str(ROOT), "cat-file", "-e", f"{BASELINE_COMMIT}^{{commit}}"], capture_output=True
         ).returncode
     )
-    env = dict(os.environ, GPU_CHECK_DRY="1", OUT=str(tmp_path / "out"), PYTHON=sys.executable)
+    # PYTHON relative to the checkout, as a user may give it: the baseline's steps run from its folder
+    python = os.path.relpath(sys.executable, ROOT)
+    env = dict(os.environ, GPU_CHECK_DRY="1", OUT=str(tmp_path / "out"), PYTHON=python)
     if has_baseline:
         base = tmp_path / "baseline"
         base.mkdir()

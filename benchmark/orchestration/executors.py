@@ -53,7 +53,7 @@ class ExecutorOptions:
     cpus_per_job: float = 1  # ray num_cpus / slurm cpus_per_task
     gpus_per_job: float = 0  # ray num_gpus / slurm gpus_per_node
     jobs_per_gpu: int | None = None  # process/ray: K jobs share each GPU (ray: num_gpus = 1/K)
-    gpu_ids: list[int] | None = None  # process with jobs_per_gpu: the GPUs workers are spread over
+    gpu_ids: list[int] | None = None  # process on CUDA: the GPUs workers are spread over
     mem_gb: float | None = None  # slurm
     timeout_min: int = 240  # slurm
     partition: str | None = None  # slurm
@@ -179,7 +179,29 @@ def process_gpu_ids(device, gpu_count: int) -> list[int]:
     return list(range(gpu_count))
 
 
-# The GPU this process-pool worker runs its jobs on (--jobs-per-gpu), set by its initializer.
+def process_pool_gpus(opts: ExecutorOptions, device, gpu_count: int) -> tuple[ExecutorOptions, str]:
+    """(options with `gpu_ids`, the device a job is given) for a process pool on `device`. On CUDA
+    the workers go round-robin over the GPUs (`worker_gpu`): K per GPU under --jobs-per-gpu, else
+    --workers or one per core spread the same way, not all on the first GPU; each worker picks its
+    GPU in its initializer and a job's "cuda" is its worker's GPU. Elsewhere: unchanged."""
+    from dataclasses import replace
+
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        return opts, str(device)
+    return replace(opts, gpu_ids=process_gpu_ids(device, gpu_count)), "cuda"
+
+
+def process_pool_size(opts: ExecutorOptions, cores: int) -> int:
+    """Workers of a process pool: K per GPU under --jobs-per-gpu, else --workers, else one per core."""
+    if opts.jobs_per_gpu:
+        return opts.jobs_per_gpu * len(opts.gpu_ids or [])
+    return opts.workers or cores
+
+
+# The GPU this process-pool worker runs its jobs on (CUDA jobs), set by its initializer.
 _WORKER_GPU: int | None = None
 
 
@@ -194,7 +216,7 @@ def _claim_gpu(gpu_ids: list[int], counter) -> int:
 
 
 def worker_identity() -> tuple[int, int | None]:
-    """(pid, GPU under --jobs-per-gpu or None) of this worker process."""
+    """(pid, its GPU for CUDA jobs or None) of this worker process."""
     return os.getpid(), _WORKER_GPU
 
 
@@ -206,7 +228,7 @@ def _init_process_worker(threads: int, path: list[str], gpu_ids=None, counter=No
 
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
-    if gpu_ids:  # --jobs-per-gpu: this worker's jobs run on its GPU (execute_job)
+    if gpu_ids:  # CUDA jobs: this worker's jobs run on its GPU (execute_job)
         torch.cuda.set_device(_claim_gpu(gpu_ids, counter))
 
 
@@ -262,12 +284,8 @@ def run_grid(
     cv = code_version()
     by_hash = {j.config_hash(): j for j in pending}
     dev = str(device)
-    if opts.jobs_per_gpu and executor == "process":
-        from dataclasses import replace
-
-        # each worker picks its GPU in its initializer; a job's "cuda" is its worker's GPU
-        ids = process_gpu_ids(device, torch.cuda.device_count())
-        opts, dev = replace(opts, gpu_ids=ids), "cuda"
+    if executor == "process":
+        opts, dev = process_pool_gpus(opts, device, torch.cuda.device_count() if device.type == "cuda" else 0)
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())  # workers may start elsewhere
     work_dir = Path(work_dir).resolve()
     make = lambda threads: [
@@ -323,13 +341,15 @@ def run_process(make, opts: ExecutorOptions, finish, by_hash, log, work_dir: Pat
     from concurrent.futures.process import BrokenProcessPool
 
     cores = _cores()
-    gpu_ids = opts.gpu_ids if opts.jobs_per_gpu else None
-    workers = opts.jobs_per_gpu * len(gpu_ids) if gpu_ids else opts.workers or cores
+    gpu_ids = opts.gpu_ids
+    workers = process_pool_size(opts, cores)
     threads = opts.threads_per_job or max(1, cores // workers)
     if workers * threads > cores:
         log(f"process executor: {workers} workers × {threads} threads > {cores} cores (oversubscribed)")
-    if gpu_ids:
+    if gpu_ids and opts.jobs_per_gpu:
         log(f"process executor: {workers} workers, {opts.jobs_per_gpu} per GPU on cuda:{gpu_ids}")
+    elif gpu_ids:
+        log(f"process executor: {workers} workers, round-robin over cuda:{gpu_ids}")
     tasks = make(threads)
     ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(
@@ -576,6 +596,11 @@ def worker_device(executor: str, name: str, opts: ExecutorOptions, amp: str = "o
                 raise UsageError(f"--device: {name!r} is not a device (auto, cpu, cuda, cuda:N)") from e
             if dev.type not in ("cpu", "cuda"):
                 raise UsageError(f"--device: {name!r} is not supported (auto, cpu, cuda, cuda:N)")
+        if executor == "slurm" and opts.gpus_per_job != int(opts.gpus_per_job):
+            raise UsageError(
+                f"--gpus-per-job {opts.gpus_per_job:g}: slurm gives a job whole GPUs; several jobs per "
+                f"GPU: --executor process or ray with --jobs-per-gpu K"
+            )
         if dev.type == "cuda" and not opts.gpus_per_job:
             raise UsageError(
                 f"--device {name} with --executor {executor} needs --gpus-per-job (or "

@@ -17,6 +17,8 @@ from benchmark.orchestration.executors import (
     ExecutorOptions,
     options_from,
     process_gpu_ids,
+    process_pool_gpus,
+    process_pool_size,
     ray_num_gpus,
     worker_device,
     worker_gpu,
@@ -40,6 +42,24 @@ def test_pool_gpus_from_the_device():
     for device, count in (("cuda:4", 4), ("cpu", 4), ("cuda", 0)):
         with pytest.raises(UsageError):
             process_gpu_ids(device, count)
+
+
+def test_a_cuda_process_pool_spreads_its_workers_over_the_gpus_with_or_without_k():
+    plain, dev = process_pool_gpus(ExecutorOptions(), "cuda", 2)
+    assert (plain.gpu_ids, dev, process_pool_size(plain, 16)) == ([0, 1], "cuda", 16)
+    assert [worker_gpu(w, plain.gpu_ids) for w in range(4)] == [0, 1, 0, 1]  # not all on cuda:0
+    k3, dev = process_pool_gpus(ExecutorOptions(jobs_per_gpu=3), "cuda", 2)
+    assert (k3.gpu_ids, dev, process_pool_size(k3, 16)) == ([0, 1], "cuda", 6)
+    one, dev = process_pool_gpus(ExecutorOptions(workers=4), "cuda:1", 2)
+    assert (one.gpu_ids, dev, process_pool_size(one, 16)) == ([1], "cuda", 4)
+    cpu, dev = process_pool_gpus(ExecutorOptions(workers=2), "cpu", 0)
+    assert (cpu.gpu_ids, dev, process_pool_size(cpu, 16)) == (None, "cpu", 2)
+
+
+def test_slurm_gives_whole_gpus():
+    with pytest.raises(UsageError, match="--gpus-per-job 0.5: slurm gives a job whole GPUs"):
+        worker_device("slurm", "cuda", ExecutorOptions(gpus_per_job=0.5))
+    assert str(worker_device("slurm", "cuda", ExecutorOptions(gpus_per_job=2))) == "cuda"
 
 
 def _sleep_then_identify():

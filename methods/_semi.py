@@ -15,13 +15,32 @@ def labelled_mask(y: torch.Tensor) -> torch.Tensor:
 
 
 def supervised_term(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """Cross entropy (BCE for multi-label) over the labelled rows; 0 (with a graph) when none."""
+    """Cross entropy (BCE for multi-label) over the labelled rows; 0 (with a graph) when none.
+    On an accelerator the rows are weighted by the mask (`masked_supervised_term`) rather than
+    selected by it: a selection makes the host read how many rows are labelled, a wait for the GPU
+    every step. On CPU the selection stays, so CPU runs keep their numbers to the bit."""
     lab = labelled_mask(y)
+    if logits.device.type != "cpu":
+        return masked_supervised_term(logits, y, lab, multilabel)
     if not lab.any():
         return logits.sum() * 0.0
     if multilabel:
         return F.binary_cross_entropy_with_logits(logits[lab], y[lab].float())
     return F.cross_entropy(logits[lab], y[lab])
+
+
+def masked_supervised_term(
+    logits: torch.Tensor, y: torch.Tensor, lab: torch.Tensor, multilabel: bool
+) -> torch.Tensor:
+    """`supervised_term` without reading the mask on the host: every row's loss (unlabelled rows
+    given a dummy target), weighted by the mask and divided by the labelled count (at least 1), the
+    same mean up to float summation order; 0 (with a graph) when no row is labelled."""
+    w = lab.to(logits.dtype)
+    if multilabel:
+        per_row = F.binary_cross_entropy_with_logits(logits, y.clamp(min=0).float(), reduction="none").mean(1)
+    else:
+        per_row = F.cross_entropy(logits, y.clamp(min=0), reduction="none")
+    return (per_row * w).sum() / w.sum().clamp(min=1)
 
 
 # The semi-supervised papers' views (weak: flip + translate; strong: RandAugment + Cutout), named

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from benchmark.core.host_copy import pin_batch
+from benchmark.core.host_copy import pin_batch, to_device
 from datasets.base import Adapter, Split
 
 # Share of the device's free memory a resident split may take: the model, its activations and the
@@ -62,7 +62,7 @@ class HostBatches:
         return self.adapter.prepare(pin_batch(self.adapter.batch(self.split, idx), self.device), self.device)
 
     def labels(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.split.labels[idx].to(self.device, non_blocking=True)
+        return to_device(self.split.labels[idx], self.device)
 
 
 class DeviceResidentSplit(HostBatches):
@@ -76,7 +76,7 @@ class DeviceResidentSplit(HostBatches):
         """The epoch's index batches on the device, in one copy (not one per step)."""
         if not batches:
             return batches
-        flat = pin_batch(torch.cat(batches), self.device).to(self.device, non_blocking=True)
+        flat = to_device(torch.cat(batches), self.device)
         return list(flat.split([len(b) for b in batches]))
 
     def inputs(self, idx: torch.Tensor) -> Any:

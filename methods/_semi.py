@@ -1,5 +1,5 @@
-"""Helpers for the semi-supervised methods: which rows carry a label and the supervised term.
-`y` is −1 (a row of −1 for multi-label sets) for samples outside the labelled subset."""
+"""Helpers for the semi-supervised methods: the supervised term and the papers' views. `y` is −1 (a
+row of −1 for multi-label sets) for samples outside the labelled subset (`methods.base.LabelledRows`)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,25 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.core.views import ViewPolicy
+from methods.base import LabelledRows, labelled_mask
 from methods.recipe import Deviation
 
 
-def labelled_mask(y: torch.Tensor) -> torch.Tensor:
-    return (y >= 0).all(1) if y.dim() > 1 else y >= 0
-
-
-def supervised_term(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
+def supervised_term(
+    logits: torch.Tensor, y: torch.Tensor, multilabel: bool, rows: LabelledRows | None = None
+) -> torch.Tensor:
     """Cross entropy (BCE for multi-label) over the labelled rows; 0 (with a graph) when none.
-    On an accelerator the rows are weighted by the mask (`masked_supervised_term`) rather than
-    selected by it: a selection makes the host read how many rows are labelled, a wait for the GPU
-    every step. On CPU the selection stays, so CPU runs keep their numbers to the bit."""
-    lab = labelled_mask(y)
-    if logits.device.type != "cpu":
-        return masked_supervised_term(logits, y, lab, multilabel)
-    if not lab.any():
+    `rows`: the labelled rows as the host knows them (`Method.batch_rows`, set by the pretraining
+    loop), selected by index with no read of the device. Without them a GPU weights the rows by the
+    mask (`masked_supervised_term`) rather than selecting them, which would make the host wait for
+    the count; the CPU selects them, the same rows in the same order, so its numbers do not move."""
+    if rows is None:
+        if logits.device.type != "cpu":
+            return masked_supervised_term(logits, y, labelled_mask(y), multilabel)
+        rows = LabelledRows.of(y)
+    if not rows.count:
         return logits.sum() * 0.0
+    lab = rows.labelled
     if multilabel:
         return F.binary_cross_entropy_with_logits(logits[lab], y[lab].float())
     return F.cross_entropy(logits[lab], y[lab])

@@ -13,18 +13,46 @@ declared in its file next to its loss; `recipes="legacy"` reproduces the pre-rec
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
+from benchmark.core.host_copy import to_device
 from benchmark.core.registry import Registry
 from benchmark.core.specs import SPEC_KINDS, InputSpec, TaskSpec
 from benchmark.core.views import ViewPolicy
 from methods.recipe import EMA, RECIPE_FIELDS, Recipe, recipe_digest, resolve_recipe
 
 View = Callable[..., Any]  # view(x) or view(x, policy)
+
+
+def labelled_mask(y: torch.Tensor) -> torch.Tensor:
+    """Which rows of `y` carry a label (−1, or a row of −1 for multi-label sets, marks the rest)."""
+    return (y >= 0).all(1) if y.dim() > 1 else y >= 0
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    """The labelled and the unlabelled rows of a batch, as ascending indices on the batch's device.
+    Their counts are shapes, so a step sizes its parts by them without reading the device."""
+
+    labelled: torch.Tensor
+    unlabelled: torch.Tensor
+
+    @classmethod
+    def of(cls, y: torch.Tensor, device: torch.device | str | None = None) -> LabelledRows:
+        """The rows of the labels `y`, placed on `device` (`y`'s own by default). From labels on the
+        host the indices are queued to the device without a wait; from labels on a GPU the host
+        waits for them (the nonzero's size)."""
+        lab = labelled_mask(y)
+        device = y.device if device is None else device
+        return cls(to_device(lab.nonzero().flatten(), device), to_device((~lab).nonzero().flatten(), device))
+
+    @property
+    def count(self) -> int:
+        return len(self.labelled)
 
 
 class Method(nn.Module):
@@ -51,6 +79,10 @@ class Method(nn.Module):
     base_defaults: ClassVar[dict[str, Any]] = {"lr": 1e-3, "weight_decay": 1e-6, "batch_size": 256}
     # The paper's training recipe; None: the legacy recipe in both modes (references).
     recipe: ClassVar[Recipe | None] = None
+    # Semi-supervised methods: the labelled rows of the batch in hand, set by the pretraining loop
+    # from its host copy of the labels for the length of `training_step`, so a step splits its batch
+    # without reading `y` back from a GPU; None (a direct call): read them from `y` (`labelled_rows`).
+    batch_rows: LabelledRows | None = None
 
     def __init__(
         self, encoder: nn.Module, spec: InputSpec, task: TaskSpec, recipes: str = "paper", **hparams: Any
@@ -136,6 +168,13 @@ class Method(nn.Module):
 
     def training_step(self, x: Any, y: torch.Tensor | None, view: View) -> torch.Tensor:
         raise NotImplementedError
+
+    def labelled_rows(self, y: torch.Tensor) -> LabelledRows:
+        """The batch's labelled rows: the loop's (`batch_rows`) when it gave them, else read from `y`."""
+        rows = self.batch_rows
+        if rows is not None and rows.count + len(rows.unlabelled) == len(y):
+            return rows
+        return LabelledRows.of(y)
 
     def on_step_start(self, step: int, total_steps: int) -> None:
         """Called before each training step with the steps already done: a loss that depends on

@@ -82,9 +82,8 @@ class FixMatch(Method):
         logits_w = self.head(self.encoder(weak))
         logits_s = self.head(self.encoder(strong))
         ml = self.task.multilabel
-        return supervised_term(logits_w, y, ml) + self.hp["lambda_u"] * fixmatch_unlabelled_loss(
-            logits_w, logits_s, self.hp["threshold"], ml
-        )
+        unlabelled = fixmatch_unlabelled_loss(logits_w, logits_s, self.hp["threshold"], ml)
+        return supervised_term(logits_w, y, ml, self.batch_rows) + self.hp["lambda_u"] * unlabelled
 
     @torch.no_grad()
     def on_step_end(self, step, total_steps):

@@ -90,7 +90,7 @@ class MeanTeacher(Method):
         with torch.no_grad():
             t_logits = self.teacher_head(self.teacher_encoder(self.augment(view, x, "weak")))
         ml = self.task.multilabel
-        return supervised_term(logits, y, ml) + self.consistency_weight() * consistency_loss(
+        return supervised_term(logits, y, ml, self.batch_rows) + self.consistency_weight() * consistency_loss(
             logits, t_logits, ml
         )
 

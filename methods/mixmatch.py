@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods._semi import EMA_EVAL, WEAK_VIEW, labelled_mask, probabilities
+from methods._semi import EMA_EVAL, WEAK_VIEW, probabilities
 from methods._utils import ema_model_update, frozen_copy
 from methods.base import Method, register_method
 from methods.recipe import DOMAINS, EMA, ENCODER, EPOCHS, HEADS, Deviation, Recipe
@@ -125,12 +125,13 @@ class MixMatch(Method):
 
     def training_step(self, x, y, view):
         ml = self.task.multilabel
-        lab = labelled_mask(y)
-        nl, k = int(lab.sum()), self.hp["k"]
+        rows = self.labelled_rows(y)  # counts known on the host: the parts' sizes need no device read
+        lab, unlab, k = rows.labelled, rows.unlabelled, self.hp["k"]
+        nl, nu = rows.count, len(unlab)
         if isinstance(x, torch.Tensor):  # input-space MixUp (the paper)
-            xl, xu = x[lab], x[~lab]
+            xl, xu = x[lab], x[unlab]
             xl = self.augment(view, xl, "weak") if nl else xl
-            xu_views = [self.augment(view, xu, "weak") for _ in range(k)] if len(xu) else []
+            xu_views = [self.augment(view, xu, "weak") for _ in range(k)] if nu else []
             with torch.no_grad():
                 guess = [probabilities(self.head(self.encoder(v)), ml) for v in xu_views]
             parts = [xl] + xu_views
@@ -138,8 +139,8 @@ class MixMatch(Method):
         else:  # manifold MixUp for non-tensor batches
             feats = [self.encoder(self.augment(view, x, "weak")) for _ in range(k)]
             with torch.no_grad():
-                guess = [probabilities(self.head(f[~lab]), ml) for f in feats] if nl < len(lab) else []
-            parts = [feats[0][lab]] + ([f[~lab] for f in feats] if guess else [])
+                guess = [probabilities(self.head(f[unlab]), ml) for f in feats] if nu else []
+            parts = [feats[0][lab]] + ([f[unlab] for f in feats] if guess else [])
             forward = self.head
         targets = [self._targets(y[lab])]
         if guess:

@@ -31,7 +31,7 @@ from benchmark.training.optim import Schedules, build_optimizer, lr_at
 from benchmark.training.resident import step_batches
 from datasets.base import Adapter, Split
 from datasets.splitting import name_seed
-from methods.base import Method
+from methods.base import LabelledRows, Method
 from methods.recipe import Recipe, legacy_recipe
 
 __all__ = ["PretrainConfig", "TrainingFault", "Views", "adamw", "lr_at", "pin_batch", "pretrain"]
@@ -355,24 +355,37 @@ class _Trainer:
             state["cuda_rng"] = torch.cuda.get_rng_state(self.cfg.device)
         atomic_torch_save(checkpoint, state)
 
-    def step(self, idx: torch.Tensor, step: int, epoch: int, view: Callable) -> torch.Tensor:
+    def step(
+        self, idx: torch.Tensor, step: int, epoch: int, view: Callable, host_idx: torch.Tensor
+    ) -> torch.Tensor:
         """One optimiser step; returns the detached loss, still on the device. It is not checked
         here: reading it would make the host wait for the GPU every step. `pretrain` checks the
         epoch's losses at its sync points, before the epoch is checkpointed, so the optimiser may
         step on a non-finite loss but no checkpoint ever holds the result (the job fails instead).
-        (fp16's GradScaler still reads its inf flag every step; bf16 and off do not sync.)"""
+        (fp16's GradScaler still reads its inf flag every step; bf16 and off do not sync.)
+        `host_idx`: the batch's indices on the host (`idx` may be a copy on the device); a
+        semi-supervised method gets its labelled rows from the host's labels through them."""
         x = self.batches.inputs(idx)
         y = self.batches.labels(idx) if self.method.uses_labels else None
-        return self.step_on(x, y, step, view)
+        rows = None
+        if self.method.semi_supervised:
+            rows = LabelledRows.of(self.split.labels[host_idx], self.cfg.device)
+        return self.step_on(x, y, step, view, rows)
 
-    def step_on(self, x: Any, y: torch.Tensor | None, step: int, view: Callable) -> torch.Tensor:
+    def step_on(
+        self, x: Any, y: torch.Tensor | None, step: int, view: Callable, rows: LabelledRows | None = None
+    ) -> torch.Tensor:
         """The device part of `step` on a prepared batch (benchmarks/device_throughput.py --limit
         times it alone, on device-resident views)."""
         cfg, method = self.cfg, self.method
         self.schedules.before_step(step, self.total)
         self.method.on_step_start(step, self.total)
-        with _autocast(cfg):
-            loss = method.training_step(x, y, view)
+        method.batch_rows = rows
+        try:
+            with _autocast(cfg):
+                loss = method.training_step(x, y, view)
+        finally:
+            method.batch_rows = None
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.schedules.touches_grads:
@@ -421,11 +434,12 @@ def pretrain(
             t0 = time.perf_counter()
             log = _LossLog(spe, cfg.device, epoch, step)
             try:
-                batches = tr.batches.epoch(epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data))
-                for i, idx in enumerate(batches):
+                host_batches = epoch_batches(pool, labelled, n_lab, bs, spe, tr.g_data)
+                batches = tr.batches.epoch(host_batches)
+                for i, (idx, host_idx) in enumerate(zip(batches, host_batches)):
                     if step >= tr.total:
                         break
-                    log.add(tr.step(idx, step, epoch, view))
+                    log.add(tr.step(idx, step, epoch, view, host_idx))
                     step += 1
                     if sync_every is not None and (i + 1) % sync_every == 0:
                         log.sync()

@@ -17,15 +17,14 @@ from torch.utils._pytree import tree_flatten
 from benchmark.core.host_copy import constant, pin_batch, to_device
 from benchmark.core.specs import TaskSpec
 from methods._semi import labelled_mask, masked_supervised_term, supervised_term
-from methods.base import METHODS
+from methods.base import METHODS, LabelledRows
 from methods.simclr import nt_xent_loss
 from tests.methods.test_methods_smoke import EXPECTED, SPECS, _build
 
 aten = torch.ops.aten
 DATA_DEPENDENT = {aten.nonzero.default, aten.masked_select.default, aten._unique2.default}
-# MixMatch cuts its mixed batch at the labelled count (`y >= 0` on the device), so the host reads
-# it; counting on the host instead would change its CPU numbers, which #32 keeps as they are.
-SYNCS_KNOWN = {"mixmatch"}
+# Methods whose step still makes the host wait, each with why (the test checks that they do).
+SYNCS_KNOWN: dict[str, str] = {}
 
 
 class HostSync(Exception):
@@ -65,12 +64,17 @@ class HostWaits(TorchDispatchMode):
         return out
 
 
-def step_waits(name: str, kind: str) -> list[str]:
+def step_waits(name: str, kind: str, host_rows: bool = True) -> list[str]:
+    """What makes the host wait in one step of `name` on `kind`; `host_rows`: a semi-supervised
+    method is given its labelled rows from the host's labels, as the pretraining loop does."""
     spec, cls = SPECS[kind], METHODS[name]
     torch.manual_seed(0)
     m = _build(name, spec, TaskSpec(3)).train().to("meta")
     x = torch.randn(6, *spec.shape, device="meta")
-    y = torch.tensor([0, -1, 2, -1, -1, 1] if cls.semi_supervised else [0, 1, 2, 0, 1, 2], device="meta")
+    host_y = torch.tensor([0, -1, 2, -1, -1, 1] if cls.semi_supervised else [0, 1, 2, 0, 1, 2])
+    y = host_y.to("meta")
+    if cls.semi_supervised and host_rows:
+        m.batch_rows = LabelledRows.of(host_y, "meta")
     view = lambda t, policy=None: t + 0.1 * torch.randn_like(t)  # noqa: E731
     mode = HostWaits()
     try:
@@ -96,6 +100,13 @@ def test_a_training_step_never_makes_the_host_wait(name, kind):
         assert waits, f"{name} no longer syncs: drop it from SYNCS_KNOWN"
     else:
         assert waits == [], f"{name} on {kind}: {waits}"
+
+
+@pytest.mark.parametrize("kind", ["image2d", "tabular"])
+def test_mixmatch_without_the_hosts_rows_reads_the_mask_from_the_device(kind):
+    # a direct call (no `batch_rows`) finds the labelled rows with a nonzero on the device: the wait
+    # the pretraining loop's host rows avoid, and one this check must see
+    assert step_waits("mixmatch", kind, host_rows=False)[0].startswith("aten.nonzero")
 
 
 def test_the_check_sees_a_host_made_target_copied_to_the_device():

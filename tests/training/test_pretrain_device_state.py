@@ -104,7 +104,7 @@ def _train(method_cls, resident: bool, monkeypatch, ckpt=None, epochs=2, on_epoc
     return m, history, epochs_copied
 
 
-@pytest.mark.parametrize("method", ["simclr", "supervised_toy", "fixmatch"])
+@pytest.mark.parametrize("method", ["simclr", "supervised_toy", "fixmatch", "mixmatch"])
 def test_a_run_on_a_held_split_equals_the_host_run(method, monkeypatch, one_thread):
     cls = _Supervised if method == "supervised_toy" else METHODS[method]
     host, host_hist, copies = _train(cls, False, monkeypatch)

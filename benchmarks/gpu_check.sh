@@ -20,7 +20,9 @@
 #      nvidia-smi sampling utilisation once a second; then the baseline's own run of the same slice;
 #   4. benchmarks/throughput.py --device cuda: ours / limit for one dataset of every encoder (small
 #      CNN, 3-D CNN, 1-D signal, graph, tabular MLP; and MAE's token transformer);
-#   5. the methods grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU);
+#   5. the methods grid with `--executor process --jobs-per-gpu 4` (several jobs per GPU), made
+#      with SSLBENCH_SYNC_DEBUG=1: benchmarks/sync_report.py then gives each method's waits for the
+#      GPU per training step, as torch's sync debug mode counted them (the dry run reads step 3's);
 #   6. benchmarks/gpu_projection.py: the `standard` suite's projected time on this GPU from the
 #      grid's per-job times and the per-encoder factors of step 4 (one job at a time, and divided
 #      by the jobs-per-GPU grid's measured speed-up);
@@ -285,6 +287,19 @@ EOF
         "seconds=$secs;jobs_done=$ndone;jobs_total=$total;$(util_values "$SCRATCH/$name.util")"
 }
 
+step_syncs() { # name, store: the training steps' waits for the GPU per method (sync_report.py)
+    local name=$1 store=$2 t0=$SECONDS out rc meas vals
+    if [ ! -f "$store" ]; then
+        row "$name" skipped 0 "no store at $store"
+        return
+    fi
+    out=$(timeout 60 "$PY" benchmarks/sync_report.py "$store" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" >"$LOGS/$name.log"
+    IFS=$'\t' read -r meas vals < <(tail -n 1 <<<"$out")
+    row "$name" "$(status_of $rc)" $((SECONDS - t0)) "$meas" "${vals:-}"
+}
+
 baseline_missing() { # name: a "skipped" row when there is no baseline to run
     row "$1" skipped 0 "no baseline (GPU_CHECK_KIT or GPU_CHECK_BASELINE)"
 }
@@ -330,8 +345,12 @@ if [ "$DRY" = 1 ]; then
     rc=$?
     if [ "$rc" = 2 ]; then st=ok; else st="failed($rc)"; fi
     row methods_jobs_per_gpu_4 "$st" $((SECONDS - t0)) "dry: usage error as expected: $(tail -n 1 "$LOGS/methods_jobs_per_gpu.log")"
+    step_syncs step_syncs "$RUNS/methods_local/store.sqlite" # the CPU records no counts: "not measured"
 else
+    export SSLBENCH_SYNC_DEBUG=1 # its workers count each step's synchronizing operations
     grid methods_jobs_per_gpu_4 70 . --executor process --jobs-per-gpu 4
+    unset SSLBENCH_SYNC_DEBUG
+    step_syncs step_syncs "$RUNS/methods_jobs_per_gpu_4/store.sqlite"
 fi
 
 # ---- 6. the standard suite's projected time on this GPU ----------------------------------------

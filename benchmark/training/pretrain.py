@@ -29,6 +29,7 @@ from benchmark.core.io import atomic_torch_save, safe_torch_load
 from benchmark.core.views import ViewPolicy
 from benchmark.training.optim import Schedules, build_optimizer, lr_at
 from benchmark.training.resident import step_batches
+from benchmark.training.step_syncs import StepSyncs
 from datasets.base import Adapter, Split
 from datasets.splitting import name_seed
 from methods.base import LabelledRows, Method
@@ -425,6 +426,7 @@ def pretrain(
     n_lab, labelled = labelled_stream(cfg, split.labels, pool, bs)
     step = tr.history["steps"]
     sync_every = cfg.sync_every
+    syncs = StepSyncs.for_device(cfg.device)  # SSLBENCH_SYNC_DEBUG=1: count the steps' waits on CUDA
     if sync_every is not None and sync_every < 1:
         raise ValueError(f"sync_every must be ≥ 1 or None, got {sync_every}")
     with compiled_encoder(method, cfg.compile):
@@ -439,7 +441,8 @@ def pretrain(
                 for i, (idx, host_idx) in enumerate(zip(batches, host_batches)):
                     if step >= tr.total:
                         break
-                    log.add(tr.step(idx, step, epoch, view, host_idx))
+                    with syncs.step():
+                        log.add(tr.step(idx, step, epoch, view, host_idx))
                     step += 1
                     if sync_every is not None and (i + 1) % sync_every == 0:
                         log.sync()
@@ -467,6 +470,7 @@ def pretrain(
                 "loss": sum(losses) / max(1, len(losses)),
                 "seconds": time.perf_counter() - t0,
                 **stats,
+                **syncs.epoch_record(),
             }
             tr.history["epochs"].append(record)
             tr.history["steps"] = step

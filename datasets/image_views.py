@@ -327,17 +327,34 @@ RA_OPS = (
 
 def rand_augment(x: torch.Tensor, g: torch.Generator, n_ops: int = 2) -> torch.Tensor:
     """RandAugment with random magnitudes (FixMatch's variant): each image gets `n_ops` ops drawn
-    uniformly from `RA_OPS`; each op runs once on the images that drew it (batched per op)."""
+    uniformly from `RA_OPS`. Ops drawn on the host run once each on the images that drew them
+    (batched per op); ops drawn on a GPU go through `rand_augment_masked`, as finding who drew
+    what would make the host wait for the GPU once per op."""
     n = x.shape[0]
     for _ in range(n_ops):
         ops = torch.randint(0, len(RA_OPS), (n,), generator=g, device=g.device)
         mags = torch.rand(n, generator=g, device=g.device)
+        if ops.device.type != "cpu":
+            x = rand_augment_masked(x, ops, mags.to(x.device)).clamp(0, 1)
+            continue
         out = x.clone()
-        for k in ops.unique().tolist():  # which ops were drawn: one small read per round
+        for k in ops.unique().tolist():  # which ops were drawn: read on the host, no wait
             idx = on((ops == k).nonzero().flatten(), x.device)
             out[idx] = rand_augment_op(k, x[idx], on(mags[ops == k], x.device))
         x = out.clamp(0, 1)
     return x
+
+
+def rand_augment_masked(x: torch.Tensor, ops: torch.Tensor, mags: torch.Tensor) -> torch.Tensor:
+    """One RandAugment round with each image's op `ops` and magnitude `mags` on the device: every op
+    runs on the whole batch and each image keeps its own op's result. The same per-image numbers as
+    running each op on its images (no op looks across images), in a fixed number of kernels that
+    never read `ops` on the host; the extra work is a dozen cheap ops on small images."""
+    out = x
+    for k, name in enumerate(RA_OPS):
+        if name != "identity":
+            out = torch.where((ops == k).view(-1, 1, 1, 1), rand_augment_op(k, x, mags), out)
+    return out
 
 
 def cutout(x: torch.Tensor, g: torch.Generator, max_frac: float = 0.5, fill: float = 0.5) -> torch.Tensor:

@@ -79,6 +79,34 @@ def test_rand_augment_ops_keep_shape_and_range(op):
     assert both.shape == x.shape and 0 <= float(both.min()) and float(both.max()) <= 1
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_rand_augment_on_a_gpu_generator_gives_each_image_its_own_ops_result(channels):
+    # the masked round (ops drawn on the device: no host read of who drew what) against the host's
+    # round, which runs each op on the images that drew it
+    x = torch.rand(64, channels, 12, 12, generator=g(1))
+    ops = torch.arange(64) % len(image_views.RA_OPS)  # every op, several images each
+    ops = ops[torch.randperm(64, generator=g(2))]
+    mags = torch.rand(64, generator=g(3))
+    by_op = x.clone()
+    for k in range(len(image_views.RA_OPS)):
+        idx = (ops == k).nonzero().flatten()
+        by_op[idx] = image_views.rand_augment_op(k, x[idx], mags[idx])
+    torch.testing.assert_close(image_views.rand_augment_masked(x, ops, mags), by_op)
+
+
+def test_the_masked_rand_augment_round_never_makes_the_host_wait():
+    from tests.methods.test_step_host_syncs import HostSync, HostWaits
+
+    x = torch.rand(8, 3, 12, 12, device="meta")
+    with HostWaits() as mode:
+        out = image_views.rand_augment_masked(
+            x, torch.randint(0, 14, (8,), device="meta"), torch.rand(8, device="meta")
+        )
+    assert mode.waits == [] and out.shape == x.shape
+    with pytest.raises(HostSync), HostWaits():  # what the host's round would do with device ops
+        torch.randint(0, 14, (8,), device="meta").unique().tolist()
+
+
 def test_equalize_flattens_the_histogram():
     x = 0.2 + 0.2 * torch.rand(2, 1, 32, 32) ** 2  # a narrow, skewed range of levels
     e = image_views.equalize(x)

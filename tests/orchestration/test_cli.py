@@ -370,10 +370,10 @@ def test_resumed_job_says_from_which_epoch(tmp_path, capsys):
     job = toy_job(method="simclr", epochs=3, probes=("knn",), fractions=(1.0,))
     real = pretrain_module._Trainer.step
 
-    def dies_in_epoch_2(self, idx, step, epoch, view):
+    def dies_in_epoch_2(self, idx, step, epoch, *rest):
         if epoch == 1:
             raise KeyboardInterrupt  # killed after epoch 1 was checkpointed
-        return real(self, idx, step, epoch, view)
+        return real(self, idx, step, epoch, *rest)
 
     logs = []
     cpu = torch.device("cpu")

@@ -18,6 +18,11 @@ listed: ours / host-gathered is what holding the split on the device buys.
 `--compile MODE` also times the real loop and the limit with the encoder under torch.compile
 (`run --compile MODE`), for the first AMP mode listed: compiled / eager says where compiling wins.
 Compilation happens in the warm-up epoch (loop) or the warm-up steps (limit), which are not timed.
+
+`--profile-steps N` also profiles N steps of the real loop (first AMP mode; torch.profiler, after
+warm-up steps): the host's milliseconds per step in the views and in the whole step, the device's
+kernel milliseconds per step, and the ops that cost the host most: where a loop below its limit
+loses its time. Lines start with "profile:"; the profiler's own overhead inflates the host times.
 """
 
 from __future__ import annotations
@@ -157,6 +162,66 @@ def _time_steps(tr, adapter, split, pool, device, amp, bs, steps, warmup) -> dic
     }
 
 
+def profile_steps(adapter, split, pool, device, amp: str, batch_size: int, steps: int, warmup: int = 5):
+    """Lines saying where the real loop's time goes over `steps` profiled steps (module docstring)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    torch.manual_seed(0)
+    m = get_method_class("simclr")(encoder_for(adapter), adapter.spec, adapter.task)
+    bs = min(batch_size, len(pool))
+    per_epoch = max(1, len(pool) // bs)
+    cfg = PretrainConfig(
+        epochs=math.ceil((warmup + steps) / per_epoch) + 1,
+        batch_size=bs,
+        lr=1e-3,
+        weight_decay=1e-6,
+        seed=0,
+        device=device,
+        amp=amp,
+    )
+    tr = _Trainer(m, adapter, split, pool, cfg)
+    views = Views(adapter, tr.g_view)
+
+    def labelled_views(x, policy=None):
+        with record_function("views"):
+            return views(x, policy)
+
+    order = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))]
+    host = [order[(i % per_epoch) * bs : (i % per_epoch + 1) * bs] for i in range(warmup + steps)]
+    on_device = tr.batches.epoch(host)
+    for i in range(warmup):
+        tr.step(on_device[i], i, 0, labelled_views, host[i])
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    with profile(activities=acts) as prof:
+        for i in range(warmup, warmup + steps):
+            with record_function("step"):
+                tr.step(on_device[i], i, 0, labelled_views, host[i])
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    wall_ms = 1e3 * (time.perf_counter() - t0) / steps
+    events = prof.key_averages()
+    host_ms = {e.key: e.cpu_time_total / 1e3 / steps for e in events if e.key in ("views", "step")}
+
+    def device_us(e) -> float:
+        return getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) or 0
+
+    kernels_ms = sum(device_us(e) for e in events) / 1e3 / steps
+    busy = f"{kernels_ms:.2f} ms/step ({kernels_ms / wall_ms:.0%} of the wall time)" if kernels_ms else "n/a"
+    lines = [
+        f"profile: amp={amp} {steps} steps, batch {bs}: {wall_ms:.2f} ms/step wall (profiled); host "
+        f"{host_ms.get('step', 0):.2f} ms/step in the step, of it {host_ms.get('views', 0):.2f} in the "
+        f"views; device kernels {busy}",
+        f"profile: values wall_ms={wall_ms:.3f};step_ms={host_ms.get('step', 0):.3f};"
+        f"views_ms={host_ms.get('views', 0):.3f};kernels_ms={kernels_ms:.3f}",
+    ]
+    table = events.table(sort_by="self_cpu_time_total", row_limit=15)
+    lines += [f"profile: {line}" for line in table.splitlines()]
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
@@ -180,6 +245,12 @@ def main(argv=None) -> int:
         default="off",
         choices=["off", "default", "reduce-overhead", "max-autotune"],
         help="also time the loop (and --limit) with the encoder compiled in this mode (first AMP mode only)",
+    )
+    p.add_argument(
+        "--profile-steps",
+        type=int,
+        default=0,
+        help="also profile this many steps of the real loop (first AMP mode): where its time goes",
     )
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -233,6 +304,9 @@ def main(argv=None) -> int:
                     f"{cl['step_ms']:.2f} ms/step   compiled/eager {gain:.2f}",
                     flush=True,
                 )
+        if args.profile_steps > 0 and i == 0:
+            for line in profile_steps(a, split, pool, device, amp, args.batch_size, args.profile_steps):
+                print(line, flush=True)
     return 0
 
 

@@ -13,9 +13,10 @@
 #      PYTHONPATH, its data as the data dir, its baseline code as GPU_CHECK_BASELINE);
 #   2. benchmarks/device_throughput.py, SimCLR on the whole Fashion-MNIST train split at batch 256
 #      (amp off, bf16): the real loop's pairs/s and, with --limit, the bare step on device-resident
-#      views; also the loop with batches gathered on the host (--host-batches, amp off);
-#      then the baseline's device_throughput.py on the same data and batch (its loop only);
-#      then ResNet-18 (bf16) and its limit;
+#      views; also the loop with batches gathered on the host (--host-batches, amp off) and a
+#      profile of 20 of its steps (--profile-steps: the host's time in the views and in the whole
+#      step, the kernels' time per step); then the baseline's device_throughput.py on the same data
+#      and batch (its loop only); then ResNet-18 (bf16) and its limit;
 #   3. `run --suite methods --datasets fashion_mnist --seeds 0 --device cuda` (local executor), with
 #      nvidia-smi sampling utilisation once a second; then the baseline's own run of the same slice;
 #   4. benchmarks/throughput.py --device cuda: ours / limit for one dataset of every encoder (small
@@ -196,6 +197,8 @@ throughput() { # name, cap, code root (. or the baseline), then device_throughpu
     # host-gathered batches and the limit line for the same amp. Out: the measurement text, a tab,
     # the same numbers as key=value pairs.
     IFS=$'\t' read -r meas vals < <(awk '
+        /^profile: amp=/ {pr = $0; sub("^profile: ", "", pr); m = m pr "; "}
+        /^profile: values / {pv = $3; gsub(";", ";profile_", pv); k = k "profile_" pv ";"}
         /^amp=/ {amp = $1; sub("amp=", "", amp); v = $2
             if ($0 ~ /compiled (loop|limit)/) {
                 split($0, p, "compiled/eager "); w = ($0 ~ /loop/) ? "loop" : "limit"
@@ -306,7 +309,7 @@ baseline_missing() { # name: a "skipped" row when there is no baseline to run
 
 if [ "$DRY" = 1 ]; then
     throughput throughput_small 120 . --limit --amp off --n 256 --batch-size 32 --epochs 2 --limit-steps 3 \
-        --host-batches
+        --host-batches --profile-steps 2
     if [ -n "$BASE" ]; then
         throughput baseline_throughput_small 120 "$BASE" --amp off --n 256 --batch-size 32 --epochs 2
     else baseline_missing baseline_throughput_small; fi
@@ -316,7 +319,7 @@ else
     # SimCLR on the whole train split (54,000 images) at batch 256: the issue's target
     # (2 epochs: the first is the warm-up, the second is timed)
     throughput throughput_small 80 . --limit --amp off,bf16 --n 60000 --batch-size 256 --epochs 2 \
-        --limit-steps 50 --host-batches
+        --limit-steps 50 --host-batches --profile-steps 20
     if [ -n "$BASE" ]; then
         throughput baseline_throughput_small 60 "$BASE" --amp off,bf16 --n 60000 --batch-size 256 --epochs 2
     else baseline_missing baseline_throughput_small; fi

@@ -85,3 +85,22 @@ def test_the_throughput_cases_build_a_masked_methods_own_token_encoder():
         assert tp.time_ours(a, "mae", {}, split, pool, 16, 2) > 0
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_profile_says_where_a_steps_host_time_goes():
+    dt = _load()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = _CountingToy()
+        cpu = torch.device("cpu")
+        lines = dt.profile_steps(a, a.splits()["train"], torch.arange(400), cpu, "off", 32, steps=2, warmup=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert a.view_calls == 2 * 3  # SimCLR's two views in each of the warm-up and profiled steps
+    assert lines[0].startswith("profile: amp=off 2 steps, batch 32:") and "device kernels n/a" in lines[0]
+    values = dict(kv.split("=") for kv in lines[1].removeprefix("profile: values ").split(";"))
+    assert set(values) == {"wall_ms", "step_ms", "views_ms", "kernels_ms"}
+    assert 0 < float(values["views_ms"]) < float(values["step_ms"])  # the views are part of the step
+    assert float(values["kernels_ms"]) == 0  # no device kernels on the CPU
+    assert any("aten::" in line for line in lines[2:])  # the ops that cost the host most

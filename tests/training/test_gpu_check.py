@@ -245,6 +245,7 @@ def test_the_dry_gpu_check_runs_every_step_beside_the_baseline(tmp_path, fmnist_
     }, rows
     assert "jobs_done=2;jobs_total=2" in rows["methods_local"][4]
     assert "usage error as expected" in rows["methods_jobs_per_gpu_4"][3]
+    assert "profile_views_ms=" in rows["throughput_small"][4]  # where the loop's host time goes
     assert rows["step_syncs"][3].startswith("sync-free steps: not measured")  # the CPU counts none
     assert "fashion_mnist:simclr ours/limit" in rows["throughput_encoders"][3]  # ours / limit per encoder
     assert "fashion_mnist_simclr_ours_limit=" in rows["throughput_encoders"][4]

@@ -62,6 +62,59 @@ def test_lars_scales_each_weight_step_by_its_trust_ratio():
     assert torch.allclose(w, w1 - 0.5 * buf, atol=1e-6)
 
 
+def _per_parameter_lars_step(params_groups, state, lr, momentum, wd, eta, nesterov):
+    """LARS written parameter by parameter, straight from its definition (the class docstring)."""
+    with torch.no_grad():
+        for group in params_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                decay = group.get("weight_decay", wd)
+                g = p.grad.add(p, alpha=decay) if decay else p.grad
+                if group["lars"]:
+                    wn, gn = torch.linalg.vector_norm(p), torch.linalg.vector_norm(g)
+                    ok = (wn > 0) & (gn > 0)
+                    g = g.mul(torch.where(ok, eta * wn / gn.clamp_min(1e-12), torch.ones_like(wn)))
+                if p not in state:
+                    state[p] = torch.clone(g)
+                else:
+                    state[p].mul_(momentum).add_(g)
+                p.add_(g.add(state[p], alpha=momentum) if nesterov else state[p], alpha=-lr)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_lars_multi_tensor_step_is_the_per_parameter_update_to_the_bit(nesterov):
+    def make():
+        torch.manual_seed(0)
+        w = [nn.Parameter(torch.randn(6, 4)), nn.Parameter(torch.randn(3, 3, 2))]
+        w.append(nn.Parameter(torch.zeros(5)))  # a zero weight: the ratio falls back to 1
+        b = [nn.Parameter(torch.randn(6)), nn.Parameter(torch.randn(2))]
+        return w, b
+
+    (w1, b1), (w2, b2) = make(), make()
+    groups = lambda w, b: [  # noqa: E731
+        {"params": w, "lars": True},
+        {"params": b, "lars": False, "weight_decay": 0.0},
+    ]
+    opt = LARS(groups(w1, b1), lr=0.3, momentum=0.9, weight_decay=1e-4, eta=0.02, nesterov=nesterov)
+    ref_groups, ref_state = groups(w2, b2), {}
+    g = torch.Generator().manual_seed(1)
+    for step in range(5):
+        for p in w1 + b1 + w2 + b2:
+            p.grad = None
+        grads = [torch.randn(p.shape, generator=g) for p in w1 + b1]
+        grads[0] = grads[0] * 0 if step == 2 else grads[0]  # a zero gradient: the ratio falls back to 1
+        for i, (p1, p2) in enumerate(zip(w1 + b1, w2 + b2)):
+            if step == 1 and i == 1:
+                continue  # no gradient this step: the parameter and its buffer stay as they are
+            p1.grad, p2.grad = grads[i].clone(), grads[i].clone()
+        opt.step()
+        _per_parameter_lars_step(ref_groups, ref_state, 0.3, 0.9, 1e-4, 0.02, nesterov)
+        for p1, p2 in zip(w1 + b1, w2 + b2):
+            assert torch.equal(p1, p2), step
+            assert torch.equal(opt.state[p1]["momentum_buffer"], ref_state[p2]), step
+
+
 def test_bias_and_norm_parameters_are_kept_out_of_decay_and_adaptation():
     net = Net()
     r = Recipe(source="t", optimizer="lars", weight_decay=0.1, exclude_bias_norm=True, bias_norm_lr_scale=0.5)

@@ -119,12 +119,11 @@ class CurvatureRing:
         q = q * torch.where(self.gamma > 0, self.gamma, first).unsqueeze(1)
         for j, a in zip(reversed(order), reversed(alphas)):
             q = torch.addcmul(q, (a - rho[j] * torch.linalg.vecdot(Y[j], q)).unsqueeze(1), S[j])
-        gtp = torch.linalg.vecdot(g, q)
-        bad = gtp >= 0
-        if bool(bad.any()):
-            q = torch.where(bad.unsqueeze(1), -g * first.unsqueeze(1), q)
-            gtp = torch.linalg.vecdot(g, q)
-        return q, gtp
+        # unconditionally: asking whether any value needs the fallback would make the host wait
+        # for a GPU every iteration; where none does, this gives back q and g·q to the bit
+        bad = torch.linalg.vecdot(g, q) >= 0
+        q = torch.where(bad.unsqueeze(1), -g * first.unsqueeze(1), q)
+        return q, torch.linalg.vecdot(g, q)
 
     def push(self, step: torch.Tensor, yv: torch.Tensor, active: torch.Tensor) -> None:
         sy = torch.linalg.vecdot(step, yv)

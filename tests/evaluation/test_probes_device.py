@@ -104,3 +104,42 @@ def test_job_features_live_on_the_jobs_device(tmp_path):
     ctx.device = torch.device("meta")  # the cached features, moved to the job's device
     on_meta = ctx.features("val", None)
     assert on_meta.device.type == "meta" and on_meta.shape == on_cpu.shape
+
+
+def test_the_search_direction_never_makes_the_host_wait():
+    # the L-BFGS two-loop recursion on the `meta` device (standing in for a GPU): its fallback to
+    # steepest descent is chosen per grid value on the device, not by asking the host whether any
+    # value needs it (one wait per iteration of every probe fit)
+    from benchmark.evaluation.probes import CurvatureRing
+    from tests.methods.test_step_host_syncs import HostWaits
+
+    ring = CurvatureRing(history=3, K=4, D=5, dt=torch.float32, device="meta")
+    g = torch.randn(4, 5, device="meta")
+    for _ in range(2):
+        ring.push(
+            torch.randn(4, 5, device="meta"),
+            torch.randn(4, 5, device="meta"),
+            torch.ones(4, dtype=torch.bool, device="meta"),
+        )
+    with HostWaits() as mode:
+        q, gtp = ring.direction(g)
+    assert mode.waits == [] and q.shape == (4, 5) and gtp.shape == (4,)
+
+
+def test_a_direction_that_does_not_descend_falls_back_to_scaled_steepest_descent():
+    from benchmark.evaluation.probes import CurvatureRing
+
+    f64 = torch.float64
+    ring = CurvatureRing(history=2, K=2, D=3, dt=f64)
+    # one stored pair per value; the second one's negative curvature turns its direction uphill
+    ring.S[0] = torch.tensor([[1.0, 0, 0], [1.0, 0, 0]], dtype=f64)
+    ring.Y[0] = torch.tensor([[1.0, 0, 0], [-1.0, 0, 0]], dtype=f64)
+    ring.rho[0] = torch.tensor([1.0, -1.0], dtype=f64)
+    ring.gamma = torch.tensor([1.0, 1.0], dtype=f64)
+    ring.head, ring.filled = 1, 1
+    g = torch.tensor([[1.0, 2.0, 0.0], [1.0, 0.1, 0.0]], dtype=f64)
+    q, gtp = ring.direction(g)
+    # by hand: the first value's recursion gives -g; the second's gives (1, -0.1, 0), uphill, so it
+    # takes steepest descent scaled by 1 / |g|_1
+    assert torch.allclose(q[0], -g[0]) and torch.allclose(q[1], -g[1] / 1.1)
+    assert torch.allclose(gtp, (g * q).sum(1)) and bool((gtp < 0).all())

@@ -8,7 +8,16 @@ evaluates the full grid per output pixel, and gives the same values (tested agai
 
 from __future__ import annotations
 
+import functools
+
 import torch
+
+
+@functools.lru_cache(maxsize=64)
+def output_centres(o: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The normalised centres of `o` output pixels, in (-1, 1): made once per size, device and
+    dtype (five kernels a call otherwise, twice per view; on a GPU the host's launches are the cost)."""
+    return (2 * torch.arange(o, device=device, dtype=dtype) + 1) / o - 1
 
 
 def interp_matrix(
@@ -21,7 +30,7 @@ def interp_matrix(
     `out` (default `size`) is the output length: smaller for multi-crop local crops."""
     n = scale.shape[0]
     o = size if out is None else out
-    u = (2 * torch.arange(o, device=scale.device, dtype=dtype) + 1) / o - 1  # output centres in (-1, 1)
+    u = output_centres(o, scale.device, dtype)
     src = scale.view(n, 1).to(dtype) * u + shift.view(n, 1).to(dtype)
     pos = (((src + 1) * size - 1) / 2).clamp(0, size - 1)  # border padding = clamp the coordinate
     lo = pos.floor()

@@ -124,16 +124,21 @@ def measure_limit(
     compile_mode: str = "off",
 ) -> dict:
     """Pairs/s of the bare SimCLR training step on one device-resident batch and replayed views."""
+    tr = simclr_trainer(adapter, split, pool, device, amp, batch_size, warmup + steps)
+    with compiled_encoder(tr.method, compile_mode):
+        return _time_steps(tr, adapter, split, pool, device, amp, tr.bs, steps, warmup)
+
+
+def simclr_trainer(adapter, split, pool, device, amp: str, batch_size: int, steps: int) -> _Trainer:
+    """A SimCLR trainer (seeded) whose schedule outlasts `steps` steps, driven step by step."""
     torch.manual_seed(0)
     m = get_method_class("simclr")(encoder_for(adapter), adapter.spec, adapter.task)
     bs = min(batch_size, len(pool))
-    epochs = math.ceil((warmup + steps) / max(1, len(pool) // bs)) + 1  # the schedule outlasts the run
+    epochs = math.ceil(steps / max(1, len(pool) // bs)) + 1
     cfg = PretrainConfig(
         epochs=epochs, batch_size=bs, lr=1e-3, weight_decay=1e-6, seed=0, device=device, amp=amp
     )
-    tr = _Trainer(m, adapter, split, pool, cfg)
-    with compiled_encoder(m, compile_mode):
-        return _time_steps(tr, adapter, split, pool, device, amp, bs, steps, warmup)
+    return _Trainer(m, adapter, split, pool, cfg)
 
 
 def _time_steps(tr, adapter, split, pool, device, amp, bs, steps, warmup) -> dict:
@@ -166,20 +171,8 @@ def profile_steps(adapter, split, pool, device, amp: str, batch_size: int, steps
     """Lines saying where the real loop's time goes over `steps` profiled steps (module docstring)."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    torch.manual_seed(0)
-    m = get_method_class("simclr")(encoder_for(adapter), adapter.spec, adapter.task)
-    bs = min(batch_size, len(pool))
-    per_epoch = max(1, len(pool) // bs)
-    cfg = PretrainConfig(
-        epochs=math.ceil((warmup + steps) / per_epoch) + 1,
-        batch_size=bs,
-        lr=1e-3,
-        weight_decay=1e-6,
-        seed=0,
-        device=device,
-        amp=amp,
-    )
-    tr = _Trainer(m, adapter, split, pool, cfg)
+    tr = simclr_trainer(adapter, split, pool, device, amp, batch_size, warmup + steps)
+    bs, per_epoch = tr.bs, tr.steps_per_epoch
     views = Views(adapter, tr.g_view)
 
     def labelled_views(x, policy=None):

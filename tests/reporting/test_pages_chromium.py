@@ -4,23 +4,16 @@ where Chromium is not installed (Debian package `chromium`); marked slow (a full
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
+from _benchmark_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _page_check():
-    spec = importlib.util.spec_from_file_location("page_check", ROOT / "benchmarks" / "page_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-page_check = _page_check()
+page_check = load_script("page_check")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(

@@ -5,7 +5,7 @@ beside the baseline's code."""
 
 import gzip
 import hashlib
-import importlib.util
+import importlib
 import io
 import os
 import shutil
@@ -16,16 +16,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _benchmark_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE_COMMIT = "9ff6478"  # the code the issue measured
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _tar_xz(path: Path, members: dict[str, bytes]) -> None:
@@ -49,7 +43,7 @@ def test_the_kit_unpacks_into_an_importable_site_a_data_dir_and_the_baseline(tmp
     _tar_xz(kit / "baseline.tar.xz", {"run_benchmark.py": b"print('baseline')\n"})
     (kit / "baseline.commit").write_text("abc1234\n")
 
-    got = _load("gpu_kit_unpack").unpack(kit, tmp_path / "dest")
+    got = load_script("gpu_kit_unpack").unpack(kit, tmp_path / "dest")
 
     dest = tmp_path / "dest"
     assert got == {
@@ -74,7 +68,7 @@ def test_the_kit_unpacks_into_an_importable_site_a_data_dir_and_the_baseline(tmp
 
 
 def test_a_kit_without_baseline_or_wheels_says_so_and_a_missing_kit_is_one_line(tmp_path):
-    unpack = _load("gpu_kit_unpack").unpack
+    unpack = load_script("gpu_kit_unpack").unpack
     kit = tmp_path / "kit"
     kit.mkdir()
     _tar_xz(kit / "data-small.tar.xz", {"graphs/Planetoid/Cora/raw/ind.cora.x": b"x"})
@@ -116,7 +110,7 @@ ROWS = [
 
 
 def test_the_side_by_side_reads_today_against_the_baseline_from_the_same_run(tmp_path):
-    gt = _load("gpu_table")
+    gt = load_script("gpu_table")
     text = gt.markdown(_out(tmp_path, ROWS))
     assert "Side by side with the baseline (commit 9ff6478" in text
     assert (
@@ -134,7 +128,7 @@ def test_the_side_by_side_reads_today_against_the_baseline_from_the_same_run(tmp
 
 
 def test_each_target_is_met_missed_or_not_measured(tmp_path):
-    gt = _load("gpu_table")
+    gt = load_script("gpu_table")
     text = gt.markdown(_out(tmp_path, ROWS))
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
 
@@ -161,7 +155,7 @@ def test_each_target_is_met_missed_or_not_measured(tmp_path):
 
 
 def test_a_dry_run_is_printed_as_such_and_never_written(tmp_path, capsys):
-    gt = _load("gpu_table")
+    gt = load_script("gpu_table")
     out = _out(tmp_path, ROWS, dry="1")
     gt.main([str(out), "--print", "--sections-only"])
     printed = capsys.readouterr().out

@@ -2,22 +2,17 @@
 and the per-encoder factors, checked on a hand-computed case; and `benchmarks/gpu_table.py`, which
 writes a gpu_check.sh run into docs/performance.md."""
 
-import importlib.util
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from _benchmark_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def gp():
-    spec = importlib.util.spec_from_file_location("gpu_projection", ROOT / "benchmarks" / "gpu_projection.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("gpu_projection")
 
 
 def _grid_store(path: Path) -> Path:
@@ -135,9 +130,7 @@ def _gpu_check_out(tmp_path: Path, dry: str) -> Path:
 
 
 def test_the_gpu_table_is_written_between_its_markers(tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_table", ROOT / "benchmarks" / "gpu_table.py")
-    gt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gt)
+    gt = load_script("gpu_table")
     doc = tmp_path / "performance.md"
     doc.write_text(f"# Performance\n\n{gt.START} (generated) -->\nNot measured yet.\n{gt.END}\n\ntail\n")
     gt.main([str(_gpu_check_out(tmp_path, "0")), "--into", str(doc)])

@@ -1,22 +1,17 @@
 """`benchmarks/sync_report.py`: per method, the synchronizing operations per training step that a run
 made with SSLBENCH_SYNC_DEBUG=1 recorded in its store (issue #32), on a hand-made store."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from _benchmark_scripts import load_script
 
 from benchmark.orchestration.store import JOB_FIELDS, ResultStore
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def sr():
-    spec = importlib.util.spec_from_file_location("sync_report", ROOT / "benchmarks" / "sync_report.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("sync_report")
 
 
 def _store(path: Path, jobs: list[tuple[str, str, dict]]) -> Path:
